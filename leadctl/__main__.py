@@ -1,0 +1,3 @@
+from leadctl.cli.app import main
+
+main()

@@ -1,0 +1,93 @@
+"""Rendering for people (Rich tables on stdout, talk on stderr) and scripts (CSV, JSON)."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import date, datetime
+from typing import Any, Iterable, Sequence
+
+import typer
+
+FORMATS = ("table", "csv", "json")
+
+
+def console(stderr: bool = False):
+    """A Rich console; colours off when not a terminal or with NO_COLOR."""
+    from rich.console import Console
+
+    width = int(os.environ["LEADCTL_WIDTH"]) if os.environ.get("LEADCTL_WIDTH") else None
+    return Console(stderr=stderr, width=width, no_color=bool(os.environ.get("NO_COLOR")),
+                   highlight=False, soft_wrap=False)
+
+
+def say(message: str) -> None:
+    """Talk to the person at the terminal (stderr, so stdout stays data)."""
+    sys.stderr.write(message + "\n")
+
+
+def check_format(value: str, allowed: Sequence[str] = FORMATS) -> str:
+    if value not in allowed:
+        raise typer.BadParameter(f"'{value}' is not one of {', '.join(allowed)}", param_hint="--format")
+    return value
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, float):
+        return f"{value:,.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value):,}"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def emit_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, fmt: str, title: str | None = None,
+              output: str | None = None, headers: Sequence[str] | None = None) -> None:
+    """Print rows as a Rich table, CSV (spreadsheet-safe) or a JSON array of objects.
+
+    `columns` are the snake_case keys used by CSV and JSON; `headers` the table's titles.
+    """
+    from ..csvsafe import SafeCsvWriter, output_stream
+
+    if fmt == "json":
+        with output_stream(output) as out:
+            out.write("[")
+            for i, row in enumerate(rows):
+                out.write(("," if i else "") + "\n" + json.dumps(
+                    {c: jsonable(v) for c, v in zip(columns, row)}, ensure_ascii=False))
+            out.write("\n]\n")
+        return
+    if fmt == "csv":
+        with output_stream(output) as out:
+            w = SafeCsvWriter(out)
+            w.writerow(columns)
+            for row in rows:
+                w.writerow([jsonable(v) for v in row])
+        return
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for h in headers or columns:
+        table.add_column(str(h), overflow="fold")
+    for row in rows:
+        table.add_row(*(cell_text(v) for v in row))
+    if output and output != "-":
+        from ..csvsafe import open_private
+
+        with open_private(output) as fh:
+            from rich.console import Console
+
+            Console(file=fh, width=200, no_color=True).print(table)
+        return
+    console().print(table)

@@ -1,0 +1,149 @@
+"""Open a store: a SQLite file path or any SQLAlchemy URL; create, pragma and migrate it."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from sqlalchemy import event, select
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+
+from ..errors import StoreError
+from . import models
+from .models import SCHEMA_VERSION, SQLModel
+
+BUSY_TIMEOUT_MS = 30_000
+
+# Forward migrations: MIGRATIONS[n] upgrades a store at version n to n + 1.
+# New tables are created by `create_all`; migrations add columns and fix data.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+
+
+@dataclass
+class Store:
+    """An open database: the engine and the table objects the core works with."""
+
+    engine: Engine
+    url: str
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def begin(self):
+        """A transaction; on SQLite taken with BEGIN IMMEDIATE so writers queue, not fail."""
+        return self.engine.begin()
+
+    def connect(self):
+        return self.engine.connect()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def to_url(db: str) -> str:
+    """`./leadctl.db` → `sqlite:///./leadctl.db`; a URL stays as it is."""
+    if "://" in db:
+        return db
+    return "sqlite:///" + db
+
+
+def _sqlite_connect_hooks(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # pragma: no cover - exercised by every test
+        # Let SQLAlchemy emit BEGIN itself (pysqlite's own transaction handling is off).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # pragma: no cover
+        # IMMEDIATE takes the write lock up front: two writers wait (busy timeout)
+        # instead of failing with "database is locked" when one upgrades later.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def open_store(db: str, *, create: bool = True) -> Store:
+    """Open (and create or migrate) the store at `db`, a path or a SQLAlchemy URL."""
+    from sqlalchemy import create_engine
+
+    url = to_url(db)
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"not a database path or URL: {db}") from exc
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database
+        if path and path != ":memory:":
+            p = Path(path)
+            if p.is_dir():
+                raise StoreError(f"{db} is a folder, not a database file")
+            if not p.exists():
+                if not create:
+                    raise StoreError(f"no database at {db}", hint="run `leadctl init` or pass --db")
+                if not p.parent.exists():
+                    raise StoreError(f"folder {p.parent} does not exist", hint="create it or pass another --db")
+                # Lead data is personal data: the file is readable by its owner only.
+                fd = os.open(p, os.O_CREAT | os.O_WRONLY, 0o600)
+                os.close(fd)
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        _sqlite_connect_hooks(engine)
+    else:
+        try:
+            engine = create_engine(url, pool_pre_ping=True)
+        except (ArgumentError, ImportError, SQLAlchemyError) as exc:
+            raise StoreError(f"cannot use database URL {parsed.render_as_string(hide_password=True)}: {exc}") from exc
+    store = Store(engine=engine, url=url)
+    try:
+        migrate(store)
+    except OperationalError as exc:
+        raise StoreError(f"cannot open database {_safe(parsed)}: {exc.orig}") from exc
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot open database {_safe(parsed)}: {exc}") from exc
+    return store
+
+
+def _safe(parsed) -> str:
+    return parsed.render_as_string(hide_password=True)
+
+
+def migrate(store: Store) -> int:
+    """Create missing tables and run forward migrations; return the schema version."""
+    meta = models.Meta.__table__
+    with store.begin() as conn:
+        SQLModel.metadata.create_all(conn)
+        row = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).first()
+        if row is None:
+            conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+            return SCHEMA_VERSION
+        version = int(row[0])
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"the database has schema version {version}, newer than this leadctl ({SCHEMA_VERSION})",
+                hint="upgrade leadctl",
+            )
+        while version < SCHEMA_VERSION:
+            MIGRATIONS[version](conn)
+            version += 1
+        conn.execute(meta.update().where(meta.c.key == "schema_version").values(value=str(version)))
+        return version
+
+
+def get_meta(conn: Connection, key: str) -> str | None:
+    meta = models.Meta.__table__
+    row = conn.execute(select(meta.c.value).where(meta.c.key == key)).first()
+    return row[0] if row else None
+
+
+def set_meta(conn: Connection, key: str, value: str) -> None:
+    meta = models.Meta.__table__
+    if conn.execute(meta.update().where(meta.c.key == key).values(value=value)).rowcount == 0:
+        conn.execute(meta.insert().values(key=key, value=value))
+
+

@@ -1,0 +1,226 @@
+"""The store's tables. Times are naive UTC; phones, zips and ids are text.
+
+SQLModel classes define the schema once; the data path uses their SQLAlchemy
+`__table__` with Core statements so bulk work stays set-based.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Column, Index, Text
+from sqlmodel import Field, SQLModel
+
+SCHEMA_VERSION = 1
+
+# Lead fields that rules, imports and exports know by name (RULES.md), in export order.
+LEAD_FIELDS = (
+    "email", "phone", "first_name", "last_name", "company", "title", "industry",
+    "employees", "annual_revenue", "country", "city", "source", "campaign", "stage",
+    "temperature", "score", "fit_score", "engagement_score", "grade", "owner", "team",
+    "created_at", "last_activity_at", "last_contacted_at", "do_not_contact", "external_id",
+)
+
+
+class Meta(SQLModel, table=True):
+    """Key/value facts about the store: schema version, round-robin cursors."""
+
+    __tablename__ = "meta"
+    key: str = Field(primary_key=True, max_length=200)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class Lead(SQLModel, table=True):
+    __tablename__ = "leads"
+    __table_args__ = (
+        Index("ix_leads_email", "email"),
+        Index("ix_leads_phone", "phone"),
+        Index("ix_leads_external_id", "external_id"),
+        Index("ix_leads_stage", "stage"),
+        Index("ix_leads_owner", "owner"),
+        Index("ix_leads_source", "source"),
+        Index("ix_leads_created_at", "created_at"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    email: Optional[str] = Field(default=None, max_length=320)
+    email_domain: Optional[str] = Field(default=None, max_length=255)
+    phone: Optional[str] = Field(default=None, max_length=32)
+    first_name: Optional[str] = Field(default=None, sa_column=Column(Text))
+    last_name: Optional[str] = Field(default=None, sa_column=Column(Text))
+    company: Optional[str] = Field(default=None, sa_column=Column(Text))
+    title: Optional[str] = Field(default=None, sa_column=Column(Text))
+    industry: Optional[str] = Field(default=None, sa_column=Column(Text))
+    employees: Optional[int] = None
+    annual_revenue: Optional[float] = None
+    country: Optional[str] = Field(default=None, max_length=2)
+    city: Optional[str] = Field(default=None, sa_column=Column(Text))
+    source: Optional[str] = Field(default=None, sa_column=Column(Text))
+    campaign: Optional[str] = Field(default=None, sa_column=Column(Text))
+    stage: str = Field(default="new", max_length=100)
+    stage_changed_at: Optional[datetime] = None
+    temperature: Optional[str] = Field(default=None, max_length=100)
+    score: int = 0
+    fit_score: int = 0
+    engagement_score: int = 0
+    grade: Optional[str] = Field(default=None, max_length=10)
+    owner: Optional[str] = Field(default=None, max_length=200)
+    team: Optional[str] = Field(default=None, max_length=200)
+    assigned_at: Optional[datetime] = None
+    assigned_manually: bool = False
+    created_at: datetime
+    updated_at: datetime
+    last_activity_at: Optional[datetime] = None
+    last_contacted_at: Optional[datetime] = None
+    do_not_contact: bool = False
+    external_id: Optional[str] = Field(default=None, max_length=255)
+    attributes: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+    # The stored explanation of the last scoring/qualification: every rule that fired.
+    explanation: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+    batch_id: Optional[int] = Field(default=None, index=True)
+    erased_at: Optional[datetime] = None
+
+
+class Batch(SQLModel, table=True):
+    """One `leadctl import` (or activity import): what was read and what it did."""
+
+    __tablename__ = "batches"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    kind: str = Field(default="leads", max_length=20)  # leads | activities
+    files: str = Field(sa_column=Column(Text, nullable=False))
+    sha256: str = Field(max_length=64, index=True)
+    options: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+    status: str = Field(default="running", max_length=20)  # running | complete | failed | undone
+    started_at: datetime
+    finished_at: Optional[datetime] = None
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    merged: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    warnings: int = 0
+    message: Optional[str] = Field(default=None, sa_column=Column(Text))
+
+
+class BatchChange(SQLModel, table=True):
+    """What a batch did to one lead, so `batches undo` can revert it exactly."""
+
+    __tablename__ = "batch_changes"
+    __table_args__ = (Index("ix_batch_changes_batch", "batch_id", "lead_id"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    batch_id: int
+    lead_id: int
+    action: str = Field(max_length=10)  # created | updated
+    # For updates: the previous values of every field the batch changed.
+    before: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+
+
+class StageChange(SQLModel, table=True):
+    """One row per stage change of a lead: the funnel and time-in-stage come from here."""
+
+    __tablename__ = "stage_history"
+    __table_args__ = (Index("ix_stage_history_lead", "lead_id", "at"), Index("ix_stage_history_to", "to_stage"))
+    id: Optional[int] = Field(default=None, primary_key=True)
+    lead_id: int
+    from_stage: Optional[str] = Field(default=None, max_length=100)
+    to_stage: str = Field(max_length=100)
+    at: datetime
+    cause: str = Field(max_length=20)  # import | rule | manual | merge
+    detail: Optional[str] = Field(default=None, sa_column=Column(Text))
+    batch_id: Optional[int] = None
+
+
+class Activity(SQLModel, table=True):
+    __tablename__ = "activities"
+    __table_args__ = (Index("ix_activities_lead", "lead_id", "type", "at"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    lead_id: int
+    type: str = Field(max_length=100)
+    at: datetime
+    fields: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+    note: Optional[str] = Field(default=None, sa_column=Column(Text))
+    source: Optional[str] = Field(default=None, max_length=200)
+    batch_id: Optional[int] = None
+
+
+class Owner(SQLModel, table=True):
+    """Owners synced from routing.yaml; removed owners stay for their history."""
+
+    __tablename__ = "owners"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    email: Optional[str] = Field(default=None, max_length=320)
+    team: Optional[str] = Field(default=None, max_length=200)
+    timezone: str = Field(default="UTC", max_length=64)
+    capacity: Optional[int] = None
+    weight: float = 1.0
+    active: bool = True
+    away: Optional[list[Any]] = Field(default=None, sa_column=Column(JSON))
+    removed: bool = False
+    last_assigned_at: Optional[datetime] = None
+
+
+class Assignment(SQLModel, table=True):
+    """Every assignment and its reason: 'rule X → team emea → least_loaded → dana (12/40 open)'."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (Index("ix_assignments_lead", "lead_id", "at"), Index("ix_assignments_owner", "owner", "at"))
+    id: Optional[int] = Field(default=None, primary_key=True)
+    lead_id: int
+    owner: Optional[str] = Field(default=None, max_length=200)
+    previous_owner: Optional[str] = Field(default=None, max_length=200)
+    rule: Optional[str] = Field(default=None, sa_column=Column(Text))
+    strategy: Optional[str] = Field(default=None, max_length=20)
+    at: datetime
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    manual: bool = False
+
+
+class SlaBreach(SQLModel, table=True):
+    __tablename__ = "sla_breaches"
+    __table_args__ = (Index("ix_sla_breaches_lead", "lead_id"), Index("ix_sla_breaches_notify", "action", "notified_at"))
+    id: Optional[int] = Field(default=None, primary_key=True)
+    lead_id: int
+    rule: str = Field(sa_column=Column(Text, nullable=False))
+    owner: Optional[str] = Field(default=None, max_length=200)
+    assigned_at: datetime
+    due_at: datetime
+    breached_at: datetime
+    action: str = Field(max_length=20)  # reassign | notify
+    notified_at: Optional[datetime] = None
+
+
+class Followup(SQLModel, table=True):
+    """A follow-up task: a cadence step or an inactivity task."""
+
+    __tablename__ = "followups"
+    __table_args__ = (
+        Index("ix_followups_due", "status", "due_at"),
+        Index("ix_followups_lead", "lead_id", "status"),
+        Index("ix_followups_remind", "status", "reminded_at", "due_at"),
+    )
+    id: Optional[int] = Field(default=None, primary_key=True)
+    lead_id: int
+    owner: Optional[str] = Field(default=None, max_length=200)
+    kind: str = Field(default="cadence", max_length=20)  # cadence | inactivity
+    cadence: Optional[str] = Field(default=None, sa_column=Column(Text))
+    step: Optional[int] = None
+    action: str = Field(max_length=100)
+    due_at: datetime
+    status: str = Field(default="pending", max_length=20)  # pending | done | skipped | cancelled
+    created_at: datetime
+    reminded_at: Optional[datetime] = None
+    completed_at: Optional[datetime] = None
+    note: Optional[str] = Field(default=None, sa_column=Column(Text))
+
+
+class Erasure(SQLModel, table=True):
+    """That an erasure happened (right to be forgotten) — no personal data in here."""
+
+    __tablename__ = "erasures"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    lead_id: int
+    at: datetime
+    fields_erased: int = 0
+    activities_erased: int = 0
