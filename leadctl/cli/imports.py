@@ -1,7 +1,114 @@
+"""`leadctl import`: bring lead files into the store."""
 from __future__ import annotations
+
+import json
+import sys
+from typing import List, Optional
 
 import typer
 
+from .context import settings
+from .render import say
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("import")(import_files)
+
+
+def import_files(
+    ctx: typer.Context,
+    files: List[str] = typer.Argument(..., help="CSV, JSON or JSON Lines files; '-' reads stdin."),
+    source: Optional[str] = typer.Option(None, "--source", help="Source for rows that name none."),
+    mapping: Optional[str] = typer.Option(None, "--mapping", help="Import mapping file (YAML)."),
+    maps: List[str] = typer.Option([], "--map", help="'Column=field' (repeatable)."),
+    mode: str = typer.Option("upsert", "--mode", help="upsert | create | update."),
+    match: str = typer.Option("email,phone,external_id", "--match",
+                              help="Match keys, first present wins; '+' joins a composite key."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="csv | json | jsonl (default: from the file)."),
+    delimiter: Optional[str] = typer.Option(None, "--delimiter", help="CSV delimiter (default: sniffed)."),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help="Text encoding (default: detected)."),
+    default_region: Optional[str] = typer.Option(None, "--default-region",
+                                                 help="Country for phone numbers without one, e.g. US."),
+    dayfirst: Optional[bool] = typer.Option(None, "--dayfirst/--monthfirst",
+                                            help="Read 03/04/2026 as 3 April (default: decided per column)."),
+    strict: bool = typer.Option(False, "--strict", help="Reject rows with any unreadable value."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would happen; write nothing."),
+    rejects: Optional[str] = typer.Option(None, "--rejects", help="Rejects file (default <input>.rejects.csv)."),
+    no_process: bool = typer.Option(False, "--no-process", help="Do not score, qualify and route the leads."),
+    output_format: str = typer.Option("table", "--output-format", help="table | json."),
+) -> None:
+    """Import leads from CSV/JSON files: normalise, validate, deduplicate, then process them."""
+    from ..ingest.headers import load_mapping
+    from ..ingest.importer import ImportOptions, import_leads
+
+    if output_format not in ("table", "json"):
+        raise typer.BadParameter("use table or json", param_hint="--output-format")
+    s = settings(ctx)
+    rules = s.rules()
+    overrides = {}
+    for item in maps:
+        if "=" not in item:
+            raise typer.BadParameter(f"'{item}' is not Column=field", param_hint="--map")
+        col, _, target = item.rpartition("=")
+        overrides[col.strip()] = target.strip()
+    opts = ImportOptions(
+        mode=mode, match=match, source=source, overrides=overrides,
+        mapping=load_mapping(mapping) if mapping else None, fmt=fmt, delimiter=delimiter, encoding=encoding,
+        default_region=default_region.upper() if default_region else None, dayfirst=dayfirst, strict=strict,
+        dry_run=dry_run, rejects=rejects,
+    )
+    if opts.mapping and opts.mapping.match and match == "email,phone,external_id":
+        opts.match = ",".join(opts.mapping.match)
+    store = s.store()
+    with _progress() as tick:
+        result = import_leads(store, files, opts, rules, now=s.now, progress=tick)
+    processed = None
+    if not no_process and not dry_run and result.lead_ids:
+        from ..engine.process import process_leads
+
+        processed = process_leads(store, rules, now=s.now, lead_ids=result.lead_ids)
+    if output_format == "json":
+        sys.stdout.write(json.dumps(result.summary()) + "\n")
+    else:
+        _print_summary(result, processed)
+    for path in result.rejects_files:
+        say(f"rejected rows and warnings written to {path}")
+
+
+def _print_summary(result, processed) -> None:
+    from rich.table import Table
+
+    from .render import console
+
+    title = "Import (dry run: nothing written)" if result.dry_run else f"Import batch {result.batch}"
+    t = Table(title=title, header_style="bold")
+    for col in ("read", "created", "updated", "merged", "unchanged", "rejected", "warnings", "seconds"):
+        t.add_column(col, justify="right")
+    t.add_row(*(str(getattr(result, c)) for c in
+                ("read", "created", "updated", "merged", "unchanged", "rejected", "warnings", "seconds")))
+    console().print(t)
+    if processed is not None:
+        say(processed.summary())
+
+
+class _progress:
+    """A progress bar on stderr while rows arrive, only when stderr is a terminal."""
+
+    def __enter__(self):
+        self._bar = None
+        if not sys.stderr.isatty():
+            return None
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from .render import console
+
+        self._bar = Progress(TextColumn("importing"), BarColumn(), TextColumn("{task.completed:,} rows"),
+                             TimeElapsedColumn(), console=console(stderr=True), transient=True)
+        self._bar.__enter__()
+        task = self._bar.add_task("import", total=None)
+        return lambda n: self._bar.advance(task, n)
+
+    def __exit__(self, *exc):
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+        return False
