@@ -30,7 +30,7 @@ from ..store import models
 from ..store.db import Store
 from . import normalize as N
 from .headers import ColumnMap, MappingSpec, build_column_map, snake_case
-from .reader import read_records
+from .reader import BadRecord, read_records
 from .rejects import RejectsWriter
 
 CHUNK = 5000
@@ -139,10 +139,11 @@ class _Normaliser:
         attributes: dict[str, Any] = {}
         warnings: list[tuple[str, str, str]] = []
         texts: dict[str, str] = {}
+        column = self.colmap.column
         for header, value in raw.items():
             if value is None:
                 continue
-            target = self.colmap.target(header)
+            target = column(header)
             if target is None:
                 continue
             if target.field is None:  # an attribute
@@ -155,8 +156,8 @@ class _Normaliser:
                 continue
             if target.field not in texts:
                 texts[target.field] = value
-            if target.fmt:
-                texts[target.field + "\0fmt"] = target.fmt
+            if target.format:
+                texts[target.field + "\0fmt"] = target.format
         for name, value in self.defaults.items():
             if name not in texts and value not in (None, ""):
                 texts[name] = str(value)
@@ -167,7 +168,8 @@ class _Normaliser:
             try:
                 self._set(name, value, texts, values)
             except N.BadValue as exc:
-                header = self.colmap.header_of(name) or name
+                col = self.colmap.for_field(name)
+                header = col.header if col else name
                 attributes.setdefault(snake_case(header) or name, value)
                 warnings.append((name, value, str(exc)))
                 if name in ("email", "phone", "external_id"):
@@ -358,7 +360,7 @@ class _Importer:
         for path in paths:
             stream = read_records(path, fmt=self.opts.fmt, delimiter=self.opts.delimiter, encoding=self.opts.encoding)
             colmap = build_column_map(stream.headers, overrides=self.opts.overrides, mapping=self.opts.mapping)
-            rejects = RejectsWriter(self.opts.rejects or _default_rejects(path), stream.headers,
+            rejects = RejectsWriter(_rejects_path(self.opts.rejects, path, len(paths)), stream.headers,
                                     enabled=not self.opts.dry_run)
             self.rejects_by_file[path] = rejects
             try:
@@ -378,7 +380,7 @@ class _Importer:
     def _import_stream(self, path: str, stream, colmap: ColumnMap, rejects: RejectsWriter) -> None:
         records = iter(stream)
         head: list[tuple[int, dict]] = []
-        date_headers = colmap.headers_for(_DATES)
+        date_headers = {f: c.header for f, c in colmap.fields.items() if f in _DATES}
         if date_headers:
             # Day-first or month-first is decided per column from the data (a 13 settles it).
             for item in records:
@@ -390,13 +392,14 @@ class _Importer:
             if self.opts.dayfirst is not None:
                 dayfirst[fieldname] = self.opts.dayfirst
             else:
-                dayfirst[fieldname] = N.detect_dayfirst([r.get(header) or "" for _, r in head])
+                dayfirst[fieldname] = N.detect_dayfirst(
+                    [r.get(header) or "" for _, r in head if not isinstance(r, BadRecord)])
         norm = _Normaliser(colmap, self.opts, self.rules, self.sources, dayfirst)
         chunk: list[_Row] = []
         for number, raw in _chain(head, records):
             self.result.read += 1
-            if "_error" in raw:
-                rejects.write(number, raw.get("_error"), None, None, raw)
+            if isinstance(raw, BadRecord):
+                rejects.write(number, raw.reason, None, None, {"_raw": raw.raw})
                 self.result.rejected += 1
                 continue
             row, reason, warnings = norm.row(number, raw)
@@ -427,85 +430,77 @@ class _Importer:
             self.progress(len(rows))
 
     def _apply(self, conn, rows: list[_Row]) -> None:
-        t = self.t
+        """Fold a chunk's rows into leads, then count and write the net effect.
+
+        Rows for the same lead are folded in file order first and compared with the
+        store once, so re-importing a file with duplicates inside changes nothing.
+        """
         existing = self._find_existing(conn, rows)
-        new: dict[int, dict[str, Any]] = {}   # local id (negative) → values for insert
-        keyindex: dict[tuple, int] = {}       # match key values → lead id (existing > 0, new < 0)
-        changed: dict[int, dict[str, Any]] = {}  # existing id → new values
-        before: dict[int, dict[str, Any]] = {}
-        stage_moves: list[tuple[int, str | None, str, datetime | None]] = []
+        keyindex: dict[tuple, int] = {}  # match key values → lead id (existing > 0, new < 0)
         for lead in existing.values():
-            for key in self._keys(lead):
+            for key in self._row_keys(lead):
                 keyindex.setdefault(key, lead["id"])
+        state: dict[int, dict[str, Any]] = {}       # lead id → values after the rows seen so far
+        rows_of: dict[int, int] = {}                # lead id → rows folded into it
+        stage_at: dict[int, datetime | None] = {}   # lead id → when the last stage it took was reached
         next_local = -1
         mode = self.opts.mode
-        r = self.result
         for row in rows:
-            target = None
-            for key in self._row_keys(row.values):
-                target = keyindex.get(key)
-                if target is not None:
-                    break
+            target = next((keyindex[k] for k in self._row_keys(row.values) if k in keyindex), None)
             if target is None:
                 if mode == "update":
-                    r.rejected += 1  # counted; written below with its reason
                     self._reject_late(row, "no existing lead matches (mode update)")
                     continue
-                values = self._new_values(row)
-                lid = next_local
-                next_local -= 1
-                new[lid] = values
-                for key in self._keys(values):
-                    keyindex.setdefault(key, lid)
-                if row.stage:
-                    stage_moves.append((lid, None, row.stage, row.stage_at))
-                r.created += 1
-                continue
-            if mode == "create" and target > 0 and target not in self.updated_ids \
-                    and existing[target].get("batch_id") != self.batch_id:
-                r.rejected += 1
+                target, next_local = next_local, next_local - 1
+                state[target] = self._new_values(row)
+                stage_at[target] = row.stage_at
+            elif target > 0 and mode == "create" and not self._touched(existing[target]):
                 self._reject_late(row, "a lead with this key already exists (mode create)")
                 continue
-            if target < 0:
-                current = new[target]
             else:
-                current = changed.get(target) or dict(existing[target])
-            merged_values, diff = self._merge(current, row)
-            stage_change = None
-            if row.stage and row.stage != current.get("stage") and self._may_move(current.get("stage"), row.stage):
-                stage_change = row.stage
-                merged_values["stage"] = row.stage
-                merged_values["stage_changed_at"] = row.stage_at or self.now
-                diff.setdefault("stage", current.get("stage"))
-            if target < 0:
-                new[target] = merged_values
-                if stage_change:
-                    stage_moves.append((target, current.get("stage"), stage_change, row.stage_at))
-                r.merged += 1
-            else:
-                seen_before = target in self.updated_ids or existing[target].get("batch_id") == self.batch_id \
-                    or target in changed
-                if diff:
-                    changed[target] = merged_values
-                    b = before.setdefault(target, {})
-                    for k, v in diff.items():
-                        b.setdefault(k, v)
-                    if stage_change:
-                        stage_moves.append((target, current.get("stage"), stage_change, row.stage_at))
-                if seen_before:
-                    r.merged += 1
-                elif diff:
-                    r.updated += 1
-                else:
-                    r.unchanged += 1
-                if diff:
-                    self.updated_ids.add(target)
-            for key in self._keys(merged_values):
+                current = state.get(target) or dict(existing[target])
+                state[target] = merged = self._merge(current, row)
+                if row.stage and merged["stage"] != current.get("stage"):
+                    stage_at[target] = row.stage_at
+            rows_of[target] = rows_of.get(target, 0) + 1
+            for key in self._row_keys(state[target]):
                 keyindex.setdefault(key, target)
+        r = self.result
+        new = {lid: v for lid, v in state.items() if lid < 0}
+        changed: dict[int, dict[str, Any]] = {}
+        before: dict[int, dict[str, Any]] = {}
+        stage_moves: list[tuple[int, str | None, str, datetime | None]] = []
+        for lid, n in rows_of.items():
+            if lid < 0:
+                r.created += 1
+                r.merged += n - 1
+                new[lid]["stage_changed_at"] = stage_at.get(lid) or new[lid]["created_at"]
+                continue
+            original, final = existing[lid], state[lid]
+            diff = {k: original.get(k) for k in _UPDATABLE if final.get(k) != original.get(k)}
+            if not diff:
+                r.unchanged += n
+                continue
+            if final["stage"] != original.get("stage"):
+                final["stage_changed_at"] = stage_at.get(lid) or self.now
+                diff["stage_changed_at"] = original.get("stage_changed_at")
+                stage_moves.append((lid, original.get("stage"), final["stage"], stage_at.get(lid)))
+            changed[lid], before[lid] = final, diff
+            if self._touched(original):
+                r.merged += n
+            else:
+                r.updated += 1
+                r.merged += n - 1
+            self.updated_ids.add(lid)
         self._write(conn, new, changed, before, stage_moves)
+
+    def _touched(self, lead: dict[str, Any]) -> bool:
+        """Created or changed by this import already (an earlier chunk or file)."""
+        return lead["id"] in self.updated_ids or lead.get("batch_id") == self.batch_id
 
     def _reject_late(self, row: _Row, reason: str) -> None:
         """A row that only the store can reject (mode create/update) goes to its file's rejects."""
+        self.result.rejected += 1
         self.rejects_by_file[row.file].write(row.number, reason, None, None, row.raw)
 
     def _may_move(self, current: str | None, target: str) -> bool:
@@ -513,8 +508,9 @@ class _Importer:
         stages = self.rules.stages
         if current is None or stages.allow_backward:
             return True
-        ci, ti = stages.index(current), stages.index(target)
-        if ci is None or ti is None:
+        try:
+            ci, ti = stages.index(current), stages.index(target)
+        except UsageError:  # a stage no longer in stages.yaml: nothing to compare with
             return True
         return ti > ci or stages.is_terminal(target) and not stages.is_terminal(current)
 
@@ -523,50 +519,34 @@ class _Importer:
         v.setdefault("created_at", self.now)
         v["updated_at"] = self.now
         v["stage"] = row.stage or self.rules.stages.first
-        v["stage_changed_at"] = (row.stage_at or v["created_at"]) if row.stage else v["created_at"]
         v["attributes"] = row.attributes or None
         v["email_domain"] = N.email_domain(v["email"]) if v.get("email") else None
         v["batch_id"] = self.batch_id
         return v
 
-    def _merge(self, current: dict[str, Any], row: _Row) -> tuple[dict[str, Any], dict[str, Any]]:
-        """New non-empty values win; empty values never overwrite. Returns (values, previous of changed)."""
+    def _merge(self, current: dict[str, Any], row: _Row) -> dict[str, Any]:
+        """Fold a row into a lead: new non-empty values win, empty values never overwrite,
+        the earliest creation time stays, and the stage only moves forward (or to a terminal stage)."""
         merged = dict(current)
-        diff: dict[str, Any] = {}
         for k, v in row.values.items():
             if v is None or v == "":
                 continue
-            if k == "created_at":
-                # The earliest creation time is the truth; a later export does not make a lead younger.
-                if current.get(k) is None or v < current[k]:
-                    pass
-                else:
-                    continue
-            if current.get(k) != v:
-                diff[k] = current.get(k)
-                merged[k] = v
+            if k == "created_at" and current.get(k) is not None and v >= current[k]:
+                continue
+            merged[k] = v
         if row.attributes:
-            attrs = dict(current.get("attributes") or {})
-            changed = False
-            for k, v in row.attributes.items():
-                if attrs.get(k) != v:
-                    attrs[k] = v
-                    changed = True
-            if changed:
-                diff["attributes"] = current.get("attributes")
-                merged["attributes"] = attrs
-        if "email" in diff:
+            merged["attributes"] = {**(current.get("attributes") or {}), **row.attributes}
+        if merged.get("email") != current.get("email"):
             merged["email_domain"] = N.email_domain(merged["email"])
-        return merged, diff
+        if row.stage and row.stage != current.get("stage") and self._may_move(current.get("stage"), row.stage):
+            merged["stage"] = row.stage
+        return merged
 
     def _row_keys(self, values: dict[str, Any]) -> Iterator[tuple]:
         for key in self.match:
             vals = tuple(_fold(values.get(k)) for k in key)
             if all(v is not None for v in vals):
                 yield key + vals
-
-    def _keys(self, values: dict[str, Any]) -> list[tuple]:
-        return list(self._row_keys(values))
 
     def _find_existing(self, conn, rows: list[_Row]) -> dict[int, dict[str, Any]]:
         t = self.t
@@ -618,12 +598,10 @@ class _Importer:
                 for lid, b in before.items()
             ])
         detail = f"batch {self.batch_id}"
-        entered = {m[0] for m in stage_moves if m[1] is None}
-        # A new lead enters the funnel at the first stage unless its row named a stage.
-        hist = [{"lead_id": ids[k], "from_stage": None, "to_stage": self.rules.stages.first,
-                 "at": new[k]["created_at"], "cause": "import", "detail": detail, "batch_id": self.batch_id}
-                for k in new if k not in entered]
-        hist += [{"lead_id": ids.get(lid, lid), "from_stage": frm, "to_stage": to, "at": at or self.now,
+        # Every new lead enters the funnel: at its row's stage (when reached) or the first stage.
+        hist = [{"lead_id": ids[k], "from_stage": None, "to_stage": v["stage"], "at": v["stage_changed_at"],
+                 "cause": "import", "detail": detail, "batch_id": self.batch_id} for k, v in new.items()]
+        hist += [{"lead_id": lid, "from_stage": frm, "to_stage": to, "at": at or self.now,
                   "cause": "import", "detail": detail, "batch_id": self.batch_id}
                  for lid, frm, to, at in stage_moves]
         if hist:
@@ -663,8 +641,12 @@ def _chain(head, rest):
     yield from rest
 
 
-def _default_rejects(path: str) -> str:
-    if path == "-":
-        return "stdin.rejects.csv"
-    return path + ".rejects.csv"
-
+def _rejects_path(option: str | None, path: str, files: int) -> str:
+    """`<input>.rejects.csv` by default; with --rejects and several inputs, one file per input."""
+    name = "stdin" if path == "-" else path
+    if not option:
+        return name + ".rejects.csv"
+    if files == 1:
+        return option
+    stem, ext = os.path.splitext(option)
+    return f"{stem}.{os.path.basename(name)}{ext or '.csv'}"

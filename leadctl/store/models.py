@@ -1,4 +1,4 @@
-"""The store's tables. Times are naive UTC; phones, zips and ids are text.
+"""The store's tables. Times are naive UTC (plain DateTime columns); phones, zips and ids are text.
 
 SQLModel classes define the schema once; the data path uses their SQLAlchemy
 `__table__` with Core statements so bulk work stays set-based.
@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, Index, Text
+from sqlalchemy import JSON, Column, DateTime, Index, Text
 from sqlmodel import Field, SQLModel
 
 SCHEMA_VERSION = 1
@@ -58,7 +58,7 @@ class Lead(SQLModel, table=True):
     source: Optional[str] = Field(default=None, sa_column=Column(Text))
     campaign: Optional[str] = Field(default=None, sa_column=Column(Text))
     stage: str = Field(default="new", max_length=100)
-    stage_changed_at: Optional[datetime] = None
+    stage_changed_at: Optional[datetime] = Field(default=None, sa_type=DateTime)
     temperature: Optional[str] = Field(default=None, max_length=100)
     score: int = 0
     fit_score: int = 0
@@ -66,19 +66,19 @@ class Lead(SQLModel, table=True):
     grade: Optional[str] = Field(default=None, max_length=10)
     owner: Optional[str] = Field(default=None, max_length=200)
     team: Optional[str] = Field(default=None, max_length=200)
-    assigned_at: Optional[datetime] = None
+    assigned_at: Optional[datetime] = Field(default=None, sa_type=DateTime)
     assigned_manually: bool = False
-    created_at: datetime
-    updated_at: datetime
-    last_activity_at: Optional[datetime] = None
-    last_contacted_at: Optional[datetime] = None
+    created_at: datetime = Field(sa_type=DateTime, nullable=False)
+    updated_at: datetime = Field(sa_type=DateTime, nullable=False)
+    last_activity_at: Optional[datetime] = Field(default=None, sa_type=DateTime)
+    last_contacted_at: Optional[datetime] = Field(default=None, sa_type=DateTime)
     do_not_contact: bool = False
     external_id: Optional[str] = Field(default=None, max_length=255)
     attributes: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
     # The stored explanation of the last scoring/qualification: every rule that fired.
     explanation: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
     batch_id: Optional[int] = Field(default=None, index=True)
-    erased_at: Optional[datetime] = None
+    erased_at: Optional[datetime] = Field(default=None, sa_type=DateTime)
 
 
 class Batch(SQLModel, table=True):
@@ -91,8 +91,8 @@ class Batch(SQLModel, table=True):
     sha256: str = Field(max_length=64, index=True)
     options: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
     status: str = Field(default="running", max_length=20)  # running | complete | failed | undone
-    started_at: datetime
-    finished_at: Optional[datetime] = None
+    started_at: datetime = Field(sa_type=DateTime, nullable=False)
+    finished_at: Optional[datetime] = Field(default=None, sa_type=DateTime)
     read: int = 0
     created: int = 0
     updated: int = 0
@@ -125,7 +125,7 @@ class StageChange(SQLModel, table=True):
     lead_id: int
     from_stage: Optional[str] = Field(default=None, max_length=100)
     to_stage: str = Field(max_length=100)
-    at: datetime
+    at: datetime = Field(sa_type=DateTime, nullable=False)
     cause: str = Field(max_length=20)  # import | rule | manual | merge
     detail: Optional[str] = Field(default=None, sa_column=Column(Text))
     batch_id: Optional[int] = None
@@ -137,7 +137,7 @@ class Activity(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     lead_id: int
     type: str = Field(max_length=100)
-    at: datetime
+    at: datetime = Field(sa_type=DateTime, nullable=False)
     fields: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
     note: Optional[str] = Field(default=None, sa_column=Column(Text))
     source: Optional[str] = Field(default=None, max_length=200)
@@ -158,7 +158,7 @@ class Owner(SQLModel, table=True):
     active: bool = True
     away: Optional[list[Any]] = Field(default=None, sa_column=Column(JSON))
     removed: bool = False
-    last_assigned_at: Optional[datetime] = None
+    last_assigned_at: Optional[datetime] = Field(default=None, sa_type=DateTime)
 
 
 class Assignment(SQLModel, table=True):
@@ -172,7 +172,7 @@ class Assignment(SQLModel, table=True):
     previous_owner: Optional[str] = Field(default=None, max_length=200)
     rule: Optional[str] = Field(default=None, sa_column=Column(Text))
     strategy: Optional[str] = Field(default=None, max_length=20)
-    at: datetime
+    at: datetime = Field(sa_type=DateTime, nullable=False)
     reason: str = Field(sa_column=Column(Text, nullable=False))
     manual: bool = False
 
@@ -184,11 +184,11 @@ class SlaBreach(SQLModel, table=True):
     lead_id: int
     rule: str = Field(sa_column=Column(Text, nullable=False))
     owner: Optional[str] = Field(default=None, max_length=200)
-    assigned_at: datetime
-    due_at: datetime
-    breached_at: datetime
+    assigned_at: datetime = Field(sa_type=DateTime, nullable=False)
+    due_at: datetime = Field(sa_type=DateTime, nullable=False)
+    breached_at: datetime = Field(sa_type=DateTime, nullable=False)
     action: str = Field(max_length=20)  # reassign | notify
-    notified_at: Optional[datetime] = None
+    notified_at: Optional[datetime] = Field(default=None, sa_type=DateTime)
 
 
 class Followup(SQLModel, table=True):
@@ -207,11 +207,11 @@ class Followup(SQLModel, table=True):
     cadence: Optional[str] = Field(default=None, sa_column=Column(Text))
     step: Optional[int] = None
     action: str = Field(max_length=100)
-    due_at: datetime
+    due_at: datetime = Field(sa_type=DateTime, nullable=False)
     status: str = Field(default="pending", max_length=20)  # pending | done | skipped | cancelled
-    created_at: datetime
-    reminded_at: Optional[datetime] = None
-    completed_at: Optional[datetime] = None
+    created_at: datetime = Field(sa_type=DateTime, nullable=False)
+    reminded_at: Optional[datetime] = Field(default=None, sa_type=DateTime)
+    completed_at: Optional[datetime] = Field(default=None, sa_type=DateTime)
     note: Optional[str] = Field(default=None, sa_column=Column(Text))
 
 
@@ -221,6 +221,6 @@ class Erasure(SQLModel, table=True):
     __tablename__ = "erasures"
     id: Optional[int] = Field(default=None, primary_key=True)
     lead_id: int
-    at: datetime
+    at: datetime = Field(sa_type=DateTime, nullable=False)
     fields_erased: int = 0
     activities_erased: int = 0
