@@ -1,0 +1,438 @@
+#!/usr/bin/env python3
+"""leadctl benchmark harness: measures the targets of DESIGN.md "Performance targets".
+
+    . .venv/bin/activate
+    python benchmarks/run.py                          # 10k, 100k, 1M; 3 runs each (slow)
+    python benchmarks/run.py --sizes 10k --runs 1     # quick look
+    python benchmarks/run.py --only import,sqlite-utils,help
+    python benchmarks/run.py --pg postgresql+psycopg://user@host/db   # adds import/process at 100k on PostgreSQL
+
+Lead files come from ../shared/data/gen_leads.py, activity files are derived from them
+deterministically; both are cached in --cache. Every timed command runs in a fresh
+subprocess; time is wall clock (median of --runs, with the min-max spread), memory is
+the child's peak RSS as reported by the OS (os.wait4). The results, with the machine,
+date and commit, go to --output (benchmarks/RESULTS.md); the text between the
+<!-- notes --> markers of an existing file is kept. Standard library only;
+sqlite-utils (the `bench` extra) is the comparison baseline for the import.
+A command that fails is reported as "failed: <first stderr line>" and the run goes on.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import random
+import re
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+NOW = "2026-06-01T10:00"
+BIN = Path(sys.executable).parent
+LEADCTL = [str(BIN / "leadctl")] if (BIN / "leadctl").exists() else [sys.executable, "-m", "leadctl"]
+SQLITE_UTILS = BIN / "sqlite-utils"
+MB = 1024 * 1024
+FULL = 1_000_000  # the size the time targets are stated for
+
+# name -> (label, target text, time limit in s or None, limit applies at every size?)
+MEASUREMENTS = {
+    "python": ("python -c pass (baseline)", "", None, False),
+    "help": ("leadctl --help", "< 0.3 s", 0.3, True),
+    "version": ("leadctl --version", "", None, False),
+    "import": ("import --no-process", "< 30 s, ≥ 2× sqlite-utils, < 300 MB", 30, False),
+    "sqlite-utils": ("sqlite-utils insert --csv", "", None, False),
+    "import-process": ("import (processing on)", "", None, False),
+    "process": ("process", "< 20 s", 20, False),
+    "funnel": ("report funnel", "< 1 s", 1, False),
+    "sources": ("report sources", "< 1 s", 1, False),
+    "due": ("followups due", "< 0.5 s", 0.5, False),
+    "remind": ("followups remind (idle sweep)", "< 0.5 s", 0.5, False),
+    "export": ("export leads", "< 300 MB", None, False),
+}
+PG = {"pg-import": "PostgreSQL: import --no-process", "pg-process": "PostgreSQL: process"}
+MEMORY_LIMIT_MB = {"import": 300, "export": 300}
+
+
+class Failed(Exception):
+    """A command exited non-zero; the message is its first stderr line."""
+
+
+def parse_size(text: str) -> int:
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([kKmM]?)", text.strip())
+    if not m:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (use e.g. 10000, 10k, 1M)")
+    return int(float(m[1]) * {"": 1, "k": 1_000, "m": 1_000_000}[m[2].lower()])
+
+
+def human(n: int) -> str:
+    return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else f"{n // 1000}k" if n % 1000 == 0 else str(n)
+
+
+def run(cmd: list[str], cwd: Path, stdout_path: Path | None = None) -> tuple[float, float, str]:
+    """Run cmd once in a fresh process: (wall seconds, peak RSS MB, stdout). Raises Failed."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        env = {**os.environ, "NO_COLOR": "1"}
+        for var in ("LEADCTL_DB", "LEADCTL_RULES", "LEADCTL_NOW"):
+            env.pop(var, None)
+        start = time.perf_counter()
+        try:
+            proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
+        except OSError as exc:
+            raise Failed(str(exc)) from None
+        # wait4 reaps the child and gives its own rusage; tell Popen so it never waits again.
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0), err.seek(0)
+        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    if proc.returncode != 0:
+        raise Failed(first_error_line(stderr) or f"exit {proc.returncode}")
+    return seconds, usage.ru_maxrss / 1024, stdout  # ru_maxrss is in KiB on Linux
+
+
+def first_error_line(stderr: str) -> str:
+    """The first stderr line that says something: not click's usage preamble, not a box border."""
+    lines = [line.strip(" │╭╮╰╯─") for line in stderr.splitlines()]
+    lines = [line for line in lines if line and line != "Error" and not line.startswith(("Usage:", "Try '"))]
+    if lines and lines[0].startswith("Traceback"):
+        return lines[-1]
+    return lines[0] if lines else ""
+
+
+def leadctl(db: str | Path, rules: Path, *args: str) -> list[str]:
+    return [*LEADCTL, "--db", str(db), "--rules", str(rules), "--now", NOW, *args]
+
+
+# ---------------------------------------------------------------- data
+
+def lead_file(cache: Path, n: int) -> Path:
+    path = cache / f"leads-{n}.csv"
+    if not path.exists():
+        gen = SHARED / "data" / "gen_leads.py"
+        if not gen.exists():
+            sys.exit(f"error: the lead generator {gen} is missing (expected the shared/ folder next to the repo)")
+        print(f"generating {path.name} ...", file=sys.stderr)
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("w") as fh:
+            subprocess.run([sys.executable, str(gen), str(n)], stdout=fh, check=True)
+        tmp.rename(path)
+    return path
+
+
+def activity_file(cache: Path, n: int, leads: Path) -> Path:
+    """~2 activities each for a 20% sample of the leads with an e-mail, seeded by n."""
+    path = cache / f"activities-{n}.csv"
+    if path.exists():
+        return path
+    rng = random.Random(n)
+    now = datetime.fromisoformat(NOW)
+    kinds = [("page_view", "/pricing"), ("page_view", "/demo"), ("demo_request", ""),
+             ("email_open", ""), ("webinar_attended", ""), ("call", "")]
+    tmp = path.with_suffix(".tmp")
+    with leads.open(newline="") as src, tmp.open("w", newline="") as dst:
+        out = csv.writer(dst)
+        out.writerow(["email", "type", "at", "url"])
+        for row in csv.DictReader(src):
+            email = (row.get("Email") or "").strip()
+            if "@" not in email or rng.random() >= 0.2:
+                continue
+            for _ in range(rng.choice((1, 2, 2, 3))):
+                kind, url = rng.choice(kinds)
+                at = now - timedelta(minutes=rng.randrange(60 * 24 * 60))
+                out.writerow([email, kind, at.strftime("%Y-%m-%dT%H:%M:%S"), url])
+    tmp.rename(path)
+    return path
+
+
+# ---------------------------------------------------------------- measuring
+
+class Result:
+    def __init__(self, name: str, label: str):
+        self.name, self.label = name, label
+        self.times: list[float] = []
+        self.rss: list[float] = []
+        self.rows = 0
+        self.error = ""
+        self.note = ""
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.times) if self.times and not self.error else None
+
+    def rate(self) -> float | None:
+        return self.rows / self.median if self.rows and self.median else None
+
+
+def measure(name: str, label: str, runs: int, make_cmd, cwd: Path, rows: int = 0,
+            setup=None, blocked: str = "") -> Result:
+    """Time make_cmd() `runs` times; setup() (untimed) runs before each run."""
+    res = Result(name, label)
+    res.rows = rows
+    if blocked:
+        res.error = blocked
+        return res
+    print(f"  {label} ...", file=sys.stderr)
+    try:
+        for _ in range(runs):
+            if setup:
+                setup()
+            seconds, rss, stdout = run(make_cmd(), cwd)
+            res.times.append(seconds)
+            res.rss.append(rss)
+            if name.endswith("remind") and stdout.strip():
+                res.note = "not idle: printed output"
+    except Failed as exc:
+        res.error = str(exc)
+    except (OSError, subprocess.SubprocessError) as exc:
+        res.error = f"{type(exc).__name__}: {exc}"
+    return res
+
+
+def bench_size(n: int, args, cache: Path, work: Path) -> list[Result]:
+    wanted = args.only
+    leads = lead_file(cache, n)
+    acts = activity_file(cache, n, leads)
+    rules, empty, ready = work / "rules", work / f"empty-{n}.db", work / f"ready-{n}.db"
+    fresh = work / "run.db"
+    results: list[Result] = []
+
+    def add(name, make_cmd, **kw):
+        if name in wanted:
+            results.append(measure(name, MEASUREMENTS[name][0], args.runs, make_cmd, work, **kw))
+
+    def copy(src: Path):
+        return lambda: (fresh.unlink(missing_ok=True), shutil.copyfile(src, fresh))
+
+    init_error = ""
+    try:
+        run(leadctl(empty, rules, "init"), work)
+    except Failed as exc:
+        init_error = f"failed: init: {exc}"
+
+    add("python", lambda: [sys.executable, "-c", "pass"])
+    add("help", lambda: [*LEADCTL, "--help"])
+    add("version", lambda: [*LEADCTL, "--version"])
+    add("import", lambda: leadctl(fresh, rules, "import", str(leads), "--no-process", "--output-format", "json"),
+        rows=n, setup=copy(empty), blocked=init_error)
+    if "sqlite-utils" in wanted:
+        missing = "" if SQLITE_UTILS.exists() else f"failed: sqlite-utils not installed next to {sys.executable}"
+        add("sqlite-utils", lambda: [str(SQLITE_UTILS), "insert", str(fresh), "leads", str(leads), "--csv"],
+            rows=n, setup=lambda: fresh.unlink(missing_ok=True), blocked=missing)
+    add("import-process", lambda: leadctl(fresh, rules, "import", str(leads)), rows=n, setup=copy(empty),
+        blocked=init_error)
+
+    # One database per size for the commands that read it: the import must work; a failing later
+    # step (activities, process, the first sweep that sends what is due) is noted on those rows.
+    prep_error, prep_warnings = init_error, []
+    if not prep_error and wanted & {"process", "funnel", "sources", "due", "remind", "export"}:
+        print(f"  preparing the {human(n)} database (import, activities, process, first sweep) ...", file=sys.stderr)
+        shutil.copyfile(empty, ready)
+        try:
+            run(leadctl(ready, rules, "import", str(leads)), work)
+        except Failed as exc:
+            try:  # processing may be what fails: the reports and export can still be timed
+                shutil.copyfile(empty, ready)
+                run(leadctl(ready, rules, "import", str(leads), "--no-process"), work)
+                prep_warnings.append(f"prep import with processing failed: {exc}")
+            except Failed as exc2:
+                prep_error = f"failed: preparing (import): {exc2}"
+        for step in ([] if prep_error else (["activity", "import", str(acts)], ["process"], ["followups", "remind"])):
+            try:
+                run(leadctl(ready, rules, *step), work)
+            except Failed as exc:
+                prep_warnings.append(f"prep {' '.join(step[:2])} failed: {exc}")
+    first_dependent = len(results)
+
+    add("process", lambda: leadctl(fresh, rules, "process"), rows=n, setup=copy(ready), blocked=prep_error)
+    add("funnel", lambda: leadctl(ready, rules, "report", "funnel", "--format", "json"), blocked=prep_error)
+    add("sources", lambda: leadctl(ready, rules, "report", "sources", "--format", "json"), blocked=prep_error)
+    add("due", lambda: leadctl(ready, rules, "followups", "due", "--format", "json"), blocked=prep_error)
+    add("remind", lambda: leadctl(ready, rules, "followups", "remind"), blocked=prep_error)
+    add("export", lambda: leadctl(ready, rules, "export", "leads", "--format", "csv", "--output",
+                                  str(work / "export.csv")), rows=n, blocked=prep_error)
+    for res in results[first_dependent:]:
+        res.note = "; ".join(filter(None, [res.note, *prep_warnings]))
+    for path in (empty, ready, fresh, work / "export.csv"):
+        path.unlink(missing_ok=True)
+    return results
+
+
+PG_RESET = """
+import sys
+from sqlalchemy import create_engine
+from sqlmodel import SQLModel
+import leadctl.store.models
+engine = create_engine(sys.argv[1])
+with engine.begin() as conn:
+    SQLModel.metadata.drop_all(conn)
+"""
+
+
+def bench_pg(url: str, args, cache: Path, work: Path) -> list[Result]:
+    n = 100_000
+    leads, rules = lead_file(cache, n), work / "rules"
+
+    def reset():
+        run([sys.executable, "-c", PG_RESET, url], work)
+        run(leadctl(url, rules, "init"), work)
+
+    cmd = lambda: leadctl(url, rules, "import", str(leads), "--no-process", "--output-format", "json")  # noqa: E731
+    results = [measure("pg-import", PG["pg-import"], args.runs, cmd, work, rows=n, setup=reset)]
+    blocked = "failed: needs the import" if results[0].error else ""
+    results.append(measure("pg-process", PG["pg-process"], args.runs, lambda: leadctl(url, rules, "process"),
+                           work, rows=n, blocked=blocked))  # process re-applies everything: same work each run
+    return results
+
+
+# ---------------------------------------------------------------- report
+
+def verdict(res: Result, n: int, ratio: float | None) -> str:
+    if res.error:
+        return res.error if res.error.startswith("failed") else f"failed: {res.error}"
+    _, _, limit, everywhere = MEASUREMENTS.get(res.name, ("", "", None, False))
+    missed, checked = [], False
+    if limit is not None and (everywhere or n >= FULL):
+        checked = True
+        if res.median >= limit:
+            missed.append(f"{res.median:.2f} s")
+    if res.name in MEMORY_LIMIT_MB:
+        checked = True
+        if max(res.rss) >= MEMORY_LIMIT_MB[res.name]:
+            missed.append(f"{max(res.rss):.0f} MB")
+    if res.name == "import" and ratio is not None:
+        checked = True
+        if ratio < 2:
+            missed.append(f"{ratio:.2f}× sqlite-utils")
+    text = ("missed: " + ", ".join(missed)) if missed else "met" if checked else "n.a."
+    return f"{text} ({res.note})" if res.note else text
+
+
+def cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")[:160]
+
+
+def table(results: list[Result], n: int, ratio: float | None) -> list[str]:
+    lines = ["| measurement | median s | spread (min–max) | rows/s | peak RSS MB | target | verdict |",
+             "|---|---:|---:|---:|---:|---|---|"]
+    for r in results:
+        ok = r.median is not None
+        rate = r.rate()
+        target = MEASUREMENTS.get(r.name, ("", ""))[1]
+        lines.append("| " + " | ".join([
+            cell(r.label),
+            f"{r.median:.3f}" if ok else "–",
+            f"{min(r.times):.3f}–{max(r.times):.3f}" if ok else "–",
+            f"{rate:,.0f}" if rate else "",
+            f"{max(r.rss):.0f}" if ok else "–",
+            target,
+            cell(verdict(r, n, ratio)),
+        ]) + " |")
+    return lines
+
+
+def machine() -> str:
+    mem = "?"
+    try:
+        kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())[1])
+        mem = f"{kb / MB:.1f} GB"
+    except (OSError, TypeError):
+        pass
+    return (f"{os.cpu_count()} cores, {mem} memory, Python {platform.python_version()}, "
+            f"SQLite {sqlite3.sqlite_version}, {platform.platform()}")
+
+
+def commit() -> str:
+    def git(*a):
+        return subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def notes_of(output: Path) -> str:
+    default = "Profiles and explanations go here; the harness keeps this section on reruns."
+    if output.exists():
+        m = re.search(r"<!-- notes -->\n?(.*?)<!-- /notes -->", output.read_text(), re.S)
+        if m:
+            return m[1].strip("\n")
+    return default
+
+
+def write_report(output: Path, args, by_size: dict[int, list[Result]], pg: list[Result]) -> None:
+    lines = ["# leadctl benchmark results", "",
+             f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+             f"- commit: {commit()}",
+             f"- machine: {machine()}",
+             f"- command: `python benchmarks/run.py {' '.join(sys.argv[1:])}`",
+             f"- {args.runs} run(s) per measurement, each in a fresh process; --now {NOW}",
+             "", "Time targets are for 1M leads on a 2-core machine (DESIGN.md); at smaller sizes "
+             "they are n.a. except `--help`. Memory targets apply at every size.", ""]
+    ratios = []
+    for n, results in by_size.items():
+        got = {r.name: r for r in results}
+        imp, su = got.get("import"), got.get("sqlite-utils")
+        ratio = imp.rate() / su.rate() if imp and su and imp.rate() and su.rate() else None
+        lines += [f"## {human(n)} leads", "", *table(results, n, ratio), ""]
+        ratios.append(f"- {human(n)}: leadctl import vs sqlite-utils insert: "
+                      + (f"{ratio:.2f}× rows/s" if ratio else "n.a. (one of them did not run)"))
+    if pg:
+        lines += ["## PostgreSQL, 100k leads", "", *table(pg, 100_000, None), ""]
+    lines += ["## Ratios", "", *ratios, ""]
+    sizes = sorted(by_size)
+    if len(sizes) > 1:
+        for name in ("import", "export"):
+            lo, hi = ({r.name: r for r in by_size[s]}.get(name) for s in (sizes[0], sizes[-1]))
+            if lo and hi and lo.median and hi.median:
+                a, b = max(lo.rss), max(hi.rss)
+                lines.append(f"- memory flatness, {name}: peak RSS {a:.0f} MB at {human(sizes[0])} vs "
+                             f"{b:.0f} MB at {human(sizes[-1])} ({b / a:.2f}×)")
+            else:
+                lines.append(f"- memory flatness, {name}: n.a. (did not run at both sizes)")
+        lines.append("")
+    lines += ["## Notes", "", "<!-- notes -->", notes_of(output), "<!-- /notes -->", ""]
+    output.write_text("\n".join(lines))
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", default="10000,100000,1000000",
+                   type=lambda s: [parse_size(x) for x in s.split(",") if x.strip()],
+                   help="lead counts, comma-separated; 10k and 1M work (default: 10k,100k,1M)")
+    p.add_argument("--runs", type=int, default=3, help="runs per measurement (median, min-max spread)")
+    p.add_argument("--pg", metavar="URL", help="also time import and process at 100k against this PostgreSQL")
+    p.add_argument("--output", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
+    p.add_argument("--cache", type=Path, default=REPO / "benchmarks" / ".cache", help="generated data files")
+    p.add_argument("--only", type=lambda s: set(s.split(",")), default=set(MEASUREMENTS) | set(PG),
+                   help="measurements to run: " + ",".join([*MEASUREMENTS, *PG]))
+    args = p.parse_args()
+    unknown = args.only - set(MEASUREMENTS) - set(PG)
+    if unknown or args.runs < 1:
+        p.error(f"unknown measurement(s): {', '.join(sorted(unknown))}" if unknown else "--runs must be ≥ 1")
+    if not (SHARED / "data" / "gen_leads.py").exists():
+        p.error(f"{SHARED / 'data' / 'gen_leads.py'} not found: the shared/ folder must sit next to the repo")
+    args.cache.mkdir(parents=True, exist_ok=True)
+    by_size, pg = {}, []
+    with tempfile.TemporaryDirectory(prefix="work-", dir=args.cache) as tmp:
+        work = Path(tmp)
+        for n in sorted(set(args.sizes)):
+            print(f"{human(n)} leads:", file=sys.stderr)
+            by_size[n] = bench_size(n, args, args.cache, work)
+        if args.pg and args.only & set(PG):
+            print("PostgreSQL, 100k leads:", file=sys.stderr)
+            pg = [r for r in bench_pg(args.pg, args, args.cache, work) if r.name in args.only]
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    write_report(args.output, args, by_size, pg)
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
