@@ -1,0 +1,275 @@
+"""Activities: what leads did (page views, demo requests, calls …), logged by hand or imported.
+
+Every activity moves the lead's `last_activity_at` forward; a contact made by the
+team (`call`, `email_sent`, `meeting`) moves `last_contacted_at` too and completes
+the lead's due follow-up of that action.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select
+
+from ..errors import InputError, UsageError
+from ..ingest import normalize as N
+from ..ingest.headers import canonical_key, load_mapping, snake_case
+from ..ingest.reader import BadRecord, read_records
+from ..ingest.rejects import RejectsWriter
+from ..store import models
+from ..store.db import Store
+
+CONTACT_TYPES = frozenset({"call", "email_sent", "meeting"})
+CHUNK = 5000
+
+# Header spellings → activity field, matched like lead headers (case and punctuation ignored).
+_ACTIVITY_ALIASES = {
+    **{canonical_key(k): "email" for k in ("email", "e-mail", "email address", "lead email", "contact email")},
+    **{canonical_key(k): "phone" for k in ("phone", "phone number", "mobile", "telephone")},
+    **{canonical_key(k): "external_id" for k in ("external_id", "lead id", "record id", "contact id", "id")},
+    **{canonical_key(k): "type" for k in ("type", "activity", "activity type", "event", "event type", "action")},
+    **{canonical_key(k): "at" for k in ("at", "time", "timestamp", "date", "occurred at", "created at", "when")},
+    **{canonical_key(k): "note" for k in ("note", "notes", "comment", "description")},
+    **{canonical_key(k): "source" for k in ("source", "channel", "tool")},
+}
+_TARGETS = ("email", "phone", "external_id", "type", "at", "note", "source")
+
+
+def activity_type(value: str) -> str:
+    """`Page View` → `page_view`: one spelling per type so rules can name it."""
+    name = snake_case(value)
+    if not name:
+        raise UsageError(f"'{value}' is not an activity type")
+    return name
+
+
+@dataclass
+class ActivityImportResult:
+    batch: int | None
+    read: int = 0
+    created: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    rejects_file: str | None = None
+    lead_ids: set[int] = field(default_factory=set, repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        return {"batch": self.batch, "read": self.read, "created": self.created, "duplicates": self.duplicates,
+                "rejected": self.rejected}
+
+
+def log_activity(store: Store, lead_id: int, type_: str, *, at: datetime, note: str | None = None,
+                 fields: dict[str, Any] | None = None, source: str = "manual") -> int:
+    """Record one activity for a lead; returns its id."""
+    kind = activity_type(type_)
+    with store.begin() as conn:
+        aid = conn.execute(models.Activity.__table__.insert().values(
+            lead_id=lead_id, type=kind, at=at, note=note, fields=fields or None, source=source,
+        )).inserted_primary_key[0]
+        _touch_leads(conn, [(lead_id, kind, at)])
+    return aid
+
+
+def _touch_leads(conn, events: list[tuple[int, str, datetime]]) -> None:
+    """Move last_activity_at / last_contacted_at forward and complete matching follow-ups."""
+    t = models.Lead.__table__
+    latest: dict[int, datetime] = {}
+    contacted: dict[int, datetime] = {}
+    for lead_id, kind, at in events:
+        if at > latest.get(lead_id, datetime.min):
+            latest[lead_id] = at
+        if kind in CONTACT_TYPES and at > contacted.get(lead_id, datetime.min):
+            contacted[lead_id] = at
+    for column, values in (("last_activity_at", latest), ("last_contacted_at", contacted)):
+        if not values:
+            continue
+        col = t.c[column]
+        stmt = t.update().where(t.c.id == bindparam("_id"),
+                                (col.is_(None)) | (col < bindparam("_at"))).values({column: bindparam("_at")})
+        conn.execute(stmt, [{"_id": k, "_at": v} for k, v in values.items()])
+    try:
+        from .followups import complete_matching_task
+    except ImportError:  # pragma: no cover - follow-ups are optional in a slimmed build
+        return
+    for lead_id, kind, at in events:
+        complete_matching_task(conn, lead_id, kind, at)
+
+
+def import_activities(store: Store, path: str, *, now: datetime, mapping: str | None = None,
+                      rejects: str | None = None, fmt: str | None = None, default_region: str | None = None,
+                      dry_run: bool = False) -> ActivityImportResult:
+    """Import an events file keyed by the lead's e-mail, phone or external id.
+
+    Rows naming no known lead, no type or an unreadable time are written to the
+    rejects file with their reason. The same event imported twice is stored once.
+    """
+    stream = read_records(path, fmt=fmt)
+    columns = _map_columns(stream.headers, load_mapping(mapping) if mapping else None)
+    if "type" not in columns.values():
+        raise InputError("no activity type column (type, activity, event …)", file=path,
+                         hint="map one with a mapping file: columns: {Event: type}")
+    if not {"email", "phone", "external_id"} & set(columns.values()):
+        raise InputError("no column identifies the lead (email, phone or external_id)", file=path)
+    result = ActivityImportResult(batch=None)
+    writer = RejectsWriter(rejects or (path + ".rejects.csv"), stream.headers, enabled=not dry_run)
+    b = models.Batch.__table__
+    conn = store.engine.connect()
+    tx = conn.begin()
+    try:
+        result.batch = conn.execute(b.insert().values(
+            kind="activities", files=path, sha256="", status="running", started_at=now,
+            options={"mapping": mapping} if mapping else None)).inserted_primary_key[0]
+        if not dry_run:  # each chunk commits on its own; the batch row first
+            tx.commit()
+            tx = None
+        pending: list[tuple[int, dict[str, Any]]] = []
+        for number, raw in stream:
+            result.read += 1
+            if isinstance(raw, BadRecord):
+                writer.write(number, raw.reason, None, None, {"_raw": raw.raw})
+                result.rejected += 1
+                continue
+            pending.append((number, raw))
+            if len(pending) >= CHUNK:
+                _import_chunk(store, conn, pending, columns, result, writer, now, default_region, dry_run)
+                pending = []
+        if pending:
+            _import_chunk(store, conn, pending, columns, result, writer, now, default_region, dry_run)
+        if not dry_run:
+            with store.begin() as c2:
+                c2.execute(b.update().where(b.c.id == result.batch).values(
+                    status="complete", finished_at=now, read=result.read, created=result.created,
+                    unchanged=result.duplicates, rejected=result.rejected, sha256=stream.sha256 or ""))
+    finally:
+        writer.close()
+        if tx is not None:
+            tx.rollback()
+        conn.close()
+    if dry_run:
+        result.batch = None
+    result.rejects_file = writer.path_written
+    return result
+
+
+def _map_columns(headers: list[str], spec) -> dict[str, str]:
+    """header → activity field (email, phone, external_id, type, at, note, source) or `fields.<key>`."""
+    explicit = {}
+    if spec is not None:
+        for col, cs in spec.columns.items():
+            explicit[canonical_key(col)] = cs.field
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for h in headers:
+        key = canonical_key(h)
+        target = explicit.get(key) or _ACTIVITY_ALIASES.get(key)
+        if target in _TARGETS and target not in taken:
+            out[h] = target
+            taken.add(target)
+        elif snake_case(h):
+            out[h] = "fields." + snake_case(h)
+    return out
+
+
+def _import_chunk(store, conn, pending, columns, result, writer, now, default_region, dry_run) -> None:
+    parsed: list[tuple[int, dict, dict[str, Any]]] = []
+    for number, raw in pending:
+        values: dict[str, Any] = {"fields": {}}
+        problem = None
+        for header, target in columns.items():
+            value = raw.get(header)
+            if N.is_missing(value):
+                continue
+            try:
+                if target == "email":
+                    values["email"] = N.normalize_email(value)
+                elif target == "phone":
+                    values["phone"] = N.normalize_phone(value, default_region)
+                elif target == "at":
+                    values["at"] = N.parse_datetime(value)
+                elif target == "type":
+                    values["type"] = activity_type(value)
+                elif target.startswith("fields."):
+                    values["fields"][target[7:]] = N.clean_text(value)
+                else:
+                    values[target] = N.clean_text(value)
+            except (N.BadValue, UsageError) as exc:
+                if target in ("type", "at"):
+                    problem = f"{target}: {exc}"
+        if problem is None and "type" not in values:
+            problem = "no activity type"
+        if problem:
+            writer.write(number, problem, None, None, raw)
+            result.rejected += 1
+            continue
+        parsed.append((number, raw, values))
+    ids = _find_leads(conn, [v for _, _, v in parsed])
+    rows = []
+    for (number, raw, values), lead_id in zip(parsed, ids):
+        if lead_id is None:
+            writer.write(number, "no lead with this e-mail, phone or external id", None, None, raw)
+            result.rejected += 1
+            continue
+        rows.append({"lead_id": lead_id, "type": values["type"], "at": values.get("at") or now,
+                     "note": values.get("note"), "source": values.get("source") or "import",
+                     "fields": values["fields"] or None, "batch_id": result.batch})
+    rows = _drop_duplicates(conn, rows, result)
+    if not rows:
+        return
+    if dry_run:
+        result.created += len(rows)
+        return
+    with store.begin() as wconn:
+        wconn.execute(models.Activity.__table__.insert(), rows)
+        _touch_leads(wconn, [(r["lead_id"], r["type"], r["at"]) for r in rows])
+    result.created += len(rows)
+    result.lead_ids.update(r["lead_id"] for r in rows)
+
+
+def _find_leads(conn, values: list[dict[str, Any]]) -> list[int | None]:
+    """The lead id for each event: by e-mail, then phone, then external id (one query per key)."""
+    t = models.Lead.__table__
+    found: dict[tuple[str, str], int] = {}
+    for key in ("email", "phone", "external_id"):
+        wanted = sorted({v[key] for v in values if v.get(key)})
+        col = t.c[key]  # e-mails are stored normalised (lower case), so the index serves
+        for i in range(0, len(wanted), 500):
+            part = wanted[i:i + 500]
+            for lid, val in conn.execute(select(t.c.id, col).where(col.in_(part), t.c.erased_at.is_(None))
+                                         .order_by(t.c.id)):
+                found.setdefault((key, val), lid)
+    out = []
+    for v in values:
+        lid = None
+        for key in ("email", "phone", "external_id"):
+            if v.get(key) and (key, v[key]) in found:
+                lid = found[(key, v[key])]
+                break
+        out.append(lid)
+    return out
+
+
+def _drop_duplicates(conn, rows: list[dict[str, Any]], result: ActivityImportResult) -> list[dict[str, Any]]:
+    """The same event (lead, type, time, note and fields) imported again is not stored twice."""
+    if not rows:
+        return rows
+    a = models.Activity.__table__
+    lead_ids = sorted({r["lead_id"] for r in rows})
+    seen: set[tuple] = set()
+    for i in range(0, len(lead_ids), 500):
+        for rec in conn.execute(select(a.c.lead_id, a.c.type, a.c.at, a.c.note, a.c.fields)
+                                .where(a.c.lead_id.in_(lead_ids[i:i + 500]))):
+            seen.add(_event_key(rec.lead_id, rec.type, rec.at, rec.note, rec.fields))
+    out = []
+    for r in rows:
+        key = _event_key(r["lead_id"], r["type"], r["at"], r["note"], r["fields"])
+        if key in seen:
+            result.duplicates += 1
+            continue
+        seen.add(key)
+        out.append(r)
+    return out
+
+
+def _event_key(lead_id, type_, at, note, fields) -> tuple:
+    return (lead_id, type_, at, note or None, tuple(sorted((fields or {}).items())))
