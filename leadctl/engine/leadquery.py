@@ -1,0 +1,179 @@
+"""Select leads by the filters people type: stage, owner, source, score range, text, creation window.
+
+    select_leads(LeadFilter(stage="mql", min_score=40, sort="-score", limit=20))
+
+Everything is a SQLAlchemy expression with bound parameters (no SQL text with
+user values), so the same statement runs on SQLite and PostgreSQL. Erased leads
+(`erased_at` set) are listed like any other: they are anonymous but still count.
+
+Time windows: `since` is inclusive, `until` exclusive. `parse_when` turns a
+date-only `--until 2026-01-31` into the exclusive bound 2026-02-01 00:00, so the
+whole day is included; a value with a time is used as given.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Sequence
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+
+from ..errors import UsageError
+from ..store.models import Lead
+
+LEADS = Lead.__table__
+
+# Fields `--sort` accepts; `-field` sorts descending. `id` always breaks ties.
+SORT_FIELDS = (
+    "id", "email", "first_name", "last_name", "company", "title", "industry", "employees",
+    "annual_revenue", "country", "city", "source", "campaign", "stage", "temperature", "score",
+    "fit_score", "engagement_score", "grade", "owner", "team", "created_at", "updated_at",
+    "last_activity_at", "last_contacted_at", "stage_changed_at", "assigned_at",
+)
+SORT_ALIASES = {"created": "created_at", "updated": "updated_at", "name": "last_name"}
+
+
+@dataclass
+class LeadFilter:
+    """Which leads, in what order, how many. Empty fields do not filter."""
+
+    stage: str | None = None
+    owner: str | None = None
+    source: str | None = None
+    min_score: int | None = None
+    max_score: int | None = None
+    search: str | None = None
+    since: datetime | None = None      # created_at >= since
+    until: datetime | None = None      # created_at < until
+    sort: str | None = None            # e.g. "-score"; default id
+    limit: int | None = None
+
+    def describe(self) -> str:
+        """`stage=mql, source=Google Ads, 2026-01-01 … 2026-02-01` — for report titles."""
+        parts = []
+        for name in ("stage", "owner", "source", "min_score", "max_score", "search"):
+            value = getattr(self, name)
+            if value not in (None, ""):
+                parts.append(f"{name}={value}")
+        if self.since or self.until:
+            parts.append(f"{_day(self.since) if self.since else '…'} to {_day(self.until) if self.until else 'now'}")
+        return ", ".join(parts)
+
+
+def _day(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d") if value.time() == datetime.min.time() else value.strftime("%Y-%m-%d %H:%M")
+
+
+def parse_when(text: str | None, option: str, *, end: bool = False) -> datetime | None:
+    """Parse a `--since`/`--until` value (date or ISO datetime, offset allowed) to naive UTC.
+
+    With `end=True` a bare date means the end of that day (the next midnight, exclusive).
+    """
+    if text is None or not str(text).strip():
+        return None
+    from dateutil import parser
+
+    raw = str(text).strip()
+    try:
+        value = parser.isoparse(raw)
+    except (ValueError, OverflowError) as exc:
+        raise UsageError(f"{option}: cannot read '{text}' as a date",
+                         hint="use YYYY-MM-DD or an ISO 8601 date and time, e.g. 2026-01-31T18:00") from exc
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    date_only = len(raw) <= 10 and "T" not in raw and ":" not in raw
+    if end and date_only:
+        value += timedelta(days=1)
+    return value
+
+
+# The schema's datetime columns hold UTC. Depending on the SQLModel version they are
+# declared naive (DateTime) or aware (UTCDateTime, which refuses naive values), so
+# bound times go through `db_time` and fetched ones through `naive_utc`.
+_AWARE_COLUMNS = bool(getattr(LEADS.c.created_at.type, "timezone", False))
+
+
+def db_time(value: datetime | None) -> datetime | None:
+    """A naive-UTC datetime in the form the store's datetime columns accept."""
+    if value is None:
+        return None
+    if _AWARE_COLUMNS:
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo is not None else value
+
+
+def naive_utc(value: Any) -> Any:
+    """A fetched datetime as naive UTC (other values pass through)."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def sort_column(field: str) -> tuple[ColumnElement[Any], bool]:
+    """`-score` → (leads.score, descending); unknown fields are a usage error listing the allowed ones."""
+    text = (field or "").strip()
+    descending = text.startswith("-")
+    name = text.lstrip("+-").strip().lower()
+    name = SORT_ALIASES.get(name, name)
+    if name not in SORT_FIELDS:
+        from difflib import get_close_matches
+
+        close = get_close_matches(name, SORT_FIELDS, n=1)
+        raise UsageError(f"--sort: unknown field '{field}'" + (f" — did you mean '{close[0]}'?" if close else ""),
+                         hint="sort by one of: " + ", ".join(SORT_FIELDS) + " (prefix - for descending)")
+    return LEADS.c[name], descending
+
+
+def lead_conditions(flt: LeadFilter, table=LEADS) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of a filter, for any statement over the leads table (or an alias of it)."""
+    c = table.c
+    where: list[ColumnElement[bool]] = []
+    if flt.stage:
+        where.append(func.lower(c.stage) == flt.stage.strip().lower())
+    if flt.owner:
+        where.append(func.lower(c.owner) == flt.owner.strip().lower())
+    if flt.source:
+        where.append(func.lower(func.trim(c.source)) == flt.source.strip().lower())
+    if flt.min_score is not None:
+        where.append(c.score >= int(flt.min_score))
+    if flt.max_score is not None:
+        where.append(c.score <= int(flt.max_score))
+    if flt.search and flt.search.strip():
+        term = flt.search.strip()
+        where.append(or_(*(c[name].icontains(term, autoescape=True)
+                           for name in ("email", "first_name", "last_name", "company"))))
+    if flt.since is not None:
+        where.append(c.created_at >= db_time(flt.since))
+    if flt.until is not None:
+        where.append(c.created_at < db_time(flt.until))
+    return where
+
+
+def select_leads(flt: LeadFilter, columns: Sequence[Any] | None = None) -> Select:
+    """A SELECT over the leads table with the filter, order and limit applied (default: every column)."""
+    stmt = select(*(columns if columns is not None else [LEADS]))
+    where = lead_conditions(flt)
+    if where:
+        stmt = stmt.where(and_(*where))
+    order = []
+    if flt.sort:
+        for part in str(flt.sort).split(","):
+            if part.strip():
+                col, desc = sort_column(part)
+                # NULLs last either way, so "-last_contacted_at" starts with real dates.
+                order.append(col.is_(None))
+                order.append(col.desc() if desc else col.asc())
+    order.append(LEADS.c.id.asc())
+    stmt = stmt.order_by(*order)
+    if flt.limit is not None:
+        if flt.limit < 0:
+            raise UsageError("--limit must be 0 or more")
+        stmt = stmt.limit(int(flt.limit))
+    return stmt
+
+
+def count_leads(flt: LeadFilter) -> Select:
+    """SELECT count(*) of the leads a filter matches (limit and order ignored)."""
+    stmt = select(func.count()).select_from(LEADS)
+    where = lead_conditions(flt)
+    return stmt.where(and_(*where)) if where else stmt

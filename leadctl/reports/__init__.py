@@ -1,0 +1,1 @@
+"""Reports: queries that aggregate in the database and return plain rows; rendering lives in cli/."""

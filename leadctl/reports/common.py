@@ -1,0 +1,370 @@
+"""What every report shares: the stage list, portable SQL time helpers, percentiles, per-lead facts.
+
+SQL built here runs unchanged on SQLite and PostgreSQL: dialect differences live
+in small compiled constructs (`seconds_between`, `cohort_label`, `greatest`).
+
+Definitions used by the reports (and their tests):
+- **reached**: a lead reached a stage if its stage history (or its current stage)
+  shows the stage or any later funnel stage; every lead reached the first stage.
+- **first response**: creation → the first activity of a contact type
+  (`CONTACT_TYPES`); a lead without one falls back to `last_contacted_at`
+  (an upper bound when it was contacted more than once). Negative times (an
+  activity logged before the lead was created) are left out.
+- **percentiles** are `percentile_cont` (linear interpolation) on both databases.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import groupby
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import Float, Integer, and_, case, func, literal, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+
+from ..engine.leadquery import LEADS, LeadFilter, db_time, lead_conditions
+from ..store.models import Activity, StageChange
+
+HISTORY = StageChange.__table__
+ACTIVITIES = Activity.__table__
+
+# Activity types that count as a person contacting the lead (first-response time).
+CONTACT_TYPES = ("call", "email", "email_sent", "meeting", "sms", "message")
+NONE_LABEL = "(none)"
+
+
+# ---------------------------------------------------------------- stages
+
+@dataclass(frozen=True)
+class StageInfo:
+    name: str
+    label: str | None = None
+    kind: str | None = None  # None | "won" | "lost"
+
+
+DEFAULT_STAGES = (
+    StageInfo("new"), StageInfo("mql", "Marketing qualified"), StageInfo("sql", "Sales qualified"),
+    StageInfo("opportunity"), StageInfo("customer", kind="won"), StageInfo("lost", kind="lost"),
+    StageInfo("disqualified", kind="lost"),
+)
+
+
+def stage_list(rules: Any | None) -> list[StageInfo]:
+    """The rule set's stages in funnel order — or, without a stages.yaml, the default list.
+
+    This is the one place the fallback lives: new, mql, sql, opportunity,
+    customer (won), lost (lost), disqualified (lost).
+    """
+    raw = getattr(rules, "stages", None) if rules is not None else None
+    if raw is not None and not isinstance(raw, (list, tuple)) and hasattr(raw, "stages"):
+        raw = raw.stages  # a Stages object wrapping the list
+    out = []
+    for s in list(raw or []):
+        name = getattr(s, "name", None) or (s.get("name") if isinstance(s, dict) else None)
+        if not name:
+            continue
+        get = (lambda k, s=s: s.get(k)) if isinstance(s, dict) else (lambda k, s=s: getattr(s, k, None))
+        kind = get("kind")
+        kind = getattr(kind, "value", kind)
+        out.append(StageInfo(str(name), get("label"), str(kind) if kind else None))
+    return out or list(DEFAULT_STAGES)
+
+
+class Funnel:
+    """The stage list split the way reports need it: funnel stages (with won) and lost ones apart."""
+
+    def __init__(self, stages: Sequence[StageInfo]):
+        self.stages = list(stages)
+        self.funnel = [s for s in self.stages if s.kind != "lost"]
+        self.lost = [s for s in self.stages if s.kind == "lost"]
+        self.won = [s for s in self.funnel if s.kind == "won"]
+        self.index = {s.name: i for i, s in enumerate(self.funnel)}
+
+    def index_of(self, column) -> ColumnElement:
+        """SQL: the funnel position of a stage-name column (NULL for lost or unknown stages)."""
+        return case(self.index, value=column, else_=None) if self.index else literal(None, Integer)
+
+    @property
+    def won_index(self) -> int | None:
+        return self.index[self.won[0].name] if self.won else None
+
+    def named_or_nth(self, name: str, n: int) -> int | None:
+        """Index of stage `name`, else of the n-th funnel stage (0-based), else None."""
+        if name in self.index:
+            return self.index[name]
+        return n if n < len(self.funnel) else None
+
+
+# ---------------------------------------------------------------- portable SQL
+
+class seconds_between(FunctionElement):
+    """SQL: seconds from `start` to `end` (both datetimes) as a float."""
+
+    type = Float()
+    name = "seconds_between"
+    inherit_cache = True
+
+
+@compiles(seconds_between)
+def _seconds_default(element, compiler, **kw):
+    start, end = list(element.clauses)
+    return "EXTRACT(EPOCH FROM (%s - %s))" % (compiler.process(end, **kw), compiler.process(start, **kw))
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_sqlite(element, compiler, **kw):
+    start, end = list(element.clauses)
+    return "((julianday(%s) - julianday(%s)) * 86400.0)" % (compiler.process(end, **kw), compiler.process(start, **kw))
+
+
+class greatest(FunctionElement):
+    """SQL: the larger of two values (NULLs ignored on both databases)."""
+
+    name = "greatest"
+    inherit_cache = True
+
+
+@compiles(greatest)
+def _greatest_default(element, compiler, **kw):
+    return "GREATEST(%s)" % compiler.process(element.clauses, **kw)
+
+
+@compiles(greatest, "sqlite")
+def _greatest_sqlite(element, compiler, **kw):
+    a, b = [compiler.process(c, **kw) for c in element.clauses]
+    # SQLite's max(a, b) is NULL when either is NULL; GREATEST ignores NULLs.
+    return f"COALESCE(max({a}, {b}), {a}, {b})"
+
+
+class cohort_label(FunctionElement):
+    """SQL: the creation cohort of a datetime: 'YYYY-MM' by month, the Monday 'YYYY-MM-DD' by week."""
+
+    name = "cohort_label"
+    inherit_cache = True
+
+    def __init__(self, column, by: str):
+        self.by = by
+        super().__init__(column)
+
+
+@compiles(cohort_label)
+def _cohort_default(element, compiler, **kw):
+    (col,) = list(element.clauses)
+    text = compiler.process(col, **kw)
+    if getattr(col.type, "timezone", False):
+        text = f"({text} AT TIME ZONE 'UTC')"  # timestamptz: label in UTC whatever the session zone
+    if element.by == "week":
+        return f"to_char(date_trunc('week', {text}), 'YYYY-MM-DD')"
+    return f"to_char({text}, 'YYYY-MM')"
+
+
+@compiles(cohort_label, "sqlite")
+def _cohort_sqlite(element, compiler, **kw):
+    (col,) = list(element.clauses)
+    text = compiler.process(col, **kw)
+    if element.by == "week":
+        # 'weekday 0' moves forward to Sunday (or stays); minus 6 days is that week's Monday.
+        return f"strftime('%Y-%m-%d', {text}, 'weekday 0', '-6 days')"
+    return f"strftime('%Y-%m', {text})"
+
+
+def time_value(value: datetime) -> ColumnElement:
+    """A bound datetime typed like the store's datetime columns (for arithmetic, not only comparison)."""
+    return literal(db_time(value), LEADS.c.created_at.type)
+
+
+def cohort_column(by: str | None, column=None):
+    if by not in (None, "week", "month"):
+        from ..errors import UsageError
+
+        raise UsageError(f"--by: '{by}' is not one of week, month")
+    return cohort_label(LEADS.c.created_at if column is None else column, by) if by else literal(None)
+
+
+# ---------------------------------------------------------------- percentiles
+
+def _pick(sorted_values: Sequence[float], q: float) -> float | None:
+    """percentile_cont: linear interpolation between the closest ranks."""
+    n = len(sorted_values)
+    if n == 0:
+        return None
+    pos = q * (n - 1)
+    lo = int(pos)
+    hi = min(lo + 1, n - 1)
+    return float(sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo))
+
+
+def percentile(values: Iterable[float], q: float) -> float | None:
+    """The same interpolation in Python (used by tests and the SQLite path)."""
+    return _pick(sorted(values), q)
+
+
+ALL = object()  # key of the overall percentiles in `grouped_percentiles`
+
+
+def _pick_weighted(pairs: Sequence[tuple[float, int]], q: float) -> float | None:
+    """percentile_cont over (value, count) pairs sorted by value."""
+    total = sum(c for _, c in pairs)
+    if total == 0:
+        return None
+    pos = q * (total - 1)
+    lo_rank = int(pos)
+    hi_rank = min(lo_rank + 1, total - 1)
+    lo = hi = None
+    seen = 0
+    for value, count in pairs:
+        seen += count
+        if lo is None and lo_rank < seen:
+            lo = value
+        if hi_rank < seen:
+            hi = value
+            break
+    return float(lo + (hi - lo) * (pos - lo_rank))
+
+
+def grouped_percentiles(conn, stmt, qs: Sequence[float] = (0.5, 0.9), *, overall: bool = False,
+                        resolution: float | None = None) -> dict[Any, tuple[float | None, ...]]:
+    """Percentiles of the last column of `stmt`, per value of its other columns.
+
+    On PostgreSQL `percentile_cont … WITHIN GROUP` runs in the database. Elsewhere
+    only the key and value columns are fetched, ordered by SQL, and the percentile
+    is picked in Python (the same interpolation). With `resolution`, SQLite rounds
+    values to that step and fetches (value, count) pairs instead of every row —
+    on a million rows that is the difference between seconds and a fraction of one;
+    pick a step well below the precision shown. Keys are scalars for one key
+    column, tuples for more; with `overall=True` the key `ALL` holds the
+    percentiles over every row.
+    """
+    sub = stmt.subquery()
+    cols = list(sub.c)
+    keys, value = cols[:-1], cols[-1]
+    notnull = value.is_not(None)
+    out: dict[Any, tuple[float | None, ...]] = {}
+    nk = len(keys)
+
+    def key_of(row):
+        return row[0] if nk == 1 else tuple(row[:nk])
+
+    if conn.dialect.name == "postgresql":
+        pcts = [func.percentile_cont(q).within_group(value) for q in qs]
+        if keys:
+            for row in conn.execute(select(*keys, *pcts).where(notnull).group_by(*keys)):
+                out[key_of(row)] = tuple(None if v is None else float(v) for v in row[nk:])
+        if overall or not keys:
+            row = conn.execute(select(*pcts).where(notnull)).one()
+            out[ALL] = tuple(None if v is None else float(v) for v in row)
+        return out
+    if resolution:
+        step = func.round(value / resolution).label("step")
+        rows = conn.execute(select(*keys, step, func.count()).where(notnull)
+                            .group_by(*keys, step).order_by(*keys, step))
+        everything: dict[float, int] = {}
+        for key, group in groupby(rows, key=key_of) if keys else [(ALL, rows)]:
+            pairs = [(float(r[nk]) * resolution, int(r[nk + 1])) for r in group]
+            out[key] = tuple(_pick_weighted(pairs, q) for q in qs)
+            if overall and keys:
+                for v, c in pairs:
+                    everything[v] = everything.get(v, 0) + c
+        if overall and keys:
+            pairs = sorted(everything.items())
+            out[ALL] = tuple(_pick_weighted(pairs, q) for q in qs)
+        elif ALL not in out and (overall or not keys):
+            out[ALL] = tuple(None for _ in qs)
+        return out
+    rows = conn.execute(select(*keys, value).where(notnull).order_by(*keys, value))
+    values_all: list[float] = []
+    if keys:
+        for key, group in groupby(rows, key=key_of):
+            values = [float(r[-1]) for r in group]
+            out[key] = tuple(_pick(values, q) for q in qs)
+            if overall:
+                values_all.extend(values)
+        if overall:
+            values_all.sort()  # already sorted runs: Timsort merges them cheaply
+    else:
+        values_all = [float(r[-1]) for r in rows]
+    if overall or not keys:
+        out[ALL] = tuple(_pick(values_all, q) for q in qs)
+    return out
+
+
+# ---------------------------------------------------------------- per-lead facts
+
+def filtered(flt: LeadFilter) -> ColumnElement[bool]:
+    where = lead_conditions(flt)
+    return and_(*where) if where else literal(True)
+
+
+def history_depths(funnel: Funnel):
+    """A subquery (lead_id, depth, won): per lead, the furthest funnel position in its history
+    and whether it ever entered a won stage. One GROUP BY pass over stage_history, which
+    beats a correlated lookup per lead on both databases."""
+    won = [s.name for s in funnel.won]
+    won_flag = case((HISTORY.c.to_stage.in_(won), 1), else_=0) if won else literal(0)
+    return (select(HISTORY.c.lead_id.label("lead_id"), func.max(funnel.index_of(HISTORY.c.to_stage)).label("depth"),
+                   func.max(won_flag).label("won"))
+            .group_by(HISTORY.c.lead_id).subquery("hist"))
+
+
+def lead_facts(funnel: Funnel):
+    """(from-clause, depth, won): leads outer-joined to `history_depths`, with SQL for the
+    furthest funnel position reached (history or current stage, at least 0) and for
+    having reached a won stage."""
+    hist = history_depths(funnel)
+    base = LEADS.outerjoin(hist, hist.c.lead_id == LEADS.c.id)
+    depth = func.coalesce(greatest(hist.c.depth, funnel.index_of(LEADS.c.stage)), 0)
+    won_names = [s.name for s in funnel.won]
+    won = or_(LEADS.c.stage.in_(won_names), hist.c.won == 1) if won_names else literal(False)
+    return base, depth, won
+
+
+def reached_won(funnel: Funnel) -> ColumnElement[bool]:
+    """SQL: the lead reached a won stage (now or in its history)."""
+    names = [s.name for s in funnel.won]
+    if not names:
+        return literal(False)
+    return or_(LEADS.c.stage.in_(names),
+               select(HISTORY.c.id).where(HISTORY.c.lead_id == LEADS.c.id, HISTORY.c.to_stage.in_(names)).exists())
+
+
+def is_lost(funnel: Funnel) -> ColumnElement[bool]:
+    names = [s.name for s in funnel.lost]
+    return LEADS.c.stage.in_(names) if names else literal(False)
+
+
+def is_open(funnel: Funnel) -> ColumnElement[bool]:
+    """SQL: the lead's current stage is not terminal (won or lost)."""
+    terminal = [s.name for s in funnel.stages if s.kind in ("won", "lost")]
+    return LEADS.c.stage.not_in(terminal) if terminal else literal(True)
+
+
+def first_contact_at() -> ColumnElement:
+    """SQL (correlated): the first contact activity of the lead, else its last_contacted_at."""
+    first_activity = (select(func.min(ACTIVITIES.c.at))
+                      .where(ACTIVITIES.c.lead_id == LEADS.c.id, ACTIVITIES.c.type.in_(CONTACT_TYPES))
+                      .scalar_subquery())
+    return func.coalesce(first_activity, LEADS.c.last_contacted_at)
+
+
+def first_response_hours() -> ColumnElement:
+    """SQL: hours from creation to first contact; NULL when never contacted or negative."""
+    seconds = seconds_between(LEADS.c.created_at, first_contact_at())
+    return case((seconds >= 0, seconds / 3600.0), else_=None)
+
+
+def rate(part: int | float | None, whole: int | float | None) -> float | None:
+    """part / whole as a percentage rounded to 0.1, None when whole is 0."""
+    if not whole or part is None:
+        return None
+    return round(100.0 * part / whole, 1)
+
+
+def rnd(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def source_label(value: str | None) -> str:
+    text = (value or "").strip()
+    return text if text else NONE_LABEL
+

@@ -1,0 +1,139 @@
+"""The funnel: how many leads reached each stage, conversion between stages, time spent in each.
+
+    report = funnel_report(store, stage_list(rules), LeadFilter(since=...), now=now, by="month")
+
+- Funnel stages are the non-terminal and won stages of stages.yaml, in order;
+  lost-kind stages are listed apart and count the leads *currently* in them.
+- **reached** (default): a lead reached stage k when its stage history or its
+  current stage shows k or any later funnel stage — a skipped stage still counts,
+  and a lead moved back by force keeps the furthest stage it reached. Every lead
+  reached the first stage.
+- **strict**: a lead counts at stage k only when its history shows every stage
+  0..k, each first entered no earlier than the one before (creation counts as
+  entering the first stage).
+- **time in stage**: for each stage-history row, the time until the lead's next
+  stage-history row. A lead still in the stage is censored at `now` (its time so
+  far is counted), so medians of busy stages are lower bounds. Only non-terminal
+  funnel stages have a time; rows dated after `now` are left out.
+- Conversion percentages are rounded to 0.1; times are in days, rounded to 0.1.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Sequence
+
+from sqlalchemy import and_, case, func, literal, or_, select
+
+from ..engine.leadquery import LEADS, LeadFilter
+from .common import (HISTORY, Funnel, StageInfo, cohort_column, filtered, lead_facts, grouped_percentiles,
+                     rate, rnd, seconds_between, time_value)
+
+
+@dataclass
+class FunnelRow:
+    cohort: str | None
+    stage: str
+    label: str
+    kind: str | None
+    reached: int
+    next_conversion_pct: float | None
+    cumulative_conversion_pct: float | None
+    drop_off: int | None
+    median_days: float | None
+    p90_days: float | None
+
+
+@dataclass
+class FunnelReport:
+    rows: list[FunnelRow]
+    filter: LeadFilter
+    now: datetime
+    by: str | None = None
+    strict: bool = False
+    cohorts: list[str | None] = field(default_factory=list)
+
+    COLUMNS = ("cohort", "stage", "kind", "reached", "next_conversion_pct", "cumulative_conversion_pct",
+               "drop_off", "median_days", "p90_days")
+
+    def columns(self) -> tuple[str, ...]:
+        return self.COLUMNS if self.by else self.COLUMNS[1:]
+
+    def records(self) -> list[tuple]:
+        """Rows as tuples in `columns()` order (what CSV and JSON print)."""
+        out = []
+        for r in self.rows:
+            values = (r.cohort, r.stage, r.kind or "", r.reached, r.next_conversion_pct,
+                      r.cumulative_conversion_pct, r.drop_off, r.median_days, r.p90_days)
+            out.append(values if self.by else values[1:])
+        return out
+
+
+def _strict_depth(funnel: Funnel):
+    """SQL over a per-lead subquery of first arrivals: the deepest k with stages 0..k entered in order."""
+    n = len(funnel.funnel)
+    firsts = (select(HISTORY.c.lead_id.label("lead_id"),
+                     *[func.min(case((HISTORY.c.to_stage == s.name, HISTORY.c.at), else_=None)).label(f"f{i}")
+                       for i, s in enumerate(funnel.funnel)])
+              .group_by(HISTORY.c.lead_id).subquery("firsts"))
+    arrivals = [LEADS.c.created_at] + [firsts.c[f"f{i}"] for i in range(1, n)]
+    whens = [(or_(arrivals[k].is_(None), arrivals[k] < arrivals[k - 1]), k - 1) for k in range(1, n)]
+    depth = case(*whens, else_=n - 1) if whens else literal(n - 1)
+    return firsts, depth
+
+
+def funnel_report(store, stages: Sequence[StageInfo], flt: LeadFilter, *, now: datetime, by: str | None = None,
+                  strict: bool = False) -> FunnelReport:
+    """Count, convert and time every funnel stage for the leads the filter selects."""
+    funnel = Funnel(stages)
+    n = len(funnel.funnel)
+    cohort = cohort_column(by).label("cohort")
+    where = filtered(flt)
+    if strict:
+        firsts, depth = _strict_depth(funnel)
+        base = LEADS.outerjoin(firsts, firsts.c.lead_id == LEADS.c.id)
+    else:
+        base, depth, _won = lead_facts(funnel)
+    per_lead = (select(cohort, depth.label("depth"), LEADS.c.stage.label("stage"))
+                .select_from(base).where(where).subquery("per_lead"))
+    sums = [func.sum(case((per_lead.c.depth >= k, 1), else_=0)).label(f"r{k}") for k in range(n)]
+    lost = [func.sum(case((per_lead.c.stage == s.name, 1), else_=0)).label(f"l{j}") for j, s in enumerate(funnel.lost)]
+    agg = select(per_lead.c.cohort, func.count().label("leads"), *sums, *lost).group_by(per_lead.c.cohort)
+
+    # Time in stage: consecutive history rows of the selected leads, the last one censored at now.
+    now_value = time_value(now)
+    timed = [s.name for s in funnel.funnel if s.kind is None]
+    next_at = func.lead(HISTORY.c.at).over(partition_by=HISTORY.c.lead_id, order_by=(HISTORY.c.at, HISTORY.c.id))
+    steps = (select(cohort_column(by).label("cohort"), HISTORY.c.to_stage.label("stage"), HISTORY.c.at.label("at"),
+                    next_at.label("next_at"))
+             .select_from(HISTORY.join(LEADS, LEADS.c.id == HISTORY.c.lead_id)).where(where).subquery("steps"))
+    days = seconds_between(steps.c.at, func.coalesce(steps.c.next_at, now_value)) / 86400.0
+    keys = [steps.c.cohort, steps.c.stage] if by else [steps.c.stage]
+    durations = select(*keys, days.label("days")).where(
+        and_(steps.c.stage.in_(timed) if timed else literal(False), steps.c.at <= now_value))
+
+    with store.connect() as conn:
+        counts = {row.cohort: row for row in conn.execute(agg)}
+        # Hour steps on SQLite: exact to well below the 0.1 day shown.
+        times = grouped_percentiles(conn, durations, resolution=1 / 24) if timed else {}
+
+    cohorts = sorted(counts, key=lambda c: (c is None, c or "")) if by else [None]
+    rows: list[FunnelRow] = []
+    for c in cohorts:
+        row = counts.get(c)
+        reached = [int(getattr(row, f"r{k}") or 0) if row is not None else 0 for k in range(n)]
+        for k, s in enumerate(funnel.funnel):
+            nxt = reached[k + 1] if k + 1 < n else None
+            t = times.get((c, s.name) if by else s.name, (None, None)) if s.kind is None else (None, None)
+            rows.append(FunnelRow(
+                cohort=c, stage=s.name, label=s.label or s.name, kind=s.kind, reached=reached[k],
+                next_conversion_pct=rate(nxt, reached[k]) if nxt is not None else None,
+                cumulative_conversion_pct=rate(reached[k], reached[0]),
+                drop_off=reached[k] - nxt if nxt is not None else None,
+                median_days=rnd(t[0]), p90_days=rnd(t[1])))
+        for j, s in enumerate(funnel.lost):
+            count = int(getattr(row, f"l{j}") or 0) if row is not None else 0
+            rows.append(FunnelRow(cohort=c, stage=s.name, label=s.label or s.name, kind=s.kind, reached=count,
+                                  next_conversion_pct=None, cumulative_conversion_pct=rate(count, reached[0]) if reached else None,
+                                  drop_off=None, median_days=None, p90_days=None))
+    return FunnelReport(rows=rows, filter=flt, now=now, by=by, strict=strict, cohorts=cohorts)

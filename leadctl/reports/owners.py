@@ -1,0 +1,121 @@
+"""Owners: load against capacity, speed of first response, SLA breaches, conversions.
+
+- Owners are those of the owners table (not removed) plus every name found on
+  leads or assignments; leads without an owner are the `(none)` row.
+- `open_leads`: leads currently owned in a non-terminal stage — the load that
+  capacity limits, so the creation window does not apply to it (the other
+  filters do). `load_pct` = open / capacity.
+- `leads`, `contacted`, `won`, `won_rate_pct`, `median_first_response_hours`:
+  over the owned leads the filter selects (creation window included).
+- `assigned`: assignments to the owner made inside the window; `sla_breaches`:
+  breaches recorded inside the window — both for leads passing the other filters.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+from sqlalchemy import and_, case, func, literal, select
+
+from ..engine.leadquery import LEADS, LeadFilter, db_time, lead_conditions
+from ..store.models import Assignment, Owner, SlaBreach
+from .common import (NONE_LABEL, Funnel, StageInfo, filtered, first_contact_at, first_response_hours,
+                     grouped_percentiles, is_open, lead_facts, rate, rnd)
+
+OWNERS = Owner.__table__
+ASSIGNMENTS = Assignment.__table__
+BREACHES = SlaBreach.__table__
+
+
+@dataclass
+class OwnerRow:
+    owner: str
+    team: str | None
+    capacity: int | None
+    open_leads: int
+    load_pct: float | None
+    leads: int
+    assigned: int
+    contacted: int
+    median_first_response_hours: float | None
+    sla_breaches: int
+    won: int
+    won_rate_pct: float | None
+
+
+@dataclass
+class OwnersReport:
+    rows: list[OwnerRow]
+    filter: LeadFilter
+
+    COLUMNS = ("owner", "team", "capacity", "open_leads", "load_pct", "leads", "assigned", "contacted",
+               "median_first_response_hours", "sla_breaches", "won", "won_rate_pct")
+
+    def columns(self) -> tuple[str, ...]:
+        return self.COLUMNS
+
+    def records(self) -> list[tuple]:
+        return [tuple(getattr(r, c) for c in self.COLUMNS) for r in self.rows]
+
+
+def _in_window(column, flt: LeadFilter):
+    parts = []
+    if flt.since is not None:
+        parts.append(column >= db_time(flt.since))
+    if flt.until is not None:
+        parts.append(column < db_time(flt.until))
+    return and_(*parts) if parts else literal(True)
+
+
+def owners_report(store, stages: Sequence[StageInfo], flt: LeadFilter) -> OwnersReport:
+    funnel = Funnel(stages)
+    base, _depth, won = lead_facts(funnel)
+    owner = func.coalesce(LEADS.c.owner, NONE_LABEL).label("owner")
+    where = filtered(flt)
+    timeless = replace(flt, since=None, until=None)
+    others = and_(*lead_conditions(timeless)) if lead_conditions(timeless) else literal(True)
+
+    per_owner = (select(owner, func.count().label("leads"),
+                        func.sum(case((first_contact_at().is_not(None), 1), else_=0)).label("contacted"),
+                        func.sum(case((won, 1), else_=0)).label("won"))
+                 .select_from(base).where(where).group_by(owner))
+    open_stmt = select(owner, func.count()).where(others, is_open(funnel)).group_by(owner)
+    lead_join = LEADS.c.id
+    assigned = (select(ASSIGNMENTS.c.owner, func.count())
+                .select_from(ASSIGNMENTS.join(LEADS, lead_join == ASSIGNMENTS.c.lead_id))
+                .where(others, _in_window(ASSIGNMENTS.c.at, flt), ASSIGNMENTS.c.owner.is_not(None))
+                .group_by(ASSIGNMENTS.c.owner))
+    breaches = (select(func.coalesce(BREACHES.c.owner, NONE_LABEL), func.count())
+                .select_from(BREACHES.join(LEADS, lead_join == BREACHES.c.lead_id))
+                .where(others, _in_window(BREACHES.c.breached_at, flt))
+                .group_by(func.coalesce(BREACHES.c.owner, NONE_LABEL)))
+    owners = select(OWNERS.c.name, OWNERS.c.team, OWNERS.c.capacity).where(OWNERS.c.removed.is_(False))
+    response = select(owner, first_response_hours().label("hours")).where(where)
+    with store.connect() as conn:
+        stats = {r.owner: r for r in conn.execute(per_owner)}
+        open_by = dict(conn.execute(open_stmt).all())
+        assigned_by = dict(conn.execute(assigned).all())
+        breaches_by = dict(conn.execute(breaches).all())
+        known = {r.name: r for r in conn.execute(owners)}
+        medians = grouped_percentiles(conn, response, (0.5,), resolution=1 / 60)
+
+    names = set(stats) | set(assigned_by) | set(breaches_by) | set(open_by)
+    if flt.owner:
+        names = {n for n in names if n.lower() == flt.owner.strip().lower()}
+        names |= {n for n in known if n.lower() == flt.owner.strip().lower()}
+    else:
+        names |= set(known)
+    rows = []
+    for name in names:
+        k, s = known.get(name), stats.get(name)
+        leads, won_n = (int(s.leads), int(s.won or 0)) if s else (0, 0)
+        open_n = int(open_by.get(name, 0))
+        capacity = k.capacity if k else None
+        rows.append(OwnerRow(
+            owner=name, team=k.team if k else None, capacity=capacity, open_leads=open_n,
+            load_pct=rate(open_n, capacity) if capacity else None, leads=leads,
+            assigned=int(assigned_by.get(name, 0)), contacted=int(s.contacted or 0) if s else 0,
+            median_first_response_hours=rnd(medians.get(name, (None,))[0]),
+            sla_breaches=int(breaches_by.get(name, 0)), won=won_n, won_rate_pct=rate(won_n, leads)))
+    rows.sort(key=lambda r: (r.owner == NONE_LABEL, -r.open_leads, -r.leads, r.owner.lower()))
+    return OwnersReport(rows=rows, filter=flt)
