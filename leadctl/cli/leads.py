@@ -1,6 +1,96 @@
-"""`leadctl lead` commands."""
+"""`leadctl leads` commands: show, merge, forget (list, explain, stage and assign live beside)."""
 from __future__ import annotations
+
+import json
 
 import typer
 
-app = typer.Typer(help="Work the queue: list, show, explain, stage, assign, merge and forget leads.", no_args_is_help=True)
+from .context import settings
+from .render import check_format, console, jsonable, say
+
+app = typer.Typer(help="Work the queue: list, show, explain, stage, assign, merge and forget leads.",
+                  no_args_is_help=True)
+
+_PROFILE = ("id", "email", "phone", "first_name", "last_name", "company", "title", "industry", "employees",
+            "annual_revenue", "country", "city", "source", "campaign", "stage", "temperature", "score", "fit_score",
+            "engagement_score", "grade", "owner", "team", "created_at", "updated_at", "last_activity_at",
+            "last_contacted_at", "do_not_contact", "external_id", "erased_at")
+
+
+@app.command("show")
+def leads_show(ctx: typer.Context, lead: str = typer.Argument(..., help="Lead id, e-mail or external id."),
+               fmt: str = typer.Option("table", "--format", help="table | json.")) -> None:
+    """Show a lead: profile, attributes, stage history, activities, follow-ups, assignments."""
+    from ..engine.leadops import show_lead
+
+    check_format(fmt, ("table", "json"))
+    data = show_lead(settings(ctx).store(), lead)
+    if fmt == "json":
+        out = {k: data.get(k) for k in _PROFILE}
+        out["attributes"] = data.get("attributes") or {}
+        for k in ("history", "activities", "followups", "assignments"):
+            out[k] = [{kk: jsonable(vv) for kk, vv in row.items()} for row in data[k]]
+        typer.echo(json.dumps({k: jsonable(v) for k, v in out.items()}, ensure_ascii=False))
+        return
+    _render_show(data)
+
+
+def _render_show(data: dict) -> None:
+    from rich.table import Table
+
+    from .render import cell_text
+
+    c = console()
+    name = " ".join(x for x in (data.get("first_name"), data.get("last_name")) if x) or "(no name)"
+    c.print(f"[bold]Lead {data['id']}[/bold] — {name}")
+    t = Table(show_header=False, box=None, pad_edge=False)
+    t.add_column(style="dim")
+    t.add_column()
+    for k in _PROFILE[1:]:
+        if data.get(k) not in (None, ""):
+            t.add_row(k, cell_text(data[k]))
+    for k, v in sorted((data.get("attributes") or {}).items()):
+        t.add_row(f"attributes.{k}", cell_text(v))
+    c.print(t)
+    sections = (
+        ("Stage history", data["history"], ("at", "from_stage", "to_stage", "cause", "detail")),
+        ("Activities (latest first)", data["activities"], ("at", "type", "note", "source")),
+        ("Open follow-ups", data["followups"], ("id", "due_at", "action", "cadence", "step", "owner")),
+        ("Assignments (latest first)", data["assignments"], ("at", "owner", "reason")),
+    )
+    for title, rows, cols in sections:
+        if not rows:
+            continue
+        st = Table(title=title, title_justify="left", header_style="bold")
+        for col in cols:
+            st.add_column(col)
+        for row in rows:
+            st.add_row(*(cell_text(row.get(col)) for col in cols))
+        c.print(st)
+
+
+@app.command("merge")
+def leads_merge(ctx: typer.Context, keep: str = typer.Argument(..., help="The lead that stays."),
+                other: str = typer.Argument(..., help="The lead merged into it and removed.")) -> None:
+    """Merge OTHER into KEEP: KEEP's values win, OTHER fills gaps; history and activities move over."""
+    from ..engine.leadops import merge_leads
+
+    s = settings(ctx)
+    r = merge_leads(s.store(), keep, other, now=s.now)
+    filled = ", ".join(r["filled"]) or "nothing"
+    say(f"merged lead {r['removed']} into lead {r['kept']} (filled: {filled})")
+
+
+@app.command("forget")
+def leads_forget(ctx: typer.Context, lead: str = typer.Argument(..., help="Lead id, e-mail or external id."),
+                 yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")) -> None:
+    """Erase a person's personal data (right to erasure), keeping anonymous counts for reports."""
+    from ..engine.leadops import forget_lead
+
+    if not yes and not typer.confirm(f"Erase the personal data of lead {lead}? This cannot be undone",
+                                     default=False, err=True):
+        raise typer.Exit(1)
+    s = settings(ctx)
+    r = forget_lead(s.store(), lead, now=s.now)
+    say(f"lead {r['lead']}: personal data erased ({r['fields_erased']} fields, "
+        f"{r['activities_erased']} activities); anonymous facts kept for reports")

@@ -1,0 +1,126 @@
+"""Operations on one lead: show it, merge two, forget a person (right to erasure)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from ..errors import UsageError
+from ..store import models
+from ..store.db import Store
+from .leadref import resolve_lead
+
+# Personal data erased by `forget`; what stays (source, stage, times, scores,
+# company facts such as industry and size) is what anonymous reports need.
+PERSONAL_FIELDS = ("email", "email_domain", "phone", "first_name", "last_name", "title", "city", "external_id",
+                   "attributes", "explanation")
+# Lead columns a merge may fill on the survivor from the other lead.
+_MERGEABLE = ("email", "email_domain", "phone", "first_name", "last_name", "company", "title", "industry",
+              "employees", "annual_revenue", "country", "city", "source", "campaign", "owner", "team",
+              "external_id", "last_activity_at", "last_contacted_at")
+_CHILD_TABLES = (models.StageChange, models.Activity, models.Assignment, models.SlaBreach, models.Followup)
+
+
+def show_lead(store: Store, ref: str, *, activities: int = 20) -> dict[str, Any]:
+    """Everything about a lead: profile, stage history, recent activities, open follow-ups."""
+    leads = models.Lead.__table__
+    sh = models.StageChange.__table__
+    act = models.Activity.__table__
+    fu = models.Followup.__table__
+    asg = models.Assignment.__table__
+    with store.connect() as conn:
+        lead_id = resolve_lead(conn, ref)
+        lead = dict(conn.execute(select(leads).where(leads.c.id == lead_id)).one()._mapping)
+        lead["history"] = [dict(r._mapping) for r in conn.execute(
+            select(sh.c.at, sh.c.from_stage, sh.c.to_stage, sh.c.cause, sh.c.detail)
+            .where(sh.c.lead_id == lead_id).order_by(sh.c.at, sh.c.id))]
+        lead["activities"] = [dict(r._mapping) for r in conn.execute(
+            select(act.c.at, act.c.type, act.c.note, act.c.fields, act.c.source)
+            .where(act.c.lead_id == lead_id).order_by(act.c.at.desc(), act.c.id.desc()).limit(activities))]
+        lead["followups"] = [dict(r._mapping) for r in conn.execute(
+            select(fu.c.id, fu.c.due_at, fu.c.action, fu.c.cadence, fu.c.step, fu.c.status, fu.c.owner)
+            .where(fu.c.lead_id == lead_id, fu.c.status == "pending").order_by(fu.c.due_at))]
+        lead["assignments"] = [dict(r._mapping) for r in conn.execute(
+            select(asg.c.at, asg.c.owner, asg.c.reason).where(asg.c.lead_id == lead_id)
+            .order_by(asg.c.at.desc(), asg.c.id.desc()).limit(5))]
+    return lead
+
+
+def merge_leads(store: Store, keep_ref: str, other_ref: str, *, now: datetime) -> dict[str, Any]:
+    """Merge OTHER into KEEP: KEEP's non-empty values win, OTHER fills the gaps, attributes are
+    united, OTHER's history, activities, assignments and follow-ups move to KEEP, and OTHER goes.
+
+    Returns {"kept": id, "removed": id, "filled": [fields]}.
+    """
+    t = models.Lead.__table__
+    with store.begin() as conn:
+        keep_id = resolve_lead(conn, keep_ref)
+        other_id = resolve_lead(conn, other_ref)
+        if keep_id == other_id:
+            raise UsageError("KEEP and OTHER are the same lead")
+        keep = dict(conn.execute(select(t).where(t.c.id == keep_id)).one()._mapping)
+        other = dict(conn.execute(select(t).where(t.c.id == other_id)).one()._mapping)
+        values: dict[str, Any] = {}
+        for col in _MERGEABLE:
+            if keep.get(col) in (None, "") and other.get(col) not in (None, ""):
+                values[col] = other[col]
+        if other.get("attributes"):
+            attrs = {**other["attributes"], **(keep.get("attributes") or {})}
+            if attrs != keep.get("attributes"):
+                values["attributes"] = attrs
+        if other["created_at"] < keep["created_at"]:
+            values["created_at"] = other["created_at"]
+        values["do_not_contact"] = bool(keep["do_not_contact"] or other["do_not_contact"])
+        values["updated_at"] = now
+        for model in _CHILD_TABLES:
+            ct = model.__table__
+            conn.execute(ct.update().where(ct.c.lead_id == other_id).values(lead_id=keep_id))
+        bc = models.BatchChange.__table__
+        conn.execute(delete(bc).where(bc.c.lead_id == other_id))
+        # The other lead goes first: unique-looking keys (e-mail, phone) move to the survivor.
+        conn.execute(delete(t).where(t.c.id == other_id))
+        conn.execute(t.update().where(t.c.id == keep_id).values(**values))
+        conn.execute(models.StageChange.__table__.insert().values(
+            lead_id=keep_id, from_stage=keep["stage"], to_stage=keep["stage"], at=now, cause="merge",
+            detail=f"merged lead {other_id}"))
+    return {"kept": keep_id, "removed": other_id,
+            "filled": sorted(k for k in values if k not in ("updated_at", "do_not_contact"))}
+
+
+def forget_lead(store: Store, ref: str, *, now: datetime) -> dict[str, Any]:
+    """Erase a person's personal data everywhere it is stored; keep anonymous facts for reports.
+
+    Name, e-mail, phone, external id, free-text attributes, activity details, notes
+    and the previous values kept for `batches undo` are erased; source, stage
+    history, times and scores stay. An `erasures` row records that it happened (no
+    personal data in it). On SQLite the freed bytes are overwritten (secure_delete)
+    and the WAL is checkpointed and truncated, so the values are gone from the files.
+    """
+    t = models.Lead.__table__
+    act = models.Activity.__table__
+    fu = models.Followup.__table__
+    bc = models.BatchChange.__table__
+    sh = models.StageChange.__table__
+    with store.begin() as conn:
+        if store.is_sqlite:
+            conn.exec_driver_sql("PRAGMA secure_delete = ON")
+        lead_id = resolve_lead(conn, ref)
+        lead = conn.execute(select(t).where(t.c.id == lead_id)).one()._mapping
+        erased = sum(1 for f in PERSONAL_FIELDS if lead[f] not in (None, "", {}))
+        conn.execute(t.update().where(t.c.id == lead_id).values(
+            **{f: None for f in PERSONAL_FIELDS}, do_not_contact=True, erased_at=now, updated_at=now))
+        activities = conn.execute(act.update().where(act.c.lead_id == lead_id).values(
+            note=None, fields=None)).rowcount
+        conn.execute(fu.update().where(fu.c.lead_id == lead_id).values(note=None))
+        conn.execute(fu.update().where(fu.c.lead_id == lead_id, fu.c.status == "pending")
+                     .values(status="cancelled", completed_at=now))
+        conn.execute(bc.update().where(bc.c.lead_id == lead_id).values(before=None))
+        conn.execute(sh.update().where(sh.c.lead_id == lead_id, sh.c.cause == "manual").values(detail=None))
+        conn.execute(models.Erasure.__table__.insert().values(
+            lead_id=lead_id, at=now, fields_erased=erased, activities_erased=activities))
+    if store.is_sqlite:
+        with store.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    return {"lead": lead_id, "fields_erased": erased, "activities_erased": activities}
+
