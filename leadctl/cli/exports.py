@@ -1,6 +1,42 @@
 """`leadctl export` commands."""
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
 
+from .context import settings
+
 app = typer.Typer(help="Export leads for analysts and other tools.", no_args_is_help=True)
+
+
+@app.command("leads")
+def export_leads_command(
+    ctx: typer.Context,
+    fmt: str = typer.Option("csv", "--format", help="csv | json | jsonl."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write to FILE (created readable by you only); default stdout."),
+    stage: Optional[str] = typer.Option(None, "--stage", help="Only leads in this stage."),
+    owner: Optional[str] = typer.Option(None, "--owner", help="Only leads of this owner."),
+    source: Optional[str] = typer.Option(None, "--source", help="Only leads from this source."),
+    min_score: Optional[int] = typer.Option(None, "--min-score", help="Score at least N."),
+    max_score: Optional[int] = typer.Option(None, "--max-score", help="Score at most N."),
+    search: Optional[str] = typer.Option(None, "--search", help="Text in e-mail, name or company (any case)."),
+    since: Optional[str] = typer.Option(None, "--since", help="Created on or after this date."),
+    until: Optional[str] = typer.Option(None, "--until", help="Created up to this date (the whole day)."),
+    sort: Optional[str] = typer.Option(None, "--sort", help="Field to sort by (default id); prefix - for descending."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="At most N leads."),
+) -> None:
+    """Export leads (all lead fields and attributes.* columns) as CSV, JSON or JSON Lines."""
+    from ..csvsafe import output_stream
+    from ..export import EXPORT_FORMATS, export_leads
+    from .listing import lead_filter
+    from .render import check_format, say
+
+    check_format(fmt, EXPORT_FORMATS)
+    flt = lead_filter(stage=stage, owner=owner, source=source, min_score=min_score, max_score=max_score,
+                      search=search, since=since, until=until, sort=sort, limit=limit)
+    store = settings(ctx).store()
+    with output_stream(output) as out:
+        n = export_leads(store, flt, out, fmt=fmt)
+    if output and output != "-":
+        say(f"exported {n} lead{'s' if n != 1 else ''} to {output}")

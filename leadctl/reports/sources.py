@@ -77,8 +77,11 @@ class SourceInfo:
 
 def source_infos(rules: Any | None) -> list[SourceInfo]:
     """The rule set's sources (sources.yaml), as plain values; empty without the file."""
+    raw = getattr(rules, "sources", None) if rules is not None else None
+    if raw is not None and not isinstance(raw, (list, tuple)) and hasattr(raw, "sources"):
+        raw = raw.sources  # a SourcesConfig wrapping the list
     out = []
-    for s in list(getattr(rules, "sources", None) or []) if rules is not None else []:
+    for s in list(raw or []):
         get = (lambda k, s=s: s.get(k)) if isinstance(s, dict) else (lambda k, s=s: getattr(s, k, None))
         cost = {}
         for month, amount in dict(get("cost") or {}).items():

@@ -1,0 +1,63 @@
+"""`leadctl leads list`: the queue, filtered and sorted (registered on the `leads` group)."""
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from .context import settings
+from .leads import app
+from .render import check_format, emit_rows, say
+
+LIST_COLUMNS = ("id", "name", "email", "company", "source", "stage", "score", "grade", "temperature", "owner",
+                "created")
+TABLE_LIMIT = 50
+
+
+def lead_filter(*, stage=None, owner=None, source=None, min_score=None, max_score=None, search=None, since=None,
+                until=None, sort=None, limit=None):
+    """A LeadFilter from command-line text (dates parsed, `--until DATE` covering that whole day)."""
+    from ..engine.leadquery import LeadFilter, parse_when
+
+    return LeadFilter(stage=stage, owner=owner, source=source, min_score=min_score, max_score=max_score,
+                      search=search, since=parse_when(since, "--since"), until=parse_when(until, "--until", end=True),
+                      sort=sort, limit=limit)
+
+
+@app.command("list")
+def leads_list(
+    ctx: typer.Context,
+    stage: Optional[str] = typer.Option(None, "--stage", help="Only leads in this stage."),
+    owner: Optional[str] = typer.Option(None, "--owner", help="Only leads of this owner."),
+    source: Optional[str] = typer.Option(None, "--source", help="Only leads from this source."),
+    min_score: Optional[int] = typer.Option(None, "--min-score", help="Score at least N."),
+    max_score: Optional[int] = typer.Option(None, "--max-score", help="Score at most N."),
+    search: Optional[str] = typer.Option(None, "--search", help="Text in e-mail, name or company (any case)."),
+    since: Optional[str] = typer.Option(None, "--since", help="Created on or after this date."),
+    until: Optional[str] = typer.Option(None, "--until", help="Created up to this date (the whole day)."),
+    sort: str = typer.Option("-created_at", "--sort", help="Field to sort by; prefix - for descending."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="At most N leads (default 50 in a table, all in csv/json)."),
+    fmt: str = typer.Option("table", "--format", help="table | csv | json."),
+) -> None:
+    """List leads with filters, sorting and a limit."""
+    from sqlalchemy import func
+
+    from ..engine.leadquery import LEADS, count_leads, naive_utc, select_leads
+
+    check_format(fmt)
+    if limit is None and fmt == "table":
+        limit = TABLE_LIMIT
+    flt = lead_filter(stage=stage, owner=owner, source=source, min_score=min_score, max_score=max_score,
+                      search=search, since=since, until=until, sort=sort, limit=limit)
+    c = LEADS.c
+    name = func.trim(func.coalesce(c.first_name, "") + " " + func.coalesce(c.last_name, ""))
+    cols = [c.id, name, c.email, c.company, c.source, c.stage, c.score, c.grade, c.temperature, c.owner, c.created_at]
+    store = settings(ctx).store()
+    with store.connect() as conn:
+        rows = [tuple(naive_utc(v) for v in r) for r in conn.execute(select_leads(flt, cols))]
+        total = conn.execute(count_leads(flt)).scalar() if fmt == "table" and limit is not None and len(rows) >= limit else None
+    headers = [h.replace("_", " ").title() if h != "id" else "ID" for h in LIST_COLUMNS]
+    title = f"{len(rows)} lead{'s' if len(rows) != 1 else ''}" + (f" ({flt.describe()})" if flt.describe() else "")
+    emit_rows(LIST_COLUMNS, rows, fmt=fmt, title=title if fmt == "table" else None, headers=headers)
+    if total is not None and total > len(rows):
+        say(f"showing {len(rows)} of {total} leads; use --limit N or --format csv for more")
