@@ -1,0 +1,1 @@
+"""Readers, header mapping, normalisation and the importer."""
