@@ -295,7 +295,7 @@ class Pipeline:
         return history
 
 
-def explanation(lead: dict) -> dict:
+def explanation(lead: dict, digest: int) -> dict:
     """The stored explanation of a computed lead (scoring breakdown, temperature and stage rules)."""
     res, temp, temp_rule, move = lead["_explanation"]
     if res is not None:
@@ -305,6 +305,7 @@ def explanation(lead: dict) -> dict:
     expl["temperature"] = temp
     expl["temperature_rule"] = temp_rule
     expl["stage_rule"] = None if move is None else {"rule": move.rule, "to": move.to, "detail": move.detail}
+    expl["digest"] = format(digest, "x")
     return expl
 
 
@@ -380,7 +381,7 @@ def run_pipeline(ctx: ProcessContext, pipeline: Pipeline, txn: Callable[[], Any]
                     p = {c: v for c, v in zip(writes, new)}
                     p["_id"] = lead["id"]
                     # fp first: the next run reads it from the text's first bytes.
-                    p["explanation"] = {"fp": new_fp, **explanation(lead), "at": now.isoformat(timespec="seconds")}
+                    p["explanation"] = {"fp": new_fp, **explanation(lead, pipeline.digest), "at": now.isoformat(timespec="seconds")}
                     p["updated_at"] = now
                     params.append(p)
             if params:

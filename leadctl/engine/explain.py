@@ -1,0 +1,102 @@
+"""Why a lead has its score, grade, temperature, stage, owner and tasks — from what is stored.
+
+    info = explain_lead(store, rules, "ada@example.com", now)
+    info["score"]["fit"]        # [{"rule": "Decision maker", "points": 20}, ...]
+
+Nothing is recomputed: the score breakdown is the one `process` stored with the
+lead (`leads.explanation`), so it always agrees with the stored score. When the
+rules changed since (the stored fingerprint's rule digest no longer matches),
+`score.stale` says so and `leadctl process` refreshes it.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from ..store.models import Activity, Assignment, Followup, Lead, StageChange
+from .leadref import resolve_lead
+
+LEADS = Lead.__table__
+PROFILE = ("id", "email", "first_name", "last_name", "company", "title", "industry", "employees", "country",
+           "source", "stage", "stage_changed_at", "temperature", "score", "fit_score", "engagement_score", "grade",
+           "owner", "team", "assigned_at", "created_at", "last_activity_at", "last_contacted_at", "do_not_contact",
+           "external_id")
+SCORE_KEYS = ("fit", "engagement", "fit_raw", "fit_max", "fit_capped", "engagement_raw", "decay_factor", "idle_days",
+              "engagement_decayed", "engagement_max", "engagement_capped", "total_raw", "total_min", "total_max",
+              "score", "grade")
+
+
+def _iso(v: Any) -> Any:
+    return v.isoformat(timespec="seconds") if isinstance(v, datetime) else v
+
+
+def explain_lead(store, rules, lead_ref, now: datetime) -> dict:
+    """Everything that explains one lead, as a JSON-ready dict with stable keys:
+    lead, score, temperature, stage, stage_history, assignments, followups, activity.
+    """
+    with store.connect() as conn:
+        lead_id = resolve_lead(conn, lead_ref)
+        row = conn.execute(select(*(LEADS.c[c] for c in PROFILE), LEADS.c.explanation, LEADS.c.erased_at)
+                           .where(LEADS.c.id == lead_id)).mappings().one()
+        expl = row["explanation"] or {}
+        h = StageChange.__table__
+        history = [
+            {"at": _iso(r.at), "from": r.from_stage, "to": r.to_stage, "cause": r.cause, "detail": r.detail}
+            for r in conn.execute(select(h.c.at, h.c.from_stage, h.c.to_stage, h.c.cause, h.c.detail)
+                                  .where(h.c.lead_id == lead_id).order_by(h.c.at, h.c.id))
+        ]
+        a = Assignment.__table__
+        assignments = [
+            {"at": _iso(r.at), "owner": r.owner, "previous_owner": r.previous_owner, "rule": r.rule,
+             "strategy": r.strategy, "reason": r.reason, "manual": bool(r.manual)}
+            for r in conn.execute(select(a).where(a.c.lead_id == lead_id).order_by(a.c.at, a.c.id))
+        ]
+        f = Followup.__table__
+        followups = [
+            {"id": r.id, "due_at": _iso(r.due_at), "action": r.action, "kind": r.kind, "cadence": r.cadence,
+             "step": r.step, "owner": r.owner, "note": r.note}
+            for r in conn.execute(select(f).where(f.c.lead_id == lead_id, f.c.status == "pending")
+                                  .order_by(f.c.due_at, f.c.id))
+        ]
+        act = Activity.__table__
+        activity = [
+            {"type": t, "count": n, "last": _iso(last)}
+            for t, n, last in conn.execute(select(act.c.type, func.count(), func.max(act.c.at))
+                                           .where(act.c.lead_id == lead_id).group_by(act.c.type)
+                                           .order_by(act.c.type))
+        ]
+    lead = {k: _iso(row[k]) for k in PROFILE}
+    lead["do_not_contact"] = bool(lead["do_not_contact"])
+    lead["erased"] = row["erased_at"] is not None
+    score = {k: expl.get(k) for k in SCORE_KEYS}
+    score["score"] = row["score"]
+    score["grade"] = row["grade"]
+    score["computed_at"] = expl.get("at")
+    score["stored"] = bool(expl)
+    score["stale"] = _stale(expl, rules) if expl else None
+    stage_rule = expl.get("stage_rule")
+    stage = {"value": row["stage"], "changed_at": _iso(row["stage_changed_at"]), "rule": stage_rule}
+    if stage_rule:
+        stage["rule_applies"] = (rules.stages.resolve(row["stage"]) or row["stage"]) == stage_rule.get("to")
+    return {
+        "lead": lead,
+        "score": score,
+        "temperature": {"value": row["temperature"], "rule": expl.get("temperature_rule")},
+        "stage": stage,
+        "stage_history": history,
+        "assignments": assignments,
+        "followups": followups,
+        "activity": activity,
+    }
+
+
+def _stale(expl: dict, rules) -> bool:
+    """Whether the stored breakdown came from other scoring/qualification rules than `rules`."""
+    from .process import rules_digest
+
+    stored = expl.get("digest")
+    if stored is None:
+        return False
+    return stored != format(rules_digest(rules), "x")
