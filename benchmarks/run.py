@@ -101,10 +101,10 @@ def run(cmd: list[str], cwd: Path, stdout_path: Path | None = None) -> tuple[flo
 
 def first_error_line(stderr: str) -> str:
     """The first stderr line that says something: not click's usage preamble, not a box border."""
-    lines = [line.strip(" │╭╮╰╯─") for line in stderr.splitlines()]
+    lines = [line.strip().strip("│╭╮╰╯─ ") for line in stderr.splitlines()]
     lines = [line for line in lines if line and line != "Error" and not line.startswith(("Usage:", "Try '"))]
-    if lines and lines[0].startswith("Traceback"):
-        return lines[-1]
+    if lines and lines[0].startswith("Traceback"):  # the exception line, not SQLAlchemy's link after it
+        return next((line for line in reversed(lines) if not line.startswith("(Background")), lines[-1])
     return lines[0] if lines else ""
 
 
@@ -282,8 +282,11 @@ def bench_pg(url: str, args, cache: Path, work: Path) -> list[Result]:
     leads, rules = lead_file(cache, n), work / "rules"
 
     def reset():
-        run([sys.executable, "-c", PG_RESET, url], work)
-        run(leadctl(url, rules, "init"), work)
+        try:
+            run([sys.executable, "-c", PG_RESET, url], work)
+            run(leadctl(url, rules, "init"), work)
+        except Failed as exc:
+            raise Failed(f"resetting the database: {exc}") from None
 
     cmd = lambda: leadctl(url, rules, "import", str(leads), "--no-process", "--output-format", "json")  # noqa: E731
     results = [measure("pg-import", PG["pg-import"], args.runs, cmd, work, rows=n, setup=reset)]
@@ -350,11 +353,14 @@ def machine() -> str:
             f"SQLite {sqlite3.sqlite_version}, {platform.platform()}")
 
 
-def commit() -> str:
+def commit(output: Path) -> str:
+    """HEAD, plus "+dirty" when changed or untracked files (other than the results) are in the tree."""
     def git(*a):
         return subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True).stdout.strip()
     head = git("rev-parse", "--short", "HEAD") or "unknown"
-    return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+    changes = [line for line in git("status", "--porcelain").splitlines()
+               if (REPO / line[3:].strip('"')).resolve() != output.resolve()]
+    return head + ("+dirty" if changes else "")
 
 
 def notes_of(output: Path) -> str:
@@ -369,7 +375,7 @@ def notes_of(output: Path) -> str:
 def write_report(output: Path, args, by_size: dict[int, list[Result]], pg: list[Result]) -> None:
     lines = ["# leadctl benchmark results", "",
              f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
-             f"- commit: {commit()}",
+             f"- commit: {commit(output)}",
              f"- machine: {machine()}",
              f"- command: `python benchmarks/run.py {' '.join(sys.argv[1:])}`",
              f"- {args.runs} run(s) per measurement, each in a fresh process; --now {NOW}",
