@@ -116,8 +116,14 @@ def _table(title: str, headers: Sequence[tuple[str, str]]):
 
     t = Table(title=title, header_style="bold", title_justify="left")
     for h, justify in headers:
-        t.add_column(h, justify=justify, no_wrap=True)
+        if h in _BAR_HEADERS:  # bars give way first when the terminal is narrow
+            t.add_column(h, justify=justify, no_wrap=True, overflow="crop")
+        else:
+            t.add_column(h, justify=justify, no_wrap=True, min_width=len(h))
     return t
+
+
+_BAR_HEADERS = ("Funnel", "", "Load")
 
 
 _SINCE = typer.Option(None, "--since", help="Leads created on or after this date (YYYY-MM-DD).")
@@ -152,10 +158,12 @@ def report_funnel(
     flt = _filter(since, until, source, owner, stage)
     report = funnel_report(st.store(), stage_list(_rules_or_none(ctx)), flt, now=st.now, by=by, strict=strict)
     extra = ", ".join(x for x in (f"by {by}" if by else "", "strict" if strict else "") if x)
-    headers = ([("Cohort", "left")] if by else []) + [
+    headers = ([("Cohort    ", "left")] if by else []) + [
         ("Stage", "left"), ("Funnel", "center"), ("Reached", "right"), ("Next %", "right"), ("Cumul. %", "right"),
         ("Drop-off", "right"), ("Median d", "right"), ("P90 d", "right")]
     table = _table(_title("Funnel", flt, extra), headers)
+    # The funnel takes the width the numbers leave (a wider terminal, a wider funnel).
+    bar_w = max(8, min(40, _width() - (100 if by else 86)))
     for cohort in report.cohorts:
         rows = [r for r in report.rows if r.cohort == cohort]
         top = max((r.reached for r in rows if r.kind != "lost"), default=0)
@@ -167,8 +175,8 @@ def report_funnel(
                 lost_started = True
                 if not by:
                     table.add_section()
-            picture = bar(r.reached, top, BAR_WIDTH) if r.kind == "lost" else centred_bar(r.reached, top)
-            cells = [r.label + (" (lost)" if r.kind == "lost" else ""), picture, _fmt(r.reached),
+            picture = bar(r.reached, top, bar_w // 2) if r.kind == "lost" else centred_bar(r.reached, top, bar_w)
+            cells = [(r.label if len(r.label) <= 14 else r.stage) + (" (lost)" if r.kind == "lost" else ""), picture, _fmt(r.reached),
                      _fmt(r.next_conversion_pct), _fmt(r.cumulative_conversion_pct), _fmt(r.drop_off),
                      _fmt(r.median_days), _fmt(r.p90_days)]
             table.add_row(*(([r.cohort or ""] if by else []) + cells))
@@ -195,12 +203,12 @@ def report_sources(
     table = _table(_title("Sources", flt), [
         ("Source", "left"), ("Leads", "right"), ("", "left"), (report.mql_stage or "MQL", "right"),
         (report.sql_stage or "SQL", "right"), ("Won", "right"), ("Lost", "right"), ("Won %", "right"),
-        ("Avg score", "right"), ("1st resp. h", "right"), ("Spend", "right"), ("Per lead", "right"),
-        ("Per won", "right")])
+        ("Score", "right"), ("Resp h", "right"), ("Spend", "right"), ("CPL", "right"),
+        ("CPW", "right")])
     for r in report.rows:
         if r.source == TOTAL_LABEL:
             table.add_section()
-        table.add_row(r.source, _fmt(r.leads), bar(r.leads, top, 10) if r.source != TOTAL_LABEL else "",
+        table.add_row(r.source, _fmt(r.leads), bar(r.leads, top, max(4, min(20, _width() - 112))) if r.source != TOTAL_LABEL else "",
                       _fmt(r.reached_mql), _fmt(r.reached_sql), _fmt(r.won), _fmt(r.lost), _fmt(r.won_rate_pct),
                       _fmt(r.avg_score), _fmt(r.median_first_response_hours), _fmt(r.spend), _fmt(r.cost_per_lead),
                       _fmt(r.cost_per_won))

@@ -138,14 +138,33 @@ def _greatest_sqlite(element, compiler, **kw):
 
 
 class cohort_label(FunctionElement):
-    """SQL: the creation cohort of a datetime: 'YYYY-MM' by month, the Monday 'YYYY-MM-DD' by week."""
+    """SQL: the creation cohort of a datetime: 'YYYY-MM' by month, the Monday 'YYYY-MM-DD' by week.
+
+    `cohort_label(col, "week")` builds a `_week_label`, "month" a `_month_label`: one
+    class per period so SQLAlchemy's statement cache tells them apart.
+    """
 
     name = "cohort_label"
     inherit_cache = True
+    by = "month"
 
-    def __init__(self, column, by: str):
-        self.by = by
+    def __new__(cls, column=None, by: str = "month"):
+        if cls is cohort_label:
+            cls = _week_label if by == "week" else _month_label
+        return super().__new__(cls)
+
+    def __init__(self, column, by: str = "month"):
         super().__init__(column)
+
+
+class _month_label(cohort_label):
+    inherit_cache = True
+    by = "month"
+
+
+class _week_label(cohort_label):
+    inherit_cache = True
+    by = "week"
 
 
 @compiles(cohort_label)

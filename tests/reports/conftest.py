@@ -1,0 +1,98 @@
+"""Helpers for report tests: stores built with direct inserts, and one from the real Olist export.
+
+The `db_url` / `store` fixtures come from tests/conftest.py (SQLite file, or
+PostgreSQL when LEADCTL_TEST_DATABASE_URL is set).
+"""
+from __future__ import annotations
+
+import csv
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from leadctl.store.models import Activity, Assignment, Lead, Owner, SlaBreach, StageChange
+
+OLIST = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real" / "olist-marketing-funnel"
+NOW = datetime(2026, 3, 1, 12, 0, 0)
+
+
+def add_lead(conn, *, history=(), **fields) -> int:
+    """Insert one lead (and its stage history: (stage, at) pairs); return its id."""
+    values = {"created_at": datetime(2026, 1, 1), "stage": "new", "score": 0}
+    values.update(fields)
+    values.setdefault("updated_at", values["created_at"])
+    if history and "stage" not in fields:
+        values["stage"] = history[-1][0]
+    lead_id = conn.execute(Lead.__table__.insert().values(**values)).inserted_primary_key[0]
+    prev = None
+    for stage, at in history:
+        conn.execute(StageChange.__table__.insert().values(lead_id=lead_id, from_stage=prev, to_stage=stage, at=at,
+                                                          cause="manual"))
+        prev = stage
+    return lead_id
+
+
+def add_activity(conn, lead_id, type_, at):
+    conn.execute(Activity.__table__.insert().values(lead_id=lead_id, type=type_, at=at))
+
+
+def add_assignment(conn, lead_id, owner, at):
+    conn.execute(Assignment.__table__.insert().values(lead_id=lead_id, owner=owner, at=at, reason="test"))
+
+
+def add_owner(conn, name, **fields):
+    conn.execute(Owner.__table__.insert().values(name=name, **fields))
+
+
+def add_breach(conn, lead_id, owner, at):
+    conn.execute(SlaBreach.__table__.insert().values(lead_id=lead_id, rule="r", owner=owner, assigned_at=at,
+                                                     due_at=at, breached_at=at, action="notify"))
+
+
+def olist_rows():
+    if not OLIST.is_dir():
+        pytest.skip("the Olist export is not present in ../shared/data/real")
+    with open(OLIST / "olist_marketing_qualified_leads_dataset.csv", newline="", encoding="utf-8") as fh:
+        mqls = list(csv.DictReader(fh))
+    with open(OLIST / "olist_closed_deals_dataset.csv", newline="", encoding="utf-8") as fh:
+        deals = {r["mql_id"]: r for r in csv.DictReader(fh)}
+    return mqls, deals
+
+
+def parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.strip())
+
+
+@pytest.fixture
+def olist_store(store):
+    """Every Olist MQL as a lead (source = origin as it comes, created at first contact, history
+    entering `mql` then), closed deals moved to `customer` at their won date."""
+    mqls, deals = olist_rows()
+    leads, hist = [], []
+    for i, m in enumerate(mqls, start=1):
+        created = parse(m["first_contact_date"])
+        deal = deals.get(m["mql_id"])
+        leads.append({"id": i, "external_id": m["mql_id"], "source": m["origin"] or None, "created_at": created,
+                      "updated_at": created, "stage": "customer" if deal else "mql", "score": i % 101})
+        hist.append({"lead_id": i, "from_stage": None, "to_stage": "mql", "at": created, "cause": "import"})
+        if deal:
+            hist.append({"lead_id": i, "from_stage": "mql", "to_stage": "customer", "at": parse(deal["won_date"]),
+                         "cause": "import"})
+    with store.begin() as conn:
+        conn.execute(Lead.__table__.insert(), leads)
+        conn.execute(StageChange.__table__.insert(), hist)
+    if store.engine.dialect.name == "postgresql":  # explicit ids: move the sequence on
+        with store.begin() as conn:
+            conn.exec_driver_sql("SELECT setval('leads_id_seq', (SELECT max(id) FROM leads))")
+    return store, mqls, deals
+
+
+def pct_cont(values, q):
+    """Independent percentile_cont: numpy's default 'linear' definition, written out."""
+    xs = sorted(values)
+    if not xs:
+        return None
+    h = (len(xs) - 1) * q
+    lo = int(h // 1)
+    return xs[lo] + (h - lo) * (xs[min(lo + 1, len(xs) - 1)] - xs[lo])
