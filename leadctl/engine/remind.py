@@ -1,0 +1,285 @@
+"""The cron sweep, `leadctl followups remind`: SLA check, inactivity tasks, one digest per owner.
+
+    result = remind(store, rules, now, smtp=SmtpTarget.parse(url), webhook=None)
+    if result.idle: ...            # nothing to say: cron stays quiet
+    print(result.text())
+
+Exactly once, overlap-safe: the whole sweep is one transaction that holds the
+store's write lock from start to commit — SQLite `BEGIN IMMEDIATE` (what
+`store.begin()` does) and, on PostgreSQL, `pg_advisory_xact_lock(REMIND_LOCK)`.
+A second sweep started at the same moment waits for the first to commit and then
+finds the tasks already reminded. Inside, the order is: lock → SLA check → inactivity
+tasks → read what is due and not yet reminded → send → mark what was sent → commit.
+A digest that fails to send leaves its tasks and breaches un-reminded (the next run
+retries) and is reported in `failed`; a crash before the commit leaves everything
+un-reminded. The lock is held through the sends, which is why SMTP and the webhook
+have timeouts (20 s by default) well under the 30 s busy timeout of a waiting sweep.
+
+Digests go to the lead's current owner (tasks follow a reassigned lead). With a
+webhook, one JSON document with every digest is POSTed first; if it fails nothing
+is sent by e-mail either. With SMTP, each owner gets one e-mail; owners without an
+address (and the "(unassigned)" digest) go to the URL's `to=` fallback, or are only
+printed, with a warning.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, text
+
+from ..store.models import Followup, Lead, Owner, SlaBreach
+from .bizhours import Calendars, owner_zones
+from .followups import PENDING, create_inactivity_tasks, lead_label, overdue_text
+
+FOLLOWUPS = Followup.__table__
+LEADS = Lead.__table__
+BREACHES = SlaBreach.__table__
+OWNERS = Owner.__table__
+
+REMIND_LOCK = 0x6C656164  # "lead": the PostgreSQL advisory lock key of the sweep
+UNASSIGNED = "(unassigned)"
+
+
+@dataclass
+class TaskItem:
+    id: int
+    lead_id: int
+    lead: str
+    action: str
+    kind: str
+    cadence: str | None
+    step: int | None
+    due_at: datetime
+    due_local: str
+    overdue: str
+    note: str | None = None
+
+    def line(self) -> str:
+        tag = f"overdue {self.overdue}" if self.overdue else "due now"
+        where = (f"{self.cadence}, step {self.step}" if self.step is not None else self.cadence) if self.cadence else ""
+        what = f" ({where})" if where else ""
+        return f"- [{tag}] {self.action} {self.lead}{what} — due {self.due_local} (task {self.id})"
+
+    def to_dict(self) -> dict:
+        return {"task": self.id, "lead_id": self.lead_id, "lead": self.lead, "action": self.action, "kind": self.kind,
+                "cadence": self.cadence, "step": self.step, "due_at": self.due_at.isoformat(timespec="seconds"),
+                "due_local": self.due_local, "overdue": self.overdue or None, "note": self.note}
+
+
+@dataclass
+class BreachItem:
+    id: int
+    lead_id: int
+    lead: str
+    rule: str
+    due_at: datetime
+    due_local: str
+    late: str
+
+    def line(self) -> str:
+        return (f"- [SLA missed {self.late}] {self.lead}: {self.rule} — was due {self.due_local} "
+                f"(lead {self.lead_id})")
+
+    def to_dict(self) -> dict:
+        return {"breach": self.id, "lead_id": self.lead_id, "lead": self.lead, "rule": self.rule,
+                "due_at": self.due_at.isoformat(timespec="seconds"), "due_local": self.due_local,
+                "late": self.late or None}
+
+
+@dataclass
+class Digest:
+    """Everything one owner is reminded of in one sweep."""
+
+    owner: str | None
+    email: str | None
+    tasks: list[TaskItem] = field(default_factory=list)
+    breaches: list[BreachItem] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.owner or UNASSIGNED
+
+    def subject(self) -> str:
+        parts = []
+        if self.tasks or not self.breaches:
+            n = len(self.tasks)
+            parts.append(f"{n} follow-up{'' if n == 1 else 's'} due")
+        if self.breaches:
+            n = len(self.breaches)
+            parts.append(f"{n} SLA breach{'' if n == 1 else 'es'}")
+        return f"leadctl: {' and '.join(parts)} for {self.name}"
+
+    def text(self) -> str:
+        return "\n".join([self.subject(), *(t.line() for t in self.tasks), *(b.line() for b in self.breaches)])
+
+    def to_dict(self) -> dict:
+        return {"owner": self.owner, "email": self.email, "tasks": [t.to_dict() for t in self.tasks],
+                "sla_breaches": [b.to_dict() for b in self.breaches]}
+
+
+@dataclass
+class RemindResult:
+    now: datetime
+    sent: list[Digest] = field(default_factory=list)         # reminded (and committed)
+    failed: list[tuple[str, str]] = field(default_factory=list)   # (owner, masked error)
+    warnings: list[str] = field(default_factory=list)
+    inactivity_created: int = 0
+    sla: Any = None
+
+    @property
+    def idle(self) -> bool:
+        return not self.sent and not self.failed
+
+    @property
+    def reminded(self) -> int:
+        return sum(len(d.tasks) for d in self.sent)
+
+    def text(self) -> str:
+        """The plain-text digests, one block per owner, blank line between; "" when idle."""
+        return "\n\n".join(d.text() for d in self.sent) + ("\n" if self.sent else "")
+
+    def document(self) -> dict:
+        return {"source": "leadctl", "at": self.now.isoformat(timespec="seconds"),
+                "digests": [d.to_dict() for d in self.sent]}
+
+    def to_dict(self) -> dict:
+        doc = self.document()
+        doc["reminded"] = self.reminded
+        doc["failed"] = [{"owner": o, "error": e} for o, e in self.failed]
+        return doc
+
+
+def _lock(conn) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": REMIND_LOCK})
+    # SQLite: store.begin() already took the write lock (BEGIN IMMEDIATE).
+
+
+def _run_sla(conn, rules, now):
+    try:
+        from .sla import check_sla
+    except ImportError:
+        return None
+    if not getattr(getattr(rules, "routing", None), "sla", ()):
+        return None
+    return check_sla(conn, rules, now)
+
+
+def _emails(conn, rules) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for o in getattr(getattr(rules, "routing", None), "owners", ()) or ():
+        if o.email:
+            out[o.name.casefold()] = o.email
+    for name, email in conn.execute(select(OWNERS.c.name, OWNERS.c.email)):
+        if email:
+            out[name.casefold()] = email
+    return out
+
+
+def collect(conn, rules, now: datetime, cals: Calendars) -> list[Digest]:
+    """The digests due at `now`: pending tasks due and not reminded, `notify` breaches not notified."""
+    owner_col = func.coalesce(LEADS.c.owner, FOLLOWUPS.c.owner).label("cur_owner")
+    q = (select(FOLLOWUPS.c.id, FOLLOWUPS.c.lead_id, FOLLOWUPS.c.action, FOLLOWUPS.c.kind, FOLLOWUPS.c.cadence,
+                FOLLOWUPS.c.step, FOLLOWUPS.c.due_at, FOLLOWUPS.c.note, owner_col,
+                LEADS.c.first_name, LEADS.c.last_name, LEADS.c.email, LEADS.c.company)
+         .select_from(FOLLOWUPS.outerjoin(LEADS, LEADS.c.id == FOLLOWUPS.c.lead_id))
+         .where(FOLLOWUPS.c.status == PENDING, FOLLOWUPS.c.reminded_at.is_(None), FOLLOWUPS.c.due_at <= now)
+         .order_by(FOLLOWUPS.c.due_at, FOLLOWUPS.c.id))
+    digests: dict[str | None, Digest] = {}
+    emails = _emails(conn, rules)
+
+    def digest(owner):
+        key = owner or None
+        if key not in digests:
+            digests[key] = Digest(key, emails.get(key.casefold()) if key else None)
+        return digests[key]
+
+    for r in conn.execute(q):
+        cal = cals.for_owner(r.cur_owner)
+        digest(r.cur_owner).tasks.append(TaskItem(
+            r.id, r.lead_id, lead_label(r.first_name, r.last_name, r.email, r.company, r.lead_id), r.action,
+            r.kind, r.cadence, r.step, r.due_at, cal.local_text(r.due_at), overdue_text(r.due_at, now), r.note))
+    bq = (select(BREACHES.c.id, BREACHES.c.lead_id, BREACHES.c.rule, BREACHES.c.due_at,
+                 func.coalesce(LEADS.c.owner, BREACHES.c.owner).label("cur_owner"),
+                 LEADS.c.first_name, LEADS.c.last_name, LEADS.c.email, LEADS.c.company)
+          .select_from(BREACHES.outerjoin(LEADS, LEADS.c.id == BREACHES.c.lead_id))
+          .where(BREACHES.c.action == "notify", BREACHES.c.notified_at.is_(None))
+          .order_by(BREACHES.c.due_at, BREACHES.c.id))
+    for r in conn.execute(bq):
+        cal = cals.for_owner(r.cur_owner)
+        digest(r.cur_owner).breaches.append(BreachItem(
+            r.id, r.lead_id, lead_label(r.first_name, r.last_name, r.email, r.company, r.lead_id), r.rule,
+            r.due_at, cal.local_text(r.due_at), overdue_text(r.due_at, now)))
+    # Named owners alphabetically, the unassigned digest last.
+    return sorted(digests.values(), key=lambda d: (d.owner is None, (d.owner or "").casefold()))
+
+
+def remind(store, rules, now: datetime, *, smtp=None, webhook: str | None = None) -> RemindResult:
+    """Run one sweep (see the module docstring). `smtp` is a `notify.SmtpTarget` or None."""
+    from ..notify import NotifyError, post_json, send_mail
+
+    result = RemindResult(now)
+    with store.begin() as conn:
+        _lock(conn)
+        cals = Calendars(rules.followups.business_hours, owner_zones(conn, rules))
+        result.sla = _run_sla(conn, rules, now)
+        result.inactivity_created = create_inactivity_tasks(conn, rules, now, cals)
+        digests = collect(conn, rules, now, cals)
+        if not digests:
+            return result
+        ok = list(digests)
+        if webhook:
+            try:
+                post_json(webhook, {"source": "leadctl", "at": now.isoformat(timespec="seconds"),
+                                    "digests": [d.to_dict() for d in digests]})
+            except NotifyError as exc:
+                result.failed.extend((d.name, exc.message) for d in digests)
+                ok = []
+        if smtp is not None and ok:
+            sent = []
+            for d in ok:
+                to = d.email or smtp.fallback_to
+                if not to:
+                    result.warnings.append(f"no e-mail address for {d.name}; its digest is only printed")
+                    sent.append(d)
+                    continue
+                try:
+                    send_mail(smtp, to, d.subject(), d.text() + "\n\n-- \nSent by `leadctl followups remind`.\n")
+                except NotifyError as exc:
+                    result.failed.append((d.name, exc.message))
+                    continue
+                sent.append(d)
+            ok = sent
+        _mark(conn, ok, now)
+        result.sent = ok
+    return result
+
+
+def _mark(conn, digests: list[Digest], now: datetime) -> None:
+    """Mark what was sent; `reminded_at IS NULL` in the WHERE keeps it exactly once."""
+    tids = [t.id for d in digests for t in d.tasks]
+    bids = [b.id for d in digests for b in d.breaches]
+    owner_of = {t.id: d.owner for d in digests for t in d.tasks}
+    for i in range(0, len(tids), 500):
+        part = tids[i:i + 500]
+        conn.execute(FOLLOWUPS.update().where(FOLLOWUPS.c.id.in_(part), FOLLOWUPS.c.reminded_at.is_(None))
+                     .values(reminded_at=now))
+    # Tasks follow their lead's owner: keep the task's owner in step with whom it was sent to.
+    by_owner: dict[str | None, list[int]] = defaultdict(list)
+    for tid, owner in owner_of.items():
+        by_owner[owner].append(tid)
+    for owner, ids in by_owner.items():
+        for i in range(0, len(ids), 500):
+            conn.execute(FOLLOWUPS.update().where(FOLLOWUPS.c.id.in_(ids[i:i + 500]),
+                                                  or_(FOLLOWUPS.c.owner.is_(None), FOLLOWUPS.c.owner != owner)
+                                                  if owner is not None else FOLLOWUPS.c.owner.isnot(None))
+                         .values(owner=owner))
+    for i in range(0, len(bids), 500):
+        conn.execute(BREACHES.update().where(BREACHES.c.id.in_(bids[i:i + 500]), BREACHES.c.notified_at.is_(None))
+                     .values(notified_at=now))
+
+
+__all__ = ["remind", "collect", "Digest", "TaskItem", "BreachItem", "RemindResult", "REMIND_LOCK", "UNASSIGNED"]

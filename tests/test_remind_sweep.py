@@ -1,0 +1,332 @@
+"""`leadctl followups remind` against a real SMTP server and a real webhook: the right digests, once."""
+from __future__ import annotations
+
+import json
+import socket
+import textwrap
+import threading
+from datetime import datetime, timedelta
+from email import message_from_bytes
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from sqlalchemy import select
+
+from leadctl.cli.app import main
+from leadctl.engine.context import ProcessContext
+from leadctl.engine.followups import FollowupStep
+from leadctl.rules.loader import load_rules
+from leadctl.store.models import Followup, Lead, SlaBreach
+
+FOLLOWUPS_YAML = """
+cadences:
+  - name: Hot lead
+    when: {temperature: hot}
+    steps:
+      - {after: 15m, action: call}
+      - {after: 1d, action: email}
+inactivity:
+  - name: Gone quiet
+    when: {stage: [mql, sql], days_since_activity: {gte: 14}}
+    action: call
+"""
+ROUTING_YAML = """
+owners:
+  - {name: dana, email: dana@example.com, timezone: Europe/Berlin}
+  - {name: lee, timezone: Europe/London}
+"""
+ENTRY = datetime(2026, 11, 20, 8, 0)       # Friday 09:00 Berlin
+SWEEP = datetime(2026, 11, 20, 11, 0)      # Friday 12:00 Berlin: the first calls are due, not the e-mails
+MONDAY = datetime(2026, 11, 23, 12, 0)     # the e-mails (+1d from Friday = Saturday → Monday 09:00) are due
+
+
+# ---------------------------------------------------------------- servers
+class Mailbox:
+    def __init__(self, fail: bool = False):
+        self.messages = []
+        self.fail = fail
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.fail:
+            return "554 5.0.0 rejected for the test"
+        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content)))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    from aiosmtpd.controller import Controller
+
+    box = Mailbox()
+    ctl = Controller(box, hostname="127.0.0.1", port=free_port())
+    ctl.start()
+    box.url = f"smtp://127.0.0.1:{ctl.port}"
+    yield box
+    ctl.stop()
+
+
+class Hook(BaseHTTPRequestHandler):
+    received: list = []
+    status = 200
+
+    def do_POST(self):  # noqa: N802
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append((self.path, self.headers["Content-Type"], json.loads(body)))
+        self.send_response(type(self).status)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def webhook():
+    handler = type("H", (Hook,), {"received": [], "status": 200})
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    handler.url = f"http://127.0.0.1:{srv.server_port}/hooks/secret-token-123"
+    yield handler
+    srv.shutdown()
+    srv.server_close()
+
+
+# ---------------------------------------------------------------- the store
+@pytest.fixture
+def rules_dir(tmp_path):
+    d = tmp_path / "rules"
+    d.mkdir()
+    (d / "followups.yaml").write_text(textwrap.dedent(FOLLOWUPS_YAML))
+    (d / "routing.yaml").write_text(textwrap.dedent(ROUTING_YAML))
+    return d
+
+
+def seed(store, rules_dir):
+    """Ada and Grace (dana, hot), Alan (lee, hot), an unassigned hot lead, and a quiet mql lead of dana."""
+    rules = load_rules(rules_dir)
+    leads = [
+        dict(first_name="Ada", last_name="Lovelace", email="ada@x.com", temperature="hot", owner="dana"),
+        dict(first_name="Grace", last_name="Hopper", email="grace@x.com", temperature="hot", owner="dana"),
+        dict(first_name="Alan", last_name="Turing", temperature="hot", owner="lee"),
+        dict(company="Nobody Ltd", temperature="hot"),
+        dict(first_name="Quiet", email="quiet@x.com", stage="mql", owner="dana",
+             last_activity_at=ENTRY - timedelta(days=30)),
+    ]
+    t = Lead.__table__
+    with store.begin() as conn:
+        for lead in leads:
+            row = {"created_at": ENTRY, "updated_at": ENTRY, "stage": "new", **lead}
+            conn.execute(t.insert().values(**row))
+        dicts = [dict(r._mapping) for r in conn.execute(select(t).order_by(t.c.id))]
+        ctx = ProcessContext(conn=conn, rules=rules, now=ENTRY)
+        step = FollowupStep()
+        step.start(ctx)
+        # The quiet lead is left for the sweep to find.
+        step.chunk(ctx, [d for d in dicts if d["temperature"] == "hot"])
+    return rules
+
+
+def cli(capsys, *args):
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code or 0
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def remind(capsys, db_url, rules_dir, *extra, now=SWEEP):
+    return cli(capsys, "--db", db_url, "--rules", str(rules_dir), "--now", now.isoformat(), "followups", "remind",
+               *extra)
+
+
+def reminded(store):
+    t = Followup.__table__
+    with store.connect() as conn:
+        return {r.id: r.reminded_at for r in conn.execute(select(t.c.id, t.c.reminded_at))}
+
+
+# ---------------------------------------------------------------- tests
+def test_quiet_when_nothing_is_due(store, db_url, rules_dir, capsys):
+    seed(store, rules_dir)
+    code, out, _ = remind(capsys, db_url, rules_dir, now=ENTRY)    # the quiet lead's inactivity task
+    assert out.startswith("leadctl: 1 follow-up due for dana\n- [due now] call Quiet <quiet@x.com> (Gone quiet)")
+    for fmt in ("text", "json"):
+        code, out, err = remind(capsys, db_url, rules_dir, "--format", fmt, now=ENTRY + timedelta(minutes=5))
+        assert (code, out, err) == (0, "", "")
+
+
+def test_digest_on_stdout_once(store, db_url, rules_dir, capsys):
+    seed(store, rules_dir)
+    code, out, err = remind(capsys, db_url, rules_dir)
+    assert code == 0 and err == ""
+    assert out == (
+        "leadctl: 3 follow-ups due for dana\n"
+        "- [overdue 2h] call Ada Lovelace <ada@x.com> (Hot lead, step 1) — due 2026-11-20 09:15 Europe/Berlin (task 1)\n"
+        "- [overdue 2h] call Grace Hopper <grace@x.com> (Hot lead, step 1) — due 2026-11-20 09:15 Europe/Berlin (task 3)\n"
+        "- [due now] call Quiet <quiet@x.com> (Gone quiet) — due 2026-11-20 12:00 Europe/Berlin (task 9)\n"
+        "\n"
+        "leadctl: 1 follow-up due for lee\n"
+        "- [overdue 1h] call Alan Turing (Hot lead, step 1) — due 2026-11-20 09:15 Europe/London (task 5)\n"
+        "\n"
+        "leadctl: 1 follow-up due for (unassigned)\n"
+        "- [overdue 1h] call Nobody Ltd (Hot lead, step 1) — due 2026-11-20 09:15 UTC (task 7)\n"
+    )
+    # again, in the same second and later: nothing new
+    assert remind(capsys, db_url, rules_dir) == (0, "", "")
+    assert remind(capsys, db_url, rules_dir, now=SWEEP + timedelta(minutes=5)) == (0, "", "")
+    # Monday: the e-mail steps come due, each reminded once
+    code, out, _ = remind(capsys, db_url, rules_dir, "--format", "json", now=MONDAY)
+    doc = json.loads(out)
+    assert doc["reminded"] == 4 and doc["failed"] == []
+    assert {(d["owner"], len(d["tasks"])) for d in doc["digests"]} == {("dana", 2), ("lee", 1), (None, 1)}
+    assert all(t["action"] == "email" for d in doc["digests"] for t in d["tasks"])
+    assert remind(capsys, db_url, rules_dir, "--format", "json", now=MONDAY) == (0, "", "")
+
+
+def test_real_smtp_server_gets_one_digest_per_owner_once(store, db_url, rules_dir, capsys, smtp_server):
+    seed(store, rules_dir)
+    url = smtp_server.url + "?from=crm@example.com&to=sales@example.com"
+    code, out, err = remind(capsys, db_url, rules_dir, "--smtp", url)
+    assert code == 0, err
+    assert err == ""
+    got = {tuple(rcpt): msg for rcpt, msg in smtp_server.messages}
+    assert set(got) == {("dana@example.com",), ("sales@example.com",)}
+    # lee has no e-mail address: his digest also goes to the fallback (`to=`)
+    assert len(smtp_server.messages) == 3
+    dana = got[("dana@example.com",)]
+    assert dana["Subject"] == "leadctl: 3 follow-ups due for dana"
+    assert dana["From"] == "crm@example.com"
+    body = dana.get_payload(decode=True).decode()
+    assert "call Ada Lovelace <ada@x.com> (Hot lead, step 1)" in body and "Grace Hopper" in body
+    assert "Alan Turing" not in body
+    subjects = sorted(m["Subject"] for _, m in smtp_server.messages)
+    assert subjects == ["leadctl: 1 follow-up due for (unassigned)", "leadctl: 1 follow-up due for lee",
+                        "leadctl: 3 follow-ups due for dana"]
+    assert remind(capsys, db_url, rules_dir, "--smtp", url) == (0, "", "")
+    assert len(smtp_server.messages) == 3
+
+
+def test_smtp_url_from_environment_and_owner_without_address(store, db_url, rules_dir, capsys, smtp_server,
+                                                            monkeypatch):
+    seed(store, rules_dir)
+    monkeypatch.setenv("LEADCTL_SMTP_URL", smtp_server.url)
+    code, out, err = remind(capsys, db_url, rules_dir)
+    assert code == 0
+    assert [tuple(r) for r, _ in smtp_server.messages] == [("dana@example.com",)]
+    assert "warning: no e-mail address for lee" in err and "(unassigned)" in err
+    assert "for lee" in out and "for (unassigned)" in out
+
+
+def test_failing_smtp_server_exits_1_and_tasks_stay_due(store, db_url, rules_dir, capsys, smtp_server):
+    seed(store, rules_dir)
+    smtp_server.fail = True
+    url = smtp_server.url.replace("smtp://", "smtp://bot:hunter2secret@") + "?to=sales@example.com"
+    code, out, err = remind(capsys, db_url, rules_dir, "--smtp", url)
+    assert code == 1
+    assert out == ""
+    assert "error: dana: cannot send e-mail to dana@example.com via smtp://***@127.0.0.1" in err
+    assert "hunter2secret" not in err and "bot" not in err
+    assert err.count("error: ") == 3
+    assert all(v is None for v in reminded(store).values())
+    # the server is fixed: the next run sends
+    smtp_server.fail = False
+    code, out, err = remind(capsys, db_url, rules_dir, "--smtp", smtp_server.url + "?to=sales@example.com")
+    assert code == 0 and "3 follow-ups due for dana" in out and len(smtp_server.messages) == 3
+
+
+def test_unreachable_smtp_server(store, db_url, rules_dir, capsys, monkeypatch):
+    seed(store, rules_dir)
+    monkeypatch.setenv("LEADCTL_SMTP_PASSWORD", "s3cr3t-pw")
+    code, out, err = remind(capsys, db_url, rules_dir, "--smtp", f"smtp://bot@127.0.0.1:{free_port()}?timeout=3&to=x@y.z")
+    assert code == 1 and out == "" and "s3cr3t-pw" not in err
+    assert "cannot send e-mail to dana@example.com via smtp://***@127.0.0.1" in err
+    assert all(v is None for v in reminded(store).values())
+
+
+def test_webhook_gets_one_json_document_once(store, db_url, rules_dir, capsys, webhook):
+    seed(store, rules_dir)
+    code, out, err = remind(capsys, db_url, rules_dir, "--webhook", webhook.url)
+    assert code == 0, err
+    assert len(webhook.received) == 1
+    path, ctype, doc = webhook.received[0]
+    assert path == "/hooks/secret-token-123" and ctype.startswith("application/json")
+    assert doc["at"] == "2026-11-20T11:00:00"
+    assert [d["owner"] for d in doc["digests"]] == ["dana", "lee", None]
+    assert [t["lead"] for t in doc["digests"][0]["tasks"]] == [
+        "Ada Lovelace <ada@x.com>", "Grace Hopper <grace@x.com>", "Quiet <quiet@x.com>"]
+    assert doc["digests"][0]["email"] == "dana@example.com"
+    assert remind(capsys, db_url, rules_dir, "--webhook", webhook.url) == (0, "", "")
+    assert len(webhook.received) == 1
+
+
+def test_failing_webhook_masks_the_url(store, db_url, rules_dir, capsys, webhook):
+    seed(store, rules_dir)
+    webhook.status = 500
+    code, out, err = remind(capsys, db_url, rules_dir, "--webhook", webhook.url)
+    assert code == 1 and out == ""
+    assert "answered HTTP 500" in err and "secret-token-123" not in err
+    assert all(v is None for v in reminded(store).values())
+
+
+def test_sla_notify_breaches_are_sent_once(store, db_url, rules_dir, capsys):
+    seed(store, rules_dir)
+    with store.begin() as conn:
+        conn.execute(SlaBreach.__table__.insert(), [
+            dict(lead_id=1, rule="Hot leads within the hour", owner="dana", assigned_at=ENTRY,
+                 due_at=ENTRY + timedelta(hours=1), breached_at=MONDAY, action="notify"),
+            dict(lead_id=2, rule="Hot leads within the hour", owner="dana", assigned_at=ENTRY,
+                 due_at=ENTRY + timedelta(hours=1), breached_at=MONDAY, action="reassign"),
+        ])
+    code, out, _ = remind(capsys, db_url, rules_dir, now=ENTRY + timedelta(hours=2))
+    assert code == 0
+    assert out.startswith("leadctl: 3 follow-ups due and 1 SLA breach for dana\n")
+    assert ("- [SLA missed 1h] Ada Lovelace <ada@x.com>: Hot leads within the hour — was due "
+            "2026-11-20 10:00 Europe/Berlin (lead 1)\n") in out
+    assert out.count("SLA missed") == 1
+    assert remind(capsys, db_url, rules_dir, now=ENTRY + timedelta(hours=2)) == (0, "", "")
+
+
+def test_snoozed_task_is_reminded_again(store, db_url, rules_dir, capsys):
+    seed(store, rules_dir)
+    remind(capsys, db_url, rules_dir)
+    code, out, err = cli(capsys, "--db", db_url, "--rules", str(rules_dir), "--now", SWEEP.isoformat(),
+                         "followups", "snooze", "1", "2h")
+    assert code == 0 and "due 2026-11-20 14:00 Europe/Berlin" in err
+    code, out, err = cli(capsys, "--db", db_url, "--rules", str(rules_dir), "--now", SWEEP.isoformat(),
+                         "followups", "done", "3", "--note", "spoke to her")
+    assert code == 0
+    assert remind(capsys, db_url, rules_dir, now=SWEEP + timedelta(hours=1)) == (0, "", "")
+    code, out, _ = remind(capsys, db_url, rules_dir, now=SWEEP + timedelta(hours=2))
+    assert out.startswith("leadctl: 1 follow-up due for dana\n- [due now] call Ada Lovelace")
+    assert cli(capsys, "--db", db_url, "--rules", str(rules_dir), "followups", "done", "3")[0] == 2
+    assert cli(capsys, "--db", db_url, "--rules", str(rules_dir), "followups", "done", "99")[0] == 1
+    assert cli(capsys, "--db", db_url, "--rules", str(rules_dir), "followups", "snooze", "1", "30")[0] == 2
+
+
+def test_due_command_formats(store, db_url, rules_dir, capsys):
+    seed(store, rules_dir)
+    base = ("--db", db_url, "--rules", str(rules_dir), "--now", SWEEP.isoformat(), "followups", "due")
+    code, out, _ = cli(capsys, *base, "--format", "json")
+    rows = json.loads(out)
+    assert code == 0 and [r["id"] for r in rows] == [1, 3, 5, 7]     # the sweep has not created the quiet task
+    assert rows[0] == {"id": 1, "due_at": "2026-11-20T08:15:00", "due_local": "2026-11-20 09:15 Europe/Berlin",
+                       "overdue": "2h", "owner": "dana", "action": "call", "lead_id": 1,
+                       "lead": "Ada Lovelace <ada@x.com>", "cadence": "Hot lead", "step": 1, "kind": "cadence",
+                       "note": None}
+    code, out, _ = cli(capsys, *base, "--owner", "lee", "--format", "csv")
+    assert out.splitlines()[0].startswith("id,due_at,due_local,overdue,owner") and len(out.splitlines()) == 2
+    code, out, err = cli(capsys, *base, "--until", "2026-11-24", "--limit", "2", "--format", "json")
+    assert len(json.loads(out)) == 2 and "--limit 0" in err
+    code, out, _ = cli(capsys, *base, "--until", "2026-11-30", "--overdue", "--format", "json")
+    assert len(json.loads(out)) == 4
+    code, out, _ = cli(capsys, *base)
+    assert code == 0 and "Ada Lovelace" in out
+    assert cli(capsys, *base, "--format", "xml")[0] == 2
