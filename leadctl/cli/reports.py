@@ -251,7 +251,7 @@ def report_scoring(
     ctx: typer.Context,
     since: Optional[str] = _SINCE, until: Optional[str] = _UNTIL, source: Optional[str] = _SOURCE,
     owner: Optional[str] = _OWNER, stage: Optional[str] = _STAGE,
-    bands: int = typer.Option(10, "--bands", help="Number of equal score bands over 0-100."),
+    bands: int = typer.Option(10, "--bands", min=1, max=100, help="Number of equal score bands over 0-100."),
     fmt: str = _FORMAT, output: Optional[str] = _OUTPUT, svg: Optional[str] = _SVG, html: Optional[str] = _HTML,
 ) -> None:
     """Scoring calibration: won rate by score band and by grade, with lift over the overall rate."""

@@ -85,10 +85,11 @@ def owners_report(store, stages: Sequence[StageInfo], flt: LeadFilter) -> Owners
                 .select_from(ASSIGNMENTS.join(LEADS, lead_join == ASSIGNMENTS.c.lead_id))
                 .where(others, _in_window(ASSIGNMENTS.c.at, flt), ASSIGNMENTS.c.owner.is_not(None))
                 .group_by(ASSIGNMENTS.c.owner))
-    breaches = (select(func.coalesce(BREACHES.c.owner, NONE_LABEL), func.count())
+    breach_owner = func.coalesce(BREACHES.c.owner, NONE_LABEL).label("owner")
+    breaches = (select(breach_owner, func.count())
                 .select_from(BREACHES.join(LEADS, lead_join == BREACHES.c.lead_id))
                 .where(others, _in_window(BREACHES.c.breached_at, flt))
-                .group_by(func.coalesce(BREACHES.c.owner, NONE_LABEL)))
+                .group_by(breach_owner))
     owners = select(OWNERS.c.name, OWNERS.c.team, OWNERS.c.capacity).where(OWNERS.c.removed.is_(False))
     response = select(owner, first_response_hours().label("hours")).where(where)
     with store.connect() as conn:
