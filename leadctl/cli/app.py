@@ -11,6 +11,7 @@ from .. import __version__
 from . import activity, batches, exports, followups, imports, leads, owners, process, reports, rules, setup
 from . import listing  # noqa: F401
 from . import explain  # noqa: F401
+from . import assign  # noqa: F401
 from .context import Settings
 
 app = typer.Typer(

@@ -1,6 +1,26 @@
-"""`leadctl owner` commands."""
+"""`leadctl owners` commands."""
 from __future__ import annotations
 
 import typer
 
+from .context import settings
+from .render import check_format, emit_rows
+
 app = typer.Typer(help="Owners and teams from routing.yaml, with their load.", no_args_is_help=True)
+
+_COLUMNS = ("name", "email", "team", "timezone", "open", "capacity", "load", "weight", "availability",
+            "last_assigned_at")
+
+
+@app.command("list")
+def owners_list(ctx: typer.Context, fmt: str = typer.Option("table", "--format", help="table | csv | json.")) -> None:
+    """List owners: open leads against capacity, availability at --now, and last assignment."""
+    from ..engine.owners import list_owners
+
+    check_format(fmt)
+    s = settings(ctx)
+    rules = s.rules()
+    with s.store().connect() as conn:
+        rows = list_owners(conn, rules, s.now)
+    emit_rows(_COLUMNS, ([getattr(o, c) for c in _COLUMNS] for o in rows), fmt=fmt,
+              title=f"Owners at {s.now:%Y-%m-%d %H:%M} UTC")
