@@ -1,0 +1,170 @@
+"""Two sweeps at once, as separate processes on one store: every due task reminded exactly once.
+
+Runs on the SQLite file of the test, or on PostgreSQL when LEADCTL_TEST_DATABASE_URL is set.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections import Counter
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from leadctl.store.models import Followup, Lead
+
+FOLLOWUPS_YAML = """
+cadences:
+  - name: Hot lead
+    when: {temperature: hot}
+    steps:
+      - {after: 15m, action: call}
+"""
+ROUTING_YAML = """
+owners:
+  - {name: dana, email: dana@example.com, timezone: Europe/Berlin}
+  - {name: lee, email: lee@example.com, timezone: Europe/London}
+  - {name: priya, email: priya@example.com, timezone: America/New_York}
+"""
+NOW = datetime(2026, 11, 20, 11, 0)
+OWNERS = ("dana", "lee", "priya")
+
+
+class SlowMailbox:
+    def __init__(self, delay: float):
+        self.delay = delay
+        self.messages = []
+        self.started = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        self.started.set()
+        await asyncio.sleep(self.delay)
+        self.messages.append((tuple(envelope.rcpt_tos), envelope.content.decode("utf-8", "replace")))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def mailbox():
+    from aiosmtpd.controller import Controller
+
+    box = SlowMailbox(0.3)
+    ctl = Controller(box, hostname="127.0.0.1", port=free_port())
+    ctl.start()
+    box.url = f"smtp://127.0.0.1:{ctl.port}"
+    yield box
+    ctl.stop()
+
+
+@pytest.fixture
+def setup(store, tmp_path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "followups.yaml").write_text(textwrap.dedent(FOLLOWUPS_YAML))
+    (rules / "routing.yaml").write_text(textwrap.dedent(ROUTING_YAML))
+    t, f = Lead.__table__, Followup.__table__
+    n = 60
+    with store.begin() as conn:
+        conn.execute(t.insert(), [dict(first_name=f"Lead{i}", email=f"l{i}@x.com", owner=OWNERS[i % 3],
+                                       temperature="hot", stage="new", created_at=NOW, updated_at=NOW)
+                                  for i in range(n)])
+        ids = [r[0] for r in conn.execute(select(t.c.id).order_by(t.c.id))]
+        conn.execute(f.insert(), [dict(lead_id=lid, owner=OWNERS[i % 3], kind="cadence", cadence="Hot lead", step=1,
+                                       action="call", due_at=NOW - timedelta(minutes=i), status="pending",
+                                       created_at=NOW - timedelta(hours=2)) for i, lid in enumerate(ids)])
+    return rules, n
+
+
+def sweep_cmd(db_url, rules, *extra):
+    return [sys.executable, "-m", "leadctl", "--db", db_url, "--rules", str(rules), "--now", NOW.isoformat(),
+            "followups", "remind", *extra]
+
+
+def env():
+    e = dict(os.environ)
+    e.pop("LEADCTL_SMTP_URL", None)
+    e.pop("LEADCTL_WEBHOOK_URL", None)
+    return e
+
+
+def task_ids(text: str) -> list[int]:
+    return [int(x) for x in re.findall(r"\(task (\d+)\)", text)]
+
+
+def unreminded(store) -> int:
+    f = Followup.__table__
+    with store.connect() as conn:
+        return conn.execute(select(func.count()).select_from(f).where(f.c.reminded_at.is_(None))).scalar()
+
+
+def test_two_concurrent_sweeps_remind_each_task_once(store, db_url, setup, mailbox):
+    rules, n = setup
+    procs = [subprocess.Popen(sweep_cmd(db_url, rules, "--smtp", mailbox.url), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env()) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [e for _, e in outs]
+    seen = Counter(tid for out, _ in outs for tid in task_ids(out))
+    assert len(seen) == n and set(seen.values()) == {1}
+    # exactly one e-mail per owner, whichever sweep sent it
+    assert sorted(r for r, _ in mailbox.messages) == [("dana@example.com",), ("lee@example.com",),
+                                                      ("priya@example.com",)]
+    mailed = Counter(int(x) for _, body in mailbox.messages for x in re.findall(r"\(task (\d+)\)", body))
+    assert len(mailed) == n and set(mailed.values()) == {1}
+    # one of the two printed everything, the other nothing (quiet)
+    assert sorted(len(out) > 0 for out, _ in outs) == [False, True]
+    assert unreminded(store) == 0
+
+
+def test_many_concurrent_sweeps_without_smtp(store, db_url, setup):
+    rules, n = setup
+    procs = [subprocess.Popen(sweep_cmd(db_url, rules, "--format", "text"), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env()) for _ in range(4)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [e for _, e in outs]
+    seen = Counter(tid for out, _ in outs for tid in task_ids(out))
+    assert len(seen) == n and set(seen.values()) == {1}
+
+
+def test_killed_sweep_leaves_tasks_unreminded(store, db_url, setup, mailbox):
+    rules, n = setup
+    mailbox.delay = 5
+    p = subprocess.Popen(sweep_cmd(db_url, rules, "--smtp", mailbox.url), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=env())
+    assert mailbox.started.wait(30), p.communicate(timeout=5)
+    p.send_signal(signal.SIGKILL)
+    p.communicate(timeout=30)
+    time.sleep(0.2)
+    assert unreminded(store) == n
+    mailbox.delay = 0
+    done = subprocess.run(sweep_cmd(db_url, rules, "--smtp", mailbox.url), capture_output=True, text=True,
+                          env=env(), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert sorted(task_ids(done.stdout)) == sorted(set(task_ids(done.stdout))) and len(task_ids(done.stdout)) == n
+    assert unreminded(store) == 0
+
+
+def test_failing_smtp_in_a_subprocess_exits_1_and_retries(store, db_url, setup):
+    rules, n = setup
+    bad = subprocess.run(sweep_cmd(db_url, rules, "--smtp", f"smtp://u:pw-XYZ-123@127.0.0.1:{free_port()}"),
+                         capture_output=True, text=True, env=env(), timeout=120)
+    assert bad.returncode == 1 and bad.stdout == ""
+    assert "pw-XYZ-123" not in bad.stderr and "error: dana: cannot send e-mail" in bad.stderr
+    assert unreminded(store) == n
+    ok = subprocess.run(sweep_cmd(db_url, rules), capture_output=True, text=True, env=env(), timeout=120)
+    assert ok.returncode == 0 and len(task_ids(ok.stdout)) == n
+    again = subprocess.run(sweep_cmd(db_url, rules), capture_output=True, text=True, env=env(), timeout=120)
+    assert (again.returncode, again.stdout, again.stderr) == (0, "", "")
