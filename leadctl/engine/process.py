@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable, Sequence
 
-from sqlalchemy import Text, and_, bindparam, func, select, type_coerce
+from sqlalchemy import Text, and_, bindparam, cast, func, select
 
 from ..store.models import Activity, Lead, StageChange
 from .context import WRITABLE_COLUMNS, ProcessContext, Step
@@ -186,7 +186,7 @@ class Pipeline:
             cols.append(LEADS.c.attributes)
         # The stored explanation starts with its fingerprint ({"fp": "…", …}); reading a
         # prefix is much cheaper than decoding (or JSON_EXTRACT-ing) the whole document.
-        cols.append(func.substr(type_coerce(LEADS.c.explanation, Text), 1, FP_PREFIX).label("_fp"))
+        cols.append(func.substr(cast(LEADS.c.explanation, Text), 1, FP_PREFIX).label("_fp"))
         return select(*cols).where(LEADS.c.erased_at.is_(None)).order_by(LEADS.c.id)
 
     def raw_types(self, conn) -> dict[str, list[str]]:
