@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import insert
+from typer.testing import CliRunner
+
+from leadctl.cli.app import app
+from leadctl.engine.leadquery import LeadFilter, parse_when, select_leads
+from leadctl.errors import UsageError
+from leadctl.store.models import Lead
+
+D = datetime(2026, 1, 10)
+
+
+def fill(store, n=60):
+    with store.begin() as conn:
+        conn.execute(insert(Lead.__table__), [
+            dict(email=f"p{i}@ex.com", first_name="Ann" if i % 2 else "Bob", last_name=f"L{i}",
+                 company="100% Widgets_Co" if i == 7 else f"Co {i}", source="Webinar" if i % 3 else "Referral",
+                 stage="mql" if i % 4 == 0 else "new", score=i, owner="dana" if i % 5 == 0 else None,
+                 created_at=D + timedelta(days=i), updated_at=D)
+            for i in range(1, n + 1)])
+
+
+def ids(store, flt):
+    with store.connect() as conn:
+        return [r.id for r in conn.execute(select_leads(flt))]
+
+
+def test_filters(store):
+    fill(store)
+    assert ids(store, LeadFilter(stage="MQL", owner="dana")) == [20, 40, 60]
+    assert ids(store, LeadFilter(min_score=58)) == [58, 59, 60]
+    assert ids(store, LeadFilter(max_score=2, source="webinar")) == [1, 2]
+    assert ids(store, LeadFilter(search="% widgets_")) == [7]  # wildcards are literal
+    assert ids(store, LeadFilter(search="P3@EX")) == [3]
+    assert ids(store, LeadFilter(search="co 5")) == [5, *range(50, 60)]
+    assert ids(store, LeadFilter(since=D + timedelta(days=59))) == [59, 60]
+    assert ids(store, LeadFilter(until=parse_when("2026-01-12", "--until", end=True))) == [1, 2]
+    assert ids(store, LeadFilter(sort="-score", limit=3)) == [60, 59, 58]
+    assert ids(store, LeadFilter(sort="first_name,-score", limit=2)) == [59, 57]
+
+
+def test_unknown_sort_field_is_a_usage_error():
+    with pytest.raises(UsageError) as err:
+        select_leads(LeadFilter(sort="scor"))
+    assert "did you mean 'score'" in err.value.message and "created_at" in err.value.hint
+
+
+def run(db_url, *args):
+    return CliRunner().invoke(app, ["--db", db_url, "leads", "list", *args], env={"LEADCTL_WIDTH": "120"})
+
+
+def test_cli_list(store, db_url):
+    fill(store)
+    res = run(db_url)
+    assert res.exit_code == 0, res.output
+    assert "50 leads" in res.output and "L60" in res.output
+    res = run(db_url, "--format", "json")
+    rows = json.loads(res.stdout)
+    assert len(rows) == 60  # no default limit for scripts
+    assert list(rows[0]) == ["id", "name", "email", "company", "source", "stage", "score", "grade", "temperature",
+                             "owner", "created"]
+    assert rows[0]["id"] == 60 and rows[0]["name"] == "Bob L60"
+    res = run(db_url, "--format", "csv", "--stage", "mql", "--sort", "score", "--limit", "2")
+    assert res.stdout.splitlines()[1].startswith("4,Bob L4,p4@ex.com")
+    assert run(db_url, "--sort", "nope").exit_code != 0
+    assert run(db_url, "--format", "xml").exit_code == 2
