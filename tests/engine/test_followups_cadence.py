@@ -278,3 +278,20 @@ def test_due_tasks_listing(store, rules):
         assert len(due_tasks(conn, rules, at, until=datetime(2026, 12, 31), overdue=True)) == 2
         assert len(due_tasks(conn, rules, at, limit=1)) == 1
         assert due_tasks(conn, rules, at, owner="unassigned") == []
+
+
+def test_process_leads_end_to_end_is_idempotent(store, rules):
+    from leadctl.engine.process import process_leads
+
+    hot = add_lead(store, temperature="hot", owner="dana")
+    warm = add_lead(store, temperature="warm", owner="priya")
+    quiet = add_lead(store, stage="mql", owner="dana", last_activity_at=NOW - timedelta(days=20))
+    process_leads(store, rules, now=NOW)
+    first = tasks(store)
+    assert {(r["lead_id"], r["cadence"]) for r in first} == {
+        (hot, "Hot lead"), (warm, "Nurture"), (quiet, "Gone quiet")}
+    assert len(first) == 6
+    result = process_leads(store, rules, now=NOW + timedelta(hours=1))
+    assert tasks(store) == first and result.counts["tasks_created"] == 0
+    dry = process_leads(store, rules, now=NOW, dry_run=True)
+    assert tasks(store) == first and dry.counts["tasks_created"] == 0
