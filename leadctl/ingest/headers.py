@@ -275,7 +275,7 @@ def build_column_map(headers: list[str], *, overrides: dict[str, str] | None = N
 
 # --------------------------------------------------------------------------- mapping file
 
-_TOP_KEYS = ("columns", "defaults", "match")
+_TOP_KEYS = ("version", "columns", "defaults", "match")
 _COLUMN_KEYS = ("field", "values", "format")
 
 
@@ -326,6 +326,10 @@ def load_mapping(path: str) -> MappingSpec:
         key = scalar(key_node, "a top-level key")
         if key not in _TOP_KEYS:
             fail(key_node, f"unknown key {key!r}{_did_you_mean(key, _TOP_KEYS)} (allowed: {', '.join(_TOP_KEYS)})")
+        if key == "version":  # like every rule file, a mapping may say which format it follows
+            if scalar(value_node, "version") != "1":
+                fail(value_node, "unsupported version (this leadctl reads version: 1)")
+            continue
         if key == "columns":
             if isinstance(value_node, yaml.ScalarNode) and not value_node.value:
                 continue

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from sqlalchemy import event, select
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -32,9 +33,16 @@ class Store:
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
-    def begin(self):
-        """A transaction; on SQLite taken with BEGIN IMMEDIATE so writers queue, not fail."""
-        return self.engine.begin()
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A write transaction; on SQLite taken with BEGIN IMMEDIATE so writers queue, not fail.
+
+        Plain `connect()` transactions stay deferred, so readers never wait for a writer (WAL).
+        """
+        with self.engine.connect() as conn:
+            conn.execution_options(leadctl_write=True)
+            with conn.begin():
+                yield conn
 
     def connect(self):
         return self.engine.connect()
@@ -66,7 +74,10 @@ def _sqlite_connect_hooks(engine: Engine) -> None:
     def _on_begin(conn):  # pragma: no cover
         # IMMEDIATE takes the write lock up front: two writers wait (busy timeout)
         # instead of failing with "database is locked" when one upgrades later.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if conn.get_execution_options().get("leadctl_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
 
 
 def open_store(db: str, *, create: bool = True) -> Store:
