@@ -20,8 +20,8 @@ demo: setup
 	rm -rf demo && mkdir demo
 	cd demo && ../$(BIN)/leadctl init
 	cd demo && ../$(BIN)/leadctl --now 2026-11-20T10:00 import ../examples/hubspot_contacts.csv ../examples/webform_leads.json --rejects rejects.csv
-	cd demo && ../$(BIN)/leadctl --now 2026-11-20T10:00 activity import ../examples/activities.csv
-	cd demo && ../$(BIN)/leadctl --now 2026-11-20T10:00 import ../examples/closed_deals.csv --mode update --mapping ../examples/closed_deals.mapping.yaml
+	cd demo && ../$(BIN)/leadctl --now 2026-11-20T10:00 activity import ../examples/activities.csv --rejects activity-rejects.csv
+	cd demo && ../$(BIN)/leadctl --now 2026-11-20T10:00 import ../examples/closed_deals.csv --mode update --mapping ../examples/closed_deals.mapping.yaml --rejects deal-rejects.csv
 	cd demo && ../$(BIN)/leadctl --now 2026-11-20T10:00 process
 	cd demo && ../$(BIN)/leadctl leads list --sort -score --limit 15
 	cd demo && ../$(BIN)/leadctl --now 2026-11-20T10:00 report funnel

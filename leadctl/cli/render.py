@@ -17,6 +17,9 @@ def console(stderr: bool = False):
     from rich.console import Console
 
     width = int(os.environ["LEADCTL_WIDTH"]) if os.environ.get("LEADCTL_WIDTH") else None
+    stream = sys.stderr if stderr else sys.stdout
+    if width is None and not os.environ.get("COLUMNS") and not stream.isatty():
+        width = 160  # piped or in a cron mail: wide enough that tables stay readable
     return Console(stderr=stderr, width=width, no_color=bool(os.environ.get("NO_COLOR")),
                    highlight=False, soft_wrap=False)
 

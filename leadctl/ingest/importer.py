@@ -676,4 +676,4 @@ def _rejects_path(option: str | None, path: str, files: int) -> str:
     if files == 1:
         return option
     stem, ext = os.path.splitext(option)
-    return f"{stem}.{os.path.basename(name)}{ext or '.csv'}"
+    return f"{stem}.{os.path.splitext(os.path.basename(name))[0]}{ext or '.csv'}"
