@@ -586,8 +586,8 @@ def parse_int(s: str | None) -> int | None:
     if is_missing(s):
         return None
     t = s.strip().rstrip("+").strip()
-    if t.isdigit() and t.isascii():
-        return int(t)
+    if t.isdigit() and t.isascii() and len(t) <= 10:
+        return _bounded_int(int(t), s)
     m = _RANGE.match(t) if not t.startswith("-") else None
     if m:
         low, high = parse_number(m.group(1)), parse_number(m.group(2))
@@ -600,6 +600,16 @@ def parse_int(s: str | None) -> int | None:
             raise BadValue(f"not a whole number {_show(s)}")
     if isinstance(n, float) or n < 0:
         raise BadValue(f"not a whole number ≥ 0: {_show(s)}")
+    return _bounded_int(n, s)
+
+
+# Counts are stored in an INTEGER column: 32 bits on PostgreSQL.
+_MAX_COUNT = 2**31 - 1
+
+
+def _bounded_int(n: int, s: str) -> int:
+    if n > _MAX_COUNT:
+        raise BadValue(f"number out of range {_show(s)}")
     return n
 
 

@@ -444,8 +444,12 @@ class RecordStream:
             if "\x00" in line:
                 line = line.replace("\x00", "")
             yield line
+        # The csv module (strict=False) completes a row at end of file only when a quoted
+        # field is still open; _iter_csv uses this to tell such a row from a whole one.
+        self._eof = True
 
     def _start_csv(self) -> None:
+        self._eof = False
         self._reader = csv.reader(self._lines(), delimiter=self.delimiter, strict=False)
         header: list[str] | None = []
         try:
@@ -457,6 +461,9 @@ class RecordStream:
             raise InputError(f"unreadable CSV header: {e}", file=self.name, line=1) from None
         if header is None:
             raise InputError("file is empty", file=self.name)
+        if self._eof:
+            raise InputError("unterminated quote: a quoted name in the header runs to the end of the file",
+                             file=self.name, line=1, hint="the header row has an unmatched '\"'")
         self._width = len(header)
         self._headers, self._keep = clean_headers(header)
         self._header_set = set(self._headers)
@@ -481,6 +488,11 @@ class RecordStream:
             if cells is None:
                 return
             row += 1
+            if self._eof:
+                # Silently importing this row would hide every line after the stray quote.
+                raise InputError("unterminated quote: a quoted field in this row runs to the end of the file",
+                                 file=self.name, row=row,
+                                 hint="the file may be truncated, or a value has an unmatched '\"'")
             if not cells:
                 continue
             n = len(cells)
