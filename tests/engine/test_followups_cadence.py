@@ -13,7 +13,7 @@ from leadctl.engine.followups import (
 )
 from leadctl.errors import NotFoundError, UsageError
 from leadctl.rules.loader import load_rules
-from leadctl.store.models import Followup, Lead, Owner
+from leadctl.store.models import Followup, Lead
 
 FOLLOWUPS_YAML = """
 business_hours: {days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}
