@@ -28,7 +28,7 @@ import json
 from datetime import date, datetime, timezone
 from typing import IO, Any, Callable
 
-from sqlalchemy import and_, column, func, literal_column, select, table, text  # noqa: F401
+from sqlalchemy import and_, func, literal_column, select
 
 from .engine.leadquery import LEADS, LeadFilter, lead_conditions, select_leads
 from .store.models import LEAD_FIELDS

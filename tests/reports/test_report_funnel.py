@@ -13,7 +13,7 @@ from leadctl.engine.leadquery import LeadFilter
 from leadctl.reports.common import DEFAULT_STAGES, stage_list
 from leadctl.reports.funnel import funnel_report
 
-from .conftest import NOW, add_lead, olist_store, pct_cont  # noqa: F401
+from .conftest import NOW, add_lead, pct_cont
 
 D = datetime(2026, 1, 1)
 

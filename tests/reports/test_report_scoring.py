@@ -9,7 +9,7 @@ from leadctl.engine.leadquery import LeadFilter
 from leadctl.reports.common import DEFAULT_STAGES
 from leadctl.reports.scoring import band_label, scoring_report
 
-from .conftest import add_lead, olist_store  # noqa: F401
+from .conftest import add_lead
 from .test_report_funnel import run
 
 D = datetime(2026, 1, 10)

@@ -11,7 +11,7 @@ from leadctl.engine.leadquery import LeadFilter
 from leadctl.reports.common import DEFAULT_STAGES
 from leadctl.reports.sources import SourceInfo, months_in_window, sources_report
 
-from .conftest import add_activity, add_lead, olist_store  # noqa: F401
+from .conftest import add_activity, add_lead
 from .test_report_funnel import run
 
 D = datetime(2026, 1, 10)
