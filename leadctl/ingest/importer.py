@@ -30,7 +30,7 @@ from ..store import models
 from ..store.db import Store
 from . import normalize as N
 from .headers import ColumnMap, MappingSpec, build_column_map, snake_case
-from .reader import BadRecord, read_records
+from .reader import EXTRA_KEY, BadRecord, read_records
 from .rejects import RejectsWriter
 
 CHUNK = 5000
@@ -189,6 +189,10 @@ class _Normaliser:
                 texts[name] = value
         values: dict[str, Any] = {}
         warnings: list[tuple[str, str, str]] = []
+        extra = raw.get(EXTRA_KEY)
+        if extra:  # cells beyond the header (a ragged row): kept and reported, never dropped
+            attributes[EXTRA_KEY] = extra
+            warnings.append((EXTRA_KEY, extra, "more cells than the header names; kept as attributes._extra"))
         phone = texts.pop("phone", None)
         full_name = texts.pop("full_name", None)
         for name, value in texts.items():
