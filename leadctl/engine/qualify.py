@@ -35,7 +35,7 @@ def describe_condition(spec: Any, limit: int = 120) -> str:
 
 
 def _val(v: Any) -> str:
-    if isinstance(v, list):
+    if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_val(x) for x in v) + "]"
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -45,14 +45,14 @@ def _val(v: Any) -> str:
 def _describe(spec: Any) -> str:
     if spec is None:
         return "always"
-    if isinstance(spec, list):
+    if isinstance(spec, (list, tuple)):
         return " and ".join(_describe(s) for s in spec)
     if not isinstance(spec, dict):
         return _val(spec)
     parts = []
     for key, value in spec.items():
         if key in ("all", "any"):
-            items = value if isinstance(value, list) else [value]
+            items = value if isinstance(value, (list, tuple)) else [value]
             joined = (" and " if key == "all" else " or ").join(_describe(i) for i in items)
             parts.append(f"({joined})" if len(items) > 1 else joined)
         elif key == "not":
@@ -65,7 +65,7 @@ def _describe(spec: Any) -> str:
                     parts.append(f"{key} {'missing' if arg in (True, 'true', 'yes') else 'exists'}")
                 else:
                     parts.append(f"{key} {_OPS.get(op, op)} {_val(arg)}")
-        elif isinstance(value, list):
+        elif isinstance(value, (list, tuple)):
             parts.append(f"{key} in {_val(value)}")
         else:
             parts.append(f"{key} = {_val(value)}")
