@@ -120,6 +120,9 @@ class Router:
         for m in self.members.values():
             if m.team and not m.queue:
                 self._teams.setdefault(key(m.team), []).append(m)
+        self._targets: dict[int, tuple] = {}
+        self._plan = [(r.when.test, r.name, self._target(r.assign)) for r in self.routing.rules]
+        self._fallback = self._target(self.routing.fallback) if self.routing.fallback is not None else None
 
     @classmethod
     def load(cls, conn: Connection, rules, now: datetime) -> "Router":
@@ -155,82 +158,101 @@ class Router:
         return None
 
     # -- deciding
+    def _target(self, assign) -> tuple:
+        """(kind, member or team members, team, strategy, state key) for an `assign:`, built once."""
+        t = self._targets.get(id(assign))
+        if t is None:
+            if assign.owner is not None:
+                m = self.members.get(key(assign.owner))
+                if m is None:  # named but neither listed nor a queue (rules were checked; be safe)
+                    m = self.members.setdefault(key(assign.owner), _Member(
+                        assign.owner, None, None, 1.0, 0, True, "available", (datetime.min, 0), True))
+                t = ("owner", m, None, "owner", None)
+            else:
+                strategy = assign.strategy or "round_robin"
+                t = ("team", self._teams.get(key(assign.team), []), assign.team, strategy,
+                     _state_key(strategy, assign.team))
+            self._targets[id(assign)] = t
+        return t
+
     def route(self, lead: dict, *, exclude: str | None = None) -> Decision:
         """The first rule (then the fallback) with someone able to take the lead; loads move on."""
         now = self.now
         refusals: list[str] = []
-        for rule in self.routing.rules:
-            if not rule.when.test(lead, now):
+        for test, name, target in self._plan:
+            if not test(lead, now):
                 continue
-            picked, path = self._pick(rule.assign, exclude)
+            picked, path = self._pick(target, exclude)
             if picked is not None:
-                return self._take(lead, picked, rule.name, rule.assign, f"rule '{rule.name}' → {path}")
-            refusals.append(f"rule '{rule.name}': {path}")
+                return self._take(lead, picked, name, target[3], f"rule '{name}' → {path}")
+            refusals.append(f"rule '{name}': {path}")
         head = "; ".join(refusals) if refusals else "no rule matched"
-        fb = self.routing.fallback
+        fb = self._fallback
         if fb is None:
             return Decision(None, None, None, None, f"{head} → no fallback → unassigned")
         picked, path = self._pick(fb, exclude)
         if picked is not None:
-            return self._take(lead, picked, "fallback", fb, f"{head} → fallback {path}")
-        return Decision(None, None, "fallback", fb.strategy or "owner", f"{head} → fallback: {path} → unassigned")
+            return self._take(lead, picked, "fallback", fb[3], f"{head} → fallback {path}")
+        return Decision(None, None, "fallback", fb[3], f"{head} → fallback: {path} → unassigned")
 
-    def _take(self, lead: dict, m: _Member, rule: str, assign, reason: str) -> Decision:
-        old = self.members.get(key(lead.get("owner"))) if lead.get("owner") else None
-        if old is not None and old is not m and lead.get("stage") not in self.terminal and old.open > 0:
-            old.open -= 1
+    def _take(self, lead: dict, m: _Member, rule: str, strategy: str, reason: str) -> Decision:
+        owner = lead.get("owner")
+        if owner:
+            old = self.members.get(key(owner))
+            if old is not None and old is not m and lead.get("stage") not in self.terminal and old.open > 0:
+                old.open -= 1
         self._seq += 1
         m.idle = (self.now, self._seq)
         self.touched[m.name] = self.now
-        return Decision(m.name, m.team, rule, assign.strategy or "owner", reason)
+        return Decision(m.name, m.team, rule, strategy, reason)
 
-    def _pick(self, assign, exclude: str | None) -> tuple[_Member | None, str]:
+    def _pick(self, target: tuple, exclude: str | None) -> tuple[_Member | None, str]:
         """(member, "team emea → least_loaded → dana (12/40 open)") or (None, why nobody)."""
-        if assign.owner is not None:
-            m = self.members.get(key(assign.owner))
-            if m is None:  # named but neither listed nor a queue (rules were checked; be safe)
-                m = self.members.setdefault(key(assign.owner), _Member(assign.owner, None, None, 1.0, 0, True,
-                                                                       "available", (datetime.min, 0), True))
+        kind, who, team, strategy, state_key = target
+        if kind == "owner":
+            m = who
             if m.key == exclude:
                 return None, f"{m.name} is the owner being replaced"
-            if not m.can_take():
+            if not (m.usable and (m.capacity is None or m.open < m.capacity)):
                 return None, m.refusal()
             m.open += 1
             return m, (m.name if m.queue else f"{m.name} ({m.load()})")
-        team = assign.team
-        members = self._teams.get(key(team), [])
-        able = [m for m in members if m.key != exclude and m.can_take()]
-        strategy = assign.strategy or "round_robin"
+        able = [m for m in who if m.usable and (m.capacity is None or m.open < m.capacity) and m.key != exclude]
         if strategy == "weighted":
             able = [m for m in able if m.weight > 0]
         if not able:
-            return None, _nobody(team, [m for m in members if m.key != exclude])
+            return None, _nobody(team, [m for m in who if m.key != exclude])
         if strategy == "round_robin":
-            m = self._round_robin(team, members, able)
+            m = self._round_robin(state_key, who, able)
         elif strategy == "weighted":
-            m = self._weighted(team, able)
+            m = self._weighted(state_key, able)
         else:
-            m = min(able, key=lambda x: (x.open, x.idle))
+            m = min(able, key=_load_then_idle)
         m.open += 1
-        return m, f"team {team} → {strategy} → {m.name} ({m.load()})"
+        cap = f"{m.open}/{m.capacity} open" if m.capacity is not None else f"{m.open} open"
+        return m, f"team {team} → {strategy} → {m.name} ({cap})"
 
-    def _round_robin(self, team: str, members: list[_Member], able: list[_Member]) -> _Member:
-        k = _state_key("round_robin", team)
+    def _round_robin(self, k: str, members: list[_Member], able: list[_Member]) -> _Member:
         last = (self.state.get(k) or {}).get("last")
-        order = [m.key for m in members]
-        start = order.index(last) + 1 if last in order else 0
-        ok = {m.key for m in able}
-        for i in range(len(order)):
-            cand = order[(start + i) % len(order)]
-            if cand in ok:
-                self.state[k] = {"last": cand}
+        n = len(members)
+        start = 0
+        for i, m in enumerate(members):
+            if m.key == last:
+                start = i + 1
+                break
+        ok = able if len(able) == n else set(able)
+        for i in range(n):
+            m = members[(start + i) % n]
+            if m in ok:
+                self.state[k] = {"last": m.key}
                 self._dirty.add(k)
-                return members[(start + i) % len(order)]
+                return m
         raise AssertionError("unreachable: `able` is not empty")  # pragma: no cover
 
-    def _weighted(self, team: str, able: list[_Member]) -> _Member:
-        k = _state_key("weighted", team)
-        current = self.state.setdefault(k, {})
+    def _weighted(self, k: str, able: list[_Member]) -> _Member:
+        current = self.state.get(k)
+        if current is None:
+            current = self.state[k] = {}
         total = 0.0
         best, best_w = None, None
         for m in able:  # member order breaks ties: deterministic
@@ -242,6 +264,10 @@ class Router:
         current[best.key] = best_w - total
         self._dirty.add(k)
         return best
+
+
+def _load_then_idle(m: _Member):
+    return (m.open, m.idle)
 
 
 def _state_key(strategy: str, team: str) -> str:
@@ -276,9 +302,38 @@ def assign(lead: dict, decision: Decision, now: datetime) -> dict[str, Any]:
             "strategy": decision.strategy, "at": now, "reason": decision.reason, "manual": False}
 
 
+_ASSIGNMENT_COLUMNS = ("lead_id", "owner", "previous_owner", "rule", "strategy", "at", "reason", "manual")
+
+
 def insert_assignments(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    if rows:
+    """Store assignment rows. Hot path (one row per routed lead): COPY on PostgreSQL, a plain
+    DBAPI executemany on SQLite — SQLAlchemy's per-row parameter processing costs more than the insert."""
+    if not rows:
+        return
+    dialect = conn.dialect
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        # COPY: an order of magnitude faster than row-by-row inserts, same transaction.
+        cols = ", ".join(_ASSIGNMENT_COLUMNS)
+        with conn.connection.dbapi_connection.cursor() as cur:
+            with cur.copy(f"COPY {ASSIGNMENTS.name} ({cols}) FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row(tuple(r[c] for c in _ASSIGNMENT_COLUMNS))
+        return
+    if dialect.name != "sqlite" or dialect.paramstyle != "qmark":
         conn.execute(ASSIGNMENTS.insert(), rows)
+        return
+    sql = (f"INSERT INTO {ASSIGNMENTS.name} ({', '.join(_ASSIGNMENT_COLUMNS)}) "
+           f"VALUES ({', '.join(['?'] * len(_ASSIGNMENT_COLUMNS))})")
+    # The text form SQLAlchemy's SQLite DateTime stores and compares; booleans as 0/1.
+    stamps: dict[datetime, str] = {}
+
+    def at(v: datetime) -> str:
+        if v not in stamps:
+            stamps[v] = v.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return stamps[v]
+    params = [(r["lead_id"], r["owner"], r["previous_owner"], r["rule"], r["strategy"], at(r["at"]),
+               r["reason"], 1 if r["manual"] else 0) for r in rows]
+    conn.exec_driver_sql(sql, params)
 
 
 def _latest_reasons(conn: Connection, lead_ids: list[int]) -> dict[int, tuple[str | None, str]]:
@@ -322,24 +377,30 @@ class RoutingStep:
         now = ctx.now
         rows: list[dict[str, Any]] = []
         unplaced: list[dict[str, Any]] = []
+        needs, route = router.needs_routing, router.route
+        assigned = rerouted = unassigned = 0
         for lead in leads:
-            why = router.needs_routing(lead)
+            why = needs(lead)
             if why is None:
                 continue
-            decision = router.route(lead)
+            decision = route(lead)
             if why != "unassigned":
                 decision.reason = f"{why} → {decision.reason}"
-                ctx.counts["rerouted"] += 1
+                rerouted += 1
             if decision.owner is None:
-                if lead.get("owner") is None:
-                    unplaced.append(assign(lead, decision, now))
-                else:
-                    rows.append(assign(lead, decision, now))
-                ctx.counts["unassigned"] += 1
+                (unplaced if lead.get("owner") is None else rows).append(assign(lead, decision, now))
+                unassigned += 1
                 continue
             rows.append(assign(lead, decision, now))
-            ctx.counts["assigned"] += 1
-            ctx.note_change(lead["id"], owner=decision.owner, reason=decision.reason)
+            assigned += 1
+            if len(ctx.changes) < ctx.MAX_CHANGES:
+                ctx.note_change(lead["id"], owner=decision.owner, reason=decision.reason)
+        counts = ctx.counts
+        counts["assigned"] += assigned
+        if rerouted:
+            counts["rerouted"] += rerouted
+        if unassigned:
+            counts["unassigned"] += unassigned
         if unplaced:
             # Record "nobody could take it" once, not again on every run while nothing changes.
             latest = _latest_reasons(ctx.conn, [r["lead_id"] for r in unplaced])
