@@ -84,7 +84,7 @@ ALIASES: dict[str, str] = _aliases({
     "LastContactedDate|Last Contacted At": "last_contacted_at",
     "do_not_contact|Do Not Contact|DoNotCall|Do Not Call|HasOptedOutOfEmail|Email Opt Out|"
     "Opted Out|Opted Out Of Email|Unsubscribed|DNC": "do_not_contact",
-    "external_id|Id|Record ID|Lead ID|Contact ID|External ID|Opportunity ID|opportunity_id|"
+    "external_id|Id|Record ID|Lead ID|Contact ID|External ID|Opportunity ID|opportunity_id|mql_id|"
     "Record Id": "external_id",
     "stage_at|Stage Date|Stage Changed At": "stage_at",
 })

@@ -525,7 +525,9 @@ class _Importer:
         self.rejects_by_file[row.file].write(row.number, reason, None, None, row.raw)
 
     def _may_move(self, current: str | None, target: str) -> bool:
-        """Imports move a lead forward, or into a terminal stage; never backward."""
+        """Imports move an open lead forward, and record outcomes: a file that says a deal was won
+        or lost is the source system's word, so a terminal stage is always taken. Nothing moves a
+        lead back to an earlier open stage, or out of won/lost into an open one."""
         stages = self.rules.stages
         if current is None or stages.allow_backward:
             return True
@@ -533,7 +535,9 @@ class _Importer:
             ci, ti = stages.index(current), stages.index(target)
         except UsageError:  # a stage no longer in stages.yaml: nothing to compare with
             return True
-        return ti > ci or stages.is_terminal(target) and not stages.is_terminal(current)
+        if stages.is_terminal(target):
+            return True
+        return ti > ci and not stages.is_terminal(current)
 
     def _new_values(self, row: _Row) -> dict[str, Any]:
         v = dict(row.values)
