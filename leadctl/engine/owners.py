@@ -192,7 +192,7 @@ def list_owners(conn: Connection, rules, now: datetime) -> list[OwnerStatus]:
     for owner in rules.routing.owners:
         k = key(owner.name)
         seen.add(k)
-        n = loads.get(k, 0)
+        n = loads.get(k, 0) + (loads.get(key(owner.email), 0) if owner.email else 0)
         text, ok = availability(owner, n, now)
         row = stored.get(k)
         out.append(OwnerStatus(owner.name, owner.email, owner.team, owner.timezone, owner.capacity,

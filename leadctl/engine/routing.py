@@ -98,7 +98,8 @@ class Router:
         last = {key(r["name"]): naive_utc(r["last_assigned_at"]) for r in stored}
         self.members: dict[str, _Member] = {}
         for o in self.routing.owners:
-            n = loads.get(key(o.name), 0)
+            # Leads may name their owner by e-mail (imports accept either): both count.
+            n = loads.get(key(o.name), 0) + (loads.get(key(o.email), 0) if o.email else 0)
             text, _ = availability(o, n, now)
             usable = o.active and away_until(o, now) is None
             self.members[key(o.name)] = _Member(o.name, o.team, o.capacity, float(o.weight), n, usable,
@@ -108,7 +109,12 @@ class Router:
                                                        "available", (datetime.min, 0), queue=True))
         listed = {key(o.name) for o in self.routing.owners}
         # Owners whose open leads go back to routing: inactive ones and those removed from routing.yaml.
-        self.gone: dict[str, str] = {key(o.name): "inactive" for o in self.routing.owners if not o.active}
+        self.gone: dict[str, str] = {}
+        for o in self.routing.owners:
+            if not o.active:
+                self.gone[key(o.name)] = "inactive"
+                if o.email:
+                    self.gone[key(o.email)] = "inactive"
         for r in stored:
             if key(r["name"]) not in listed:
                 self.gone[key(r["name"])] = "removed"
@@ -120,6 +126,11 @@ class Router:
         for m in self.members.values():
             if m.team and not m.queue:
                 self._teams.setdefault(key(m.team), []).append(m)
+        # Lookups by name or e-mail (leads may name their owner either way).
+        self._by_key: dict[str, _Member] = dict(self.members)
+        for o in self.routing.owners:
+            if o.email:
+                self._by_key.setdefault(key(o.email), self.members[key(o.name)])
         self._targets: dict[int, tuple] = {}
         self._plan = [(r.when.test, r.name, self._target(r.assign)) for r in self.routing.rules]
         self._fallback = self._target(self.routing.fallback) if self.routing.fallback is not None else None
@@ -143,6 +154,11 @@ class Router:
         self._dirty.clear()
         touch_owners(conn, sorted(self.touched.items()))
         self.touched.clear()
+
+    def owner_key(self, owner: str | None) -> str:
+        """The key of the owner a lead names (by name or e-mail), for `route(exclude=…)`."""
+        m = self._by_key.get(key(owner))
+        return m.key if m is not None else key(owner)
 
     # -- which leads
     def needs_routing(self, lead: dict) -> str | None:
@@ -198,7 +214,7 @@ class Router:
     def _take(self, lead: dict, m: _Member, rule: str, strategy: str, reason: str) -> Decision:
         owner = lead.get("owner")
         if owner:
-            old = self.members.get(key(owner))
+            old = self._by_key.get(key(owner))
             if old is not None and old is not m and lead.get("stage") not in self.terminal and old.open > 0:
                 old.open -= 1
         self._seq += 1

@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection
 
 from ..store.db import get_meta, set_meta
 from ..store.models import Activity, Lead, SlaBreach
-from .owners import key, terminal_stages
+from .owners import terminal_stages
 
 LEADS = Lead.__table__
 BREACHES = SlaBreach.__table__
@@ -146,7 +146,7 @@ def check_sla(conn: Connection, rules, now: datetime, *, dry_run: bool = False) 
                         from .routing import Router
 
                         router = Router.load(conn, rules, now)
-                    decision = router.route(lead, exclude=key(owner))
+                    decision = router.route(lead, exclude=router.owner_key(owner))
                     if decision.owner is None:
                         note = f"nobody else can take it: {decision.reason}"
                     else:

@@ -128,7 +128,8 @@ def test_maven_sales_teams_routing(store, tmp_path, maven):
 
     # weighted (East): among agents never full, weight-2 agents got about twice the weight-1 share.
     weight = {o["name"]: o["weight"] for o in owners}
-    east = [t["sales_agent"] for t in teams if t["regional_office"] == "East" and open_load(t["sales_agent"]) < CAPACITY]
+    east = [t["sales_agent"] for t in teams
+            if t["regional_office"] == "East" and open_load(t["sales_agent"]) < CAPACITY]
     heavy = [got[a] for a in east if weight[a] == 2]
     light = [got[a] for a in east if weight[a] == 1]
     if heavy and light:

@@ -149,3 +149,27 @@ def test_reassign_with_nobody_else_keeps_owner_and_records_breach(store, tmp_pat
     assert got[0]["note"].startswith("nobody else can take it: rule 'All': nobody available in team t (bob inactive)")
     assert lead(store, one).owner == "ann"
     assert sweep(store, rules, T0 + timedelta(minutes=40)) == []
+
+
+def test_owner_named_by_email_counts_and_is_replaced(store, tmp_path):
+    d = tmp_path / "mail"
+    d.mkdir()
+    (d / "routing.yaml").write_text(textwrap.dedent("""
+        owners:
+          - {name: ann, email: ann@example.com, team: t, capacity: 1}
+          - {name: bob, team: t}
+        rules:
+          - {name: All, assign: {team: t, strategy: least_loaded}}
+        sla:
+          - {name: Fast, within: 30m, then: reassign}
+    """))
+    rules = load_rules(d)
+    one = add_lead(store, owner="ANN@example.com", team="t")
+    got = sweep(store, rules, T0 + timedelta(minutes=31))
+    assert [(b["owner"], b["new_owner"]) for b in got] == [("ANN@example.com", "bob")]
+    from leadctl.engine.owners import list_owners
+
+    with store.connect() as conn:
+        status = {o.name: o for o in list_owners(conn, rules, T0)}
+    assert status["ann"].open == 0 and status["bob"].open == 1
+    assert lead(store, one).owner == "bob"
