@@ -551,6 +551,7 @@ def build_hubspot(rng: Random, phones: Phones, companies: Companies):
     # 1) rows with neither e-mail nor phone (badge scans, half-filled forms): must be rejected
     for i, (email, phone) in zip((12, 47, 88, 121, 149), (("", ""), ("-", "N/A"), ("", ""), ("N/A", ""), (" ", "-"))):
         rows[i]["Email"], rows[i]["Phone Number"] = email, phone
+        rows[i]["Record ID"] = ""  # typed into the sheet from badge scans: no CRM record behind them
         leads[i]["kind"] = "no_contact"
     # 2) malformed e-mails (two with a phone to fall back on, two without)
     for i, (email, keep_phone) in zip((19, 64, 102, 140), (("john at acme.com", True), ("maria.garcia@", True),
@@ -567,6 +568,7 @@ def build_hubspot(rng: Random, phones: Phones, companies: Companies):
             rows[i]["Company Name"] = company
         if not keep_phone:
             rows[i]["Phone Number"] = ""
+            rows[i]["Record ID"] = ""  # nothing else identifies them: these rows are rejected
             leads[i]["e164"] = None
         elif not rows[i]["Phone Number"]:
             e164, shown = phones.make(leads[i]["person"]["cc"])
@@ -683,6 +685,7 @@ def build_webform(rng: Random, phones: Phones, companies: Companies, hub_leads: 
         if leads[slot]["kind"] != "ok":
             continue
         records[slot]["email_address"], records[slot]["phone_number"] = email, phone
+        records[slot]["id"] = None  # a half-filled submission the tool never gave a lead id
         leads[slot]["kind"] = "no_contact" if email != "info@company" else "bad_email_only"
         leads[slot]["e164"] = None
     # a test submission somebody forgot to delete
