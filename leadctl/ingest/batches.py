@@ -1,6 +1,8 @@
 """Import batches: list, show, and undo (delete created leads, restore updated fields)."""
 from __future__ import annotations
 
+import os
+import socket
 from datetime import datetime
 from typing import Any
 
@@ -38,7 +40,21 @@ def _describe(batch: dict[str, Any]) -> dict[str, Any]:
     # A batch still "running" when nobody is importing was stopped mid-way (killed, power cut).
     if batch["status"] == "running":
         batch["status"] = "running or incomplete"
+        opts = batch.get("options") or {}
+        if opts.get("host") == socket.gethostname() and isinstance(opts.get("pid"), int) \
+                and not _alive(opts["pid"]):
+            batch["status"] = "incomplete (killed)"
     return batch
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process: it exists
+        return True
+    return True
 
 
 def undo_batch(store: Store, batch_id: int) -> dict[str, int]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator
@@ -315,6 +316,8 @@ class _Importer:
             "source": self.opts.source, "map": self.opts.overrides or None, "strict": self.opts.strict or None,
             "default_region": self.opts.default_region, "dayfirst": self.opts.dayfirst,
         }.items() if v is not None}
+        # Who runs the batch, so `leadctl batches` can tell a killed import from a running one.
+        options["pid"], options["host"] = os.getpid(), socket.gethostname()
         if self.opts.dry_run:
             conn = self.store.engine.connect()
             tx = conn.begin()
