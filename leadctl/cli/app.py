@@ -75,6 +75,13 @@ def main(argv: list[str] | None = None) -> None:
         if exc.hint:
             sys.stderr.write(f"hint: {exc.hint}\n")
         sys.exit(exc.exit_code)
+    except SystemExit as exc:
+        # Typer turns Ctrl-C into a silent exit 130; say what happened (the open transaction
+        # has rolled back by then), in one line and without a traceback.
+        ctx = exc.__context__
+        if exc.code == 130 and ctx is not None and isinstance(ctx.__cause__, KeyboardInterrupt):
+            sys.stderr.write("error: interrupted; the unfinished transaction was rolled back\n")
+        raise
     except BrokenPipeError:
         # `leadctl export leads | head`: the reader left; that is not an error.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
