@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from ..errors import UsageError
 from ..store import models
 from ..store.db import Store
+from ..store.history import record_stage_changes
 from .leadref import resolve_lead
 
 # Personal data erased by `forget`; what stays (source, stage, times, scores,
@@ -81,9 +82,10 @@ def merge_leads(store: Store, keep_ref: str, other_ref: str, *, now: datetime) -
         # The other lead goes first: unique-looking keys (e-mail, phone) move to the survivor.
         conn.execute(delete(t).where(t.c.id == other_id))
         conn.execute(t.update().where(t.c.id == keep_id).values(**values))
-        conn.execute(models.StageChange.__table__.insert().values(
+        # The moved rows interleave with KEEP's: recording the merge row relinks KEEP's whole history.
+        record_stage_changes(conn, [dict(
             lead_id=keep_id, from_stage=keep["stage"], to_stage=keep["stage"], at=now, cause="merge",
-            detail=f"merged lead {other_id}"))
+            detail=f"merged lead {other_id}")])
     return {"kept": keep_id, "removed": other_id,
             "filled": sorted(k for k in values if k not in ("updated_at", "do_not_contact"))}
 

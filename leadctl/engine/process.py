@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from sqlalchemy import Text, and_, bindparam, cast, func, select
 
+from ..store.history import record_stage_changes
 from ..store.models import Activity, Lead, StageChange
 from .context import WRITABLE_COLUMNS, ProcessContext, Step
 from .qualify import Qualifier
@@ -388,7 +389,7 @@ def run_pipeline(ctx: ProcessContext, pipeline: Pipeline, txn: Callable[[], Any]
                 conn.execute(update, params)
                 ctx.counts["updated"] += len(params)
             if history:
-                conn.execute(HISTORY.insert(), history)
+                record_stage_changes(conn, history)
             if observe is not None:
                 observe(before, leads)
             if ids is not None and pos >= len(ids):

@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from ..errors import UsageError
+from ..store.history import record_stage_changes
 from ..store.models import Lead, StageChange
 from .leadref import resolve_lead
 
@@ -79,6 +80,6 @@ def set_stage(store, lead_ref, stage: str, *, reason: str | None = None, force: 
                              hint="leadctl leads stage LEAD STAGE --force --reason '...'")
         conn.execute(LEADS.update().where(LEADS.c.id == lead_id)
                      .values(stage=target, stage_changed_at=now, updated_at=now))
-        conn.execute(HISTORY.insert().values(lead_id=lead_id, from_stage=current, to_stage=target, at=now,
-                                             cause="manual", detail=reason))
+        record_stage_changes(conn, [dict(lead_id=lead_id, from_stage=current, to_stage=target, at=now,
+                                         cause="manual", detail=reason)])
     return StageResult(lead_id, current, target, True, forced=backward)

@@ -12,7 +12,7 @@
   0..k, each first entered no earlier than the one before (creation counts as
   entering the first stage).
 - **time in stage**: for each stage-history row, the time until the lead's next
-  stage-history row. A lead still in the stage is censored at `now` (its time so
+  stage-history row (its `left_at`). A lead still in the stage is censored at `now` (its time so
   far is counted), so medians of busy stages are lower bounds. Only non-terminal
   funnel stages have a time; rows dated after `now` are left out.
 - Conversion percentages are rounded to 0.1; times are in days, rounded to 0.1.
@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Sequence
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import case, func, literal, or_, select
 
-from ..engine.leadquery import LEADS, LeadFilter
+from ..engine.leadquery import LEADS, LeadFilter, lead_conditions
 from .common import (HISTORY, Funnel, StageInfo, cohort_column, filtered, lead_facts, grouped_percentiles,
                      rate, rnd, seconds_between, time_value)
 
@@ -100,17 +100,22 @@ def funnel_report(store, stages: Sequence[StageInfo], flt: LeadFilter, *, now: d
     lost = [func.sum(case((per_lead.c.stage == s.name, 1), else_=0)).label(f"l{j}") for j, s in enumerate(funnel.lost)]
     agg = select(per_lead.c.cohort, func.count().label("leads"), *sums, *lost).group_by(per_lead.c.cohort)
 
-    # Time in stage: consecutive history rows of the selected leads, the last one censored at now.
+    # Time in stage: each history row until the lead's next one (`left_at`, kept by
+    # store.history), the latest censored at now. Without filters or cohorts the leads
+    # table is not needed: the index (to_stage, at, left_at) covers the query.
     now_value = time_value(now)
     timed = [s.name for s in funnel.funnel if s.kind is None]
-    next_at = func.lead(HISTORY.c.at).over(partition_by=HISTORY.c.lead_id, order_by=(HISTORY.c.at, HISTORY.c.id))
-    steps = (select(cohort_column(by).label("cohort"), HISTORY.c.to_stage.label("stage"), HISTORY.c.at.label("at"),
-                    next_at.label("next_at"))
-             .select_from(HISTORY.join(LEADS, LEADS.c.id == HISTORY.c.lead_id)).where(where).subquery("steps"))
-    days = seconds_between(steps.c.at, func.coalesce(steps.c.next_at, now_value)) / 86400.0
+    cols = [HISTORY.c.to_stage.label("stage"), HISTORY.c.at.label("at"), HISTORY.c.left_at.label("left_at")]
+    if by or lead_conditions(flt):
+        steps = (select(cohort_column(by).label("cohort"), *cols)
+                 .select_from(HISTORY.join(LEADS, LEADS.c.id == HISTORY.c.lead_id)).where(where))
+    else:
+        steps = select(*cols)
+    steps = steps.where(HISTORY.c.to_stage.in_(timed) if timed else literal(False),
+                        HISTORY.c.at <= now_value).subquery("steps")
+    days = seconds_between(steps.c.at, func.coalesce(steps.c.left_at, now_value)) / 86400.0
     keys = [steps.c.cohort, steps.c.stage] if by else [steps.c.stage]
-    durations = select(*keys, days.label("days")).where(
-        and_(steps.c.stage.in_(timed) if timed else literal(False), steps.c.at <= now_value))
+    durations = select(*keys, days.label("days"))
 
     with store.connect() as conn:
         counts = {row.cohort: row for row in conn.execute(agg)}

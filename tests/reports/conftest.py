@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from leadctl.store.models import Activity, Assignment, Lead, Owner, SlaBreach, StageChange
+from leadctl.store.history import record_stage_changes
+from leadctl.store.models import Activity, Assignment, Lead, Owner, SlaBreach
 
 OLIST = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real" / "olist-marketing-funnel"
 NOW = datetime(2026, 3, 1, 12, 0, 0)
@@ -26,9 +27,8 @@ def add_lead(conn, *, history=(), **fields) -> int:
         values["stage"] = history[-1][0]
     lead_id = conn.execute(Lead.__table__.insert().values(**values)).inserted_primary_key[0]
     prev = None
-    for stage, at in history:
-        conn.execute(StageChange.__table__.insert().values(lead_id=lead_id, from_stage=prev, to_stage=stage, at=at,
-                                                          cause="manual"))
+    for stage, at in history:  # one call per row, as the engine records them
+        record_stage_changes(conn, [dict(lead_id=lead_id, from_stage=prev, to_stage=stage, at=at, cause="manual")])
         prev = stage
     return lead_id
 
@@ -81,7 +81,7 @@ def olist_store(store):
                          "cause": "import"})
     with store.begin() as conn:
         conn.execute(Lead.__table__.insert(), leads)
-        conn.execute(StageChange.__table__.insert(), hist)
+        record_stage_changes(conn, hist, new_leads=True)
     if store.engine.dialect.name == "postgresql":  # explicit ids: move the sequence on
         with store.begin() as conn:
             conn.exec_driver_sql("SELECT setval('leads_id_seq', (SELECT max(id) FROM leads))")
