@@ -26,11 +26,12 @@ _IDX = {c: WRITABLE_COLUMNS.index(c) for c in ("score", "grade", "temperature", 
 
 
 def score_band(score) -> str | None:
-    """10-point band: 73 → "70-79"."""
+    """The 10-point band of `report scoring`: 73 → "70-79", 100 → "90-100", -5 → "0-9"."""
     if score is None:
         return None
-    lo = int(score) // 10 * 10
-    return f"{lo}-{lo + 9}"
+    from ..reports.scoring import band_label
+
+    return band_label(min(max(int(score) * 10 // 100, 0), 9), 10)
 
 
 @dataclass
