@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from sqlalchemy import event, select
+from sqlalchemy import event, inspect, select
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
@@ -17,9 +17,24 @@ from .models import SCHEMA_VERSION, SQLModel
 
 BUSY_TIMEOUT_MS = 30_000
 
-# Forward migrations: MIGRATIONS[n] upgrades a store at version n to n + 1.
-# New tables are created by `create_all`; migrations add columns and fix data.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+# Forward migrations: MIGRATIONS[n] upgrades a store at version n to n + 1, after new
+# tables (create_all) and new columns and indexes (add_missing_columns) are in place;
+# it fills or fixes data. Bump SCHEMA_VERSION with every change to models.py.
+def _fill_left_at(conn: Connection) -> None:
+    """1 → 2: each stage-history row learns when the lead left that stage (its next row's time)."""
+    from sqlalchemy import and_, func, or_
+    from sqlalchemy.orm import aliased
+
+    sh = models.StageChange.__table__
+    later = aliased(sh)
+    next_at = (select(func.min(later.c.at))
+               .where(later.c.lead_id == sh.c.lead_id,
+                      or_(later.c.at > sh.c.at, and_(later.c.at == sh.c.at, later.c.id > sh.c.id)))
+               .scalar_subquery())
+    conn.execute(sh.update().where(sh.c.left_at.is_(None)).values(left_at=next_at))
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _fill_left_at}
 
 
 @dataclass
@@ -125,25 +140,65 @@ def _safe(parsed) -> str:
 
 
 def migrate(store: Store) -> int:
-    """Create missing tables and run forward migrations; return the schema version."""
+    """Create missing tables and run forward migrations; return the schema version.
+
+    A store at the current version is only read (no write lock), so opening one is cheap
+    and never waits for a running import.
+    """
+    with store.connect() as conn:
+        version = _stored_version(conn)
+    if version == SCHEMA_VERSION:
+        return version
     meta = models.Meta.__table__
     with store.begin() as conn:
         SQLModel.metadata.create_all(conn)
-        row = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).first()
-        if row is None:
+        version = _stored_version(conn)  # again, under the write lock: another process may have migrated
+        if version is None:
             conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
             return SCHEMA_VERSION
-        version = int(row[0])
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"the database has schema version {version}, newer than this leadctl ({SCHEMA_VERSION})",
                 hint="upgrade leadctl",
             )
-        while version < SCHEMA_VERSION:
-            MIGRATIONS[version](conn)
-            version += 1
-        conn.execute(meta.update().where(meta.c.key == "schema_version").values(value=str(version)))
+        if version < SCHEMA_VERSION:
+            add_missing_columns(conn)
+            while version < SCHEMA_VERSION:
+                MIGRATIONS.get(version, lambda _conn: None)(conn)
+                version += 1
+            conn.execute(meta.update().where(meta.c.key == "schema_version").values(value=str(version)))
         return version
+
+
+def _stored_version(conn: Connection) -> int | None:
+    if not inspect(conn).has_table("meta"):
+        return None
+    meta = models.Meta.__table__
+    row = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).first()
+    return int(row[0]) if row else None
+
+
+def add_missing_columns(conn: Connection) -> list[str]:
+    """The additive part of every migration: columns and indexes the models have and the store lacks.
+
+    New columns are nullable or have defaults, so ALTER TABLE … ADD COLUMN is all it takes.
+    Returns what was added, as `table.column` / `index name`.
+    """
+    insp = inspect(conn)
+    ddl = conn.dialect.ddl_compiler(conn.dialect, None)
+    added: list[str] = []
+    for table in SQLModel.metadata.sorted_tables:
+        have = {c["name"] for c in insp.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in have:
+                conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {ddl.get_column_specification(column)}")
+                added.append(f"{table.name}.{column.name}")
+        indexes = {i["name"] for i in insp.get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in indexes:
+                index.create(conn)
+                added.append(index.name)
+    return added
 
 
 def get_meta(conn: Connection, key: str) -> str | None:

@@ -11,7 +11,8 @@ from typing import Any, Optional
 from sqlalchemy import JSON, Column, DateTime, Index, Text
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 1
+# 1: first release of the store; 2: stage_history.left_at (time in stage without a window function).
+SCHEMA_VERSION = 2
 
 # Lead fields that rules, imports and exports know by name (RULES.md), in export order.
 LEAD_FIELDS = (
