@@ -60,7 +60,7 @@ EXPORTS = {
         "Last Activity Date": "last_activity_at", "Budget": "attributes.budget", "Notes": "attributes.notes",
     },
     "olist": {
-        "mql_id": "attributes.mql_id", "first_contact_date": "created_at",
+        "mql_id": "external_id", "first_contact_date": "created_at",
         "landing_page_id": "attributes.landing_page_id", "origin": "source",
     },
     "maven": {
