@@ -26,7 +26,7 @@ from typing import Sequence
 from sqlalchemy import case, func, literal, or_, select
 
 from ..engine.leadquery import LEADS, LeadFilter, lead_conditions
-from .common import (HISTORY, Funnel, StageInfo, cohort_column, filtered, lead_facts, grouped_percentiles,
+from .common import (report_connection, HISTORY, Funnel, StageInfo, cohort_column, filtered, lead_facts, grouped_percentiles,
                      rate, rnd, seconds_between, time_value)
 
 
@@ -117,7 +117,7 @@ def funnel_report(store, stages: Sequence[StageInfo], flt: LeadFilter, *, now: d
     keys = [steps.c.cohort, steps.c.stage] if by else [steps.c.stage]
     durations = select(*keys, days.label("days"))
 
-    with store.connect() as conn:
+    with report_connection(store) as conn:
         counts = {row.cohort: row for row in conn.execute(agg)}
         # Hour steps on SQLite: exact to well below the 0.1 day shown.
         times = grouped_percentiles(conn, durations, resolution=1 / 24) if timed else {}

@@ -19,7 +19,7 @@ from sqlalchemy import and_, case, func, literal, select
 
 from ..engine.leadquery import LEADS, LeadFilter, db_time, lead_conditions
 from ..store.models import Assignment, Owner, SlaBreach
-from .common import (NONE_LABEL, Funnel, StageInfo, filtered, first_contact_at, first_response_hours,
+from .common import (report_connection, NONE_LABEL, Funnel, StageInfo, filtered, first_contact_at, first_response_hours,
                      grouped_percentiles, is_open, lead_facts, rate, rnd)
 
 OWNERS = Owner.__table__
@@ -92,7 +92,7 @@ def owners_report(store, stages: Sequence[StageInfo], flt: LeadFilter) -> Owners
                 .group_by(breach_owner))
     owners = select(OWNERS.c.name, OWNERS.c.team, OWNERS.c.capacity).where(OWNERS.c.removed.is_(False))
     response = select(owner, first_response_hours().label("hours")).where(where)
-    with store.connect() as conn:
+    with report_connection(store) as conn:
         stats = {r.owner: r for r in conn.execute(per_owner)}
         open_by = dict(conn.execute(open_stmt).all())
         assigned_by = dict(conn.execute(assigned).all())

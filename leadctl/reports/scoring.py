@@ -17,7 +17,7 @@ from sqlalchemy import case, func, select
 
 from ..engine.leadquery import LEADS, LeadFilter
 from ..errors import UsageError
-from .common import NONE_LABEL, Funnel, StageInfo, filtered, lead_facts, rate
+from .common import report_connection, NONE_LABEL, Funnel, StageInfo, filtered, lead_facts, rate
 
 
 @dataclass
@@ -64,7 +64,7 @@ def scoring_report(store, stages: Sequence[StageInfo], flt: LeadFilter, *, bands
     grade = func.coalesce(func.nullif(func.trim(LEADS.c.grade), ""), NONE_LABEL).label("grade")
     won_n = func.sum(case((won, 1), else_=0)).label("won")
     where = filtered(flt)
-    with store.connect() as conn:
+    with report_connection(store) as conn:
         by_band = {int(r.band): r for r in conn.execute(
             select(band, func.count().label("leads"), won_n).select_from(base).where(where).group_by(band))}
         by_grade = list(conn.execute(

@@ -27,7 +27,7 @@ from typing import Any, Sequence
 from sqlalchemy import case, func, select
 
 from ..engine.leadquery import LEADS, LeadFilter
-from .common import (ALL, NONE_LABEL, Funnel, StageInfo, filtered, first_response_hours, grouped_percentiles,
+from .common import (report_connection, ALL, NONE_LABEL, Funnel, StageInfo, filtered, first_response_hours, grouped_percentiles,
                      is_lost, lead_facts, rate, rnd)
 
 TOTAL_LABEL = "Total"
@@ -133,7 +133,7 @@ def sources_report(store, stages: Sequence[StageInfo], sources: Sequence[SourceI
                    func.avg(LEADS.c.score).label("avg_score"), func.sum(LEADS.c.score).label("sum_score"))
             .select_from(base).where(where).group_by(src))
     response = select(canonical_source(sources).label("source"), first_response_hours().label("hours")).where(where)
-    with store.connect() as conn:
+    with report_connection(store) as conn:
         groups = list(conn.execute(stmt))
         medians = grouped_percentiles(conn, response, (0.5,), overall=True, resolution=1 / 60)
 
