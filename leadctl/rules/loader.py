@@ -379,10 +379,12 @@ def _cross_checks(states: dict[str, _FileState], problems: list[RuleProblem]) ->
     owners = [o.name for o in routing.owners]
     teams = list(routing.teams)
 
-    def check_assign(assign, path, who):
+    def check_assign(assign, path, who, *, queue_ok=False):
         if assign is None:
             return
-        if assign.owner is not None and routing.owner(assign.owner) is None:
+        # The fallback may name an owner not listed under owners: a shared queue (RULES.md:
+        # `fallback: {owner: queue}`). Anywhere else an unknown owner is a typo.
+        if assign.owner is not None and routing.owner(assign.owner) is None and not queue_ok:
             problems.append(RuleProblem(routing_st.display, routing_st.lines.line(path + ("owner",)),
                                         f"{who}: unknown owner '{assign.owner}'{did_you_mean(assign.owner, owners)}"))
         if assign.team is not None and not routing.members(assign.team):
@@ -392,7 +394,7 @@ def _cross_checks(states: dict[str, _FileState], problems: list[RuleProblem]) ->
 
     for i, rule in enumerate(routing.rules):
         check_assign(rule.assign, ("rules", i, "assign"), f"rule '{rule.name}'")
-    check_assign(routing.fallback, ("fallback",), "fallback")
+    check_assign(routing.fallback, ("fallback",), "fallback", queue_ok=True)
 
     # Stage and temperature names written in conditions must exist, or the rule silently never fires.
     temps = [t.name for t in qual.temperature]
