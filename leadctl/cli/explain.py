@@ -8,7 +8,7 @@ import typer
 
 from .context import settings
 from .leads import app
-from .render import check_format, console
+from .render import check_format, console, safe_text
 
 
 @app.command("explain")
@@ -32,7 +32,10 @@ def _render(info: dict) -> None:
     out = console()
     lead = info["lead"]
     name = " ".join(x for x in (lead.get("first_name"), lead.get("last_name")) if x)
-    out.print(f"[bold]Lead {lead['id']}[/bold] {name} {lead.get('email') or ''}".rstrip())
+    from rich.text import Text
+
+    out.print(Text.assemble((f"Lead {lead['id']}", "bold"),
+                            safe_text(f" {name} {lead.get('email') or ''}".rstrip())))
     sc = info["score"]
     out.print(f"score {sc['score']}  grade {sc['grade'] or '-'}  temperature {info['temperature']['value'] or '-'}"
               f"  stage {info['stage']['value']}  owner {lead.get('owner') or '-'}")
@@ -81,7 +84,7 @@ def _table(out, title: str, cols: tuple, rows: list) -> None:
     for c in cols:
         t.add_column(c.replace("_", " "), overflow="fold")
     for r in rows:
-        t.add_row(*("" if r.get(c) is None else str(r.get(c)) for c in cols))
+        t.add_row(*("" if r.get(c) is None else safe_text(str(r.get(c))) for c in cols))
     out.print(t)
 
 

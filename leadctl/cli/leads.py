@@ -6,7 +6,7 @@ import json
 import typer
 
 from .context import settings
-from .render import check_format, console, jsonable, say
+from .render import check_format, console, jsonable, safe_text, say
 
 app = typer.Typer(help="Work the queue: list, show, explain, stage, assign, merge and forget leads.",
                   no_args_is_help=True)
@@ -42,7 +42,9 @@ def _render_show(data: dict) -> None:
 
     c = console()
     name = " ".join(x for x in (data.get("first_name"), data.get("last_name")) if x) or "(no name)"
-    c.print(f"[bold]Lead {data['id']}[/bold] — {name}")
+    from rich.text import Text
+
+    c.print(Text.assemble((f"Lead {data['id']}", "bold"), " — ", safe_text(name)))
     t = Table(show_header=False, box=None, pad_edge=False)
     t.add_column(style="dim")
     t.add_column()

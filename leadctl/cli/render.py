@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from datetime import date, datetime
 from typing import Any, Iterable, Sequence
@@ -20,7 +21,8 @@ def console(stderr: bool = False):
     stream = sys.stderr if stderr else sys.stdout
     if width is None and not os.environ.get("COLUMNS") and not stream.isatty():
         width = 160  # piped or in a cron mail: wide enough that tables stay readable
-    return Console(stderr=stderr, width=width, no_color=bool(os.environ.get("NO_COLOR")),
+    # markup=False: lead data is printed, and a company called "[/x]" must not be read as markup.
+    return Console(stderr=stderr, width=width, no_color=bool(os.environ.get("NO_COLOR")), markup=False,
                    highlight=False, soft_wrap=False)
 
 
@@ -43,9 +45,20 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+# Control characters (ESC sequences) and bidi overrides in lead data would drive the terminal.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe_text(text: str) -> str:
+    """Lead data made safe for a terminal: control characters and bidi overrides removed."""
+    return _UNSAFE.sub("", text)
+
+
 def cell_text(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, str):
+        return safe_text(value)
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, float):
@@ -91,6 +104,6 @@ def emit_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, fmt: str
         with open_private(output) as fh:
             from rich.console import Console
 
-            Console(file=fh, width=200, no_color=True).print(table)
+            Console(file=fh, width=200, no_color=True, markup=False).print(table)
         return
     console().print(table)

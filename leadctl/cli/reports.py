@@ -87,7 +87,7 @@ def _deliver(table, *, fmt: str, columns: Sequence[str], records: list[tuple], o
         from ..csvsafe import open_private
 
         with open_private(output) as fh:
-            Console(file=fh, width=_width(), no_color=True, highlight=False).print(table)
+            Console(file=fh, width=_width(), no_color=True, highlight=False, markup=False).print(table)
     else:
         console().print(table)
     if svg or html:
@@ -95,7 +95,7 @@ def _deliver(table, *, fmt: str, columns: Sequence[str], records: list[tuple], o
 
         from ..csvsafe import open_private
 
-        rec = Console(record=True, file=io.StringIO(), width=_width(), highlight=False)
+        rec = Console(record=True, file=io.StringIO(), width=_width(), highlight=False, markup=False)
         rec.print(table)
         if svg:
             with open_private(svg) as fh:
