@@ -12,6 +12,7 @@ from ..clock import utcnow
 from ..errors import LeadctlError, NotFoundError
 from ..store import models
 from ..store.db import Store
+from ..store.history import relink_stage_history
 
 # Tables whose rows belong to a lead and go when the lead goes.
 _LEAD_CHILDREN = (models.StageChange, models.Activity, models.Assignment, models.SlaBreach, models.Followup)
@@ -86,6 +87,8 @@ def undo_batch(store: Store, batch_id: int) -> dict[str, int]:
                 restored += conn.execute(leads.update().where(leads.c.id == lead_id).values(**values)).rowcount
         sh = models.StageChange.__table__
         conn.execute(delete(sh).where(sh.c.batch_id == batch_id))
+        # The batch's stage moves are gone: the leads' earlier rows are open again.
+        relink_stage_history(conn, [lead_id for lead_id, _ in changes])
         conn.execute(b.update().where(b.c.id == batch_id).values(status="undone"))
     return {"deleted": deleted, "restored": restored}
 

@@ -22,16 +22,10 @@ BUSY_TIMEOUT_MS = 30_000
 # it fills or fixes data. Bump SCHEMA_VERSION with every change to models.py.
 def _fill_left_at(conn: Connection) -> None:
     """1 → 2: each stage-history row learns when the lead left that stage (its next row's time)."""
-    from sqlalchemy import and_, func, or_
-    from sqlalchemy.orm import aliased
+    from .history import relink_stage_history
 
     sh = models.StageChange.__table__
-    later = aliased(sh)
-    next_at = (select(func.min(later.c.at))
-               .where(later.c.lead_id == sh.c.lead_id,
-                      or_(later.c.at > sh.c.at, and_(later.c.at == sh.c.at, later.c.id > sh.c.id)))
-               .scalar_subquery())
-    conn.execute(sh.update().where(sh.c.left_at.is_(None)).values(left_at=next_at))
+    relink_stage_history(conn, [lid for (lid,) in conn.execute(select(sh.c.lead_id).distinct())])
 
 
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _fill_left_at}
