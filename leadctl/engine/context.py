@@ -97,3 +97,55 @@ class Step(Protocol):
 
     def finish(self, ctx: ProcessContext) -> None:
         """Once per run: persist rotation state."""
+
+
+# ---------------------------------------------------------------- bulk writes
+def bulk_execute(conn: Any, stmt: Any, table: Any, keys: tuple, rows: list) -> None:
+    """Execute `stmt` (a Core INSERT into / UPDATE of `table`) once per row of `rows`.
+
+    `rows` are tuples of values in the order of `keys` (column names of `table`, or the
+    names of other bind parameters, e.g. `_id` of `WHERE id = :_id`). On SQLite the
+    statement is compiled once and run with the DBAPI cursor's executemany, the values
+    converted column by column with the column type's own bind processor (so datetimes
+    and JSON are stored exactly as SQLAlchemy stores them): SQLAlchemy's per-row
+    parameter processing costs more than the write itself. Elsewhere it is a plain
+    `conn.execute(stmt, [dicts])`.
+    """
+    if not rows:
+        return
+    from sqlalchemy import DateTime
+
+    dialect = conn.dialect
+    if dialect.name == "sqlite" and dialect.paramstyle == "qmark":
+        compiled = stmt.compile(dialect=dialect, column_keys=[k for k in keys if k in table.c])
+        order = compiled.positiontup or []
+        pos = {k: i for i, k in enumerate(keys)}
+        if order and all(k in pos for k in order):
+            convert = []
+            for k in order:
+                proc = table.c[k].type._cached_bind_processor(dialect) if k in table.c else None
+                if proc is not None and table.c[k].type._type_affinity is DateTime:
+                    proc = _cached(proc)
+                convert.append((pos[k], proc))
+            if all(p is None for _, p in convert):
+                idx = [i for i, _ in convert]
+                params = [tuple(r[i] for i in idx) for r in rows]
+            else:
+                params = [tuple(r[i] if p is None else p(r[i]) for i, p in convert) for r in rows]
+            conn.exec_driver_sql(compiled.string, params)
+            return
+    conn.execute(stmt, [dict(zip(keys, r)) for r in rows])
+
+
+def _cached(proc):
+    """A datetime bind processor remembering its results (the same times repeat: `now`, due times)."""
+    memo: dict = {}
+
+    def convert(value):
+        out = memo.get(value, convert)
+        if out is convert:
+            out = proc(value)
+            if len(memo) < 4096:
+                memo[value] = out
+        return out
+    return convert

@@ -156,7 +156,7 @@ class FollowupStep:
                                          status=PENDING, created_at=now, note=rule.note))
 
         if new_rows:
-            conn.execute(FOLLOWUPS.insert(), new_rows)
+            _insert_tasks(conn, new_rows)
             ctx.counts["tasks_created"] += len(new_rows)
         for reason, tids in cancel.items():
             for part in _parts(tids):
@@ -170,6 +170,15 @@ class FollowupStep:
 
     def finish(self, ctx) -> None:
         pass
+
+
+_TASK_KEYS = ("lead_id", "owner", "kind", "cadence", "step", "action", "due_at", "status", "created_at", "note")
+
+
+def _insert_tasks(conn, rows: list[dict]) -> None:
+    from .context import bulk_execute
+
+    bulk_execute(conn, FOLLOWUPS.insert(), FOLLOWUPS, _TASK_KEYS, [tuple(r[k] for k in _TASK_KEYS) for r in rows])
 
 
 def _covered(tasks: Iterable, rule_name: str, last_activity: datetime | None) -> bool:
@@ -308,7 +317,7 @@ def create_inactivity_tasks(conn, rules, now: datetime, calendars: Calendars | N
                         status=PENDING, created_at=now, note=rule.note)
                    for lead in leads if rule.when(lead, now)]
             if new:
-                conn.execute(FOLLOWUPS.insert(), new)
+                _insert_tasks(conn, new)
                 created += len(new)
     return created
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from operator import itemgetter
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from sqlalchemy import Text, and_, bindparam, cast, func, select
 
 from ..store.history import record_stage_changes
 from ..store.models import Activity, Lead, StageChange
-from .context import WRITABLE_COLUMNS, ProcessContext, Step
+from .context import WRITABLE_COLUMNS, ProcessContext, Step, bulk_execute
 from .qualify import Qualifier
 from .scoring import Scorer, norm_type
 
@@ -318,8 +319,11 @@ def _stored_fp(prefix: str | None) -> str | None:
     return None
 
 
-def _snapshot(leads: list[dict], writes: list[str]) -> list[tuple]:
-    return [tuple(lead.get(c) for c in writes) for lead in leads]
+def _getter(writes: list[str], keys) -> Callable[[dict], tuple]:
+    """lead → tuple of its `writes` values (itemgetter when every column was selected)."""
+    if len(writes) > 1 and all(c in keys for c in writes):
+        return itemgetter(*writes)
+    return lambda lead: tuple(lead.get(c) for c in writes)
 
 
 @contextmanager
@@ -342,6 +346,9 @@ def run_pipeline(ctx: ProcessContext, pipeline: Pipeline, txn: Callable[[], Any]
     last_id = None
     pos = 0
     update = LEADS.update().where(LEADS.c.id == bindparam("_id"))
+    update_keys = (*writes, "explanation", "updated_at", "_id")
+    stamp = now.isoformat(timespec="seconds")
+    digest = pipeline.digest
     while True:
         with txn() as conn:
             ctx.conn = conn
@@ -368,7 +375,8 @@ def run_pipeline(ctx: ProcessContext, pipeline: Pipeline, txn: Callable[[], Any]
                     if lead.get("attributes") is None:
                         lead["attributes"] = {}
             ctx.counts["leads"] += len(leads)
-            before = _snapshot(leads, writes)
+            values = _getter(writes, keys)
+            before = [values(lead) for lead in leads]
             fps = [_stored_fp(lead.pop("_fp")) for lead in leads]
             records = pipeline.load_activity(conn, leads, ranged)
             history = pipeline.compute(ctx, leads, records)
@@ -377,16 +385,13 @@ def run_pipeline(ctx: ProcessContext, pipeline: Pipeline, txn: Callable[[], Any]
             params = []
             for lead, old, fp in zip(leads, before, fps):
                 new_fp = lead["_fp"]
-                new = tuple(lead.get(c) for c in writes)
+                new = values(lead)
                 if new != old or fp != new_fp:
-                    p = {c: v for c, v in zip(writes, new)}
-                    p["_id"] = lead["id"]
                     # fp first: the next run reads it from the text's first bytes.
-                    p["explanation"] = {"fp": new_fp, **explanation(lead, pipeline.digest), "at": now.isoformat(timespec="seconds")}
-                    p["updated_at"] = now
-                    params.append(p)
+                    expl = {"fp": new_fp, **explanation(lead, digest), "at": stamp}
+                    params.append((*new, expl, now, lead["id"]))
             if params:
-                conn.execute(update, params)
+                bulk_execute(conn, update, LEADS, update_keys, params)
                 ctx.counts["updated"] += len(params)
             if history:
                 record_stage_changes(conn, history)
