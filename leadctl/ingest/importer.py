@@ -30,6 +30,7 @@ from ..errors import InputError, LeadctlError, UsageError
 from ..store import models
 from ..store.db import Store
 from . import normalize as N
+from .fastpath import BulkStatement
 from .headers import ColumnMap, MappingSpec, build_column_map, snake_case
 from .reader import EXTRA_KEY, BadRecord, read_records
 from .rejects import RejectsWriter
@@ -307,6 +308,7 @@ class _Importer:
         self.t = models.Lead.__table__
         self.updated_ids: set[int] = set()
         self.batch_id: int | None = None
+        self._bulk: dict[str, BulkStatement] | None = None
 
     # -- the batch ---------------------------------------------------------
     def run(self, paths: list[str]) -> None:
@@ -600,8 +602,24 @@ class _Importer:
                         found.setdefault(rec.id, dict(rec._mapping))
         return found
 
+    def _statements(self, dialect) -> dict[str, BulkStatement]:
+        """The chunk's bulk statements, compiled once per import (see fastpath)."""
+        if self._bulk is None:
+            t = self.t
+            self._bulk = {
+                "insert": BulkStatement(dialect, t.insert(), ("id",) + _INSERT_COLUMNS),
+                "update": BulkStatement(dialect, t.update().where(t.c.id == bindparam("_id")).values(
+                    **{c: bindparam(c) for c in _UPDATABLE}, updated_at=bindparam("updated_at")),
+                    ("_id",) + _UPDATABLE + ("updated_at",)),
+                "before": BulkStatement(dialect, models.BatchChange.__table__.insert(),
+                                        ("batch_id", "lead_id", "action", "before")),
+                "history": BulkStatement(dialect, models.StageChange.__table__.insert(), _HISTORY_COLUMNS),
+            }
+        return self._bulk
+
     def _write(self, conn, new, changed, before, stage_moves) -> None:
         t = self.t
+        bulk = self._statements(conn.dialect)
         ids: dict[int, int] = {}
         if new:
             locals_ = list(new.keys())
@@ -612,7 +630,7 @@ class _Importer:
                 start = (conn.execute(select(func.max(t.c.id))).scalar() or 0) + 1
                 for i, row in enumerate(rows):
                     row["id"] = start + i
-                conn.execute(t.insert(), rows)
+                bulk["insert"].execute(conn, rows)
                 new_ids = [row["id"] for row in rows]
             else:
                 res = conn.execute(t.insert().returning(t.c.id, sort_by_parameter_order=True), rows)
@@ -621,17 +639,13 @@ class _Importer:
                 ids[local] = lid
                 self.result.lead_ids.add(lid)
         if changed:
-            cols = [c for c in _UPDATABLE]
             params = []
             for lid, values in changed.items():
-                p = {"_id": lid, **{c: values.get(c) for c in cols}, "updated_at": self.now}
+                p = {"_id": lid, **{c: values.get(c) for c in _UPDATABLE}, "updated_at": self.now}
                 params.append(p)
                 self.result.lead_ids.add(lid)
-            stmt = t.update().where(t.c.id == bindparam("_id")).values(
-                **{c: bindparam(c) for c in cols}, updated_at=bindparam("updated_at"))
-            conn.execute(stmt, params)
-            bc = models.BatchChange.__table__
-            conn.execute(bc.insert(), [
+            bulk["update"].execute(conn, params)
+            bulk["before"].execute(conn, [
                 {"batch_id": self.batch_id, "lead_id": lid, "action": "updated", "before": _jsonable(b)}
                 for lid, b in before.items()
             ])
@@ -642,8 +656,7 @@ class _Importer:
         hist += [{"lead_id": lid, "from_stage": frm, "to_stage": to, "at": at or self.now,
                   "cause": "import", "detail": detail, "batch_id": self.batch_id}
                  for lid, frm, to, at in stage_moves]
-        if hist:
-            conn.execute(models.StageChange.__table__.insert(), hist)
+        bulk["history"].execute(conn, hist)
 
 
 _CI_KEYS = {"first_name", "last_name", "company"}
@@ -668,6 +681,7 @@ def _insert_row(values: dict[str, Any]) -> dict[str, Any]:
 
 _INSERT_COLUMNS = tuple(IMPORTED) + ("email_domain", "stage", "stage_changed_at", "attributes", "updated_at",
                                      "batch_id")
+_HISTORY_COLUMNS = ("lead_id", "from_stage", "to_stage", "at", "cause", "detail", "batch_id")
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
