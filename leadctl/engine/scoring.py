@@ -132,6 +132,8 @@ class Scorer:
                     self.rules.append(CompiledScoreRule(i, r.name, group_name, r.points, when.test,
                                                         None, None, False, None))
                 i += 1
+        # A lead without any activity (aggregates or records) fires no activity rule: skip them.
+        self.lead_rules = [r for r in self.rules if r.activity is None]
         self.fit_max = scoring.fit.max
         self.eng_max = scoring.engagement.max
         self.decay = scoring.engagement.decay
@@ -195,7 +197,7 @@ class Scorer:
         sig = []
         fit_raw = 0
         eng_raw = 0
-        for r in self.rules:
+        for r in (self.rules if records or lead.get("activity") else self.lead_rules):
             if r.test is not None:
                 if not r.test(lead, now):
                     continue
