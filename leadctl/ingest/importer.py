@@ -21,9 +21,9 @@ import os
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, tuple_
 
 from ..clock import utcnow
 from ..errors import InputError, LeadctlError, UsageError
@@ -461,7 +461,8 @@ class _Importer:
         Rows for the same lead are folded in file order first and compared with the
         store once, so re-importing a file with duplicates inside changes nothing.
         """
-        existing = self._find_existing(conn, rows)
+        row_keys = [self._row_keys(row.values) for row in rows]
+        existing = self._find_existing(conn, row_keys)
         keyindex: dict[tuple, int] = {}  # match key values → lead id (existing > 0, new < 0)
         for lead in existing.values():
             for key in self._row_keys(lead):
@@ -471,8 +472,8 @@ class _Importer:
         stage_at: dict[int, datetime | None] = {}   # lead id → when the last stage it took was reached
         next_local = -1
         mode = self.opts.mode
-        for row in rows:
-            target = next((keyindex[k] for k in self._row_keys(row.values) if k in keyindex), None)
+        for row, keys in zip(rows, row_keys):
+            target = next((keyindex[k] for k in keys if k in keyindex), None)
             if target is None:
                 if mode == "update":
                     self._reject_late(row, "no existing lead matches (mode update)")
@@ -480,6 +481,10 @@ class _Importer:
                 target, next_local = next_local, next_local - 1
                 state[target] = self._new_values(row)
                 stage_at[target] = row.stage_at
+                rows_of[target] = 1
+                for key in keys:  # a new lead's match values are its row's
+                    keyindex[key] = target
+                continue
             elif target > 0 and mode == "create" and not self._touched(existing[target]):
                 self._reject_late(row, "a lead with this key already exists (mode create)")
                 continue
@@ -572,17 +577,25 @@ class _Importer:
             merged["stage"] = row.stage
         return merged
 
-    def _row_keys(self, values: dict[str, Any]) -> Iterator[tuple]:
+    def _row_keys(self, values: dict[str, Any]) -> list[tuple]:
+        """The match keys a lead's values give, in --match order: (field…, folded value…)."""
+        keys = []
         for key in self.match:
+            if len(key) == 1:
+                v = values.get(key[0])
+                if v is not None and v != "":
+                    keys.append((key[0], v.casefold() if isinstance(v, str) else v))
+                continue
             vals = tuple(_fold(values.get(k)) for k in key)
             if all(v is not None for v in vals):
-                yield key + vals
+                keys.append(key + vals)
+        return keys
 
-    def _find_existing(self, conn, rows: list[_Row]) -> dict[int, dict[str, Any]]:
+    def _find_existing(self, conn, row_keys: list[list[tuple]]) -> dict[int, dict[str, Any]]:
         t = self.t
         wanted: dict[tuple[str, ...], set[tuple]] = {}
-        for row in rows:
-            for key in self._row_keys(row.values):
+        for keys in row_keys:
+            for key in keys:
                 wanted.setdefault(key[: len(key) // 2], set()).add(key[len(key) // 2:])
         cols = [t.c.id, t.c.batch_id, t.c.stage, t.c.attributes, t.c.email_domain] + [t.c[c] for c in IMPORTED]
         found: dict[int, dict[str, Any]] = {}
@@ -596,9 +609,14 @@ class _Importer:
                     for rec in conn.execute(select(*cols).where(cond, t.c.erased_at.is_(None))):
                         found.setdefault(rec.id, dict(rec._mapping))
             else:
-                for i, combo in enumerate(values):
-                    cond = [(_lower(t.c[k]) if k in _CI_KEYS else t.c[k]) == v for k, v in zip(key, combo)]
-                    for rec in conn.execute(select(*cols).where(*cond, t.c.erased_at.is_(None))):
+                # A composite key: a few hundred value combinations per query (a row-value IN),
+                # not one query (and, unindexed, one table scan) per combination.
+                exprs = tuple_(*[(_lower(t.c[k]) if k in _CI_KEYS else t.c[k]) for k in key])
+                combos = list(values)
+                step = max(1, 900 // len(key))
+                for i in range(0, len(combos), step):
+                    cond = exprs.in_(combos[i:i + step])
+                    for rec in conn.execute(select(*cols).where(cond, t.c.erased_at.is_(None))):
                         found.setdefault(rec.id, dict(rec._mapping))
         return found
 
