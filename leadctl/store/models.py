@@ -11,8 +11,9 @@ from typing import Any, Optional
 from sqlalchemy import JSON, Column, DateTime, Index, Text
 from sqlmodel import Field, SQLModel
 
-# 1: first release of the store; 2: stage_history.left_at (time in stage without a window function).
-SCHEMA_VERSION = 2
+# 1: first release of the store; 2: stage_history.left_at (time in stage without a window function);
+# 3: index on leads.assigned_at.
+SCHEMA_VERSION = 3
 
 # Lead fields that rules, imports and exports know by name (RULES.md), in export order.
 LEAD_FIELDS = (
@@ -41,6 +42,7 @@ class Lead(SQLModel, table=True):
         Index("ix_leads_owner", "owner"),
         Index("ix_leads_source", "source"),
         Index("ix_leads_created_at", "created_at"),
+        Index("ix_leads_assigned_at", "assigned_at"),  # the cron SLA check jumps to recent deadlines
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)
