@@ -5,6 +5,7 @@ from typing import Optional
 
 import typer
 
+from . import options as opt
 from .context import settings
 
 app = typer.Typer(help="Export leads for analysts and other tools.", no_args_is_help=True)
@@ -14,15 +15,15 @@ app = typer.Typer(help="Export leads for analysts and other tools.", no_args_is_
 def export_leads_command(
     ctx: typer.Context,
     fmt: str = typer.Option("csv", "--format", help="csv | json | jsonl."),
-    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write to FILE (created readable by you only); default stdout."),
-    stage: Optional[str] = typer.Option(None, "--stage", help="Only leads in this stage."),
-    owner: Optional[str] = typer.Option(None, "--owner", help="Only leads of this owner."),
-    source: Optional[str] = typer.Option(None, "--source", help="Only leads from this source."),
-    min_score: Optional[int] = typer.Option(None, "--min-score", help="Score at least N."),
-    max_score: Optional[int] = typer.Option(None, "--max-score", help="Score at most N."),
-    search: Optional[str] = typer.Option(None, "--search", help="Text in e-mail, name or company (any case)."),
-    since: Optional[str] = typer.Option(None, "--since", help="Created on or after this date."),
-    until: Optional[str] = typer.Option(None, "--until", help="Created up to this date (the whole day)."),
+    output: Optional[str] = opt.OUTPUT,
+    stage: Optional[str] = opt.STAGE,
+    owner: Optional[str] = opt.OWNER,
+    source: Optional[str] = opt.SOURCE,
+    min_score: Optional[int] = opt.MIN_SCORE,
+    max_score: Optional[int] = opt.MAX_SCORE,
+    search: Optional[str] = opt.SEARCH,
+    since: Optional[str] = opt.SINCE,
+    until: Optional[str] = opt.UNTIL,
     sort: Optional[str] = typer.Option(None, "--sort", help="Field to sort by (default id); prefix - for descending."),
     limit: Optional[int] = typer.Option(None, "--limit", help="At most N leads."),
 ) -> None:

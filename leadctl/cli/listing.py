@@ -5,6 +5,7 @@ from typing import Optional
 
 import typer
 
+from . import options as opt
 from .context import settings
 from .leads import app
 from .render import check_format, emit_rows, say
@@ -27,14 +28,14 @@ def lead_filter(*, stage=None, owner=None, source=None, min_score=None, max_scor
 @app.command("list")
 def leads_list(
     ctx: typer.Context,
-    stage: Optional[str] = typer.Option(None, "--stage", help="Only leads in this stage."),
-    owner: Optional[str] = typer.Option(None, "--owner", help="Only leads of this owner."),
-    source: Optional[str] = typer.Option(None, "--source", help="Only leads from this source."),
-    min_score: Optional[int] = typer.Option(None, "--min-score", help="Score at least N."),
-    max_score: Optional[int] = typer.Option(None, "--max-score", help="Score at most N."),
-    search: Optional[str] = typer.Option(None, "--search", help="Text in e-mail, name or company (any case)."),
-    since: Optional[str] = typer.Option(None, "--since", help="Created on or after this date."),
-    until: Optional[str] = typer.Option(None, "--until", help="Created up to this date (the whole day)."),
+    stage: Optional[str] = opt.STAGE,
+    owner: Optional[str] = opt.OWNER,
+    source: Optional[str] = opt.SOURCE,
+    min_score: Optional[int] = opt.MIN_SCORE,
+    max_score: Optional[int] = opt.MAX_SCORE,
+    search: Optional[str] = opt.SEARCH,
+    since: Optional[str] = opt.SINCE,
+    until: Optional[str] = opt.UNTIL,
     sort: str = typer.Option("-created_at", "--sort", help="Field to sort by; prefix - for descending."),
     limit: Optional[int] = typer.Option(None, "--limit", help="At most N leads (default 50 in a table, all in csv/json)."),
     fmt: str = typer.Option("table", "--format", help="table | csv | json."),

@@ -13,6 +13,7 @@ from typing import Any, Optional, Sequence
 
 import typer
 
+from . import options as opt
 from .context import settings
 
 app = typer.Typer(help="Funnel, source, owner and scoring reports.", no_args_is_help=True)
@@ -126,13 +127,8 @@ def _table(title: str, headers: Sequence[tuple[str, str]]):
 _BAR_HEADERS = ("Funnel", "", "Load")
 
 
-_SINCE = typer.Option(None, "--since", help="Leads created on or after this date (YYYY-MM-DD).")
-_UNTIL = typer.Option(None, "--until", help="Leads created up to this date (the whole day).")
-_SOURCE = typer.Option(None, "--source", help="Only leads from this source.")
-_OWNER = typer.Option(None, "--owner", help="Only leads of this owner.")
-_STAGE = typer.Option(None, "--stage", help="Only leads currently in this stage.")
+_SINCE, _UNTIL, _SOURCE, _OWNER, _STAGE, _OUTPUT = opt.SINCE, opt.UNTIL, opt.SOURCE, opt.OWNER, opt.STAGE, opt.OUTPUT
 _FORMAT = typer.Option("table", "--format", help="table | csv | json.")
-_OUTPUT = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout.")
 _SVG = typer.Option(None, "--svg", help="Also save the rendered table as SVG.")
 _HTML = typer.Option(None, "--html", help="Also save the rendered table as HTML.")
 
