@@ -111,6 +111,28 @@ DEFAULT_STAGES = (
 )
 
 
+def _unique_names(items, noun: str):
+    """Every name and alias names one item only (compared case-insensitively, trimmed)."""
+    seen: dict[str, str] = {}
+    for item in items:
+        for word in (item.name, *item.aliases):
+            k = _norm(word)
+            if k in seen and seen[k] != item.name:
+                raise ValueError(f"'{word}' names two {noun}s ('{seen[k]}' and '{item.name}')")
+            seen[k] = item.name
+    return items
+
+
+def _alias_lookup(items) -> dict[str, str]:
+    """Normalised name or alias → canonical name; names win over another item's alias."""
+    lookup = {}
+    for item in items:
+        lookup[_norm(item.name)] = item.name
+        for a in item.aliases:
+            lookup.setdefault(_norm(a), item.name)
+    return lookup
+
+
 class StagesConfig(_File):
     """Funnel stages in order; `resolve` maps names and aliases (any case) to names."""
 
@@ -123,24 +145,13 @@ class StagesConfig(_File):
     def _check(cls, stages):
         if not stages:
             raise ValueError("needs at least one stage")
-        seen: dict[str, str] = {}
-        for s in stages:
-            for word in (s.name, *s.aliases):
-                k = _norm(word)
-                if k in seen and seen[k] != s.name:
-                    raise ValueError(f"'{word}' names two stages ('{seen[k]}' and '{s.name}')")
-                seen[k] = s.name
+        _unique_names(stages, "stage")
         if all(s.terminal for s in stages):
             raise ValueError("needs at least one open stage (without kind: won/lost)")
         return stages
 
     def model_post_init(self, _ctx) -> None:
-        lookup = {}
-        for s in self.stages:
-            lookup[_norm(s.name)] = s.name
-            for a in s.aliases:
-                lookup.setdefault(_norm(a), s.name)
-        self._lookup = lookup
+        self._lookup = _alias_lookup(self.stages)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -571,22 +582,10 @@ class SourcesConfig(_File):
     @field_validator("sources")
     @classmethod
     def _check(cls, sources):
-        seen: dict[str, str] = {}
-        for s in sources:
-            for word in (s.name, *s.aliases):
-                k = _norm(word)
-                if k in seen and seen[k] != s.name:
-                    raise ValueError(f"'{word}' names two sources ('{seen[k]}' and '{s.name}')")
-                seen[k] = s.name
-        return sources
+        return _unique_names(sources, "source")
 
     def model_post_init(self, _ctx) -> None:
-        lookup = {}
-        for s in self.sources:
-            lookup[_norm(s.name)] = s.name
-            for a in s.aliases:
-                lookup.setdefault(_norm(a), s.name)
-        self._lookup = lookup
+        self._lookup = _alias_lookup(self.sources)
 
     @property
     def names(self) -> tuple[str, ...]:
