@@ -32,6 +32,8 @@ def _datetime_processor(slow: Callable[[Any], Any]) -> Callable[[Any], Any]:
         return slow
 
     def process(value, _dt=datetime, _slow=slow):
+        if value is None:
+            return None
         if type(value) is _dt and value.tzinfo is None:
             return value.isoformat(" ", "microseconds")
         return _slow(value)
@@ -78,7 +80,8 @@ class BulkStatement:
         if not rows:
             return
         if self.sql is None:
-            conn.execute(self.stmt, list(rows))
+            keys = self.keys
+            conn.execute(self.stmt, [{k: row.get(k) for k in keys} for row in rows])
             return
         conn.exec_driver_sql(self.sql, self.tuples(rows))
 

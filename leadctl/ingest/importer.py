@@ -243,6 +243,7 @@ class _Sources:
     def __init__(self, rules, known: Iterable[str]):
         self._rules_sources = rules.sources
         self._seen: dict[str, str] = {}
+        self._memo: dict[str, str] = {}
         for s in known:
             if s:
                 self._seen.setdefault(s.strip().casefold(), s)
@@ -250,10 +251,12 @@ class _Sources:
     def canonical(self, value: str) -> str | None:
         if not value:
             return None
-        hit = self._rules_sources.resolve(value)
-        if hit:
-            return hit
-        return self._seen.setdefault(value.strip().casefold(), value.strip())
+        hit = self._memo.get(value)
+        if hit is None:
+            hit = self._rules_sources.resolve(value) or self._seen.setdefault(value.strip().casefold(), value.strip())
+            if len(self._memo) < 100_000:  # a value's answer never changes once given
+                self._memo[value] = hit
+        return hit
 
 
 def file_sha256(path: str) -> str | None:
@@ -309,6 +312,7 @@ class _Importer:
         self.updated_ids: set[int] = set()
         self.batch_id: int | None = None
         self._bulk: dict[str, BulkStatement] | None = None
+        self.first_stage = rules.stages.first
 
     # -- the batch ---------------------------------------------------------
     def run(self, paths: list[str]) -> None:
@@ -553,7 +557,8 @@ class _Importer:
         v = dict(row.values)
         v.setdefault("created_at", self.now)
         v["updated_at"] = self.now
-        v["stage"] = row.stage or self.rules.stages.first
+        v["stage"] = row.stage or self.first_stage
+        v["do_not_contact"] = bool(v.get("do_not_contact") or False)
         v["attributes"] = row.attributes or None
         v["email_domain"] = N.email_domain(v["email"]) if v.get("email") else None
         v["batch_id"] = self.batch_id
@@ -641,7 +646,7 @@ class _Importer:
         ids: dict[int, int] = {}
         if new:
             locals_ = list(new.keys())
-            rows = [_insert_row(new[k]) for k in locals_]
+            rows = [new[k] for k in locals_]
             if conn.dialect.name == "sqlite":
                 # The chunk holds SQLite's write lock (BEGIN IMMEDIATE), so ids after max(id) are
                 # ours; a plain executemany is many times faster than INSERT … RETURNING row by row.
@@ -651,7 +656,8 @@ class _Importer:
                 bulk["insert"].execute(conn, rows)
                 new_ids = [row["id"] for row in rows]
             else:
-                res = conn.execute(t.insert().returning(t.c.id, sort_by_parameter_order=True), rows)
+                res = conn.execute(t.insert().returning(t.c.id, sort_by_parameter_order=True),
+                                   [{c: row.get(c) for c in _INSERT_COLUMNS} for row in rows])
                 new_ids = [lid for (lid,) in res.all()]
             for local, lid in zip(locals_, new_ids):
                 ids[local] = lid
@@ -689,12 +695,6 @@ def _fold(v: Any) -> Any:
     if v is None or v == "":
         return None
     return v.casefold() if isinstance(v, str) else v
-
-
-def _insert_row(values: dict[str, Any]) -> dict[str, Any]:
-    row = {c: values.get(c) for c in _INSERT_COLUMNS}
-    row["do_not_contact"] = bool(values.get("do_not_contact") or False)
-    return row
 
 
 _INSERT_COLUMNS = tuple(IMPORTED) + ("email_domain", "stage", "stage_changed_at", "attributes", "updated_at",
