@@ -69,3 +69,24 @@ def test_cli_list(store, db_url):
     assert res.stdout.splitlines()[1].startswith("4,Bob L4,p4@ex.com")
     assert run(db_url, "--sort", "nope").exit_code != 0
     assert run(db_url, "--format", "xml").exit_code == 2
+
+
+def test_mine_lists_the_owner_named_by_leadctl_owner(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from leadctl.cli.app import app
+    from leadctl.store.db import open_store
+    from leadctl.store.models import Lead
+    from datetime import datetime
+
+    db = str(tmp_path / "m.db")
+    store = open_store(db)
+    now = datetime(2026, 11, 20)
+    with store.begin() as conn:
+        conn.execute(Lead.__table__.insert(), [
+            {"email": "a@example.com", "owner": "dana", "created_at": now, "updated_at": now},
+            {"email": "b@example.com", "owner": "lee", "created_at": now, "updated_at": now}])
+    store.dispose()
+    monkeypatch.setenv("LEADCTL_OWNER", "dana")
+    out = CliRunner().invoke(app, ["--db", db, "leads", "list", "--mine", "--format", "json"]).output
+    assert [r["email"] for r in __import__("json").loads(out)] == ["a@example.com"]

@@ -30,6 +30,7 @@ def leads_list(
     ctx: typer.Context,
     stage: Optional[str] = opt.STAGE,
     owner: Optional[str] = opt.OWNER,
+    mine: bool = typer.Option(False, "--mine", help="Only my leads: owner $LEADCTL_OWNER, else my login name."),
     source: Optional[str] = opt.SOURCE,
     min_score: Optional[int] = opt.MIN_SCORE,
     max_score: Optional[int] = opt.MAX_SCORE,
@@ -46,6 +47,11 @@ def leads_list(
     from ..engine.leadquery import LEADS, count_leads, naive_utc, select_leads
 
     check_format(fmt)
+    if mine:
+        import getpass
+        import os
+
+        owner = os.environ.get("LEADCTL_OWNER") or getpass.getuser()
     if limit is None and fmt == "table":
         limit = TABLE_LIMIT
     flt = lead_filter(stage=stage, owner=owner, source=source, min_score=min_score, max_score=max_score,
