@@ -21,7 +21,7 @@ import os
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from sqlalchemy import bindparam, func, select, tuple_
 
@@ -30,7 +30,7 @@ from ..errors import InputError, LeadctlError, UsageError
 from ..store import models
 from ..store.db import Store
 from . import normalize as N
-from .fastpath import BulkStatement
+from .fastpath import BulkStatement, in_worker, use_worker
 from .headers import ColumnMap, MappingSpec, build_column_map, snake_case
 from .reader import EXTRA_KEY, BadRecord, read_records
 from .rejects import RejectsWriter
@@ -258,6 +258,13 @@ class _Sources:
                 self._memo[value] = hit
         return hit
 
+    def state(self) -> tuple[dict[str, str], dict[str, str]]:
+        return self._seen, self._memo
+
+    def restore(self, state: tuple[dict[str, str], dict[str, str]]) -> None:
+        """Take over what a worker process learnt (first spellings seen), so later files agree."""
+        self._seen, self._memo = state
+
 
 def file_sha256(path: str) -> str | None:
     if path == "-":
@@ -394,20 +401,66 @@ class _Importer:
                                     enabled=not self.opts.dry_run)
             self.rejects_by_file[path] = rejects
             try:
-                self._import_stream(path, stream, colmap, rejects)
+                sha = self._import_stream(path, stream, colmap, rejects)
             finally:
                 rejects.close()
             if rejects.path_written:
                 self.result.rejects_files.append(rejects.path_written)
-            digest.update((stream.sha256 or "").encode())
-        self._sha = digest.hexdigest() if len(paths) > 1 else (stream.sha256 or "")
+            digest.update((sha or "").encode())
+        self._sha = digest.hexdigest() if len(paths) > 1 else (sha or "")
 
     def _known_sources(self) -> list[str]:
         t = self.t
         with self.store.connect() as conn:
             return [r[0] for r in conn.execute(select(t.c.source).where(t.c.source.is_not(None)).distinct())]
 
-    def _import_stream(self, path: str, stream, colmap: ColumnMap, rejects: RejectsWriter) -> None:
+    def _import_stream(self, path: str, stream, colmap: ColumnMap, rejects: RejectsWriter) -> str:
+        """Fold one file into the store; return the checksum of its bytes.
+
+        Reading and normalising a large CSV file runs in a worker process (fastpath.in_worker)
+        while this one matches and writes; either way the rows arrive here in file order,
+        and rejects, warnings, counts and errors are handled here exactly alike.
+        """
+        done: dict[str, Any] = {}
+        if use_worker(stream, path):
+            stream.close()
+            need_raw = self.opts.mode != "upsert"  # late rejects (mode create/update) print the row
+
+            def produce():
+                inner = read_records(path, fmt=self.opts.fmt, delimiter=self.opts.delimiter,
+                                     encoding=self.opts.encoding)
+                for number, fields, reason, warnings, raw in self._events(inner, colmap):
+                    yield number, fields, reason, warnings, raw if (need_raw or warnings or not fields) else None
+                done["sha256"] = inner.sha256
+                done["sources"] = self.sources.state()
+
+            events = in_worker(produce, done)
+        else:
+            events = self._events(stream, colmap)
+        chunk: list[_Row] = []
+        for number, fields, reason, warnings, raw in events:
+            self.result.read += 1
+            for fieldname, value, why in warnings:
+                self.result.warnings += 1
+                if fields is not None:
+                    rejects.warn(number, why, fieldname, value, raw)
+            if fields is None:
+                rejects.write(number, reason, None, None, raw)
+                self.result.rejected += 1
+                continue
+            chunk.append(_Row(number, path, *fields, raw))
+            if len(chunk) >= CHUNK:
+                self._flush(chunk)
+                chunk = []
+        if chunk:
+            self._flush(chunk)
+        if "sources" in done:
+            self.sources.restore(done["sources"])
+        return done.get("sha256", stream.sha256)
+
+    def _events(self, stream, colmap: ColumnMap) -> Iterator[tuple]:
+        """(row number, (values, attributes, stage, stage_at) or None, reject reason, warnings, raw record)
+        for every record of the stream, in order."""
         records = iter(stream)
         head: list[tuple[int, dict]] = []
         date_headers = {f: c.header for f, c in colmap.fields.items() if f in _DATES}
@@ -425,29 +478,13 @@ class _Importer:
                 dayfirst[fieldname] = N.detect_dayfirst(
                     [r.get(header) or "" for _, r in head if not isinstance(r, BadRecord)])
         norm = _Normaliser(colmap, self.opts, self.rules, self.sources, dayfirst)
-        chunk: list[_Row] = []
         for number, raw in _chain(head, records):
-            self.result.read += 1
             if isinstance(raw, BadRecord):
-                rejects.write(number, raw.reason, None, None, {"_raw": raw.raw})
-                self.result.rejected += 1
+                yield number, None, raw.reason, (), {"_raw": raw.raw}
                 continue
             row, reason, warnings = norm.row(number, raw)
-            for fieldname, value, why in warnings:
-                self.result.warnings += 1
-                if row is not None:
-                    rejects.warn(number, why, fieldname, value, raw)
-            if row is None:
-                rejects.write(number, reason, None, None, raw)
-                self.result.rejected += 1
-                continue
-            row.file = path
-            chunk.append(row)
-            if len(chunk) >= CHUNK:
-                self._flush(chunk)
-                chunk = []
-        if chunk:
-            self._flush(chunk)
+            fields = None if row is None else (row.values, row.attributes, row.stage, row.stage_at)
+            yield number, fields, reason, warnings, raw
 
     # -- writing ---------------------------------------------------------------
     def _flush(self, rows: list[_Row]) -> None:

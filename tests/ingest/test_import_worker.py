@@ -1,0 +1,70 @@
+"""Large CSV files are read and normalised in a worker process: same results, same errors."""
+from __future__ import annotations
+
+import csv
+
+import pytest
+from sqlalchemy import select
+
+from leadctl.errors import InputError
+from leadctl.ingest import fastpath
+from leadctl.ingest.importer import ImportOptions, import_leads
+from leadctl.rules.loader import load_rules
+from leadctl.store import models
+from leadctl.store.db import open_store
+
+from conftest import EXAMPLES, REPO, sqlite_only
+
+NOW = __import__("datetime").datetime(2026, 11, 20, 10, 0)
+pytestmark = pytest.mark.skipif("fork" not in __import__("multiprocessing").get_all_start_methods(),
+                                reason="the worker needs fork")
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return load_rules(str(REPO / "leadctl" / "default_rules"))
+
+
+def _snapshot(store):
+    out = []
+    for model in (models.Lead, models.StageChange, models.BatchChange):
+        t = model.__table__
+        with store.connect() as conn:
+            out.append([tuple(r) for r in conn.execute(select(t).order_by(t.c.id))])
+    return out
+
+
+@sqlite_only
+def test_worker_gives_the_same_store_rejects_and_counts(rules, tmp_path, monkeypatch):
+    files = [str(EXAMPLES / "hubspot_contacts.csv"), str(EXAMPLES / "webform_leads.json"),
+             str(EXAMPLES / "hubspot_contacts.csv")]
+    results = []
+    for name, min_bytes in (("plain", 1 << 40), ("worker", 0)):
+        monkeypatch.setattr(fastpath, "WORKER_MIN_BYTES", min_bytes)
+        store = open_store(str(tmp_path / f"{name}.db"))
+        r = import_leads(store, files[:2], ImportOptions(rejects=str(tmp_path / f"{name}.rej.csv")), rules, now=NOW)
+        again = import_leads(store, files[2:], ImportOptions(mode="create", rejects=str(tmp_path / f"{name}.2.csv")),
+                             rules, now=NOW)
+        rejects = [open(f, encoding="utf-8").read() for f in r.rejects_files + again.rejects_files]
+        results.append((r.summary(), r.warnings, again.summary(), again.warnings, rejects, _snapshot(store)))
+        store.dispose()
+    assert results[0] == results[1]
+
+
+def test_worker_error_names_file_and_row_and_takes_back_the_batch(store, rules, tmp_path, monkeypatch):
+    monkeypatch.setattr(fastpath, "WORKER_MIN_BYTES", 0)
+    monkeypatch.setattr("leadctl.ingest.importer.CHUNK", 50)
+    path = tmp_path / "broken.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["Email", "Company"])
+        w.writerows([[f"p{i}@example.com", "Acme"] for i in range(1, 1201)])
+        fh.write('p1201@example.com,"Acme\n')
+        w.writerows([[f"q{i}@example.com", "Acme"] for i in range(5)])
+    with pytest.raises(InputError) as info:
+        import_leads(store, [str(path)], ImportOptions(), rules, now=NOW)
+    assert info.value.file == str(path) and info.value.row == 1201
+    assert "unterminated quote" in info.value.message
+    t = models.Lead.__table__
+    with store.connect() as conn:
+        assert conn.execute(select(t.c.id)).first() is None
