@@ -29,6 +29,7 @@ from ..clock import utcnow
 from ..errors import InputError, LeadctlError, UsageError
 from ..store import models
 from ..store.db import Store
+from ..store.history import record_stage_changes
 from . import normalize as N
 from .fastpath import BulkStatement, in_worker, use_worker
 from .headers import ColumnMap, MappingSpec, build_column_map, snake_case
@@ -505,7 +506,7 @@ class _Importer:
         row_keys = [self._row_keys(row.values) for row in rows]
         existing = self._find_existing(conn, row_keys)
         keyindex: dict[tuple, int] = {}  # match key values → lead id (existing > 0, new < 0)
-        for lead in existing.values():
+        for lead in sorted(existing.values(), key=lambda lead: lead["id"]):  # ties: the oldest lead wins
             for key in self._row_keys(lead):
                 keyindex.setdefault(key, lead["id"])
         state: dict[int, dict[str, Any]] = {}       # lead id → values after the rows seen so far
@@ -712,12 +713,14 @@ class _Importer:
             ])
         detail = f"batch {self.batch_id}"
         # Every new lead enters the funnel: at its row's stage (when reached) or the first stage.
-        hist = [{"lead_id": ids[k], "from_stage": None, "to_stage": v["stage"], "at": v["stage_changed_at"],
-                 "cause": "import", "detail": detail, "batch_id": self.batch_id} for k, v in new.items()]
-        hist += [{"lead_id": lid, "from_stage": frm, "to_stage": to, "at": at or self.now,
-                  "cause": "import", "detail": detail, "batch_id": self.batch_id}
-                 for lid, frm, to, at in stage_moves]
-        bulk["history"].execute(conn, hist)
+        # Its first history row is its only one (left_at stays NULL), so the bulk path serves.
+        bulk["history"].execute(conn, [
+            {"lead_id": ids[k], "from_stage": None, "to_stage": v["stage"], "at": v["stage_changed_at"],
+             "cause": "import", "detail": detail, "batch_id": self.batch_id} for k, v in new.items()])
+        # Existing leads that moved close their open history row: the one history writer does that.
+        record_stage_changes(conn, [
+            {"lead_id": lid, "from_stage": frm, "to_stage": to, "at": at or self.now, "cause": "import",
+             "detail": detail, "batch_id": self.batch_id} for lid, frm, to, at in stage_moves])
 
 
 _CI_KEYS = {"first_name", "last_name", "company"}

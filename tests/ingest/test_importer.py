@@ -244,3 +244,17 @@ def test_100k_generated_leads_add_up(store, rules, shared_data, tmp_path):
     statuses = [row[1] for row in csv.reader(open(tmp_path / "r.csv", encoding="utf-8")) if len(row) > 1]
     assert statuses.count("rejected") == r.rejected
     assert statuses.count("warning") == r.warnings
+
+
+def test_stage_moves_by_import_close_the_previous_history_row(store, rules, tmp_path):
+    a = write_csv(tmp_path / "a.csv", ["Email", "Lead Status", "Create Date"],
+                  [["ada@example.com", "New", "2026-10-01"]])
+    b = write_csv(tmp_path / "b.csv", ["Email", "Lead Status", "Stage Date"],
+                  [["ada@example.com", "SQL", "2026-11-01 09:00"]])
+    import_leads(store, [a], ImportOptions(), rules, now=NOW)
+    import_leads(store, [b], ImportOptions(), rules, now=NOW)
+    sh = models.StageChange.__table__
+    with store.connect() as conn:
+        rows = conn.execute(select(sh.c.to_stage, sh.c.at, sh.c.left_at).order_by(sh.c.at)).all()
+    assert [r.to_stage for r in rows] == ["new", "sql"]
+    assert rows[0].left_at == rows[1].at and rows[1].left_at is None
