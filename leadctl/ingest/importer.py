@@ -604,16 +604,29 @@ class _Importer:
 
     def _merge(self, current: dict[str, Any], row: _Row) -> dict[str, Any]:
         """Fold a row into a lead: new non-empty values win, empty values never overwrite,
-        the earliest creation time stays, and the stage only moves forward (or to a terminal stage)."""
+        the earliest creation time stays, and the stage only moves forward (or to a terminal stage).
+
+        The external id is an identity, not a value: the lead keeps its first one (outcome files
+        of that system match on it), and another system's id is kept in `attributes.other_external_ids`.
+        """
         merged = dict(current)
+        other_id = None
         for k, v in row.values.items():
             if v is None or v == "":
                 continue
             if k == "created_at" and current.get(k) is not None and v >= current[k]:
                 continue
+            if k == "external_id" and current.get(k) and v != current[k]:
+                other_id = v
+                continue
             merged[k] = v
-        if row.attributes:
-            merged["attributes"] = {**(current.get("attributes") or {}), **row.attributes}
+        if row.attributes or other_id:
+            attributes = {**(current.get("attributes") or {}), **row.attributes}
+            if other_id:
+                known = [x for x in str(attributes.get("other_external_ids") or "").split(", ") if x]
+                if other_id not in known:
+                    attributes["other_external_ids"] = ", ".join([*known, other_id])
+            merged["attributes"] = attributes
         if merged.get("email") != current.get("email"):
             merged["email_domain"] = N.email_domain(merged["email"])
         if row.stage and row.stage != current.get("stage") and self._may_move(current.get("stage"), row.stage):

@@ -171,7 +171,8 @@ def test_outcome_import_with_mapping_moves_stages(store, rules, tmp_path):
                      ImportOptions(mode="update", mapping=mapping, match=",".join(mapping.match),
                                    rejects=str(tmp_path / "deals.csv")), rules, now=NOW)
     assert adds_up(r) and r.created == 0
-    assert r.rejected >= 1  # Record ID 99999 matches nobody
+    # examples/README.md: 24 deals close their lead; Record ID 99999 matches nobody.
+    assert (r.updated, r.rejected) == (24, 1)
     sh = models.StageChange.__table__
     assert count(store, models.StageChange, sh.c.to_stage == "customer", sh.c.cause == "import") >= 1
 
@@ -258,3 +259,15 @@ def test_stage_moves_by_import_close_the_previous_history_row(store, rules, tmp_
         rows = conn.execute(select(sh.c.to_stage, sh.c.at, sh.c.left_at).order_by(sh.c.at)).all()
     assert [r.to_stage for r in rows] == ["new", "sql"]
     assert rows[0].left_at == rows[1].at and rows[1].left_at is None
+
+
+def test_a_lead_keeps_its_first_external_id(store, rules, tmp_path):
+    a = write_csv(tmp_path / "a.csv", ["Record ID", "Email"], [["51638", "ethan@example.com"]])
+    b = write_csv(tmp_path / "b.csv", ["Record ID", "Email"], [["52202", "Ethan@example.com"]])
+    import_leads(store, [a], ImportOptions(), rules, now=NOW)
+    import_leads(store, [b], ImportOptions(), rules, now=NOW)
+    row = lead(store, email="ethan@example.com")
+    assert row["external_id"] == "51638"
+    assert row["attributes"]["other_external_ids"] == "52202"
+    again = import_leads(store, [b], ImportOptions(), rules, now=NOW)
+    assert again.unchanged == 1
