@@ -1,8 +1,8 @@
 """Activities: what leads did (page views, demo requests, calls …), logged by hand or imported.
 
 Every activity moves the lead's `last_activity_at` forward; a contact made by the
-team (`call`, `email_sent`, `meeting`) moves `last_contacted_at` too and completes
-the lead's due follow-up of that action.
+team (`call`, `email_sent`, `meeting` … see CONTACT_TYPES) moves `last_contacted_at`
+too and completes the lead's due follow-up of that action.
 """
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ from ..ingest.reader import BadRecord, read_records
 from ..ingest.rejects import RejectsWriter
 from ..store import models
 from ..store.db import Store
+from .contact import CONTACT_TYPES
 
-CONTACT_TYPES = frozenset({"call", "email_sent", "meeting"})
+
 CHUNK = 5000
 
 # Header spellings → activity field, matched like lead headers (case and punctuation ignored).

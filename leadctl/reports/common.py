@@ -24,6 +24,7 @@ from sqlalchemy import Float, Integer, and_, case, func, literal, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
+from ..engine.contact import CONTACT_TYPES as _CONTACT_TYPES
 from ..engine.leadquery import LEADS, LeadFilter, db_time, lead_conditions
 from ..store.models import Activity, StageChange
 
@@ -31,7 +32,7 @@ HISTORY = StageChange.__table__
 ACTIVITIES = Activity.__table__
 
 # Activity types that count as a person contacting the lead (first-response time).
-CONTACT_TYPES = ("call", "email", "email_sent", "meeting", "sms", "message")
+CONTACT_TYPES = tuple(sorted(_CONTACT_TYPES))  # one definition of a contact: engine.contact
 NONE_LABEL = "(none)"
 
 
