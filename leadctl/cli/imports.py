@@ -55,7 +55,7 @@ def import_files(
         mode=mode, match=match, source=source, overrides=overrides,
         mapping=load_mapping(mapping) if mapping else None, fmt=fmt, delimiter=delimiter, encoding=encoding,
         default_region=default_region.upper() if default_region else None, dayfirst=dayfirst, strict=strict,
-        dry_run=dry_run, rejects=rejects,
+        dry_run=dry_run, rejects=rejects, collect_ids=not (no_process or dry_run),
     )
     if opts.mapping and opts.mapping.match and match == "email,phone,external_id":
         opts.match = ",".join(opts.mapping.match)

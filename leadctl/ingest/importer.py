@@ -68,6 +68,7 @@ class ImportOptions:
     strict: bool = False
     dry_run: bool = False
     rejects: str | None = None  # path; default <input>.rejects.csv when anything is rejected
+    collect_ids: bool = True  # keep the ids of created/changed leads (for `process`); off keeps memory flat
 
 
 @dataclass
@@ -710,15 +711,16 @@ class _Importer:
                 res = conn.execute(t.insert().returning(t.c.id, sort_by_parameter_order=True),
                                    [{c: row.get(c) for c in _INSERT_COLUMNS} for row in rows])
                 new_ids = [lid for (lid,) in res.all()]
-            for local, lid in zip(locals_, new_ids):
-                ids[local] = lid
-                self.result.lead_ids.add(lid)
+            ids.update(zip(locals_, new_ids))
+            if self.opts.collect_ids:
+                self.result.lead_ids.update(new_ids)
         if changed:
             params = []
             for lid, values in changed.items():
                 p = {"_id": lid, **{c: values.get(c) for c in _UPDATABLE}, "updated_at": self.now}
                 params.append(p)
-                self.result.lead_ids.add(lid)
+            if self.opts.collect_ids:
+                self.result.lead_ids.update(changed)
             bulk["update"].execute(conn, params)
             bulk["before"].execute(conn, [
                 {"batch_id": self.batch_id, "lead_id": lid, "action": "updated", "before": _jsonable(b)}
