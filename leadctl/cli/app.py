@@ -9,9 +9,7 @@ import typer
 
 from .. import __version__
 from . import activity, batches, exports, followups, imports, leads, owners, process, reports, rules, setup
-from . import listing  # noqa: F401
-from . import explain  # noqa: F401
-from . import assign  # noqa: F401
+from . import assign, explain, listing  # noqa: F401 - they add list, explain, stage and assign to `leads`
 from .context import Settings
 
 app = typer.Typer(

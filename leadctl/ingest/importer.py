@@ -268,16 +268,6 @@ class _Sources:
         self._seen, self._memo = state
 
 
-def file_sha256(path: str) -> str | None:
-    if path == "-":
-        return None
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def import_leads(store: Store, paths: list[str], opts: ImportOptions, rules, *, now: datetime | None = None,
                  progress: Progress | None = None) -> ImportResult:
     """Import lead files into the store as one batch and return what happened.
