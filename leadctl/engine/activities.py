@@ -93,8 +93,16 @@ def _touch_leads(conn, events: list[tuple[int, str, datetime]]) -> None:
         from .followups import complete_matching_task
     except ImportError:  # pragma: no cover - follow-ups are optional in a slimmed build
         return
+    # One query finds the leads with open tasks; only their events can complete one.
+    fu = models.Followup.__table__
+    lead_ids = sorted(latest)
+    open_leads: set[int] = set()
+    for i in range(0, len(lead_ids), 500):
+        open_leads.update(conn.execute(select(fu.c.lead_id).where(
+            fu.c.lead_id.in_(lead_ids[i:i + 500]), fu.c.status == "pending").distinct()).scalars())
     for lead_id, kind, at in events:
-        complete_matching_task(conn, lead_id, kind, at)
+        if lead_id in open_leads:
+            complete_matching_task(conn, lead_id, kind, at)
 
 
 def import_activities(store: Store, path: str, *, now: datetime, mapping: str | None = None,
