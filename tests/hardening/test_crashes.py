@@ -55,7 +55,12 @@ def test_two_imports_and_two_sweeps_at_once_all_finish_with_exact_counts(tmp_pat
             [*LEADCTL, "followups", "remind", "--format", "json"],
             [*LEADCTL, "followups", "remind", "--format", "json"]]
     procs = [subprocess.Popen(c, env=env if "import" in c else later, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in cmds]
-    results = [(p.wait(timeout=600), *p.communicate()) for p in procs]
+    # Read every pipe at once: a sweep whose digest outgrows the pipe buffer must not stall the others.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(len(procs)) as pool:
+        outputs = list(pool.map(lambda p: p.communicate(timeout=600), procs))
+    results = [(p.returncode, *out) for p, out in zip(procs, outputs)]
     for (code, out, err), cmd in zip(results, cmds):
         assert code == 0, (cmd[-3:], err)
         assert "locked" not in err and "Traceback" not in err
