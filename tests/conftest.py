@@ -3,6 +3,7 @@ PostgreSQL database named by LEADCTL_TEST_DATABASE_URL (emptied before each test
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,10 @@ def shared_data() -> Path:
 
 
 sqlite_only = pytest.mark.skipif(bool(PG_URL), reason="checks a SQLite file")
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on, for the SMTP and HTTP servers tests start."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

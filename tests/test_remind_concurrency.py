@@ -8,7 +8,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -21,6 +20,8 @@ import pytest
 from sqlalchemy import func, select
 
 from leadctl.store.models import Followup, Lead
+
+from conftest import free_port
 
 FOLLOWUPS_YAML = """
 cadences:
@@ -50,12 +51,6 @@ class SlowMailbox:
         await asyncio.sleep(self.delay)
         self.messages.append((tuple(envelope.rcpt_tos), envelope.content.decode("utf-8", "replace")))
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import textwrap
 import threading
 from datetime import datetime, timedelta
@@ -17,6 +16,8 @@ from leadctl.engine.context import ProcessContext
 from leadctl.engine.followups import FollowupStep
 from leadctl.rules.loader import load_rules
 from leadctl.store.models import Followup, Lead, SlaBreach
+
+from conftest import free_port
 
 FOLLOWUPS_YAML = """
 cadences:
@@ -51,12 +52,6 @@ class Mailbox:
             return "554 5.0.0 rejected for the test"
         self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content)))
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
