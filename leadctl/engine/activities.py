@@ -90,19 +90,10 @@ def _touch_leads(conn, events: list[tuple[int, str, datetime]]) -> None:
                                 (col.is_(None)) | (col < bindparam("_at"))).values({column: bindparam("_at")})
         conn.execute(stmt, [{"_id": k, "_at": v} for k, v in values.items()])
     try:
-        from .followups import complete_matching_task
+        from .followups import complete_matching_tasks
     except ImportError:  # pragma: no cover - follow-ups are optional in a slimmed build
         return
-    # One query finds the leads with open tasks; only their events can complete one.
-    fu = models.Followup.__table__
-    lead_ids = sorted(latest)
-    open_leads: set[int] = set()
-    for i in range(0, len(lead_ids), 500):
-        open_leads.update(conn.execute(select(fu.c.lead_id).where(
-            fu.c.lead_id.in_(lead_ids[i:i + 500]), fu.c.status == "pending").distinct()).scalars())
-    for lead_id, kind, at in events:
-        if lead_id in open_leads:
-            complete_matching_task(conn, lead_id, kind, at)
+    complete_matching_tasks(conn, events)
 
 
 def import_activities(store: Store, path: str, *, now: datetime, mapping: str | None = None,

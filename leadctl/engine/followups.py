@@ -328,18 +328,40 @@ def complete_matching_task(conn, lead_id: int, activity_type: str, at: datetime)
 
     Returns the task id, or None when no task matches (see the module docstring).
     """
-    action = action_for_activity(activity_type)
-    base = select(FOLLOWUPS.c.id).where(FOLLOWUPS.c.lead_id == lead_id, FOLLOWUPS.c.status == PENDING,
-                                        func.lower(FOLLOWUPS.c.action) == action)
-    order = (FOLLOWUPS.c.due_at, FOLLOWUPS.c.id)
-    tid = conn.execute(base.where(FOLLOWUPS.c.due_at <= at).order_by(*order).limit(1)).scalar()
-    if tid is None:
-        tid = conn.execute(base.where(FOLLOWUPS.c.due_at <= at + EARLY_GRACE).order_by(*order).limit(1)).scalar()
-    if tid is None:
-        return None
-    conn.execute(FOLLOWUPS.update().where(FOLLOWUPS.c.id == tid, FOLLOWUPS.c.status == PENDING)
-                 .values(status=DONE, completed_at=at))
-    return tid
+    return complete_matching_tasks(conn, [(lead_id, activity_type, at)])[0]
+
+
+def complete_matching_tasks(conn, events: Iterable[tuple[int, str, datetime]]) -> list[int | None]:
+    """`complete_matching_task` for many events, in their order, with one query per 500 leads.
+
+    Each event completes the earliest pending task of its lead and action that is due by
+    its time, or else due within EARLY_GRACE after it — that is, the earliest one, if it is
+    due by `at + EARLY_GRACE`. Returns the completed task id (or None) per event.
+    """
+    events = list(events)
+    open_tasks: dict[tuple[int, str], list[tuple[datetime, int]]] = defaultdict(list)
+    lead_ids = sorted({lead_id for lead_id, _, _ in events})
+    for part in _parts(lead_ids):
+        for tid, lid, action, due in conn.execute(
+                select(FOLLOWUPS.c.id, FOLLOWUPS.c.lead_id, func.lower(FOLLOWUPS.c.action), FOLLOWUPS.c.due_at)
+                .where(FOLLOWUPS.c.lead_id.in_(part), FOLLOWUPS.c.status == PENDING)):
+            open_tasks[(lid, action)].append((due, tid))
+    for tasks in open_tasks.values():
+        tasks.sort(reverse=True)  # earliest (due_at, id) last, so taking it is a pop()
+    done: list[int | None] = []
+    params = []
+    for lead_id, activity_type, at in events:
+        tasks = open_tasks.get((lead_id, action_for_activity(activity_type)))
+        if tasks and tasks[-1][0] <= at + EARLY_GRACE:
+            tid = tasks.pop()[1]
+            params.append({"_id": tid, "_at": at})
+            done.append(tid)
+        else:
+            done.append(None)
+    if params:
+        conn.execute(FOLLOWUPS.update().where(FOLLOWUPS.c.id == bindparam("_id"), FOLLOWUPS.c.status == PENDING)
+                     .values(status=DONE, completed_at=bindparam("_at")), params)
+    return done
 
 
 def _task(conn, task_id: int):
@@ -486,5 +508,5 @@ def due_tasks(conn, rules, now: datetime, *, owner: str | None = None, until: da
 
 
 __all__ = ["ACTIVITY_ACTIONS", "EARLY_GRACE", "FollowupStep", "DueTask", "TaskChange", "action_for_activity",
-           "complete_matching_task", "complete_task", "snooze_task", "due_tasks", "create_inactivity_tasks",
+           "complete_matching_task", "complete_matching_tasks", "complete_task", "snooze_task", "due_tasks", "create_inactivity_tasks",
            "lead_label", "overdue_text"]
