@@ -19,6 +19,7 @@ A command that fails is reported as "failed: <first stderr line>" and the run go
 from __future__ import annotations
 
 import argparse
+import compileall
 import csv
 import os
 import platform
@@ -46,6 +47,7 @@ FULL = 1_000_000  # the size the time targets are stated for
 # name -> (label, target text, time limit in s or None, limit applies at every size?)
 MEASUREMENTS = {
     "python": ("python -c pass (baseline)", "", None, False),
+    "stack": ("python -c 'import typer, sqlmodel' (stack floor)", "", None, False),
     "help": ("leadctl --help", "< 0.3 s", 0.3, True),
     "version": ("leadctl --version", "", None, False),
     "import": ("import --no-process", "< 30 s, ≥ 2× sqlite-utils, < 300 MB", 30, False),
@@ -219,6 +221,7 @@ def bench_size(n: int, args, cache: Path, work: Path) -> list[Result]:
         init_error = f"failed: init: {exc}"
 
     add("python", lambda: [sys.executable, "-c", "pass"])
+    add("stack", lambda: [sys.executable, "-c", "import typer, sqlmodel"])
     add("help", lambda: [*LEADCTL, "--help"])
     add("version", lambda: [*LEADCTL, "--version"])
     add("import", lambda: leadctl(fresh, rules, "import", str(leads), "--no-process", "--output-format", "json"),
@@ -425,6 +428,9 @@ def main() -> int:
     if not (SHARED / "data" / "gen_leads.py").exists():
         p.error(f"{SHARED / 'data' / 'gen_leads.py'} not found: the shared/ folder must sit next to the repo")
     args.cache.mkdir(parents=True, exist_ok=True)
+    # An installed package has its bytecode compiled; with PYTHONDONTWRITEBYTECODE set (or a
+    # fresh checkout) every timed start-up would otherwise compile leadctl from source.
+    compileall.compile_dir(REPO / "leadctl", quiet=1)
     by_size, pg = {}, []
     with tempfile.TemporaryDirectory(prefix="work-", dir=args.cache) as tmp:
         work = Path(tmp)

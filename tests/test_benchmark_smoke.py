@@ -14,6 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 LABELS = {
     "python": "python -c pass (baseline)",
+    "stack": "python -c 'import typer, sqlmodel' (stack floor)",
     "help": "leadctl --help",
     "version": "leadctl --version",
     "import": "import --no-process",
