@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import event, inspect, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
@@ -28,7 +28,12 @@ def _fill_left_at(conn: Connection) -> None:
     relink_stage_history(conn, [lid for (lid,) in conn.execute(select(sh.c.lead_id).distinct())])
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _fill_left_at}
+def _drop_followups_lead_index(conn: Connection) -> None:
+    """3 → 4: ix_followups_lead_rule (added by add_missing_columns) replaces ix_followups_lead."""
+    conn.execute(text("DROP INDEX IF EXISTS ix_followups_lead"))
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _fill_left_at, 3: _drop_followups_lead_index}
 
 
 @dataclass

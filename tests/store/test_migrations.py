@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from leadctl.errors import StoreError
 from leadctl.store import models
@@ -45,3 +45,19 @@ def test_newer_store_is_refused(db_url):
     store.dispose()
     with pytest.raises(StoreError, match="newer than this leadctl"):
         open_store(db_url)
+
+
+def test_version_3_store_gets_the_covering_followups_index(db_url):
+    """3 → 4: ix_followups_lead_rule replaces ix_followups_lead (the sweep's covering index)."""
+    store = open_store(db_url)
+    with store.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_followups_lead_rule")
+        conn.exec_driver_sql("CREATE INDEX ix_followups_lead ON followups (lead_id, status)")
+        set_meta(conn, "schema_version", "3")
+    store.dispose()
+    store = open_store(db_url)
+    with store.connect() as conn:
+        indexes = {ix["name"] for ix in inspect(conn).get_indexes("followups")}
+        assert get_meta(conn, "schema_version") == str(models.SCHEMA_VERSION)
+    assert "ix_followups_lead_rule" in indexes and "ix_followups_lead" not in indexes
+    store.dispose()
