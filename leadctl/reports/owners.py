@@ -19,8 +19,8 @@ from sqlalchemy import and_, case, func, literal, select
 
 from ..engine.leadquery import LEADS, LeadFilter, db_time, lead_conditions
 from ..store.models import Assignment, Owner, SlaBreach
-from .common import (report_connection, NONE_LABEL, Funnel, StageInfo, filtered, first_contact_at, first_response_hours,
-                     grouped_percentiles, is_open, lead_facts, rate, rnd)
+from .common import (report_connection, NONE_LABEL, Funnel, StageInfo, filtered, first_contact_at, first_contacts,
+                     first_response_hours, grouped_percentiles, is_open, lead_facts, rate, rnd, with_first_contacts)
 
 OWNERS = Owner.__table__
 ASSIGNMENTS = Assignment.__table__
@@ -75,10 +75,11 @@ def owners_report(store, stages: Sequence[StageInfo], flt: LeadFilter) -> Owners
     timeless = replace(flt, since=None, until=None)
     others = and_(*lead_conditions(timeless)) if lead_conditions(timeless) else literal(True)
 
+    contacts = first_contacts()
     per_owner = (select(owner, func.count().label("leads"),
-                        func.sum(case((first_contact_at().is_not(None), 1), else_=0)).label("contacted"),
+                        func.sum(case((first_contact_at(contacts).is_not(None), 1), else_=0)).label("contacted"),
                         func.sum(case((won, 1), else_=0)).label("won"))
-                 .select_from(base).where(where).group_by(owner))
+                 .select_from(with_first_contacts(base, contacts)).where(where).group_by(owner))
     open_stmt = select(owner, func.count()).where(others, is_open(funnel)).group_by(owner)
     lead_join = LEADS.c.id
     assigned = (select(ASSIGNMENTS.c.owner, func.count())
@@ -91,7 +92,8 @@ def owners_report(store, stages: Sequence[StageInfo], flt: LeadFilter) -> Owners
                 .where(others, _in_window(BREACHES.c.breached_at, flt))
                 .group_by(breach_owner))
     owners = select(OWNERS.c.name, OWNERS.c.team, OWNERS.c.capacity).where(OWNERS.c.removed.is_(False))
-    response = select(owner, first_response_hours().label("hours")).where(where)
+    response = (select(owner, first_response_hours(contacts).label("hours"))
+                .select_from(with_first_contacts(LEADS, contacts)).where(where))
     with report_connection(store) as conn:
         stats = {r.owner: r for r in conn.execute(per_owner)}
         open_by = dict(conn.execute(open_stmt).all())

@@ -27,8 +27,8 @@ from typing import Any, Sequence
 from sqlalchemy import case, func, select
 
 from ..engine.leadquery import LEADS, LeadFilter
-from .common import (report_connection, ALL, NONE_LABEL, Funnel, StageInfo, filtered, first_response_hours, grouped_percentiles,
-                     is_lost, lead_facts, rate, rnd)
+from .common import (report_connection, ALL, NONE_LABEL, Funnel, StageInfo, filtered, first_contacts,
+                     first_response_hours, grouped_percentiles, is_lost, lead_facts, rate, rnd, with_first_contacts)
 
 TOTAL_LABEL = "Total"
 
@@ -91,9 +91,9 @@ def source_infos(rules: Any | None) -> list[SourceInfo]:
     return out
 
 
-def canonical_source(sources: Sequence[SourceInfo]):
-    """SQL: the canonical source name of a lead (`(none)` when blank)."""
-    trimmed = func.trim(LEADS.c.source)
+def canonical_source(sources: Sequence[SourceInfo], column=LEADS.c.source):
+    """SQL: the canonical source name of a lead (`(none)` when blank), from its `column`."""
+    trimmed = func.trim(column)
     mapping: dict[str, str] = {}
     for s in sources:
         for spelling in (s.name, *s.aliases):
@@ -128,11 +128,21 @@ def sources_report(store, stages: Sequence[StageInfo], sources: Sequence[SourceI
     def reached(k):
         return func.sum(case((depth >= k, 1), else_=0)) if k is not None else func.sum(0)
 
-    stmt = (select(src, func.count().label("leads"), reached(mql).label("mql"), reached(sql_).label("sql"),
-                   func.sum(case((won, 1), else_=0)).label("won"), func.sum(case((is_lost(funnel), 1), else_=0)).label("lost"),
-                   func.avg(LEADS.c.score).label("avg_score"), func.sum(LEADS.c.score).label("sum_score"))
-            .select_from(base).where(where).group_by(src))
-    response = select(canonical_source(sources).label("source"), first_response_hours().label("hours")).where(where)
+    # Counted per spelling first, then summed per canonical name: the name's CASE runs once per
+    # spelling instead of once per lead (1M leads: ~1.5 s). Grouping on an expression, not the
+    # column, keeps SQLite from walking ix_leads_source and fetching every lead row out of order.
+    spelling = func.coalesce(LEADS.c.source, "").label("spelling")
+    per_spelling = (select(spelling, func.count().label("leads"), reached(mql).label("mql"),
+                           reached(sql_).label("sql"), func.sum(case((won, 1), else_=0)).label("won"),
+                           func.sum(case((is_lost(funnel), 1), else_=0)).label("lost"),
+                           func.sum(LEADS.c.score).label("sum_score"), func.count(LEADS.c.score).label("scored"))
+                    .select_from(base).where(where).group_by(spelling).subquery("per_spelling"))
+    src = canonical_source(sources, per_spelling.c.spelling).label("source")
+    stmt = select(src, *(func.sum(per_spelling.c[c]).label(c)
+                         for c in ("leads", "mql", "sql", "won", "lost", "sum_score", "scored"))).group_by(src)
+    contacts = first_contacts()
+    response = (select(canonical_source(sources).label("source"), first_response_hours(contacts).label("hours"))
+                .select_from(with_first_contacts(LEADS, contacts)).where(where))
     with report_connection(store) as conn:
         groups = list(conn.execute(stmt))
         medians = grouped_percentiles(conn, response, (0.5,), overall=True, resolution=1 / 60)
@@ -148,7 +158,8 @@ def sources_report(store, stages: Sequence[StageInfo], sources: Sequence[SourceI
         rows.append(SourceRow(
             source=g.source, channel=s.channel if s else None, leads=leads, reached_mql=int(g.mql or 0),
             reached_sql=int(g.sql or 0), won=won_n, lost=int(g.lost or 0), won_rate_pct=rate(won_n, leads),
-            avg_score=rnd(g.avg_score), median_first_response_hours=rnd(medians.get(g.source, (None,))[0]),
+            avg_score=rnd(float(g.sum_score) / int(g.scored)) if g.scored else None,
+            median_first_response_hours=rnd(medians.get(g.source, (None,))[0]),
             spend=spend, cost_per_lead=round(spend / leads, 2) if spend is not None and leads else None,
             cost_per_won=round(spend / won_n, 2) if spend is not None and won_n else None))
     rows.sort(key=lambda r: (-r.leads, r.source == NONE_LABEL, r.source.lower()))
