@@ -122,7 +122,6 @@ def sources_report(store, stages: Sequence[StageInfo], sources: Sequence[SourceI
     mql = funnel.named_or_nth("mql", 1)
     sql_ = funnel.named_or_nth("sql", 2)
     base, depth, won = lead_facts(funnel)
-    src = canonical_source(sources).label("source")
     where = filtered(flt)
 
     def reached(k):
