@@ -29,7 +29,7 @@ from ..clock import utcnow
 from ..errors import InputError, LeadctlError, UsageError
 from ..store import models
 from ..store.db import Store
-from ..store.history import record_stage_changes
+from ..store.history import record_stage_changes, stages_text
 from . import normalize as N
 from .fastpath import BulkStatement, in_worker, use_worker
 from .headers import ColumnMap, MappingSpec, build_column_map, snake_case
@@ -539,6 +539,7 @@ class _Importer:
                 r.created += 1
                 r.merged += n - 1
                 new[lid]["stage_changed_at"] = stage_at.get(lid) or new[lid]["created_at"]
+                new[lid]["stages_entered"] = stages_text([new[lid]["stage"]])  # its one history row, below
                 continue
             original, final = existing[lid], state[lid]
             diff = {k: original.get(k) for k in _UPDATABLE if final.get(k) != original.get(k)}
@@ -742,8 +743,8 @@ def _fold(v: Any) -> Any:
     return v.casefold() if isinstance(v, str) else v
 
 
-_INSERT_COLUMNS = tuple(IMPORTED) + ("email_domain", "stage", "stage_changed_at", "attributes", "updated_at",
-                                     "batch_id")
+_INSERT_COLUMNS = tuple(IMPORTED) + ("email_domain", "stage", "stage_changed_at", "stages_entered", "attributes",
+                                     "updated_at", "batch_id")
 _HISTORY_COLUMNS = ("lead_id", "from_stage", "to_stage", "at", "cause", "detail", "batch_id")
 
 

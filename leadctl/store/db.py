@@ -33,7 +33,15 @@ def _drop_followups_lead_index(conn: Connection) -> None:
     conn.execute(text("DROP INDEX IF EXISTS ix_followups_lead"))
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _fill_left_at, 3: _drop_followups_lead_index}
+def _fill_stages_entered(conn: Connection) -> None:
+    """4 → 5: leads.stages_entered from each lead's history; ix_leads_facts replaces ix_leads_source."""
+    conn.execute(text("DROP INDEX IF EXISTS ix_leads_source"))
+    _fill_left_at(conn)  # relinking a lead's history also recomputes its stages_entered
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    1: _fill_left_at, 3: _drop_followups_lead_index, 4: _fill_stages_entered,
+}
 
 
 @dataclass

@@ -18,6 +18,9 @@ stage reads instead of a window function over the whole table.
   whole chain recomputed after the insert (`relink_stage_history`), which is also
   what to call after deleting or moving history rows.
 
+It also keeps `leads.stages_entered`, every stage the lead's history shows (see
+`stages_text`), which the reports read instead of grouping the history table.
+
 `new_leads=True` says every row belongs to a lead created in the same transaction
 (an import's new leads): no existing rows, so no read and no update.
 """
@@ -27,9 +30,11 @@ from typing import Any, Iterable, Sequence
 
 from sqlalchemy import bindparam, func, select
 
-from .models import StageChange
+from .models import Lead, StageChange
 
 HISTORY = StageChange.__table__
+LEADS = Lead.__table__
+SEP = "\x1f"  # ASCII unit separator: a stage name written in a YAML file does not contain it
 _COLUMNS = ("lead_id", "from_stage", "to_stage", "at", "cause", "detail", "batch_id")
 _IN_CHUNK = 1000  # ids per IN list: well below every database's parameter limit
 
@@ -37,6 +42,18 @@ _IN_CHUNK = 1000  # ids per IN list: well below every database's parameter limit
 def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
     for i in range(0, len(values), size):
         yield values[i:i + size]
+
+
+def stages_text(names: Iterable[str | None]) -> str | None:
+    """`leads.stages_entered` for these stage names: each once, in the order given, between
+    separators (`\x1fnew\x1fmql\x1f`), so "entered stage X" is a substring test."""
+    unique = list(dict.fromkeys(n for n in names if n))
+    return SEP + SEP.join(unique) + SEP if unique else None
+
+
+def entered_stages(text: str | None) -> list[str]:
+    """The stage names of a `stages_entered` value."""
+    return [n for n in (text or "").split(SEP) if n]
 
 
 def record_stage_changes(conn, rows: Sequence[dict[str, Any]], *, new_leads: bool = False) -> int:
@@ -75,24 +92,53 @@ def record_stage_changes(conn, rows: Sequence[dict[str, Any]], *, new_leads: boo
     conn.execute(HISTORY.insert(), out)
     if relink:
         relink_stage_history(conn, relink)
+    _add_entered(conn, {lid: [out[p]["to_stage"] for p in positions] for lid, positions in by_lead.items()},
+                 fresh=new_leads)
     return len(out)
 
 
+def _add_entered(conn, names: dict[int, list[str]], *, fresh: bool) -> None:
+    """Add stage names to the leads' `stages_entered` (`fresh`: nothing is stored yet)."""
+    current: dict[int, str | None] = {}
+    if not fresh:
+        for part in _chunks(list(names)):
+            current.update(conn.execute(select(LEADS.c.id, LEADS.c.stages_entered).where(LEADS.c.id.in_(part))).all())
+    params = []
+    for lid, new in names.items():
+        old = current.get(lid)
+        text = stages_text(entered_stages(old) + new)
+        if text != old:
+            params.append({"lid": lid, "entered": text})
+    _set_entered(conn, params)
+
+
+def _set_entered(conn, params: list[dict[str, Any]]) -> None:
+    if params:
+        conn.execute(LEADS.update().where(LEADS.c.id == bindparam("lid")).values(stages_entered=bindparam("entered")),
+                     params)
+
+
 def relink_stage_history(conn, lead_ids: Iterable[int]) -> int:
-    """Recompute `left_at` on every history row of these leads (after rows were moved,
-    deleted or written out of order); returns the number of rows changed."""
+    """Recompute `left_at` on every history row of these leads, and their `stages_entered`
+    (after rows were moved, deleted or written out of order); returns the number of history
+    rows changed."""
     ids = sorted(set(lead_ids))
     changed: list[dict[str, Any]] = []
+    entered: list[dict[str, Any]] = []
     for part in _chunks(ids):
-        rows = conn.execute(select(HISTORY.c.id, HISTORY.c.lead_id, HISTORY.c.at, HISTORY.c.left_at)
+        rows = conn.execute(select(HISTORY.c.id, HISTORY.c.lead_id, HISTORY.c.at, HISTORY.c.left_at, HISTORY.c.to_stage)
                             .where(HISTORY.c.lead_id.in_(part))
                             .order_by(HISTORY.c.lead_id, HISTORY.c.at, HISTORY.c.id)).all()
-        for i, (hid, lid, _at, left) in enumerate(rows):
+        names: dict[int, list[str]] = {lid: [] for lid in part}
+        for i, (hid, lid, _at, left, stage) in enumerate(rows):
             nxt = rows[i + 1] if i + 1 < len(rows) else None
             want = nxt[2] if nxt is not None and nxt[1] == lid else None
             if want != left:
                 changed.append({"hid": hid, "left": want})
+            names[lid].append(stage)
+        entered.extend({"lid": lid, "entered": stages_text(stages)} for lid, stages in names.items())
     if changed:
         conn.execute(HISTORY.update().where(HISTORY.c.id == bindparam("hid")).values(left_at=bindparam("left")),
                      changed)
+    _set_entered(conn, entered)
     return len(changed)

@@ -12,8 +12,9 @@ from sqlalchemy import JSON, Column, DateTime, Index, Text
 from sqlmodel import Field, SQLModel
 
 # 1: first release of the store; 2: stage_history.left_at (time in stage without a window function);
-# 3: index on leads.assigned_at.
-SCHEMA_VERSION = 4
+# 3: index on leads.assigned_at; 4: covering index for the sweep's inactivity check;
+# 5: leads.stages_entered (every stage a lead's history shows) and a covering index for reports.
+SCHEMA_VERSION = 5
 
 # Lead fields that rules, imports and exports know by name (RULES.md), in export order.
 LEAD_FIELDS = (
@@ -40,7 +41,9 @@ class Lead(SQLModel, table=True):
         Index("ix_leads_external_id", "external_id"),
         Index("ix_leads_stage", "stage"),
         Index("ix_leads_owner", "owner"),
-        Index("ix_leads_source", "source"),
+        # What the funnel and source reports read of every lead, so they scan this index and
+        # not the wide rows (and it serves what ix_leads_source did: lookups by source).
+        Index("ix_leads_facts", "source", "stage", "stages_entered", "score", "created_at"),
         Index("ix_leads_created_at", "created_at"),
         Index("ix_leads_assigned_at", "assigned_at"),  # the cron SLA check jumps to recent deadlines
     )
@@ -62,6 +65,8 @@ class Lead(SQLModel, table=True):
     campaign: Optional[str] = Field(default=None, sa_column=Column(Text))
     stage: str = Field(default="new", max_length=100)
     stage_changed_at: Optional[datetime] = Field(default=None, sa_type=DateTime)
+    # Every stage the lead's stage history shows, kept by store.history (see `stages_text`).
+    stages_entered: Optional[str] = Field(default=None, sa_column=Column(Text))
     temperature: Optional[str] = Field(default=None, max_length=100)
     score: int = 0
     fit_score: int = 0
