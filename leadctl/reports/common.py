@@ -1,7 +1,7 @@
 """What every report shares: the stage list, portable SQL time helpers, percentiles, per-lead facts.
 
 SQL built here runs unchanged on SQLite and PostgreSQL: dialect differences live
-in small compiled constructs (`seconds_between`, `cohort_label`, `greatest`).
+in small compiled constructs (`seconds_between`, `cohort_label`).
 
 Definitions used by the reports (and their tests):
 - **reached**: a lead reached a stage if its stage history (or its current stage)
@@ -121,25 +121,6 @@ def _seconds_sqlite(element, compiler, **kw):
     return "((julianday(%s) - julianday(%s)) * 86400.0)" % (compiler.process(end, **kw), compiler.process(start, **kw))
 
 
-class greatest(FunctionElement):
-    """SQL: the larger of two values (NULLs ignored on both databases)."""
-
-    name = "greatest"
-    inherit_cache = True
-
-
-@compiles(greatest)
-def _greatest_default(element, compiler, **kw):
-    return "GREATEST(%s)" % compiler.process(element.clauses, **kw)
-
-
-@compiles(greatest, "sqlite")
-def _greatest_sqlite(element, compiler, **kw):
-    a, b = [compiler.process(c, **kw) for c in element.clauses]
-    # SQLite's max(a, b) is NULL when either is NULL; GREATEST ignores NULLs.
-    return f"COALESCE(max({a}, {b}), {a}, {b})"
-
-
 class cohort_label(FunctionElement):
     """SQL: the creation cohort of a datetime: 'YYYY-MM' by month, the Monday 'YYYY-MM-DD' by week.
 
@@ -246,7 +227,7 @@ def _pick_weighted(pairs: Sequence[tuple[float, int]], q: float) -> float | None
 
 
 def grouped_percentiles(conn, stmt, qs: Sequence[float] = (0.5, 0.9), *, overall: bool = False,
-                        resolution: float | None = None) -> dict[Any, tuple[float | None, ...]]:
+                        resolution: float | None = None, nullable: bool = True) -> dict[Any, tuple[float | None, ...]]:
     """Percentiles of the last column of `stmt`, per value of its other columns.
 
     On PostgreSQL `percentile_cont … WITHIN GROUP` runs in the database. Elsewhere
@@ -256,7 +237,8 @@ def grouped_percentiles(conn, stmt, qs: Sequence[float] = (0.5, 0.9), *, overall
     on a million rows that is the difference between seconds and a fraction of one;
     pick a step well below the precision shown. Keys are scalars for one key
     column, tuples for more; with `overall=True` the key `ALL` holds the
-    percentiles over every row.
+    percentiles over every row. NULL values are left out; `nullable=False` says there are
+    none, which spares SQLite a test that computes the value once more per row.
     """
     sub = stmt.subquery()
     cols = list(sub.c)
@@ -279,8 +261,9 @@ def grouped_percentiles(conn, stmt, qs: Sequence[float] = (0.5, 0.9), *, overall
         return out
     if resolution:
         step = func.round(value / resolution).label("step")
-        rows = conn.execute(select(*keys, step, func.count()).where(notnull)
+        rows = conn.execute(select(*keys, step, func.count()).where(notnull if nullable else literal(True))
                             .group_by(*keys, step).order_by(*keys, step))
+        rows = [r for r in rows if r[nk] is not None]
         everything: dict[float, int] = {}
         for key, group in groupby(rows, key=key_of) if keys else [(ALL, rows)]:
             pairs = [(float(r[nk]) * resolution, int(r[nk + 1])) for r in group]
@@ -359,10 +342,12 @@ def lead_facts(funnel: Funnel):
     """(from-clause, depth, won): SQL on the lead row alone for the furthest funnel position
     reached (its history's `stages_entered` or its current stage, at least 0) and for having
     reached a won stage. Index ix_leads_facts covers both, so a report over every lead reads
-    the index instead of the leads' rows or the history table (1M leads: 2.1 s -> 0.4 s)."""
-    deepest_first = [(entered(s.name), i) for i, s in reversed(list(enumerate(funnel.funnel)))]
-    history_depth = case(*deepest_first, else_=None) if deepest_first else literal(None, Integer)
-    depth = func.coalesce(greatest(history_depth, funnel.index_of(LEADS.c.stage)), 0)
+    the index instead of the leads' rows or the history table (funnel counts at 1M leads: 2.3 s -> 0.8 s)."""
+    # One CASE, deepest stage first: SQLite copies a subquery's column into every use, so
+    # the expression is kept small (no greatest()/coalesce() that would repeat it).
+    deepest_first = [(or_(LEADS.c.stage == s.name, entered(s.name)), i)
+                     for i, s in reversed(list(enumerate(funnel.funnel)))]
+    depth = case(*deepest_first, else_=0) if deepest_first else literal(0, Integer)
     won_names = [s.name for s in funnel.won]
     won = or_(LEADS.c.stage.in_(won_names), *map(entered, won_names)) if won_names else literal(False)
     return LEADS, depth, won

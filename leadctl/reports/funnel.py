@@ -19,6 +19,7 @@
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Sequence
@@ -94,11 +95,12 @@ def funnel_report(store, stages: Sequence[StageInfo], flt: LeadFilter, *, now: d
         base = LEADS.outerjoin(firsts, firsts.c.lead_id == LEADS.c.id)
     else:
         base, depth, _won = lead_facts(funnel)
-    per_lead = (select(cohort, depth.label("depth"), LEADS.c.stage.label("stage"))
-                .select_from(base).where(where).subquery("per_lead"))
-    sums = [func.sum(case((per_lead.c.depth >= k, 1), else_=0)).label(f"r{k}") for k in range(n)]
-    lost = [func.sum(case((per_lead.c.stage == s.name, 1), else_=0)).label(f"l{j}") for j, s in enumerate(funnel.lost)]
-    agg = select(per_lead.c.cohort, func.count().label("leads"), *sums, *lost).group_by(per_lead.c.cohort)
+    # Leads counted per (cohort, furthest stage, lost stage); "reached k" sums the depths ≥ k
+    # here. Summing CASEs over the depth in SQL would evaluate it once per funnel stage.
+    lost_names = [s.name for s in funnel.lost]
+    lost = case((LEADS.c.stage.in_(lost_names), LEADS.c.stage), else_=None) if lost_names else literal(None)
+    agg = (select(cohort, depth.label("depth"), lost.label("lost"), func.count().label("leads"))
+           .select_from(base).where(where).group_by(cohort, depth, lost))
 
     # Time in stage: each history row until the lead's next one (`left_at`, kept by
     # store.history), the latest censored at now. Without filters or cohorts the leads
@@ -117,16 +119,23 @@ def funnel_report(store, stages: Sequence[StageInfo], flt: LeadFilter, *, now: d
     keys = [steps.c.cohort, steps.c.stage] if by else [steps.c.stage]
     durations = select(*keys, days.label("days"))
 
+    reached_by: dict[str | None, list[int]] = {}
+    lost_by: dict[str | None, Counter] = {}
     with report_connection(store) as conn:
-        counts = {row.cohort: row for row in conn.execute(agg)}
+        for row in conn.execute(agg):
+            reached = reached_by.setdefault(row.cohort, [0] * n)
+            for k in range(min(int(row.depth), n - 1) + 1):
+                reached[k] += row.leads
+            if row.lost is not None:
+                lost_by.setdefault(row.cohort, Counter())[row.lost] += row.leads
         # Hour steps on SQLite: exact to well below the 0.1 day shown.
-        times = grouped_percentiles(conn, durations, resolution=1 / 24) if timed else {}
+        # `at` is never NULL, so neither is a duration.
+        times = grouped_percentiles(conn, durations, resolution=1 / 24, nullable=False) if timed else {}
 
-    cohorts = sorted(counts, key=lambda c: (c is None, c or "")) if by else [None]
+    cohorts = sorted(reached_by, key=lambda c: (c is None, c or "")) if by else [None]
     rows: list[FunnelRow] = []
     for c in cohorts:
-        row = counts.get(c)
-        reached = [int(getattr(row, f"r{k}") or 0) if row is not None else 0 for k in range(n)]
+        reached = reached_by.get(c, [0] * n)
         for k, s in enumerate(funnel.funnel):
             nxt = reached[k + 1] if k + 1 < n else None
             t = times.get((c, s.name) if by else s.name, (None, None)) if s.kind is None else (None, None)
@@ -136,8 +145,8 @@ def funnel_report(store, stages: Sequence[StageInfo], flt: LeadFilter, *, now: d
                 cumulative_conversion_pct=rate(reached[k], reached[0]),
                 drop_off=reached[k] - nxt if nxt is not None else None,
                 median_days=rnd(t[0]), p90_days=rnd(t[1])))
-        for j, s in enumerate(funnel.lost):
-            count = int(getattr(row, f"l{j}") or 0) if row is not None else 0
+        for s in funnel.lost:
+            count = lost_by.get(c, Counter())[s.name]
             rows.append(FunnelRow(cohort=c, stage=s.name, label=s.label or s.name, kind=s.kind, reached=count,
                                   next_conversion_pct=None, cumulative_conversion_pct=rate(count, reached[0]) if reached else None,
                                   drop_off=None, median_days=None, p90_days=None))

@@ -123,12 +123,12 @@ def relink_stage_history(conn, lead_ids: Iterable[int]) -> int:
     (after rows were moved, deleted or written out of order); returns the number of history
     rows changed."""
     ids = sorted(set(lead_ids))
-    changed: list[dict[str, Any]] = []
-    entered: list[dict[str, Any]] = []
-    for part in _chunks(ids):
+    total = 0
+    for part in _chunks(ids):  # written part by part: a migration relinks every lead
         rows = conn.execute(select(HISTORY.c.id, HISTORY.c.lead_id, HISTORY.c.at, HISTORY.c.left_at, HISTORY.c.to_stage)
                             .where(HISTORY.c.lead_id.in_(part))
                             .order_by(HISTORY.c.lead_id, HISTORY.c.at, HISTORY.c.id)).all()
+        changed: list[dict[str, Any]] = []
         names: dict[int, list[str]] = {lid: [] for lid in part}
         for i, (hid, lid, _at, left, stage) in enumerate(rows):
             nxt = rows[i + 1] if i + 1 < len(rows) else None
@@ -136,9 +136,9 @@ def relink_stage_history(conn, lead_ids: Iterable[int]) -> int:
             if want != left:
                 changed.append({"hid": hid, "left": want})
             names[lid].append(stage)
-        entered.extend({"lid": lid, "entered": stages_text(stages)} for lid, stages in names.items())
-    if changed:
-        conn.execute(HISTORY.update().where(HISTORY.c.id == bindparam("hid")).values(left_at=bindparam("left")),
-                     changed)
-    _set_entered(conn, entered)
-    return len(changed)
+        if changed:
+            conn.execute(HISTORY.update().where(HISTORY.c.id == bindparam("hid")).values(left_at=bindparam("left")),
+                         changed)
+        _set_entered(conn, [{"lid": lid, "entered": stages_text(stages)} for lid, stages in names.items()])
+        total += len(changed)
+    return total

@@ -43,7 +43,7 @@ class Lead(SQLModel, table=True):
         Index("ix_leads_owner", "owner"),
         # What the funnel and source reports read of every lead, so they scan this index and
         # not the wide rows (and it serves what ix_leads_source did: lookups by source).
-        Index("ix_leads_facts", "source", "stage", "stages_entered", "score", "created_at"),
+        Index("ix_leads_facts", "source", "stage", "stages_entered", "score", "created_at", "last_contacted_at"),
         Index("ix_leads_created_at", "created_at"),
         Index("ix_leads_assigned_at", "assigned_at"),  # the cron SLA check jumps to recent deadlines
     )
