@@ -216,9 +216,9 @@ class Followup(SQLModel, table=True):
     __tablename__ = "followups"
     __table_args__ = (
         Index("ix_followups_due", "status", "due_at"),
-        # Covers the sweep's "has this lead a task of this inactivity rule?" check without
-        # reading the task rows (1M leads: 1.1 s -> 0.6 s); lead_id alone serves the rest.
-        Index("ix_followups_lead_rule", "lead_id", "kind", "cadence", "status", "created_at"),
+        # (lead_id, status) finds a lead's open tasks; the rest lets the sweep's "has this lead
+        # a task of this inactivity rule?" check skip the task rows (1M leads: 1.1 s -> 0.6 s).
+        Index("ix_followups_lead_rule", "lead_id", "status", "kind", "cadence", "created_at"),
         Index("ix_followups_remind", "status", "reminded_at", "due_at"),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
