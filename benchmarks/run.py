@@ -358,8 +358,8 @@ def machine() -> str:
 
 def commit(output: Path) -> str:
     """HEAD, plus "+dirty" when changed or untracked files (other than the results) are in the tree."""
-    def git(*a):
-        return subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    def git(*a):  # rstrip only: porcelain lines start with a status column that may be a space
+        return subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True).stdout.rstrip()
     head = git("rev-parse", "--short", "HEAD") or "unknown"
     changes = [line for line in git("status", "--porcelain").splitlines()
                if (REPO / line[3:].strip('"')).resolve() != output.resolve()]
