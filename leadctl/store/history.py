@@ -91,9 +91,10 @@ def record_stage_changes(conn, rows: Sequence[dict[str, Any]], *, new_leads: boo
                      .values(left_at=bindparam("left")), closes)
     conn.execute(HISTORY.insert(), out)
     if relink:
-        relink_stage_history(conn, relink)
-    _add_entered(conn, {lid: [out[p]["to_stage"] for p in positions] for lid, positions in by_lead.items()},
-                 fresh=new_leads)
+        relink_stage_history(conn, relink)  # recomputes their stages_entered too
+    relinked = set(relink)
+    _add_entered(conn, {lid: [out[p]["to_stage"] for p in positions]
+                        for lid, positions in by_lead.items() if lid not in relinked}, fresh=new_leads)
     return len(out)
 
 
