@@ -32,8 +32,9 @@ from ..store.db import Store
 from ..store.history import record_stage_changes, stages_text
 from . import normalize as N
 from .fastpath import BulkStatement, in_worker, use_worker
-from .headers import ColumnMap, MappingSpec, build_column_map, snake_case
-from .reader import EXTRA_KEY, BadRecord, read_records
+from .headers import ColumnMap, MappingSpec, build_column_map
+from .reader import BadRecord, read_records
+from .rows import DATES, Normaliser, Row, Sources
 from .rejects import RejectsWriter
 
 CHUNK = 5000
@@ -45,8 +46,6 @@ IMPORTED = (
     "annual_revenue", "country", "city", "source", "campaign", "owner", "created_at",
     "last_activity_at", "last_contacted_at", "do_not_contact", "external_id",
 )
-_TEXT = {"first_name", "last_name", "company", "title", "industry", "city", "campaign", "owner", "external_id"}
-_DATES = {"created_at", "last_activity_at", "last_contacted_at", "stage_at"}
 
 Progress = Callable[[int], None]
 
@@ -108,164 +107,6 @@ def parse_match(text: str | Iterable[str]) -> tuple[tuple[str, ...], ...]:
     if not keys:
         raise UsageError("--match needs at least one key")
     return tuple(keys)
-
-
-@dataclass
-class _Row:
-    """One normalised input row."""
-
-    number: int
-    file: str
-    values: dict[str, Any]
-    attributes: dict[str, Any]
-    stage: str | None
-    stage_at: datetime | None
-    raw: dict[str, Any]
-
-
-class _Normaliser:
-    """Turns raw records into lead values for one file, given its column map.
-
-    The per-column work is planned once (which parser, which translation), because
-    this runs for every cell of files with millions of rows.
-    """
-
-    def __init__(self, colmap: ColumnMap, opts: ImportOptions, rules, sources: "_Sources",
-                 dayfirst: dict[str, bool | None]):
-        self.opts = opts
-        self.rules = rules
-        self.attr_plan = [(c.header, c.attribute) for c in colmap.attributes if c.attribute]
-        self.field_plan = [(c.header, c.field, c.translate if c.values else None) for c in colmap.columns
-                           if c.field]
-        self.header_of = {c.field: c.header for c in colmap.columns if c.field}
-        defaults = dict(opts.mapping.defaults) if opts.mapping and opts.mapping.defaults else {}
-        if opts.source and "source" not in defaults:
-            defaults["source"] = opts.source
-        self.defaults = {k: str(v) for k, v in defaults.items() if v not in (None, "")}
-        self.has_full_name = "full_name" in self.header_of or "full_name" in self.defaults
-        formats = {c.field: c.format for c in colmap.columns if c.field and c.format}
-
-        def text(v):
-            return N.clean_text(v) or None
-
-        def date_parser(name):
-            df, fmt = dayfirst.get(name, opts.dayfirst), formats.get(name)
-            return lambda v: N.parse_datetime(v, dayfirst=df, fmt=fmt)
-
-        def stage(v):
-            if N.is_missing(v):
-                return None
-            found = rules.stages.resolve(v)
-            if found is None:
-                raise N.BadValue(f"unknown stage '{v}'")
-            return found
-
-        def revenue(v):
-            n = N.parse_number(v)
-            return None if n is None else float(n)
-
-        self.parsers: dict[str, Callable[[str], Any]] = {
-            "email": N.normalize_email, "country": N.normalize_country, "employees": N.parse_int,
-            "annual_revenue": revenue, "do_not_contact": N.parse_bool, "stage": stage,
-            "source": lambda v: sources.canonical(N.clean_text(v)),
-            **{name: date_parser(name) for name in _DATES},
-            **{name: text for name in _TEXT},
-        }
-
-    def row(self, number: int, raw: dict[str, Any]) -> tuple[_Row | None, str | None, list[tuple[str, str, str]]]:
-        """Return (row, reject reason, warnings[(field, value, reason)])."""
-        attributes: dict[str, Any] = {}
-        for header, key in self.attr_plan:
-            value = raw.get(header)
-            if value:
-                value = N.clean_text(value)
-                if value and not N.is_missing(value):
-                    attributes[key] = value
-        texts: dict[str, str] = {}
-        for header, name, translate in self.field_plan:
-            value = raw.get(header)
-            if translate is not None:
-                value = translate(value)
-            if value and not value.isspace():
-                texts[name] = value
-        for name, value in self.defaults.items():
-            if name not in texts or N.is_missing(texts[name]):
-                texts[name] = value
-        values: dict[str, Any] = {}
-        warnings: list[tuple[str, str, str]] = []
-        extra = raw.get(EXTRA_KEY)
-        if extra:  # cells beyond the header (a ragged row): kept and reported, never dropped
-            attributes[EXTRA_KEY] = extra
-            warnings.append((EXTRA_KEY, extra, "more cells than the header names; kept as attributes._extra"))
-        phone = texts.pop("phone", None)
-        full_name = texts.pop("full_name", None)
-        for name, value in texts.items():
-            try:
-                parsed = self.parsers[name](value)
-            except N.BadValue as exc:
-                self._bad(name, value, exc, attributes, warnings)
-                continue
-            if parsed is not None:
-                values[name] = parsed
-        if phone is not None:
-            try:
-                parsed = N.normalize_phone(phone, values.get("country") or self.opts.default_region)
-                if parsed is not None:
-                    values["phone"] = parsed
-            except N.BadValue as exc:
-                self._bad("phone", phone, exc, attributes, warnings)
-        if full_name is not None:
-            first, last = N.split_full_name(full_name)
-            if first and "first_name" not in values:
-                values["first_name"] = first
-            if last and "last_name" not in values:
-                values["last_name"] = last
-        if not (values.get("email") or values.get("phone") or values.get("external_id")):
-            bad_ids = [f"{f} '{v}' is invalid" for f, v, _ in warnings if f in ("email", "phone", "external_id")]
-            why = "no valid e-mail, phone or external id"
-            if bad_ids:
-                why += " (" + "; ".join(bad_ids) + ")"
-            return None, why, warnings
-        if warnings and self.opts.strict:
-            return None, "; ".join(f"{f}: {r}" for f, _, r in warnings), warnings
-        stage = values.pop("stage", None)
-        stage_at = values.pop("stage_at", None)
-        return _Row(number, "", values, attributes, stage, stage_at, raw), None, warnings
-
-    def _bad(self, name: str, value: str, exc: Exception, attributes: dict, warnings: list) -> None:
-        """An unreadable value: dropped from the lead, kept raw in attributes, reported."""
-        header = self.header_of.get(name, name)
-        attributes.setdefault(snake_case(header) or name, value)
-        warnings.append((name, value, str(exc)))
-
-
-class _Sources:
-    """Canonical source names: sources.yaml names and aliases, else first spelling seen."""
-
-    def __init__(self, rules, known: Iterable[str]):
-        self._rules_sources = rules.sources
-        self._seen: dict[str, str] = {}
-        self._memo: dict[str, str] = {}
-        for s in known:
-            if s:
-                self._seen.setdefault(s.strip().casefold(), s)
-
-    def canonical(self, value: str) -> str | None:
-        if not value:
-            return None
-        hit = self._memo.get(value)
-        if hit is None:
-            hit = self._rules_sources.resolve(value) or self._seen.setdefault(value.strip().casefold(), value.strip())
-            if len(self._memo) < 100_000:  # a value's answer never changes once given
-                self._memo[value] = hit
-        return hit
-
-    def state(self) -> tuple[dict[str, str], dict[str, str]]:
-        return self._seen, self._memo
-
-    def restore(self, state: tuple[dict[str, str], dict[str, str]]) -> None:
-        """Take over what a worker process learnt (first spellings seen), so later files agree."""
-        self._seen, self._memo = state
 
 
 def import_leads(store: Store, paths: list[str], opts: ImportOptions, rules, *, now: datetime | None = None,
@@ -385,7 +226,7 @@ class _Importer:
         digest = hashlib.sha256()
         known = self._known_sources()
         self.rejects_by_file: dict[str, RejectsWriter] = {}
-        self.sources = _Sources(self.rules, known)
+        self.sources = Sources(self.rules, known)
         for path in paths:
             stream = read_records(path, fmt=self.opts.fmt, delimiter=self.opts.delimiter, encoding=self.opts.encoding)
             colmap = build_column_map(stream.headers, overrides=self.opts.overrides, mapping=self.opts.mapping)
@@ -429,7 +270,7 @@ class _Importer:
             events = in_worker(produce, done)
         else:
             events = self._events(stream, colmap)
-        chunk: list[_Row] = []
+        chunk: list[Row] = []
         for number, fields, reason, warnings, raw in events:
             self.result.read += 1
             for fieldname, value, why in warnings:
@@ -440,7 +281,7 @@ class _Importer:
                 rejects.write(number, reason, None, None, raw)
                 self.result.rejected += 1
                 continue
-            chunk.append(_Row(number, path, *fields, raw))
+            chunk.append(Row(number, path, *fields, raw))
             if len(chunk) >= CHUNK:
                 self._flush(chunk)
                 chunk = []
@@ -455,7 +296,7 @@ class _Importer:
         for every record of the stream, in order."""
         records = iter(stream)
         head: list[tuple[int, dict]] = []
-        date_headers = {f: c.header for f, c in colmap.fields.items() if f in _DATES}
+        date_headers = {f: c.header for f, c in colmap.fields.items() if f in DATES}
         if date_headers:
             # Day-first or month-first is decided per column from the data (a 13 settles it).
             for item in records:
@@ -469,7 +310,7 @@ class _Importer:
             else:
                 dayfirst[fieldname] = N.detect_dayfirst(
                     [r.get(header) or "" for _, r in head if not isinstance(r, BadRecord)])
-        norm = _Normaliser(colmap, self.opts, self.rules, self.sources, dayfirst)
+        norm = Normaliser(colmap, self.opts, self.rules, self.sources, dayfirst)
         for number, raw in _chain(head, records):
             if isinstance(raw, BadRecord):
                 yield number, None, raw.reason, (), {"_raw": raw.raw}
@@ -479,7 +320,7 @@ class _Importer:
             yield number, fields, reason, warnings, raw
 
     # -- writing ---------------------------------------------------------------
-    def _flush(self, rows: list[_Row]) -> None:
+    def _flush(self, rows: list[Row]) -> None:
         if self.opts.dry_run:
             self._apply(self.conn, rows)
         else:
@@ -488,7 +329,7 @@ class _Importer:
         if self.progress:
             self.progress(len(rows))
 
-    def _apply(self, conn, rows: list[_Row]) -> None:
+    def _apply(self, conn, rows: list[Row]) -> None:
         """Fold a chunk's rows into leads, then count and write the net effect.
 
         Rows for the same lead are folded in file order first and compared with the
@@ -563,7 +404,7 @@ class _Importer:
         """Created or changed by this import already (an earlier chunk or file)."""
         return lead["id"] in self.updated_ids or lead.get("batch_id") == self.batch_id
 
-    def _reject_late(self, row: _Row, reason: str) -> None:
+    def _reject_late(self, row: Row, reason: str) -> None:
         """A row that only the store can reject (mode create/update) goes to its file's rejects."""
         self.result.rejected += 1
         self.rejects_by_file[row.file].write(row.number, reason, None, None, row.raw)
@@ -583,7 +424,7 @@ class _Importer:
             return True
         return ti > ci and not stages.is_terminal(current)
 
-    def _new_values(self, row: _Row) -> dict[str, Any]:
+    def _new_values(self, row: Row) -> dict[str, Any]:
         v = dict(row.values)
         v.setdefault("created_at", self.now)
         v["updated_at"] = self.now
@@ -594,7 +435,7 @@ class _Importer:
         v["batch_id"] = self.batch_id
         return v
 
-    def _merge(self, current: dict[str, Any], row: _Row) -> dict[str, Any]:
+    def _merge(self, current: dict[str, Any], row: Row) -> dict[str, Any]:
         """Fold a row into a lead: new non-empty values win, empty values never overwrite,
         the earliest creation time stays, and the stage only moves forward (or to a terminal stage).
 

@@ -39,8 +39,15 @@ def _fill_stages_entered(conn: Connection) -> None:
     _fill_left_at(conn)  # relinking a lead's history also recomputes its stages_entered
 
 
+def _fill_identifiers(conn: Connection) -> None:
+    """5 → 6: every lead's e-mail, phone and external ids become its recorded identifiers."""
+    from .identity import backfill_identifiers
+
+    backfill_identifiers(conn)
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
-    1: _fill_left_at, 3: _drop_followups_lead_index, 4: _fill_stages_entered,
+    1: _fill_left_at, 3: _drop_followups_lead_index, 4: _fill_stages_entered, 5: _fill_identifiers,
 }
 
 

@@ -13,8 +13,10 @@ from sqlmodel import Field, SQLModel
 
 # 1: first release of the store; 2: stage_history.left_at (time in stage without a window function);
 # 3: index on leads.assigned_at; 4: covering index for the sweep's inactivity check;
-# 5: leads.stages_entered (every stage a lead's history shows) and a covering index for reports.
-SCHEMA_VERSION = 5
+# 5: leads.stages_entered (every stage a lead's history shows) and a covering index for reports;
+# 6: lead_identifiers (every identifier a lead was imported with), possible_duplicates, and
+#    batch_changes.after (what a batch wrote, so undo keeps later work).
+SCHEMA_VERSION = 6
 
 # Lead fields that rules, imports and exports know by name (RULES.md), in export order.
 LEAD_FIELDS = (
@@ -120,8 +122,45 @@ class BatchChange(SQLModel, table=True):
     batch_id: int
     lead_id: int
     action: str = Field(max_length=10)  # created | updated
-    # For updates: the previous values of every field the batch changed.
+    # For updates: the previous values of every field the batch changed ...
     before: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+    # ... and the values it wrote: undo restores a field only where the lead still holds them.
+    after: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+
+
+class LeadIdentifier(SQLModel, table=True):
+    """Every identifier a lead was ever imported with, so each one keeps finding it.
+
+    kind: email | external_id | linkedin | phone. `value` is the normalised, case-folded
+    value; `system` names where an external id comes from (the snake_case header that
+    carried it, e.g. `record_id`, `mql_id`), so two ids of one system never meet on one lead.
+    """
+
+    __tablename__ = "lead_identifiers"
+    __table_args__ = (
+        Index("ix_lead_identifiers_value", "kind", "value"),
+        Index("ix_lead_identifiers_lead", "lead_id"),
+    )
+    id: Optional[int] = Field(default=None, primary_key=True)
+    lead_id: int
+    kind: str = Field(max_length=20)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    system: str = Field(default="", max_length=100)
+    batch_id: Optional[int] = None
+
+
+class PossibleDuplicate(SQLModel, table=True):
+    """Two leads that share something (a phone, a placeholder e-mail) but were not merged:
+    recorded at import for a person's duplicate review."""
+
+    __tablename__ = "possible_duplicates"
+    __table_args__ = (Index("ix_possible_duplicates_pair", "lead_id", "other_id"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    lead_id: int
+    other_id: int
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    batch_id: Optional[int] = None
+    created_at: datetime = Field(sa_type=DateTime, nullable=False)
 
 
 class StageChange(SQLModel, table=True):
