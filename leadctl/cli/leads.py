@@ -14,7 +14,7 @@ app = typer.Typer(help="Work the queue: list, show, explain, stage, assign, merg
 _PROFILE = ("id", "email", "phone", "first_name", "last_name", "company", "title", "industry", "employees",
             "annual_revenue", "country", "city", "source", "campaign", "stage", "temperature", "score", "fit_score",
             "engagement_score", "grade", "owner", "team", "created_at", "updated_at", "last_activity_at",
-            "last_contacted_at", "do_not_contact", "external_id", "erased_at")
+            "last_contacted_at", "do_not_contact", "external_id", "linkedin", "erased_at")
 
 
 @app.command("show")

@@ -15,11 +15,11 @@ from .leadref import resolve_lead
 # Personal data erased by `forget`; what stays (source, stage, times, scores,
 # company facts such as industry and size) is what anonymous reports need.
 PERSONAL_FIELDS = ("email", "email_domain", "phone", "first_name", "last_name", "title", "city", "external_id",
-                   "attributes", "explanation")
+                   "linkedin", "attributes", "explanation")
 # Lead columns a merge may fill on the survivor from the other lead.
 _MERGEABLE = ("email", "email_domain", "phone", "first_name", "last_name", "company", "title", "industry",
               "employees", "annual_revenue", "country", "city", "source", "campaign", "owner", "team",
-              "external_id", "last_activity_at", "last_contacted_at")
+              "external_id", "linkedin", "last_activity_at", "last_contacted_at")
 _CHILD_TABLES = (models.StageChange, models.Activity, models.Assignment, models.SlaBreach, models.Followup)
 
 

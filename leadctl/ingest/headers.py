@@ -28,7 +28,7 @@ __all__ = [
 FIELDS: tuple[str, ...] = tuple("""
 email phone first_name last_name full_name company title industry employees annual_revenue
 country city source campaign stage owner created_at last_activity_at last_contacted_at
-do_not_contact external_id stage_at""".split())
+do_not_contact external_id linkedin stage_at""".split())
 
 ATTRIBUTES_PREFIX = "attributes."
 
@@ -87,6 +87,8 @@ ALIASES: dict[str, str] = _aliases({
     "external_id|Id|Record ID|Lead ID|Contact ID|External ID|Opportunity ID|opportunity_id|mql_id|"
     "Record Id": "external_id",
     "stage_at|Stage Date|Stage Changed At": "stage_at",
+    "linkedin|LinkedIn|LinkedIn URL|Linkedin Url|LinkedIn Profile|Person Linkedin Url|LinkedIn Profile URL|"
+    "URL": "linkedin",
 })
 
 MATCH_KEYS = ("email", "phone", "external_id")

@@ -44,7 +44,7 @@ MATCH_KEYS = ("email", "phone", "external_id", "first_name", "last_name", "compa
 IMPORTED = (
     "email", "phone", "first_name", "last_name", "company", "title", "industry", "employees",
     "annual_revenue", "country", "city", "source", "campaign", "owner", "created_at",
-    "last_activity_at", "last_contacted_at", "do_not_contact", "external_id",
+    "last_activity_at", "last_contacted_at", "do_not_contact", "external_id", "linkedin",
 )
 
 Progress = Callable[[int], None]

@@ -654,6 +654,23 @@ def clean_text(s: str | None) -> str | None:
     return None if is_missing(t) else t
 
 
+_LINKEDIN = re.compile(
+    r"^(?:https?://)?(?:[a-z]{2,3}\.)?(?:www\.)?linkedin\.com/(in|pub|company)/([^/?#\s]+)", re.IGNORECASE)
+
+
+def normalize_linkedin(s: str | None) -> str | None:
+    """A LinkedIn profile URL in one spelling: `linkedin.com/in/Ada-L/?trk=x` → `https://www.linkedin.com/in/ada-l`."""
+    t = clean_text(s)
+    if not t:
+        return None
+    m = _LINKEDIN.match(t)
+    if not m:
+        raise BadValue(f"not a LinkedIn profile URL: {_show(t)}")
+    from urllib.parse import unquote
+
+    return f"https://www.linkedin.com/{m.group(1).lower()}/{unquote(m.group(2)).casefold()}"
+
+
 _HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam", "mme", "herr", "frau"})
 _SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "phd", "md", "esq"})
 

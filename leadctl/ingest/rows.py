@@ -72,7 +72,7 @@ class Normaliser:
             return None if n is None else float(n)
 
         self.parsers: dict[str, Callable[[str], Any]] = {
-            "email": N.normalize_email, "country": N.normalize_country, "employees": N.parse_int,
+            "email": N.normalize_email, "linkedin": N.normalize_linkedin, "country": N.normalize_country, "employees": N.parse_int,
             "annual_revenue": revenue, "do_not_contact": N.parse_bool, "stage": stage,
             "source": lambda v: sources.canonical(N.clean_text(v)),
             **{name: date_parser(name) for name in DATES},

@@ -54,7 +54,7 @@ LEAD_COLUMNS = (
     "employees", "annual_revenue", "country", "city", "source", "campaign", "stage",
     "temperature", "score", "fit_score", "engagement_score", "grade", "owner", "team",
     "created_at", "last_activity_at", "last_contacted_at", "do_not_contact",
-    "external_id", "email_domain",
+    "external_id", "linkedin", "email_domain",
 )
 DERIVED_FIELDS = ("days_since_created", "days_since_activity", "days_since_contacted")
 NUMBER_FIELDS = frozenset({"employees", "annual_revenue", "score", "fit_score", "engagement_score",

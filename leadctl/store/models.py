@@ -23,7 +23,7 @@ LEAD_FIELDS = (
     "email", "phone", "first_name", "last_name", "company", "title", "industry",
     "employees", "annual_revenue", "country", "city", "source", "campaign", "stage",
     "temperature", "score", "fit_score", "engagement_score", "grade", "owner", "team",
-    "created_at", "last_activity_at", "last_contacted_at", "do_not_contact", "external_id",
+    "created_at", "last_activity_at", "last_contacted_at", "do_not_contact", "external_id", "linkedin",
 )
 
 
@@ -84,6 +84,8 @@ class Lead(SQLModel, table=True):
     last_contacted_at: Optional[datetime] = Field(default=None, sa_type=DateTime)
     do_not_contact: bool = False
     external_id: Optional[str] = Field(default=None, max_length=255)
+    # A LinkedIn profile URL, normalised to https://www.linkedin.com/in/<slug>: an identity of its own.
+    linkedin: Optional[str] = Field(default=None, max_length=255)
     attributes: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
     # The stored explanation of the last scoring/qualification: every rule that fired.
     explanation: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
