@@ -19,6 +19,13 @@ How a duration is added (`after:` of a cadence step, `followups snooze`):
 
 A time exactly at the end of business hours (17:00) counts as inside: work that
 fills the day up to its end is due at its end, not the next morning.
+
+SLA windows (`within:` of routing.yaml's `sla:`) are counted all in business time
+(`add_business`): hours and minutes are working time, and each whole day is one
+business day — a working day's length of business hours (8h for 09:00–17:00). So
+`within: 1h` from 06:00 is 10:00, and `within: 1d` from Friday 10:00 is Monday 10:00.
+A window that ends exactly at the end of a business day ends at the start of the next
+one instead (the same moment in business time: nothing can be late in between).
 """
 from __future__ import annotations
 
@@ -110,6 +117,41 @@ class BusinessCalendar:
             t = self._day_start(self._next_business_day(t.date()))
         return t  # pragma: no cover
 
+    def back_working_local(self, t: datetime, work: timedelta) -> datetime:
+        """The latest local time from which `work` of business time ends at or before `t`."""
+        if t.weekday() not in self.weekdays or t.time() < self.start:
+            d = t.date()
+            for _ in range(8):
+                d = d - DAY
+                if d.weekday() in self.weekdays:
+                    break
+            t = self._day_end(d)
+        elif t > self._day_end(t.date()):
+            t = self._day_end(t.date())
+        remaining = work
+        for _ in range(10_000):
+            used_today = t - self._day_start(t.date())
+            if remaining <= used_today:
+                return t - remaining
+            remaining -= used_today
+            d = t.date()
+            for _ in range(8):
+                d = d - DAY
+                if d.weekday() in self.weekdays:
+                    break
+            t = self._day_end(d)
+        return t  # pragma: no cover
+
+    @property
+    def day_length(self) -> timedelta:
+        """Business time in one business day (8h for 09:00–17:00)."""
+        return datetime.combine(datetime.min.date(), self.end) - datetime.combine(datetime.min.date(), self.start)
+
+    def business_work(self, within: timedelta) -> timedelta:
+        """An SLA window as working time: each whole day is a business day's length, the rest as is."""
+        days, rest = divmod(within, DAY)
+        return self.day_length * days + rest
+
     # -------------------------------------------------------------- public, naive UTC in/out
     def is_open(self, at: datetime) -> bool:
         """Whether naive-UTC `at` falls inside business hours."""
@@ -135,6 +177,21 @@ class BusinessCalendar:
             if rest:
                 local = self.add_working_local(local, rest)
         return to_utc(self.fit_local(local), self.tz)
+
+    def add_business(self, at: datetime, within: timedelta) -> datetime:
+        """The end of an SLA window of `within` from `at`, all in business time (module docstring)."""
+        work = self.business_work(within)
+        local = self.add_working_local(to_local(at, self.tz), work)
+        if work and local == self._day_end(local.date()):
+            # The end of a business day and the start of the next are the same moment of
+            # business time; the later one lets an after-hours contact still count as in time.
+            local = self._day_start(self._next_business_day(local.date()))
+        return to_utc(local, self.tz)
+
+    def business_start_before(self, at: datetime, within: timedelta) -> datetime:
+        """A time before which every SLA window of `within` has ended strictly before `at` (naive UTC)."""
+        work = self.business_work(within) + timedelta(minutes=1)
+        return to_utc(self.back_working_local(to_local(at, self.tz), work), self.tz)
 
     def local_text(self, at: datetime) -> str:
         """`2026-11-20 09:10 Europe/Berlin` for naive-UTC `at`."""

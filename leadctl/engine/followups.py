@@ -16,7 +16,8 @@ Rules (followups.yaml, RULES.md) and the decisions this module makes:
   the call that is owed); `stop_when` is the way to end a cadence.
   A cadence removed from (or renamed in) the rules has its pending steps cancelled.
 * **Owner changes.** Pending tasks follow the lead's owner; a task that changes owner
-  is reminded again (to its new owner).
+  is reminded again (to its new owner). An SLA reassignment moves them at once, with
+  the reassignment appended to their note (`move_open_tasks`).
 * **Inactivity.** A task (kind `inactivity`, `cadence` = the rule's name) is created,
   due now fitted into business hours, when the rule's `when` holds and the lead has no
   task of that rule that is pending, or that was created since the lead's last
@@ -322,6 +323,20 @@ def create_inactivity_tasks(conn, rules, now: datetime, calendars: Calendars | N
     return created
 
 
+# ---------------------------------------------------------------- moving tasks with their lead
+def move_open_tasks(conn, moves: Iterable[tuple[int, str | None, str]]) -> int:
+    """Give each lead's pending tasks to its new owner, noting why; return how many moved.
+
+    `moves` holds (lead_id, new owner, note) — the note is appended to each task's note.
+    A moved task is reminded again, to its new owner.
+    """
+    moved = 0
+    for lead_id, owner, note in moves:
+        moved += conn.execute(FOLLOWUPS.update().where(FOLLOWUPS.c.lead_id == lead_id, FOLLOWUPS.c.status == PENDING)
+                              .values(owner=owner, reminded_at=None, note=_append_note(note))).rowcount
+    return moved
+
+
 # ---------------------------------------------------------------- working with tasks
 def complete_matching_task(conn, lead_id: int, activity_type: str, at: datetime) -> int | None:
     """Mark done the pending task of `lead_id` that an activity of `activity_type` at `at` fulfils.
@@ -508,5 +523,5 @@ def due_tasks(conn, rules, now: datetime, *, owner: str | None = None, until: da
 
 
 __all__ = ["ACTIVITY_ACTIONS", "EARLY_GRACE", "FollowupStep", "DueTask", "TaskChange", "action_for_activity",
-           "complete_matching_task", "complete_matching_tasks", "complete_task", "snooze_task", "due_tasks", "create_inactivity_tasks",
-           "lead_label", "overdue_text"]
+           "complete_matching_task", "complete_matching_tasks", "complete_task", "move_open_tasks", "snooze_task",
+           "due_tasks", "create_inactivity_tasks", "lead_label", "overdue_text"]

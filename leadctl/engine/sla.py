@@ -5,14 +5,22 @@
 
 Runs in `process` (the routing step's start) and in the cron sweep (`followups remind`).
 
+* The window is business time in the owner's calendar (followups.yaml `business_hours`,
+  the owner's time zone — the calendar of cadences, see `bizhours.add_business`): `1h`
+  is an hour of business hours, each whole day (`1d`) a business day. A hot lead that
+  arrives at 22:00 is due at 10:00 the next business morning, not at 23:00.
 * A lead is breached by a rule when it is open, has an owner, matches the rule's `when`
-  at the check, its deadline `assigned_at + within` is *before* `now` (at exactly the
-  deadline it is still in time), and it was not contacted between its assignment and
-  the deadline (a contact at exactly the deadline is in time).
+  at the check, its deadline is *before* `now` (at exactly the deadline it is still in
+  time), and it was not contacted between its assignment and the deadline (a contact at
+  exactly the deadline is in time).
 * `then: reassign` hands the lead to the next owner routing would choose with its
-  current owner excluded (same rules, same strategy and rotation) and stores the
-  assignment with its reason. Nobody else able → the lead stays; the breach is still
-  recorded. A lead already contacted (late) is recorded but not taken away.
+  current owner excluded (same rules, same strategy and rotation), stores the
+  assignment with its reason, and moves the lead's open follow-up tasks to the new
+  owner with the reassignment noted on them. Nobody else able → the lead stays; the
+  breach is still recorded. A lead already contacted (late) is recorded but not taken away.
+* `max_reassignments` (default 1): a lead that SLA checks have already reassigned that
+  many times (by any rule) is not taken away again; the breach is stored as `notify`
+  instead, so its owner is told, and the lead stops bouncing between owners.
 * `then: notify` stores the breach with `notified_at` NULL; the reminder sweep sends it
   and sets `notified_at`.
 * A breach is stored once per (lead, rule, assignment time), however often checks run.
@@ -23,25 +31,30 @@ Runs in `process` (the routing step's start) and in the cron sweep (`followups r
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, and_, bindparam, cast, func, not_, or_, select
 from sqlalchemy.engine import Connection
 
 from ..store.db import get_meta, set_meta
-from ..store.models import Activity, Lead, SlaBreach
+from ..store.models import Activity, Assignment, Lead, SlaBreach
+from .bizhours import BusinessCalendar, Calendars, owner_zones
 from .owners import terminal_stages
 
 LEADS = Lead.__table__
 BREACHES = SlaBreach.__table__
 ACTS = Activity.__table__
+ASSIGNMENTS = Assignment.__table__
 WATERMARK = "sla.checked_until"
 _SKIP = ("explanation",)
+REASON_PREFIX = "SLA '"        # how an SLA reassignment's stored reason starts (counted for max_reassignments)
+# A DST change inside business hours can make a window an hour shorter in UTC than on the wall clock.
+_DST_SLACK = timedelta(hours=2)
 
 
 def _in_time_sql(conn: Connection, within) -> Any:
-    """SQL: contacted between assignment and deadline — a prefilter that never drops a breach."""
+    """SQL: contacted within `within` (no later than any deadline) of assignment — surely in time."""
     lc, at = LEADS.c.last_contacted_at, LEADS.c.assigned_at
     if conn.dialect.name == "sqlite":
         # Whole seconds, strictly below the deadline: surely in time; Python decides the rest exactly.
@@ -80,7 +93,25 @@ def _existing(conn: Connection, ids: list[int]) -> set[tuple]:
     return seen
 
 
-def check_sla(conn: Connection, rules, now: datetime, *, dry_run: bool = False) -> list[dict[str, Any]]:
+def reassignment_counts(conn: Connection, ids: list[int]) -> dict[int, int]:
+    """How often SLA checks have reassigned each lead (from the stored assignments)."""
+    out: dict[int, int] = {}
+    for i in range(0, len(ids), 500):
+        stmt = (select(ASSIGNMENTS.c.lead_id, func.count())
+                .where(ASSIGNMENTS.c.lead_id.in_(ids[i:i + 500]), ASSIGNMENTS.c.manual.is_(False),
+                       ASSIGNMENTS.c.reason.like(REASON_PREFIX + "%"))
+                .group_by(ASSIGNMENTS.c.lead_id))
+        out.update({lead_id: n for lead_id, n in conn.execute(stmt)})
+    return out
+
+
+def _shortest(within: timedelta, cal: BusinessCalendar) -> timedelta:
+    """No window of `within` is shorter than this in clock time (working time, less DST slack)."""
+    return max(cal.business_work(within) - _DST_SLACK, timedelta(0))
+
+
+def check_sla(conn: Connection, rules, now: datetime, *, dry_run: bool = False,
+              calendars: Calendars | None = None) -> list[dict[str, Any]]:
     """Find SLA breaches due since the last check, store them and reassign where the rule says.
 
     Returns one dict per breach row: lead_id, rule, owner, assigned_at, due_at, breached_at,
@@ -91,76 +122,103 @@ def check_sla(conn: Connection, rules, now: datetime, *, dry_run: bool = False) 
     sla = rules.routing.sla
     if not sla:
         return []
+    hours = getattr(getattr(rules, "followups", None), "business_hours", None)
+    cals = calendars or Calendars(hours, owner_zones(conn, rules))
+    zone_cals = [BusinessCalendar(cals.hours, z) for z in sorted({"UTC", *cals.zones.values()})]
     raw = get_meta(conn, WATERMARK)
     last = datetime.fromisoformat(raw) if raw else None
     since = last if last is not None and last <= now else None  # deadlines >= since are new
     terminal = sorted(terminal_stages(rules))
     per_rule = []
     for r in sla:
-        parts = [LEADS.c.assigned_at < now - r.within]
+        shortest = _shortest(r.within, zone_cals[0])
+        parts = [LEADS.c.assigned_at < now - shortest]
         if since is not None:
-            parts.append(LEADS.c.assigned_at >= since - r.within)
-        parts.append(not_(_in_time_sql(conn, r.within)))
+            # Every window that ends at or after `since` started after this, in any owner's zone.
+            earliest = min(c.business_start_before(since, r.within) for c in zone_cals) - _DST_SLACK
+            parts.append(LEADS.c.assigned_at >= earliest)
+        parts.append(not_(_in_time_sql(conn, shortest)))
         per_rule.append(and_(*parts))
     cols = [c for c in LEADS.c if c.name not in _SKIP]
     stmt = select(*cols).where(LEADS.c.owner.is_not(None), LEADS.c.assigned_at.is_not(None),
                                LEADS.c.erased_at.is_(None), or_(*per_rule))
     if terminal:
         stmt = stmt.where(LEADS.c.stage.not_in(terminal))
-    leads = [dict(r._mapping) for r in conn.execute(stmt.order_by(LEADS.c.id))]
-    for lead in leads:
+    # First pass: the (lead, rule) pairs whose business-time deadline fell in (since, now).
+    due_pairs: list[tuple[dict, Any, datetime]] = []
+    for row in conn.execute(stmt.order_by(LEADS.c.id)):
+        lead = dict(row._mapping)
         for c in ("assigned_at", "last_contacted_at", "created_at", "last_activity_at"):
             lead[c] = naive_utc(lead[c])
+        at, lc = lead["assigned_at"], lead["last_contacted_at"]
+        cal = cals.for_owner(lead["owner"])
+        for r in sla:
+            due = cal.add_business(at, r.within)
+            if not due < now or (since is not None and due < since):
+                continue
+            if lc is not None and at <= lc <= due:
+                continue
+            due_pairs.append((lead, r, due))
+    leads = list({id(lead): lead for lead, _, _ in due_pairs}.values())
+    for lead in leads:
         if lead.get("attributes") is None:
             lead["attributes"] = {}
     if leads and any(f.startswith("activity.") for r in sla for f in r.when.fields):
         _activity(conn, leads)
-    seen = _existing(conn, [lead["id"] for lead in leads]) if leads else set()
+    ids = [lead["id"] for lead in leads]
+    seen = _existing(conn, ids) if leads else set()
+    moved_by_sla = (reassignment_counts(conn, ids)
+                    if leads and any("reassign" in r.then for r in sla) else {})
     out: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     assignments: list[dict[str, Any]] = []
+    moves: list[tuple[int, str, str]] = []
     router = None
-    for lead in leads:
-        for r in sla:
-            at, owner = lead["assigned_at"], lead["owner"]
-            if at is None or owner is None:
-                break
-            due = at + r.within
-            if not due < now or (since is not None and due < since):
-                continue
-            lc = lead["last_contacted_at"]
-            if lc is not None and at <= lc <= due:
-                continue
-            if (lead["id"], r.name, at) in seen or not r.when.test(lead, now):
-                continue
-            seen.add((lead["id"], r.name, at))
-            base = {"lead_id": lead["id"], "rule": r.name, "owner": owner, "assigned_at": at, "due_at": due,
-                    "breached_at": now}
-            new_owner, note = None, None
-            if "reassign" in r.then:
-                if lc is not None and lc >= at:
-                    note = f"contacted late ({lc:%Y-%m-%d %H:%M}); not reassigned"
+    for lead, r, due in due_pairs:
+        # The lead may have been reassigned by an earlier rule in this same check: that starts a new clock.
+        at, owner = lead["assigned_at"], lead["owner"]
+        if at is None or owner is None or not due < now or at >= now:
+            continue
+        lc = lead["last_contacted_at"]
+        if (lead["id"], r.name, at) in seen or not r.when.test(lead, now):
+            continue
+        seen.add((lead["id"], r.name, at))
+        base = {"lead_id": lead["id"], "rule": r.name, "owner": owner, "assigned_at": at, "due_at": due,
+                "breached_at": now}
+        new_owner, note, actions = None, None, r.then
+        done = moved_by_sla.get(lead["id"], 0)
+        if "reassign" in r.then and done >= r.max_reassignments:
+            # Enough bouncing: tell the owner instead of taking the lead away again.
+            actions = ("notify",)
+            note = (f"already reassigned {done} time{'' if done == 1 else 's'} "
+                    f"(max_reassignments: {r.max_reassignments}); notify only")
+        elif "reassign" in r.then:
+            if lc is not None and lc >= at:
+                note = f"contacted late ({lc:%Y-%m-%d %H:%M}); not reassigned"
+            else:
+                if router is None:
+                    from .routing import Router
+
+                    router = Router.load(conn, rules, now)
+                decision = router.route(lead, exclude=router.owner_key(owner))
+                if decision.owner is None:
+                    note = f"nobody else can take it: {decision.reason}"
                 else:
-                    if router is None:
-                        from .routing import Router
+                    from .routing import assign
 
-                        router = Router.load(conn, rules, now)
-                    decision = router.route(lead, exclude=router.owner_key(owner))
-                    if decision.owner is None:
-                        note = f"nobody else can take it: {decision.reason}"
-                    else:
-                        from .routing import assign
-
-                        new_owner = decision.owner
-                        decision.reason = (f"SLA '{r.name}' breached (due {due:%Y-%m-%d %H:%M}, {owner}) → "
-                                           f"{decision.reason}")
-                        assignments.append(assign(lead, decision, now))
-                        updates.append({"_id": lead["id"], "owner": lead["owner"], "team": lead["team"],
-                                        "assigned_at": now, "assigned_manually": False, "updated_at": now})
-            for action in r.then:
-                rows.append({**base, "action": action, "notified_at": None})
-                out.append({**base, "action": action, "new_owner": new_owner, "note": note})
+                    new_owner = decision.owner
+                    why = f"{REASON_PREFIX}{r.name}' breached (due {due:%Y-%m-%d %H:%M}, {owner})"
+                    decision.reason = f"{why} → {decision.reason}"
+                    assignments.append(assign(lead, decision, now))
+                    updates.append({"_id": lead["id"], "owner": lead["owner"], "team": lead["team"],
+                                    "assigned_at": now, "assigned_manually": False, "updated_at": now})
+                    moved_by_sla[lead["id"]] = done + 1
+                    moves.append((lead["id"], new_owner, f"reassigned from {owner} to {new_owner} "
+                                  f"at {now:%Y-%m-%d %H:%M} UTC: SLA '{r.name}' missed"))
+        for action in actions:
+            rows.append({**base, "action": action, "notified_at": None})
+            out.append({**base, "action": action, "new_owner": new_owner, "note": note})
     if not dry_run:
         if rows:
             conn.execute(BREACHES.insert(), rows)
@@ -170,6 +228,10 @@ def check_sla(conn: Connection, rules, now: datetime, *, dry_run: bool = False) 
             from .routing import insert_assignments
 
             insert_assignments(conn, assignments)
+        if moves:
+            from .followups import move_open_tasks
+
+            move_open_tasks(conn, moves)
         if router is not None:
             router.save(conn)
         if last is None or now > last:

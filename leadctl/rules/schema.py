@@ -426,11 +426,19 @@ def _actions(v):
     return (v,) if isinstance(v, str) else v
 
 
+def _count(v):
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError(f"must be a whole number, got {v!r}")
+    return v
+
+
 class SlaRule(_Model):
     name: Text
     when: When = ALWAYS
     within: Duration
     then: Annotated[tuple[Literal["reassign", "notify"], ...], BeforeValidator(_actions)]
+    # How often SLA checks may take a lead from its owner; past that the rule only notifies.
+    max_reassignments: Annotated[int, Field(ge=0, le=100), BeforeValidator(_count)] = 1
 
     @field_validator("then")
     @classmethod

@@ -82,7 +82,11 @@ def test_hot_lead_breaches_just_after_the_deadline_and_goes_to_another_owner(sto
     # The new assignment starts a new clock: bob has an hour from 10:00:01.
     assert sweep(store, rules, T0 + timedelta(hours=2, seconds=1)) == []
     again = sweep(store, rules, T0 + timedelta(hours=2, seconds=2))
-    assert [(b["owner"], b["new_owner"]) for b in again] == [("bob", "cat")]
+    # max_reassignments defaults to 1: the second miss only notifies bob, the lead stays with him.
+    assert [(b["owner"], b["action"], b["new_owner"]) for b in again] == [("bob", "notify", None)]
+    assert again[0]["note"] == "already reassigned 1 time (max_reassignments: 1); notify only"
+    assert lead(store, hot).owner == "bob"
+    assert sweep(store, rules, T0 + timedelta(hours=9)) == []
 
 
 def test_contact_at_exact_deadline_is_in_time_and_a_second_later_is_not(store, rules):
@@ -100,12 +104,15 @@ def test_contact_at_exact_deadline_is_in_time_and_a_second_later_is_not(store, r
 
 def test_notify_breach_is_stored_once_for_the_sweep(store, rules):
     new = add_lead(store)
-    assert sweep(store, rules, T0 + timedelta(days=1)) == []
-    first = sweep(store, rules, T0 + timedelta(days=1, minutes=5))
-    assert [(b["lead_id"], b["action"], b["new_owner"]) for b in first] == [(new, "notify", None)]
-    assert sweep(store, rules, T0 + timedelta(days=1, minutes=10)) == []
-    assert sweep(store, rules, T0 + timedelta(days=1, minutes=5)) == []    # same clock again
-    assert sweep(store, rules, T0) == []                                    # clock moved backwards
+    monday = T0 + timedelta(days=3)     # a business day from Friday 09:00 is Monday 09:00, not Saturday
+    assert sweep(store, rules, T0 + timedelta(days=1, minutes=5)) == []
+    assert sweep(store, rules, monday) == []
+    first = sweep(store, rules, monday + timedelta(minutes=5))
+    assert [(b["lead_id"], b["action"], b["new_owner"], b["due_at"]) for b in first] == [
+        (new, "notify", None, monday)]
+    assert sweep(store, rules, monday + timedelta(minutes=10)) == []
+    assert sweep(store, rules, monday + timedelta(minutes=5)) == []    # same clock again
+    assert sweep(store, rules, T0) == []                                # clock moved backwards
     assert sweep(store, rules, T0 + timedelta(days=5)) == []
     with store.connect() as conn:
         rows = conn.execute(select(BREACHES)).all()
