@@ -10,8 +10,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
 
 
-def parse_now(value: str | None) -> datetime:
-    """Parse a `--now` value (ISO date or datetime, offset allowed) into naive UTC."""
+def parse_now(value: str | None, option: str | None = None) -> datetime:
+    """Parse a date and time (ISO date or datetime, offset allowed) into naive UTC; None is now.
+
+    `option` names where the value came from (`--now`, `--at` …) in the error message.
+    """
     if not value:
         return utcnow()
     from dateutil import parser
@@ -22,7 +25,7 @@ def parse_now(value: str | None) -> datetime:
         try:
             dt = parser.parse(value.strip())
         except (ValueError, OverflowError) as exc:
-            raise UsageError(f"--now: cannot read '{value}' as a date and time",
+            raise UsageError(f"{option + ': ' if option else ''}cannot read '{value}' as a date and time",
                              hint="use ISO 8601, e.g. 2026-11-20T09:00 or 2026-11-20T09:00+01:00") from exc
     if dt.tzinfo is not None:
         dt = dt.astimezone(timezone.utc).replace(tzinfo=None)

@@ -38,7 +38,8 @@ def root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     """Lead management from the command line: import, score, qualify, route, follow up, report."""
-    ctx.obj = Settings(db=db, rules_dir=rules_dir, now_text=now)
+    from_env = getattr(ctx.get_parameter_source("now"), "name", "") == "ENVIRONMENT"
+    ctx.obj = Settings(db=db, rules_dir=rules_dir, now_text=now, now_option="LEADCTL_NOW" if from_env else "--now")
 
 
 setup.register(app)
@@ -56,12 +57,19 @@ app.add_typer(exports.app, name="export")
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and turn leadctl's errors into one line and an exit code."""
-    from ..errors import LeadctlError
+    from ..errors import LeadctlError, os_error
 
     debug = os.environ.get("LEADCTL_DEBUG") == "1"
     try:
-        # Standalone mode: Typer/Click print usage errors themselves and exit 2.
-        app(args=argv, prog_name="leadctl")
+        try:
+            # Standalone mode: Typer/Click print usage errors themselves and exit 2.
+            app(args=argv, prog_name="leadctl")
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            # A file the command reads or writes (a missing folder, permissions, a full disk):
+            # the person can fix that, so it is named, not reported as a bug.
+            raise os_error(exc) from exc
     except LeadctlError as exc:
         if debug:
             import traceback

@@ -7,12 +7,19 @@ from typing import Any
 
 import typer
 
+# The commands that may create the database: the first thing done in a new folder is one of these.
+# Every other command works on an existing store and refuses a missing one (a wrong folder or --db
+# must not answer "0 leads").
+CREATING_COMMANDS = frozenset({"init", "import", "activity import", "activity log"})
+
 
 @dataclass
 class Settings:
     db: str
     rules_dir: str
     now_text: str | None
+    now_option: str = "--now"      # how the clock was given: --now or LEADCTL_NOW, for error messages
+    command: str = ""              # the sub-command being run, e.g. "leads list"
     _store: Any = field(default=None, repr=False)
     _rules: Any = field(default=None, repr=False)
     _now: datetime | None = field(default=None, repr=False)
@@ -22,13 +29,16 @@ class Settings:
         if self._now is None:
             from ..clock import parse_now
 
-            self._now = parse_now(self.now_text)
+            self._now = parse_now(self.now_text, option=self.now_option)
         return self._now
 
-    def store(self, *, create: bool = True):
+    def store(self, *, create: bool | None = None):
+        """The open store; only the commands of CREATING_COMMANDS create a missing one (unless told)."""
         if self._store is None:
             from ..store.db import open_store
 
+            if create is None:
+                create = self.command in CREATING_COMMANDS
             self._store = open_store(self.db, create=create)
         return self._store
 
@@ -42,4 +52,14 @@ class Settings:
 
 
 def settings(ctx: typer.Context) -> Settings:
-    return ctx.find_root().obj
+    """The global settings, told which sub-command `ctx` runs."""
+    root = ctx.find_root()
+    s: Settings = root.obj
+    names = []
+    c = ctx
+    while c is not None and c is not root:
+        names.append(c.info_name or "")
+        c = c.parent
+    if names:
+        s.command = " ".join(reversed(names))
+    return s

@@ -25,19 +25,19 @@ def export_leads_command(
     since: Optional[str] = opt.SINCE,
     until: Optional[str] = opt.UNTIL,
     sort: Optional[str] = typer.Option(None, "--sort", help="Field to sort by (default id); prefix - for descending."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="At most N leads."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=0, help="At most N leads (0 = all)."),
 ) -> None:
     """Export leads (all lead fields and attributes.* columns) as CSV, JSON or JSON Lines."""
-    from ..csvsafe import output_stream
     from ..export import EXPORT_FORMATS, export_leads
     from .listing import lead_filter
-    from .render import check_format, say
+    from .render import check_format, check_output, output_file, say
 
     check_format(fmt, EXPORT_FORMATS)
+    check_output(output)
     flt = lead_filter(stage=stage, owner=owner, source=source, min_score=min_score, max_score=max_score,
                       search=search, since=since, until=until, sort=sort, limit=limit)
     store = settings(ctx).store()
-    with output_stream(output) as out:
+    with output_file(output) as out:
         n = export_leads(store, flt, out, fmt=fmt)
     if output and output != "-":
         say(f"exported {n} lead{'s' if n != 1 else ''} to {output}")

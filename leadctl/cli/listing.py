@@ -38,7 +38,8 @@ def leads_list(
     since: Optional[str] = opt.SINCE,
     until: Optional[str] = opt.UNTIL,
     sort: str = typer.Option("-created_at", "--sort", help="Field to sort by; prefix - for descending."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="At most N leads (default 50 in a table, all in csv/json)."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=0,
+                                        help="At most N leads, 0 = all (default 50 in a table, all in csv/json)."),
     fmt: str = typer.Option("table", "--format", help="table | csv | json."),
 ) -> None:
     """List leads with filters, sorting and a limit."""
@@ -62,9 +63,9 @@ def leads_list(
     store = settings(ctx).store()
     with store.connect() as conn:
         rows = [tuple(naive_utc(v) for v in r) for r in conn.execute(select_leads(flt, cols))]
-        total = conn.execute(count_leads(flt)).scalar() if fmt == "table" and limit is not None and len(rows) >= limit else None
+        total = conn.execute(count_leads(flt)).scalar() if fmt == "table" and limit and len(rows) >= limit else None
     headers = [h.replace("_", " ").title() if h != "id" else "ID" for h in LIST_COLUMNS]
     title = f"{len(rows)} lead{'s' if len(rows) != 1 else ''}" + (f" ({flt.describe()})" if flt.describe() else "")
     emit_rows(LIST_COLUMNS, rows, fmt=fmt, title=title if fmt == "table" else None, headers=headers)
     if total is not None and total > len(rows):
-        say(f"showing {len(rows)} of {total} leads; use --limit N or --format csv for more")
+        say(f"showing {len(rows)} of {total} leads; use --limit N (0 = all) or --format csv for more")

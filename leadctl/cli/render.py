@@ -8,6 +8,10 @@ import sys
 from datetime import date, datetime
 from typing import Any, Iterable, Sequence
 
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Iterator
+
 import typer
 
 FORMATS = ("table", "csv", "json")
@@ -35,6 +39,45 @@ def check_format(value: str, allowed: Sequence[str] = FORMATS) -> str:
     if value not in allowed:
         raise typer.BadParameter(f"'{value}' is not one of {', '.join(allowed)}", param_hint="--format")
     return value
+
+
+def check_output(path: str | None, option: str = "--output") -> None:
+    """Refuse an output file that cannot be written, before any work is done."""
+    from ..errors import OutputError
+
+    if path in (None, "-"):
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise OutputError(f"{option}: {path} is a folder, not a file", hint="name a file inside the folder")
+    folder = p.parent
+    if not folder.exists():
+        raise OutputError(f"{option}: cannot write {path}: folder {folder} does not exist",
+                          hint="create the folder or choose another path")
+    if not folder.is_dir():
+        raise OutputError(f"{option}: cannot write {path}: {folder} is not a folder", hint="choose another path")
+    if not os.access(p if p.exists() else folder, os.W_OK):
+        raise OutputError(f"{option}: cannot write {path}: permission denied",
+                          hint="check the permissions of the file and its folder, or choose another path")
+
+
+@contextmanager
+def output_file(path: str | None, option: str = "--output") -> Iterator[IO[str]]:
+    """stdout for None or '-', else a file readable by its owner only; a failure to open or
+    write it (missing folder, permissions, a full disk) becomes one error naming the file."""
+    from ..csvsafe import output_stream
+    from ..errors import OutputError, os_error
+
+    to_stdout = path in (None, "-")
+    try:
+        with output_stream(path) as out:
+            yield out
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        if to_stdout:
+            raise os_error(exc, action="write to standard output", cls=OutputError) from exc
+        raise os_error(exc, action="write", option=option, path=path, cls=OutputError) from exc
 
 
 def jsonable(value: Any) -> Any:
@@ -69,15 +112,16 @@ def cell_text(value: Any) -> str:
 
 
 def emit_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, fmt: str, title: str | None = None,
-              output: str | None = None, headers: Sequence[str] | None = None) -> None:
+              output: str | None = None, headers: Sequence[str] | None = None, option: str = "--output") -> None:
     """Print rows as a Rich table, CSV (spreadsheet-safe) or a JSON array of objects.
 
-    `columns` are the snake_case keys used by CSV and JSON; `headers` the table's titles.
+    `columns` are the snake_case keys used by CSV and JSON; `headers` the table's titles;
+    `option` names the output option in errors.
     """
-    from ..csvsafe import SafeCsvWriter, output_stream
+    from ..csvsafe import SafeCsvWriter
 
     if fmt == "json":
-        with output_stream(output) as out:
+        with output_file(output, option) as out:
             out.write("[")
             for i, row in enumerate(rows):
                 out.write(("," if i else "") + "\n" + json.dumps(
@@ -85,7 +129,7 @@ def emit_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, fmt: str
             out.write("\n]\n")
         return
     if fmt == "csv":
-        with output_stream(output) as out:
+        with output_file(output, option) as out:
             w = SafeCsvWriter(out)
             w.writerow(columns)
             for row in rows:
@@ -99,9 +143,7 @@ def emit_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, fmt: str
     for row in rows:
         table.add_row(*(cell_text(v) for v in row))
     if output and output != "-":
-        from ..csvsafe import open_private
-
-        with open_private(output) as fh:
+        with output_file(output, option) as fh:
             from rich.console import Console
 
             Console(file=fh, width=200, no_color=True, markup=False).print(table)

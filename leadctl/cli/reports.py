@@ -78,32 +78,36 @@ def _fmt(value: Any, suffix: str = "") -> str:
 def _deliver(table, *, fmt: str, columns: Sequence[str], records: list[tuple], output: str | None,
              svg: str | None, html: str | None) -> None:
     """Print (or write) the report in `fmt`, and save the rendered table as SVG/HTML when asked."""
-    from .render import console, emit_rows
+    from .render import console, emit_rows, output_file
 
     if fmt in ("csv", "json"):
         emit_rows(columns, records, fmt=fmt, output=output)
     elif output and output != "-":
         from rich.console import Console
 
-        from ..csvsafe import open_private
-
-        with open_private(output) as fh:
+        with output_file(output, "--output") as fh:
             Console(file=fh, width=_width(), no_color=True, highlight=False, markup=False).print(table)
     else:
         console().print(table)
     if svg or html:
         from rich.console import Console
 
-        from ..csvsafe import open_private
-
         rec = Console(record=True, file=io.StringIO(), width=_width(), highlight=False, markup=False)
         rec.print(table)
         if svg:
-            with open_private(svg) as fh:
+            with output_file(svg, "--svg") as fh:
                 fh.write(rec.export_svg(title="leadctl", clear=False))
         if html:
-            with open_private(html) as fh:
+            with output_file(html, "--html") as fh:
                 fh.write(rec.export_html(clear=False))
+
+
+def _check_outputs(output: str | None, svg: str | None, html: str | None) -> None:
+    """Refuse files that cannot be written before the report is computed."""
+    from .render import check_output
+
+    for path, option in ((output, "--output"), (svg, "--svg"), (html, "--html")):
+        check_output(path, option)
 
 
 def _width() -> int:
@@ -148,6 +152,7 @@ def report_funnel(
     from .render import check_format
 
     check_format(fmt)
+    _check_outputs(output, svg, html)
     if by is not None and by not in ("week", "month"):
         raise typer.BadParameter(f"'{by}' is not one of week, month", param_hint="--by")
     st = settings(ctx)
@@ -192,6 +197,7 @@ def report_sources(
     from .render import check_format
 
     check_format(fmt)
+    _check_outputs(output, svg, html)
     rules = _rules_or_none(ctx)
     flt = _filter(since, until, source, owner, stage)
     report = sources_report(settings(ctx).store(), stage_list(rules), source_infos(rules), flt)
@@ -224,6 +230,7 @@ def report_owners(
     from .render import check_format
 
     check_format(fmt)
+    _check_outputs(output, svg, html)
     flt = _filter(since, until, source, owner, stage)
     report = owners_report(settings(ctx).store(), stage_list(_rules_or_none(ctx)), flt)
     table = _table(_title("Owners", flt), [
@@ -256,6 +263,7 @@ def report_scoring(
     from .render import check_format
 
     check_format(fmt)
+    _check_outputs(output, svg, html)
     flt = _filter(since, until, source, owner, stage)
     report = scoring_report(settings(ctx).store(), stage_list(_rules_or_none(ctx)), flt, bands=bands)
     overall = f"overall won rate {report.won_rate_pct:g}% of {report.leads:,}" if report.won_rate_pct is not None \

@@ -46,7 +46,7 @@ class LeadFilter:
     since: datetime | None = None      # created_at >= since
     until: datetime | None = None      # created_at < until
     sort: str | None = None            # e.g. "-score"; default id
-    limit: int | None = None
+    limit: int | None = None           # None or 0: all
 
     def describe(self) -> str:
         """`stage=mql, source=Google Ads, 2026-01-01 … 2026-02-01` — for report titles."""
@@ -165,9 +165,9 @@ def select_leads(flt: LeadFilter, columns: Sequence[Any] | None = None) -> Selec
                 order.append(col.desc() if desc else col.asc())
     order.append(LEADS.c.id.asc())
     stmt = stmt.order_by(*order)
-    if flt.limit is not None:
-        if flt.limit < 0:
-            raise UsageError("--limit must be 0 or more")
+    if flt.limit is not None and flt.limit < 0:
+        raise UsageError(f"limit must be 0 (all) or more, not {flt.limit}")
+    if flt.limit:  # 0 means all, as everywhere a limit is given
         stmt = stmt.limit(int(flt.limit))
     return stmt
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,13 +10,27 @@ from typing import Callable, Iterator
 
 from sqlalchemy import event, inspect, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from ..errors import StoreError
 from . import models
 from .models import SCHEMA_VERSION, SQLModel
 
-BUSY_TIMEOUT_MS = 30_000
+BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for another one (LEADCTL_BUSY_TIMEOUT, in seconds)
+
+
+def busy_timeout_ms() -> int:
+    """The wait for a locked SQLite file: LEADCTL_BUSY_TIMEOUT seconds, else 30 s."""
+    raw = os.environ.get("LEADCTL_BUSY_TIMEOUT", "").strip()
+    if not raw:
+        return BUSY_TIMEOUT_MS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise StoreError(f"LEADCTL_BUSY_TIMEOUT: '{raw}' is not a number of seconds") from None
+    if seconds < 0:
+        raise StoreError(f"LEADCTL_BUSY_TIMEOUT: '{raw}' is not a number of seconds") from None
+    return int(seconds * 1000)
 
 # Forward migrations: MIGRATIONS[n] upgrades a store at version n to n + 1, after new
 # tables (create_all) and new columns and indexes (add_missing_columns) are in place;
@@ -87,13 +102,13 @@ def to_url(db: str) -> str:
     return "sqlite:///" + db
 
 
-def _sqlite_connect_hooks(engine: Engine) -> None:
+def _sqlite_connect_hooks(engine: Engine, timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):  # pragma: no cover - exercised by every test
         # Let SQLAlchemy emit BEGIN itself (pysqlite's own transaction handling is off).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cur.execute(f"PRAGMA busy_timeout = {timeout_ms}")
         cur.execute("PRAGMA journal_mode = WAL")
         cur.execute("PRAGMA synchronous = NORMAL")
         # 64 MiB of page cache (default 2 MiB): at a million leads the indexes outgrow the default.
@@ -112,7 +127,12 @@ def _sqlite_connect_hooks(engine: Engine) -> None:
 
 
 def open_store(db: str, *, create: bool = True) -> Store:
-    """Open (and create or migrate) the store at `db`, a path or a SQLAlchemy URL."""
+    """Open (and create or migrate) the store at `db`, a path or a SQLAlchemy URL.
+
+    With `create=False` a missing or empty database is an error (commands that only read or
+    change existing leads). A database that holds other tables but no leadctl schema is refused
+    either way, before anything is written to it.
+    """
     from sqlalchemy import create_engine
 
     url = to_url(db)
@@ -121,33 +141,49 @@ def open_store(db: str, *, create: bool = True) -> Store:
     except ArgumentError as exc:
         raise StoreError(f"not a database path or URL: {db}") from exc
     if parsed.get_backend_name() == "sqlite":
-        path = parsed.database
-        if path and path != ":memory:":
+        shown = db  # a SQLite URL holds no password
+        path = _sqlite_path(parsed)
+        if path:
             p = Path(path)
             if p.is_dir():
-                raise StoreError(f"{db} is a folder, not a database file")
+                raise StoreError(f"{db} is a folder, not a database file", hint="pass --db with a file name")
             if not p.exists():
                 if not create:
-                    raise StoreError(f"no database at {db}", hint="run `leadctl init` or pass --db")
-                if not p.parent.exists():
-                    raise StoreError(f"folder {p.parent} does not exist", hint="create it or pass another --db")
+                    raise StoreError(_missing(shown))
+                if not p.parent.is_dir():
+                    raise StoreError(f"cannot create database {db}: folder {p.parent} does not exist",
+                                     hint="create the folder or pass another --db")
                 # Lead data is personal data: the file is readable by its owner only.
-                fd = os.open(p, os.O_CREAT | os.O_WRONLY, 0o600)
+                try:
+                    fd = os.open(p, os.O_CREAT | os.O_WRONLY, 0o600)
+                except OSError as exc:
+                    from ..errors import os_error
+
+                    raise os_error(exc, action="create database", cls=StoreError) from None
                 os.close(fd)
-        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
-        _sqlite_connect_hooks(engine)
+            else:
+                _check_sqlite_file(p, shown, create=create)
+        timeout_ms = busy_timeout_ms()
+        engine = create_engine(url, connect_args={"timeout": timeout_ms / 1000})
+        _sqlite_connect_hooks(engine, timeout_ms)
     else:
+        shown = _safe(parsed)
+        timeout_ms = None
         try:
             engine = create_engine(url, pool_pre_ping=True)
         except (ArgumentError, ImportError, SQLAlchemyError) as exc:
-            raise StoreError(f"cannot use database URL {parsed.render_as_string(hide_password=True)}: {exc}") from exc
+            hint = "install the postgres extra (psycopg)" if isinstance(exc, ImportError) else None
+            raise StoreError(f"cannot use database URL {shown}: {exc}", hint=hint) from exc
+    _error_hooks(engine, shown, timeout_ms)
     store = Store(engine=engine, url=url)
     try:
-        migrate(store)
-    except OperationalError as exc:
-        raise StoreError(f"cannot open database {_safe(parsed)}: {exc.orig}") from exc
+        migrate(store, create=create, shown=shown)
+    except StoreError:
+        engine.dispose()
+        raise
     except SQLAlchemyError as exc:
-        raise StoreError(f"cannot open database {_safe(parsed)}: {exc}") from exc
+        engine.dispose()
+        raise StoreError(f"cannot open database {shown}: {_first_line(exc)}") from exc
     return store
 
 
@@ -155,21 +191,140 @@ def _safe(parsed) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
-def migrate(store: Store) -> int:
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+
+
+def _missing(shown: str) -> str:
+    return f"no leadctl database at {shown} — run `leadctl init` or pass --db"
+
+
+def _sqlite_path(parsed) -> str | None:
+    """The file behind a SQLite URL (also `file:…?mode=ro` with `uri=true`); None in memory."""
+    path = parsed.database
+    if not path or path == ":memory:":
+        return None
+    if str(parsed.query.get("uri", "")).lower() in ("true", "1") and path.startswith("file:"):
+        path = path[5:].split("?", 1)[0]
+        if not path or path == ":memory:" or "mode=memory" in (parsed.database or ""):
+            return None
+    return path
+
+
+def _check_sqlite_file(path: Path, shown: str, *, create: bool) -> None:
+    """Look at an existing file without writing to it: a leadctl store, empty, or something else."""
+    try:
+        from urllib.parse import quote
+
+        con = sqlite3.connect(f"file:{quote(path.as_posix())}?mode=ro", uri=True, timeout=busy_timeout_ms() / 1000,
+                              isolation_level=None)
+    except sqlite3.Error:
+        return  # cannot even open it read-only: the real open below says why, naming the file
+    try:
+        try:
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            err = sqlite_error(exc, shown, None)
+            if err is not None and "not a SQLite database" in err.message:
+                raise err from None
+            return  # locked, or not readable without writing: the real open below decides
+        if not tables:
+            if not create:
+                raise StoreError(_missing(shown).replace(" — ", " (the file is empty) — ", 1))
+            return
+        version = None
+        if "meta" in tables:
+            try:
+                row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                version = row[0] if row else None
+            except sqlite3.Error:
+                version = None
+        if version is None:
+            raise StoreError(f"{shown} is not a leadctl database: it holds other tables ({_some(tables)})",
+                             hint="leadctl writes nothing to it; pass --db with a leadctl database or a new file name")
+    finally:
+        con.close()
+
+
+def _some(names) -> str:
+    names = sorted(names)
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+# ---------------------------------------------------------------- database errors → one line
+def sqlite_error(exc: BaseException, shown: str, timeout_ms: int | None) -> StoreError | None:
+    """A StoreError naming the file for an SQLite error people can do something about; else None."""
+    text = str(exc).lower()
+    if "database is locked" in text or "database table is locked" in text or "database schema is locked" in text:
+        waited = f" (waited {timeout_ms / 1000:g} s)" if timeout_ms is not None else ""
+        return StoreError(f"database {shown} is locked by another process{waited}",
+                          hint="another leadctl command is writing to it; run again when it has finished "
+                               "(LEADCTL_BUSY_TIMEOUT sets the wait, in seconds)")
+    if "readonly database" in text or "read-only" in text:
+        return StoreError(f"database {shown} is read-only",
+                          hint="check the permissions of the file and its folder (SQLite also writes the "
+                               "-wal and -shm files beside it)")
+    if "file is not a database" in text or "malformed" in text or "file is encrypted" in text:
+        return StoreError(f"{shown} is not a SQLite database, or it is damaged",
+                          hint="pass --db with a leadctl database; restore a damaged one from a backup")
+    if "database or disk is full" in text:
+        return StoreError(f"cannot write database {shown}: the disk is full",
+                          hint="free some space and run the command again; the unfinished transaction was "
+                               "rolled back")
+    if "unable to open database file" in text:
+        return StoreError(f"cannot open database {shown}",
+                          hint="check that the file's folder exists and that you may write to it")
+    if "disk i/o error" in text:
+        return StoreError(f"disk input/output error on database {shown}",
+                          hint="check the disk and the file system; the unfinished transaction was rolled back")
+    return None
+
+
+def _error_hooks(engine: Engine, shown: str, timeout_ms: int | None) -> None:
+    """Turn the database errors a person can fix into a StoreError naming the file or URL."""
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(ctx):  # pragma: no cover - exercised by the error tests
+        if getattr(ctx, "is_pre_ping", False):
+            return None
+        orig = ctx.original_exception
+        if engine.dialect.name == "sqlite":
+            if isinstance(orig, sqlite3.DatabaseError) and not isinstance(orig, (sqlite3.IntegrityError,
+                                                                             sqlite3.ProgrammingError)):
+                err = sqlite_error(orig, shown, timeout_ms)
+                if err is not None:
+                    raise err
+            return None
+        # Other servers: a connection that cannot be made or was lost is about the URL, not a bug.
+        dbapi = engine.dialect.loaded_dbapi
+        if isinstance(orig, getattr(dbapi, "OperationalError", ())) or ctx.is_disconnect:
+            raise StoreError(f"cannot reach database {shown}: {_first_line(orig)}",
+                             hint="check that the server is running and that the host, port, user and "
+                                  "database in --db are right")
+        return None
+
+
+def migrate(store: Store, *, create: bool = True, shown: str | None = None) -> int:
     """Create missing tables and run forward migrations; return the schema version.
 
     A store at the current version is only read (no write lock), so opening one is cheap
-    and never waits for a running import.
+    and never waits for a running import. A database without leadctl's schema is created
+    only when `create` is set and it holds none of leadctl's tables.
     """
+    shown = shown or store.url
     with store.connect() as conn:
         version = _stored_version(conn)
+        if version is None:
+            _refuse_foreign(conn, shown, create=create)
     if version == SCHEMA_VERSION:
         return version
     meta = models.Meta.__table__
     with store.begin() as conn:
-        SQLModel.metadata.create_all(conn)
         version = _stored_version(conn)  # again, under the write lock: another process may have migrated
         if version is None:
+            _refuse_foreign(conn, shown, create=create)
+            SQLModel.metadata.create_all(conn)
             conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
             return SCHEMA_VERSION
         if version > SCHEMA_VERSION:
@@ -177,6 +332,7 @@ def migrate(store: Store) -> int:
                 f"the database has schema version {version}, newer than this leadctl ({SCHEMA_VERSION})",
                 hint="upgrade leadctl",
             )
+        SQLModel.metadata.create_all(conn)
         if version < SCHEMA_VERSION:
             add_missing_columns(conn)
             while version < SCHEMA_VERSION:
@@ -186,12 +342,32 @@ def migrate(store: Store) -> int:
         return version
 
 
+def _refuse_foreign(conn: Connection, shown: str, *, create: bool) -> None:
+    """No schema version: an empty database (created only if `create`), or someone else's."""
+    names = set(inspect(conn).get_table_names())
+    # A SQLite file is one application's: any table is someone else's. On a shared server only
+    # tables with leadctl's names are in the way.
+    foreign = names if conn.dialect.name == "sqlite" else names & set(SQLModel.metadata.tables)
+    if foreign:
+        raise StoreError(f"{shown} is not a leadctl database: it holds other tables ({_some(foreign)})",
+                         hint="leadctl writes nothing to it; pass --db with a leadctl database or a new one")
+    if not create:
+        raise StoreError(_missing(shown))
+
+
 def _stored_version(conn: Connection) -> int | None:
     if not inspect(conn).has_table("meta"):
         return None
     meta = models.Meta.__table__
-    row = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).first()
-    return int(row[0]) if row else None
+    try:
+        with conn.begin_nested():  # someone else's `meta` table must not end the transaction
+            row = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).first()
+    except SQLAlchemyError:
+        return None
+    try:
+        return int(row[0]) if row else None
+    except (TypeError, ValueError):
+        return None
 
 
 def add_missing_columns(conn: Connection) -> list[str]:
