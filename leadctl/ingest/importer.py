@@ -109,6 +109,28 @@ def parse_match(text: str | Iterable[str]) -> tuple[tuple[str, ...], ...]:
     return tuple(keys)
 
 
+def check_read_options(opts: ImportOptions) -> None:
+    """Refuse bad --format, --delimiter, --encoding and --map values before a batch is recorded."""
+    import codecs
+
+    from .headers import _check_target
+    from .reader import _norm_delimiter, _norm_format
+
+    checks = [("--format", _norm_format, opts.fmt), ("--delimiter", _norm_delimiter, opts.delimiter)]
+    checks += [("--map", _check_target, target) for target in (opts.overrides or {}).values()]
+    for option, check, value in checks:
+        try:
+            check(value)
+        except UsageError as exc:
+            raise UsageError(f"{option}: {exc.message}", hint=exc.hint) from None
+    if opts.encoding:
+        try:
+            codecs.lookup(opts.encoding)
+        except LookupError:
+            raise UsageError(f"--encoding: unknown encoding {opts.encoding!r}",
+                             hint="e.g. utf-8, cp1252, latin-1, utf-16") from None
+
+
 def import_leads(store: Store, paths: list[str], opts: ImportOptions, rules, *, now: datetime | None = None,
                  progress: Progress | None = None) -> ImportResult:
     """Import lead files into the store as one batch and return what happened.
@@ -118,6 +140,7 @@ def import_leads(store: Store, paths: list[str], opts: ImportOptions, rules, *, 
     if opts.mode not in MODES:
         raise UsageError(f"--mode: '{opts.mode}' is not one of {', '.join(MODES)}")
     match = parse_match(opts.match)
+    check_read_options(opts)
     for p in paths:
         if p != "-" and not os.path.exists(p):
             raise InputError("no such file", file=p)
