@@ -28,11 +28,13 @@ import warnings
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from typing import NamedTuple
 
 __all__ = [
     "BadValue", "is_missing", "normalize_email", "email_domain", "normalize_phone",
     "normalize_country", "parse_datetime", "detect_dayfirst", "parse_number", "parse_int",
-    "parse_bool", "clean_text", "split_full_name",
+    "parse_bool", "clean_text", "split_full_name", "parse_name", "PersonName", "not_a_name", "is_vendor_test",
+    "NoRegion", "is_international", "calling_code", "bare_international", "region_of_domain",
 ]
 
 
@@ -212,8 +214,29 @@ def _phone_fast(t: str, region: str | None) -> str | None:
     if prefix is not None and prefix.match(national):
         return None  # the parser may strip a national prefix here
     if len(national) not in lengths:
-        raise BadValue(f"impossible phone number {_show(t)}")
+        return None  # the slow parser says why, in the same words as for every other shape
     return "+" + cc + national
+
+
+class NoRegion(BadValue):
+    """A national number (no country code) read without a region: the caller knows the fix."""
+
+
+def _phone_problem(t: str, number, region: str | None) -> str:
+    """Why a parsed number is not possible, in plain words (never libphonenumber's)."""
+    import phonenumbers
+
+    why = phonenumbers.is_possible_number_with_reason(number)
+    R = phonenumbers.ValidationResult
+    where = f"a +{number.country_code} number" if _is_international(t) or not region else f"a {region} number"
+    if why in (R.TOO_SHORT, R.INVALID_LENGTH):
+        return f"phone {_show(t)} has too few digits for {where}" if why == R.TOO_SHORT else \
+            f"phone {_show(t)} has the wrong number of digits for {where}"
+    if why == R.TOO_LONG:
+        return f"phone {_show(t)} has too many digits for {where}"
+    if why == R.INVALID_COUNTRY_CODE:
+        return f"phone {_show(t)} starts with an unknown country code"
+    return f"phone {_show(t)} is not a possible number for {where}"
 
 
 @lru_cache(maxsize=65536)
@@ -224,12 +247,106 @@ def _phone_slow(t: str, region: str | None) -> str:
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as e:
-        raise BadValue(f"unreadable phone number {_show(t)}: {e._msg}") from None
+        E = phonenumbers.NumberParseException
+        if e.error_type == E.INVALID_COUNTRY_CODE:
+            if not region and not _is_international(t):
+                raise NoRegion(f"phone {_show(t)} has no country code") from None
+            raise BadValue(f"phone {_show(t)} starts with an unknown country code") from None
+        if e.error_type == E.NOT_A_NUMBER:
+            raise BadValue(f"{_show(t)} is not a phone number") from None
+        if e.error_type == E.TOO_LONG:
+            raise BadValue(f"phone {_show(t)} has too many digits") from None
+        raise BadValue(f"phone {_show(t)} has too few digits") from None
     except Exception:  # the parser on pathological text
-        raise BadValue(f"unreadable phone number {_show(t)}") from None
+        raise BadValue(f"{_show(t)} is not a phone number") from None
     if not phonenumbers.is_possible_number(number):
-        raise BadValue(f"impossible phone number {_show(t)}")
+        raise BadValue(_phone_problem(t, number, region))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_INTL_START = re.compile(r"[\s(\[]*(?:\+|00)")
+
+
+def _is_international(t: str) -> bool:
+    """Written with its country code: `+33 …`, `0033 …`, `(+33) …`."""
+    return t[:1] == "+" or t[:2] == "00" or bool(_INTL_START.match(t))
+
+
+def is_international(s: str | None) -> bool:
+    """Whether a phone cell carries its own country code (`+…` or `00…`), so no region is needed."""
+    return bool(s) and _is_international(s.strip())
+
+
+def calling_code(s: str | None) -> int | None:
+    """The country calling code of a number written internationally (`+33 1 …` → 33), else None."""
+    if not is_international(s):
+        return None
+    try:
+        e164 = normalize_phone(s, None)
+    except BadValue:
+        return None
+    if not e164:
+        return None
+    digits = e164[1:]
+    codes = _calling_codes()
+    for n in (1, 2, 3):
+        if digits[:n] in codes:
+            return int(digits[:n])
+    return None
+
+
+_DIGITS_ONLY = re.compile(r"[1-9][\d \u00a0.\-/]{6,20}\Z")
+
+
+def bare_international(s: str | None, code: int | None = None) -> str | None:
+    """E.164 for a number written with its country code but without `+` (`33169914213`),
+    when it starts with `code` (any code if None) and is a valid number that way; else None.
+    Only a column's evidence makes this reading right (see rows.plan_values)."""
+    if not s:
+        return None
+    t = s.strip()
+    if not _DIGITS_ONLY.match(t):
+        return None
+    digits = t.translate(_PHONE_SEPARATORS)
+    if not digits.isdigit() or len(digits) < 8 or (code is not None and not digits.startswith(str(code))):
+        return None
+    return _bare_valid(digits)
+
+
+@lru_cache(maxsize=65536)
+def _bare_valid(digits: str) -> str | None:
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse("+" + digits, None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_valid_in(s: str, region: str) -> bool:
+    """Whether a national number is a valid (allocated) number of `region`: evidence only."""
+    import phonenumbers
+
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(s, region))
+    except Exception:  # noqa: BLE001 - any parse failure is "no"
+        return False
+
+
+def region_of_calling_code(code: int) -> str | None:
+    """The main region of a calling code (33 → FR, 1 → US, 44 → GB); None for non-geographic codes."""
+    import phonenumbers
+
+    region = phonenumbers.region_code_for_country_code(code)
+    return None if region in (None, "ZZ", "001") else region
+
+
+def calling_code_of_region(region: str | None) -> int:
+    """The calling code of a region (FR → 33), 0 when unknown."""
+    return _region_cc(region.upper() if region else None)
 
 
 def normalize_phone(s: str | None, region: str | None = None) -> str | None:
@@ -295,17 +412,49 @@ def _country_index() -> dict[str, str]:
     return index
 
 
+# Odoo's external ids of its country records (`country_id/id` column): `base.mx`.
+_ODOO_COUNTRY = re.compile(r"base\.([a-z]{2})\Z", re.IGNORECASE)
+# Country names are read in these languages too (headers already are): `Allemagne`, `Estados Unidos`.
+_NAME_LANGUAGES = ("fr", "de", "es", "pt", "it", "nl")
+
+
 @lru_cache(maxsize=4096)
 def _country(t: str) -> str:
     index = _country_index()
+    m = _ODOO_COUNTRY.match(t)
+    if m:
+        t = m.group(1)
     if len(t) == 2 and t.isascii() and t.isalpha():
         code = t.upper()
         if code == "XK" or code.lower() in _alpha2_set():
             return code
-    hit = index.get(_country_key(t))
+    key = _country_key(t)
+    hit = index.get(key) or _translated_country_index().get(key)
     if hit:
         return hit
     raise BadValue(f"unknown country {_show(t)}")
+
+
+@lru_cache(maxsize=1)
+def _translated_country_index() -> dict[str, str]:
+    """Country names in the languages of `_NAME_LANGUAGES` (pycountry's translations); loaded on
+    the first name the English index does not know."""
+    import gettext
+
+    import pycountry
+
+    index: dict[str, str] = {}
+    for lang in _NAME_LANGUAGES:
+        try:
+            tr = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[lang])
+        except OSError:
+            continue
+        for c in pycountry.countries:
+            for name in (getattr(c, "name", None), getattr(c, "common_name", None),
+                         getattr(c, "official_name", None)):
+                if name:
+                    index.setdefault(_country_key(tr.gettext(name)), c.alpha_2)
+    return index
 
 
 @lru_cache(maxsize=1)
@@ -343,6 +492,33 @@ def normalize_country(s: str | None) -> str | None:
 
 
 _COUNTRY_CACHE: dict[str, str | BadValue] = {}
+
+
+# Country-code domains that are sold worldwide as generic names (`.io`, `.co`, `.ai`, `.me` …):
+# they say nothing about where a person is.
+_GENERIC_CCTLDS = frozenset({"io", "co", "ai", "me", "tv", "ly", "fm", "gg", "to", "ws", "cc", "nu", "tk", "sh",
+                             "ac", "la", "vc", "am", "im", "is", "so", "sc", "cx", "ms", "gl", "eu", "su", "md",
+                             "app", "dev"})
+
+
+@lru_cache(maxsize=4096)
+def region_of_domain(domain: str | None) -> str | None:
+    """The country a domain names by its country-code TLD (`acme.fr` → FR, `x.co.uk` → GB),
+    None for generic ones (`.com`, `.io`) and for anything that is not a domain."""
+    if not domain:
+        return None
+    host = domain.strip().lower().rstrip(".")
+    if "://" in host:
+        host = host.split("://", 1)[1]
+    host = host.split("/", 1)[0].split("?", 1)[0].split(":", 1)[0].rpartition("@")[2]
+    tld = host.rpartition(".")[2]
+    if not host or "." not in host or len(tld) != 2 or not tld.isascii() or not tld.isalpha():
+        return None
+    if tld in _GENERIC_CCTLDS:
+        return None
+    if tld == "uk":
+        return "GB"
+    return tld.upper() if tld in _alpha2_set() else None
 
 
 # --------------------------------------------------------------------------- dates
@@ -671,31 +847,187 @@ def normalize_linkedin(s: str | None) -> str | None:
     return f"https://www.linkedin.com/{m.group(1).lower()}/{unquote(m.group(2)).casefold()}"
 
 
-_HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam", "mme", "herr", "frau"})
-_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "phd", "md", "esq"})
+# --------------------------------------------------------------------------- names
+
+# Salutations and honorifics as lead lists write them (EN, FR, DE, ES, PT, IT, NL), compared
+# lower-case without dots. nameparser's own list (800 titles) is not used: it takes `King`,
+# `Dean`, `Judge`, `Pastor` or `Baron` for titles, and they are first and last names too.
+_TITLES = frozenset({
+    "mr", "mrs", "ms", "miss", "mx", "mister", "missus", "dr", "doctor", "prof", "professor", "sir", "dame",
+    "madam", "madame", "mme", "mmes", "mlle", "mademoiselle", "monsieur", "m", "mm", "pr",
+    "herr", "frau", "fräulein", "hr", "fr", "dipl", "mag",
+    "sr", "sra", "srta", "señor", "señora", "señorita", "dra", "lic", "ing", "dª", "doña",
+    "sig", "sigra", "signor", "signora", "signorina", "dott", "dottssa", "dottoressa", "avv", "arch",
+    "dhr", "mevr", "mevrouw", "meneer", "rev", "hon", "lady", "lord",
+})
+_FIRST_NAME_TITLES = frozenset({"sir", "dame", "lady", "lord"})  # "Sir Elton": Elton is a first name
+
+
+class PersonName(NamedTuple):
+    """A full name in parts; `middle` holds initials only (full middle names join the first name)."""
+
+    first: str | None
+    last: str | None
+    middle: str | None = None
+    salutation: str | None = None
+    suffix: str | None = None
+
+
+@lru_cache(maxsize=1)
+def _name_constants():
+    from nameparser.config import Constants
+
+    return Constants(titles=_TITLES, first_name_titles=_FIRST_NAME_TITLES)
+
+
+@lru_cache(maxsize=1)
+def _name_special() -> frozenset[str]:
+    """Words that make nameparser (not the plain split) decide: titles, suffixes, particles."""
+    c = _name_constants()
+    words = set(_TITLES)
+    for group in (c.suffix_acronyms, c.suffix_not_acronyms, c.prefixes, c.conjunctions,
+                  c.bound_first_names, c.non_first_name_prefixes):
+        words.update(w.lower().replace(".", "") for w in group)
+    return frozenset(words)
+
+
+_PLAIN_WORD = re.compile(r"[^\W\d_][^\W\d_'’-]*[^\W\d_]\Z")  # letters, inner hyphens/apostrophes
+
+
+def _is_initial(word: str) -> bool:
+    letters = word.replace(".", "").replace("-", "")
+    return len(letters) <= 2 and letters.isalpha() and (len(letters) == 1 or "." in word)
+
+
+def _given_and_family(first: str, middle: list[str], last: str) -> tuple[str, str | None, str]:
+    """(first name, middle initials, last name): a sales list's `Jean Pierre Muroni` is
+    Jean Pierre / Muroni, `María José García López` is María José / García López, and
+    `John F. Kennedy` is John / Kennedy with the initial kept apart."""
+    if not middle:
+        return first, None, last
+    if any(_is_initial(w) for w in middle):
+        return first, " ".join(middle), last
+    if len(middle) == 1:
+        return f"{first} {middle[0]}", None, last
+    return f"{first} {middle[0]}", None, " ".join([*middle[1:], last]).strip()
+
+
+def parse_name(s: str | None) -> PersonName:
+    """The parts of a full name, read with nameparser: `Dr. Ada King Lovelace` → Ada King /
+    Lovelace, salutation `Dr.`; `Mr HAIDER` → last name HAIDER; `Lovelace, Ada` → Ada / Lovelace;
+    `Alan Turing Jr.` → suffix `Jr.`. One word alone is a first name. Case is kept as typed."""
+    t = clean_text(s)
+    if not t:
+        return PersonName(None, None)
+    t = " ".join(t.split())
+    words = t.split(" ")
+    if len(words) <= 4 and "," not in t:
+        special = _name_special()
+        if all(_PLAIN_WORD.match(w) and w.lower() not in special for w in words):
+            if len(words) == 1:
+                return PersonName(words[0], None)
+            first, middle, last = _given_and_family(words[0], words[1:-1], words[-1])
+            return PersonName(first, last, middle)
+    return _parse_name_slow(t)
+
+
+@lru_cache(maxsize=16384)
+def _parse_name_slow(t: str) -> PersonName:
+    from nameparser import HumanName
+
+    h = HumanName(t, constants=_name_constants())
+    salutation = h.title or None
+    suffix = h.suffix or None
+    first, middle, last = h.first, h.middle_list, h.last
+    if not first and not last and middle:
+        first, middle = middle[0], middle[1:]
+    if not last and not first and not middle:
+        return PersonName(None, None, None, salutation, suffix)
+    if salutation and first and not last and not middle and salutation.lower().strip(".") not in _FIRST_NAME_TITLES:
+        first, last = None, first  # "Mr HAIDER": a salutation is followed by the family name
+    if first and last is not None:
+        first, mid, last = _given_and_family(first, list(middle), last)
+    else:
+        mid = " ".join(middle) or None
+    return PersonName(first or None, last or None, mid, salutation, suffix)
 
 
 def split_full_name(s: str | None) -> tuple[str | None, str | None]:
-    """(first, last) from a full name: `Ada Lovelace`, `Lovelace, Ada`, `Dr. Ada King Lovelace`
-    (→ `Ada`, `King Lovelace`); one word is a first name; honorifics and suffixes go."""
-    t = clean_text(s)
-    if not t:
-        return None, None
-    t = " ".join(t.split())
-    if t.count(",") == 1:
-        last, first = (p.strip() for p in t.split(","))
-        if first.lower().strip(".") in _SUFFIXES:
-            t = last
-        else:
-            words = [w for w in first.split(" ") if w]
-            while len(words) > 1 and words[0].lower().rstrip(".") in _HONORIFICS:
-                words.pop(0)
-            return (" ".join(words) or None), (last or None)
-    words = t.split(" ")
-    while len(words) > 1 and words[0].lower().rstrip(".") in _HONORIFICS:
-        words.pop(0)
-    while len(words) > 1 and words[-1].lower().rstrip(".").replace(".", "") in _SUFFIXES:
-        words.pop()
-    if len(words) == 1:
-        return words[0], None
-    return words[0], " ".join(words[1:])
+    """(first, last) of `parse_name`."""
+    name = parse_name(s)
+    return name.first, name.last
+
+
+def strip_salutation(s: str | None) -> tuple[str | None, str | None]:
+    """(salutation, rest) of a first- or last-name cell: `Mr John` → ('Mr', 'John'), `Mme` → ('Mme', None)."""
+    if not s:
+        return None, s
+    head, _, rest = s.partition(" ")
+    if head.lower().replace(".", "") not in _TITLES:
+        return None, s
+    if head.lower().replace(".", "") == "m" and not head.endswith(".") and rest:
+        return None, s  # "M Jean": an initial, only "M." is Monsieur
+    titles = [head]
+    rest = rest.strip()
+    while rest:
+        head, _, tail = rest.partition(" ")
+        if head.lower().replace(".", "") not in _TITLES or head.lower().replace(".", "") == "m":
+            break
+        titles.append(head)
+        rest = tail.strip()
+    return " ".join(titles), (rest or None)
+
+
+def strip_suffix(s: str | None) -> tuple[str | None, str | None]:
+    """(rest, suffix) of a last-name cell: `Turing Jr.` → ('Turing', 'Jr.'); one word is kept whole."""
+    if not s or " " not in s.strip():
+        return s, None
+    rest, _, tail = s.strip().rstrip(",").rpartition(" ")
+    key = tail.lower().replace(".", "")
+    c = _name_constants()
+    if key in c.suffix_not_acronyms or key in c.suffix_acronyms and key not in c.suffix_acronyms_ambiguous:
+        return rest.rstrip(" ,") or None, tail
+    return s, None
+
+
+_NAME_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+\Z")
+_NAME_HANDLE = re.compile(r"@[\w.]{2,}\Z")
+_NAME_URL = re.compile(r"(?:[a-z][a-z0-9+.-]*://|www\.)\S+\Z|[\w-]+(?:\.[\w-]+)*\.(?:com|net|org|io|co|ai|app|"
+                       r"biz|info|fr|de|uk|es|it|nl|be|ch|br|mx|ca|au|in)(?:/\S*)?\Z", re.IGNORECASE)
+_HAS_LETTER = re.compile(r"[^\W\d_]")
+# Typed into forms to try them; compared lower-case, after trimming.
+_NAME_PLACEHOLDERS = frozenset({
+    "test", "tests", "testing", "tester", "test test", "test user", "test lead", "test name", "testname",
+    "asdf", "asdfg", "asdfgh", "qwerty", "qwert", "dummy", "fake", "sample", "lorem", "lorem ipsum", "xxx", "xxxx",
+    "xx", "x", "xyz", "zzz", "aaa", "aaaa", "abc", "abcd", "foo", "foo bar", "foobar", "unknown", "anonymous",
+    "no name", "noname", "name", "first name", "last name", "firstname", "lastname", "full name", "fullname",
+    "your name", "first", "last", "prénom", "nom", "vorname", "nachname", "nombre", "apellido",
+})
+
+
+def not_a_name(s: str | None) -> str | None:
+    """Why a name cell holds something else (an e-mail, a handle, a web address, a test
+    placeholder, no letters at all), or None when it reads as a name."""
+    if not s:
+        return None
+    t = s.strip()
+    if "@" in t:
+        if _NAME_EMAIL.match(t):
+            return f"{_show(t)} is an e-mail address, not a name"
+        if _NAME_HANDLE.match(t):
+            return f"{_show(t)} is a social media handle, not a name"
+    if ("." in t or ":" in t) and " " not in t and _NAME_URL.match(t):
+        return f"{_show(t)} is a web address, not a name"
+    if len(t) <= 20 and t.lower() in _NAME_PLACEHOLDERS:
+        return f"{_show(t)} is a test placeholder, not a name"
+    if not _HAS_LETTER.search(t):
+        return f"{_show(t)} has no letters, not a name"
+    return None
+
+
+_VENDOR_TEST = re.compile(r"<\s*test[ _-]?lead\b", re.IGNORECASE)
+
+
+def is_vendor_test(s: str | None) -> bool:
+    """A vendor's test value: Facebook Lead Ads' `<test lead: dummy data for full_name>` and its kin."""
+    return bool(s) and "<" in s and _VENDOR_TEST.search(s) is not None

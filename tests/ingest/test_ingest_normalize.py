@@ -115,8 +115,46 @@ def test_normalize_phone(raw, region, expected):
 @pytest.mark.parametrize("raw,region", [("hello", "US"), ("12", "US"), ("4155550123", None),
                                         ("+999 123", None), ("+1 415 555", None), ("555-0123-99999999999", "US")])
 def test_bad_phone(raw, region):
-    with pytest.raises(BadValue, match="phone"):
+    with pytest.raises(BadValue, match="phone") as e:
         normalize_phone(raw, region)
+    # plain words, never libphonenumber's own ("Missing or invalid default region", "The string supplied…")
+    assert "default region" not in e.value.reason and "supplied" not in e.value.reason and "invalid" not in e.value.reason
+
+
+@pytest.mark.parametrize("raw,region,reason", [
+    ("0612345678", None, "phone '0612345678' has no country code"),
+    ("+33 12", None, "phone '+33 12' has too few digits for a +33 number"),
+    ("12", "US", "phone '12' has too few digits for a US number"),
+    ("hello", "US", "'hello' is not a phone number"),
+    ("+999 123", None, "phone '+999 123' starts with an unknown country code"),
+])
+def test_phone_reasons_are_plain_words(raw, region, reason):
+    with pytest.raises(BadValue) as e:
+        normalize_phone(raw, region)
+    assert e.value.reason == reason
+    assert isinstance(e.value, n.NoRegion) == (region is None and not raw.startswith("+"))
+
+
+def test_phone_evidence_helpers():
+    assert n.calling_code("+33 1 69 91 42 13") == 33 and n.calling_code("0044 7911 123456") == 44
+    assert n.calling_code("(415) 555-0123") is None and n.calling_code("+999 1") is None
+    # a number written with its country code but without "+": read only when valid that way
+    assert n.bare_international("33169914213") == "+33169914213"
+    assert n.bare_international("33 1 69 91 42 13", 33) == "+33169914213"
+    assert n.bare_international("33169914213", 44) is None
+    assert n.bare_international("4155550123") is None and n.bare_international("0612345678") is None
+    assert n.region_of_calling_code(33) == "FR" and n.region_of_calling_code(1) == "US"
+    assert n.region_of_calling_code(800) is None
+    assert n.is_international("(+33) 6 12 34 56 78") and not n.is_international("06 12 34 56 78")
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("acme.fr", "FR"), ("x.co.uk", "GB"), ("acme.com", None), ("startup.io", None), ("brand.co", None),
+    ("https://www.acme.de/about", "DE"), ("ann@acme.es", "ES"), ("acme", None), ("", None), (None, None),
+    ("shop.com.mx", "MX"), ("agency.eu", None),
+])
+def test_region_of_domain(raw, expected):
+    assert n.region_of_domain(raw) == expected
 
 
 def _gen_phone(rng: random.Random, cc: str) -> str:
@@ -179,12 +217,16 @@ def test_phone_fast_path_agrees_with_phonenumbers(raw, region):
     ("Holland", "NL"), ("Netherlands", "NL"), ("Côte d'Ivoire", "CI"), ("Cote d'Ivoire", "CI"),
     ("Korea, Republic of", "KR"), ("South Korea", "KR"), ("Viet Nam", "VN"), ("India", "IN"), ("Kenya", "KE"),
     ("NA", "NA"), ("n/a", None), ("", None), (None, None),
+    # Odoo's country_id/id values, and names in the languages headers are read in
+    ("base.mx", "MX"), ("base.fr", "FR"), ("Mexico", "MX"), ("México", "MX"), ("Allemagne", "DE"),
+    ("États-Unis", "US"), ("Royaume-Uni", "GB"), ("Estados Unidos", "US"), ("Alemania", "DE"), ("Espagne", "ES"),
+    ("Brasilien", "BR"), ("Paesi Bassi", "NL"), ("Duitsland", "DE"), ("Suisse", "CH"),
 ])
 def test_normalize_country(raw, expected):
     assert normalize_country(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["Atlantis", "EU", "XX", "Earth"])
+@pytest.mark.parametrize("raw", ["Atlantis", "EU", "XX", "Earth", "base.xx", "base.company"])
 def test_bad_country(raw):
     with pytest.raises(BadValue, match="unknown country"):
         normalize_country(raw)
@@ -317,8 +359,9 @@ def test_clean_text(raw, expected):
 
 @pytest.mark.parametrize("raw,expected", [
     ("Ada Lovelace", ("Ada", "Lovelace")), ("Lovelace, Ada", ("Ada", "Lovelace")), ("Ada", ("Ada", None)),
-    ("Dr. Ada King Lovelace", ("Ada", "King Lovelace")), ("  Mr  Alan   Turing Jr. ", ("Alan", "Turing")),
+    ("Dr. Ada King Lovelace", ("Ada King", "Lovelace")), ("  Mr  Alan   Turing Jr. ", ("Alan", "Turing")),
     ("Lovelace, Dr. Ada", ("Ada", "Lovelace")), ("Guido van Rossum", ("Guido", "van Rossum")), ("", (None, None)),
+    ("Jean Pierre Muroni", ("Jean Pierre", "Muroni")), ("Mr HAIDER", (None, "HAIDER")),
 ])
 def test_split_full_name(raw, expected):
     assert split_full_name(raw) == expected
