@@ -9,14 +9,15 @@ or `smtps://` for TLS from the first byte (port 465). The password may instead c
 from LEADCTL_SMTP_PASSWORD (it then never appears on a command line). `to` is where
 digests go that have no owner e-mail (the unassigned digest, owners without one).
 
-Secrets never reach a message: every error names the server by `masked()` /
+A webhook URL may carry `user:password@`: they are taken out of the URL and sent as
+HTTP Basic auth. Secrets never reach a message: every error names the server by `masked()` /
 `mask_url()` (user, password, path and query hidden) and has known secrets blanked.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 from .errors import LeadctlError, UsageError
 
@@ -135,21 +136,44 @@ def send_mail(target: SmtpTarget, to: str, subject: str, body: str) -> None:
         raise NotifyError(f"cannot send e-mail to {to} via {target.masked()}: {detail}") from None
 
 
+def split_credentials(url: str) -> tuple[str, str | None, str | None]:
+    """`https://bot:pw@host/x` → (`https://host/x`, "bot", "pw"): credentials out of the URL."""
+    try:
+        parts = urlsplit(url)
+        user, password = parts.username, parts.password
+    except ValueError:
+        return url, None, None
+    if user is None and password is None:
+        return url, None, None
+    host = parts.netloc.rpartition("@")[2]
+    bare = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return bare, unquote(user or ""), unquote(password) if password is not None else None
+
+
 def post_json(url: str, document: dict, timeout: float = DEFAULT_TIMEOUT) -> None:
-    """POST `document` as JSON; a non-2xx answer or a network error raises NotifyError (masked)."""
+    """POST `document` as JSON; a non-2xx answer or a network error raises NotifyError (masked).
+
+    Credentials in the URL (`https://user:pass@host/…`) are sent as HTTP Basic auth.
+    """
+    import base64
     import json
     import urllib.error
     import urllib.request
 
+    bare, user, password = split_credentials(url)
+    headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "leadctl"}
+    if user is not None:
+        token = base64.b64encode(f"{user}:{password or ''}".encode("utf-8")).decode("ascii")
+        headers["Authorization"] = f"Basic {token}"
+    secrets = [s for s in (url, bare, password, user) if s]
     data = json.dumps(document, ensure_ascii=False, default=str).encode("utf-8")
-    req = urllib.request.Request(url, data=data, method="POST",
-                                 headers={"Content-Type": "application/json; charset=utf-8",
-                                          "User-Agent": "leadctl"})
     try:
+        req = urllib.request.Request(bare, data=data, method="POST", headers=headers)
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - the user's own URL
             resp.read()
     except urllib.error.HTTPError as exc:
-        raise NotifyError(f"webhook {mask_url(url)} answered HTTP {exc.code}") from None
+        hint = " (check the user and password in the URL)" if exc.code in (401, 403) and user is not None else ""
+        raise NotifyError(f"webhook {mask_url(url)} answered HTTP {exc.code}{hint}") from None
     except (OSError, ValueError) as exc:
-        detail = scrub(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}", [url])
+        detail = scrub(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}", secrets)
         raise NotifyError(f"cannot reach webhook {mask_url(url)}: {detail}") from None

@@ -9,7 +9,7 @@ from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from leadctl.cli.app import main
 from leadctl.engine.context import ProcessContext
@@ -68,11 +68,13 @@ def smtp_server():
 
 class Hook(BaseHTTPRequestHandler):
     received: list = []
+    auth: list = []
     status = 200
 
     def do_POST(self):  # noqa: N802
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).received.append((self.path, self.headers["Content-Type"], json.loads(body)))
+        type(self).auth.append(self.headers.get("Authorization"))
         self.send_response(type(self).status)
         self.end_headers()
 
@@ -82,11 +84,12 @@ class Hook(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def webhook():
-    handler = type("H", (Hook,), {"received": [], "status": 200})
+    handler = type("H", (Hook,), {"received": [], "auth": [], "status": 200})
     srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
     handler.url = f"http://127.0.0.1:{srv.server_port}/hooks/secret-token-123"
+    handler.port = srv.server_port
     yield handler
     srv.shutdown()
     srv.server_close()
@@ -148,14 +151,20 @@ def reminded(store):
         return {r.id: r.reminded_at for r in conn.execute(select(t.c.id, t.c.reminded_at))}
 
 
+EMPTY = {"source": "leadctl", "digests": [], "reminded": 0, "failed": [], "dry_run": False}
+
+
 # ---------------------------------------------------------------- tests
 def test_quiet_when_nothing_is_due(store, db_url, rules_dir, capsys):
     seed(store, rules_dir)
     code, out, _ = remind(capsys, db_url, rules_dir, now=ENTRY)    # the quiet lead's inactivity task
     assert out.startswith("leadctl: 1 follow-up due for dana\n- [due now] call Quiet <quiet@x.com> (Gone quiet)")
-    for fmt in ("text", "json"):
-        code, out, err = remind(capsys, db_url, rules_dir, "--format", fmt, now=ENTRY + timedelta(minutes=5))
-        assert (code, out, err) == (0, "", "")
+    code, out, err = remind(capsys, db_url, rules_dir, "--format", "text", now=ENTRY + timedelta(minutes=5))
+    assert (code, out, err) == (0, "", "")
+    # JSON is always one document, so `| jq` works when nothing is due too
+    code, out, err = remind(capsys, db_url, rules_dir, "--format", "json", now=ENTRY + timedelta(minutes=5))
+    assert (code, err) == (0, "") and out.count("\n") == 1
+    assert json.loads(out) == {**EMPTY, "at": (ENTRY + timedelta(minutes=5)).isoformat()}
 
 
 def test_digest_on_stdout_once(store, db_url, rules_dir, capsys):
@@ -183,7 +192,9 @@ def test_digest_on_stdout_once(store, db_url, rules_dir, capsys):
     assert doc["reminded"] == 4 and doc["failed"] == []
     assert {(d["owner"], len(d["tasks"])) for d in doc["digests"]} == {("dana", 2), ("lee", 1), (None, 1)}
     assert all(t["action"] == "email" for d in doc["digests"] for t in d["tasks"])
-    assert remind(capsys, db_url, rules_dir, "--format", "json", now=MONDAY) == (0, "", "")
+    assert doc["dry_run"] is False
+    code, out, err = remind(capsys, db_url, rules_dir, "--format", "json", now=MONDAY)
+    assert (code, err) == (0, "") and json.loads(out) == {**EMPTY, "at": MONDAY.isoformat()}
 
 
 def test_real_smtp_server_gets_one_digest_per_owner_once(store, db_url, rules_dir, capsys, smtp_server):
@@ -191,7 +202,7 @@ def test_real_smtp_server_gets_one_digest_per_owner_once(store, db_url, rules_di
     url = smtp_server.url + "?from=crm@example.com&to=sales@example.com"
     code, out, err = remind(capsys, db_url, rules_dir, "--smtp", url)
     assert code == 0, err
-    assert err == ""
+    assert (out, err) == ("", "")        # sent by e-mail: cron has nothing to mail a second time
     got = {tuple(rcpt): msg for rcpt, msg in smtp_server.messages}
     assert set(got) == {("dana@example.com",), ("sales@example.com",)}
     # lee has no e-mail address: his digest also goes to the fallback (`to=`)
@@ -226,31 +237,35 @@ def test_failing_smtp_server_exits_1_and_tasks_stay_due(store, db_url, rules_dir
     url = smtp_server.url.replace("smtp://", "smtp://bot:hunter2secret@") + "?to=sales@example.com"
     code, out, err = remind(capsys, db_url, rules_dir, "--smtp", url)
     assert code == 1
-    assert out == ""
-    assert "error: dana: cannot send e-mail to dana@example.com via smtp://***@127.0.0.1" in err
-    assert "hunter2secret" not in err and "bot" not in err
-    assert err.count("error: ") == 3
+    # stdout carries the failures only (no digest text: the tasks are retried by e-mail)
+    assert out.splitlines()[0].startswith(
+        "not sent to dana: cannot send e-mail to dana@example.com via smtp://***@127.0.0.1")
+    assert len(out.splitlines()) == 3 and "Ada Lovelace" not in out
+    assert err == "error: 3 digests not sent; their tasks stay un-reminded\nhint: the next run retries\n"
+    assert "hunter2secret" not in out + err and "bot" not in out + err
     assert all(v is None for v in reminded(store).values())
-    # the server is fixed: the next run sends
+    # the server is fixed: the next run sends, and says nothing
     smtp_server.fail = False
     code, out, err = remind(capsys, db_url, rules_dir, "--smtp", smtp_server.url + "?to=sales@example.com")
-    assert code == 0 and "3 follow-ups due for dana" in out and len(smtp_server.messages) == 3
+    assert (code, out, err) == (0, "", "") and len(smtp_server.messages) == 3
+    assert "3 follow-ups due for dana" in smtp_server.messages[0][1]["Subject"]
 
 
 def test_unreachable_smtp_server(store, db_url, rules_dir, capsys, monkeypatch):
     seed(store, rules_dir)
     monkeypatch.setenv("LEADCTL_SMTP_PASSWORD", "s3cr3t-pw")
     code, out, err = remind(capsys, db_url, rules_dir, "--smtp", f"smtp://bot@127.0.0.1:{free_port()}?timeout=3&to=x@y.z")
-    assert code == 1 and out == "" and "s3cr3t-pw" not in err
-    assert "cannot send e-mail to dana@example.com via smtp://***@127.0.0.1" in err
+    assert code == 1 and "s3cr3t-pw" not in out + err
+    assert "not sent to dana: cannot send e-mail to dana@example.com via smtp://***@127.0.0.1" in out
+    assert err.startswith("error: 3 digests not sent")
     assert all(v is None for v in reminded(store).values())
 
 
 def test_webhook_gets_one_json_document_once(store, db_url, rules_dir, capsys, webhook):
     seed(store, rules_dir)
     code, out, err = remind(capsys, db_url, rules_dir, "--webhook", webhook.url)
-    assert code == 0, err
-    assert len(webhook.received) == 1
+    assert (code, out, err) == (0, "", "")
+    assert len(webhook.received) == 1 and webhook.auth == [None]
     path, ctype, doc = webhook.received[0]
     assert path == "/hooks/secret-token-123" and ctype.startswith("application/json")
     assert doc["at"] == "2026-11-20T11:00:00"
@@ -266,8 +281,10 @@ def test_failing_webhook_masks_the_url(store, db_url, rules_dir, capsys, webhook
     seed(store, rules_dir)
     webhook.status = 500
     code, out, err = remind(capsys, db_url, rules_dir, "--webhook", webhook.url)
-    assert code == 1 and out == ""
-    assert "answered HTTP 500" in err and "secret-token-123" not in err
+    assert code == 1 and err.startswith("error: 3 digests not sent")
+    assert out.splitlines() == [f"not sent to {o}: webhook http://127.0.0.1:{webhook.port}/… answered HTTP 500"
+                                for o in ("dana", "lee", "(unassigned)")]
+    assert "secret-token-123" not in out + err
     assert all(v is None for v in reminded(store).values())
 
 
@@ -325,3 +342,137 @@ def test_due_command_formats(store, db_url, rules_dir, capsys):
     code, out, _ = cli(capsys, *base)
     assert code == 0 and "Ada Lovelace" in out
     assert cli(capsys, *base, "--format", "xml")[0] == 2
+
+
+# ---------------------------------------------------------------- a sweep that cannot be spent by accident
+def count_tasks(store):
+    t = Followup.__table__
+    with store.connect() as conn:
+        return conn.execute(select(func.count()).select_from(t)).scalar()
+
+
+def test_dry_run_shows_what_would_be_sent_and_marks_nothing(store, db_url, rules_dir, capsys, smtp_server):
+    seed(store, rules_dir)
+    url = smtp_server.url + "?to=sales@example.com"
+    before = count_tasks(store)
+    code, out, err = remind(capsys, db_url, rules_dir, "--smtp", url, "--dry-run")
+    assert code == 0
+    assert out.startswith("leadctl: 3 follow-ups due for dana\n- [overdue 2h] call Ada Lovelace")
+    assert "Quiet <quiet@x.com> (Gone quiet)" in out          # the inactivity task the run would create
+    assert err.splitlines() == [
+        "would remind dana (3 tasks): e-mail to dana@example.com",
+        "would remind lee (1 task): e-mail to sales@example.com",
+        "would remind (unassigned) (1 task): e-mail to sales@example.com",
+        "dry run: nothing sent, nothing marked",
+    ]
+    assert smtp_server.messages == []
+    assert all(v is None for v in reminded(store).values()) and count_tasks(store) == before
+    code, out, _ = remind(capsys, db_url, rules_dir, "--dry-run", "--format", "json")
+    doc = json.loads(out)
+    assert doc["dry_run"] is True and doc["reminded"] == 5 and doc["failed"] == []
+    # the real run after looking: everything still goes out, once
+    assert remind(capsys, db_url, rules_dir, "--smtp", url) == (0, "", "")
+    assert len(smtp_server.messages) == 3
+    code, out, err = remind(capsys, db_url, rules_dir, "--dry-run")
+    assert (code, out, err) == (0, "", "dry run: nothing to remind\n")
+
+
+def test_dry_run_leaves_sla_breaches_and_owners_alone(store, db_url, tmp_path, capsys):
+    rules = tmp_path / "sla-rules"
+    rules.mkdir()
+    (rules / "routing.yaml").write_text(textwrap.dedent("""
+        owners:
+          - {name: ann, team: t}
+          - {name: bob, team: t}
+        rules:
+          - {name: All, assign: {team: t}}
+        sla:
+          - {name: Fast, within: 1h, then: [reassign, notify]}
+    """))
+    with store.begin() as conn:
+        conn.execute(Lead.__table__.insert().values(first_name="Ada", owner="ann", team="t", assigned_at=ENTRY,
+                                                    stage="new", created_at=ENTRY, updated_at=ENTRY))
+    code, out, err = remind(capsys, db_url, rules, "--dry-run", now=ENTRY + timedelta(hours=3))
+    assert code == 0 and out.startswith("leadctl: 1 SLA breach for bob\n- [SLA missed 1h] Ada: Fast")
+    assert "would remind bob (0 tasks, 1 SLA breach): printed" in err
+    with store.connect() as conn:
+        assert conn.execute(select(Lead.__table__.c.owner)).scalar() == "ann"
+        assert conn.execute(select(func.count()).select_from(SlaBreach.__table__)).scalar() == 0
+    code, out, err = remind(capsys, db_url, rules, now=ENTRY + timedelta(hours=3))
+    assert "1 SLA breach for bob" in out
+    with store.connect() as conn:
+        assert conn.execute(select(Lead.__table__.c.owner)).scalar() == "bob"
+
+
+def test_printing_in_a_terminal_says_it_counts_as_delivery(store, db_url, rules_dir, capsys, monkeypatch):
+    import leadctl.cli.followups as cli_followups
+
+    seed(store, rules_dir)
+    monkeypatch.setattr(cli_followups, "_stdout_is_terminal", lambda: True)
+    code, out, err = remind(capsys, db_url, rules_dir)
+    assert code == 0 and "3 follow-ups due for dana" in out
+    assert err == ("note: printing counts as delivery: 5 tasks now marked reminded and not sent again; "
+                   "use --dry-run to look first, --smtp or --webhook to send\n")
+    assert sum(v is not None for v in reminded(store).values()) == 5
+    assert remind(capsys, db_url, rules_dir) == (0, "", "nothing to remind\n")
+
+
+def test_no_note_in_a_terminal_with_a_transport(store, db_url, rules_dir, capsys, monkeypatch, webhook):
+    import leadctl.cli.followups as cli_followups
+
+    seed(store, rules_dir)
+    monkeypatch.setattr(cli_followups, "_stdout_is_terminal", lambda: True)
+    assert remind(capsys, db_url, rules_dir, "--webhook", webhook.url) == (0, "", "")
+    assert len(webhook.received) == 1
+
+
+def test_json_with_a_transport_is_the_document_only(store, db_url, rules_dir, capsys, smtp_server):
+    seed(store, rules_dir)
+    code, out, err = remind(capsys, db_url, rules_dir, "--smtp", smtp_server.url + "?to=s@example.com",
+                            "--format", "json")
+    assert (code, err) == (0, "")
+    doc = json.loads(out)
+    assert doc["reminded"] == 5 and [d["owner"] for d in doc["digests"]] == ["dana", "lee", None]
+    assert len(smtp_server.messages) == 3
+
+
+def test_owner_without_address_is_printed_with_smtp_and_not_with_a_webhook_too(
+        store, db_url, rules_dir, capsys, smtp_server, webhook):
+    seed(store, rules_dir)
+    code, out, err = remind(capsys, db_url, rules_dir, "--smtp", smtp_server.url, "--webhook", webhook.url)
+    # the webhook carried every digest: nothing is left to print, and no warning
+    assert (code, out, err) == (0, "", "")
+    assert len(webhook.received) == 1 and [tuple(r) for r, _ in smtp_server.messages] == [("dana@example.com",)]
+
+
+# ---------------------------------------------------------------- webhook credentials
+def test_webhook_credentials_are_sent_as_basic_auth(store, db_url, rules_dir, capsys, webhook):
+    import base64
+
+    seed(store, rules_dir)
+    url = webhook.url.replace("http://", "http://leadbot:p%40ss-w0rd-777@")
+    code, out, err = remind(capsys, db_url, rules_dir, "--webhook", url)
+    assert (code, out, err) == (0, "", "")
+    assert webhook.received[0][0] == "/hooks/secret-token-123"
+    assert webhook.auth == ["Basic " + base64.b64encode(b"leadbot:p@ss-w0rd-777").decode()]
+
+
+def test_rejected_webhook_credentials_are_never_printed(store, db_url, rules_dir, capsys, webhook):
+    seed(store, rules_dir)
+    webhook.status = 401
+    url = webhook.url.replace("http://", "http://leadbot:p4ss-w0rd-777@")
+    code, out, err = remind(capsys, db_url, rules_dir, "--webhook", url)
+    assert code == 1
+    assert (f"not sent to dana: webhook http://***@127.0.0.1:{webhook.port}/… answered HTTP 401 "
+            "(check the user and password in the URL)") in out
+    assert "p4ss-w0rd-777" not in out + err and "leadbot" not in out + err and "secret-token" not in out + err
+    assert all(v is None for v in reminded(store).values())
+
+
+def test_unreachable_webhook_with_credentials_names_the_host_not_dns(store, db_url, rules_dir, capsys):
+    seed(store, rules_dir)
+    code, out, err = remind(capsys, db_url, rules_dir, "--webhook",
+                            f"http://leadbot:p4ss-w0rd-777@127.0.0.1:{free_port()}/hook")
+    assert code == 1
+    assert f"cannot reach webhook http://***@127.0.0.1:" in out and "Connection refused" in out
+    assert "p4ss-w0rd-777" not in out + err and "leadbot" not in out + err

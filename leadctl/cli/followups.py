@@ -58,6 +58,17 @@ def followups_due(
         say(f"showing the first {limit} tasks; use --limit 0 for all")
 
 
+def _stdout_is_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else ('es' if what.endswith('ch') else 's')}"
+
+
 @app.command("remind")
 def followups_remind(
     ctx: typer.Context,
@@ -66,18 +77,24 @@ def followups_remind(
                                             "smtp://[user:pass@]host:port[?starttls=1&from=ADDR&to=ADDR]. "
                                             "The password may come from LEADCTL_SMTP_PASSWORD."),
     webhook: Optional[str] = typer.Option(None, "--webhook", envvar="LEADCTL_WEBHOOK_URL", show_envvar=True,
-                                          help="POST one JSON document with every digest to this URL."),
-    fmt: str = typer.Option("text", "--format", help="text or json."),
+                                          help="POST one JSON document with every digest to this URL "
+                                               "(user:pass@ in the URL is sent as HTTP Basic auth)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be sent and to whom; "
+                                 "send nothing, mark nothing."),
+    fmt: str = typer.Option("text", "--format", help="text or json (always one JSON document)."),
 ) -> None:
     """The cron sweep: SLA check, inactivity tasks, and one reminder digest per owner.
 
+    Without --smtp/--webhook the digests are printed, and printing counts as delivery:
+    cron mails them, and the tasks are marked reminded. With --smtp or --webhook, stdout
+    carries only what could not be sent (and the JSON document with --format json).
     Prints nothing and exits 0 when there is nothing to remind. A task is reminded
     once; overlapping runs are safe. A failed send exits 1 and is retried next run.
 
     crontab:  */5 * * * *  cd /srv/sales && leadctl followups remind --smtp smtp://mail:25
     """
     from ..engine.remind import remind
-    from ..notify import SmtpTarget
+    from ..notify import NotifyError, SmtpTarget
 
     check_format(fmt, ("text", "json"))
     s = settings(ctx)
@@ -87,21 +104,37 @@ def followups_remind(
         from ..notify import mask_url
 
         raise UsageError(f"--webhook: not an http(s) URL: {mask_url(webhook)}")
+    transport = target is not None or bool(webhook)
     rules, store = s.rules(), s.store(create=False)
-    result = remind(store, rules, s.now, smtp=target, webhook=webhook)
-    if result.sent:
-        if fmt == "json":
-            sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
-        else:
-            sys.stdout.write(result.text())
-        sys.stdout.flush()
+    result = remind(store, rules, s.now, smtp=target, webhook=webhook, dry_run=dry_run)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+    elif dry_run:
+        sys.stdout.write(result.text())
+    else:
+        sys.stdout.write(result.text(result.printed))
+        for owner, error in result.failed:
+            sys.stdout.write(f"not sent to {owner}: {error}\n")
+    sys.stdout.flush()
     for w in result.warnings:
         say(f"warning: {w}")
+    if dry_run:
+        for d in result.sent:
+            parts = [_count(len(d.tasks), "task")] + ([_count(len(d.breaches), "SLA breach")] if d.breaches else [])
+            say(f"would remind {d.name} ({', '.join(parts)}): {d.via}")
+        say("dry run: nothing sent, nothing marked" if result.sent else "dry run: nothing to remind")
+    elif not transport and _stdout_is_terminal():
+        if result.sent:
+            what = _count(result.reminded, "task") + (f" and {_count(result.breaches, 'SLA breach')}"
+                                                        if result.breaches else "")
+            say(f"note: printing counts as delivery: {what} now marked reminded and not sent again; "
+                "use --dry-run to look first, --smtp or --webhook to send")
+        else:
+            say("nothing to remind")
     if result.failed:
-        for owner, error in result.failed:
-            sys.stderr.write(f"error: {owner}: {error}\n")
-        sys.stderr.write("hint: those tasks stay un-reminded; the next run retries\n")
-        raise typer.Exit(1)
+        n = len(result.failed)
+        raise NotifyError(f"{_count(n, 'digest')} not sent; their tasks stay un-reminded",
+                          hint="the next run retries")
 
 
 @app.command("done")

@@ -2,7 +2,14 @@
 
     result = remind(store, rules, now, smtp=SmtpTarget.parse(url), webhook=None)
     if result.idle: ...            # nothing to say: cron stays quiet
-    print(result.text())
+    print(result.text(result.printed))     # the digests whose delivery is printing
+    preview = remind(store, rules, now, dry_run=True)   # what would be sent; nothing sent or written
+
+Delivery: without a transport, printing *is* the delivery (cron mails stdout), so every
+printed digest is marked reminded. With `smtp` or `webhook` the digests go there, and
+only those no transport could deliver (an owner without an e-mail address and no `to=`)
+are left for printing. A dry run does the whole sweep inside a savepoint and rolls it
+back: the SLA check, new inactivity tasks and the marks are all undone, nothing is sent.
 
 Exactly once, overlap-safe: the whole sweep is one transaction that holds the
 store's write lock from start to commit — SQLite `BEGIN IMMEDIATE` (what
@@ -97,6 +104,7 @@ class Digest:
     email: str | None
     tasks: list[TaskItem] = field(default_factory=list)
     breaches: list[BreachItem] = field(default_factory=list)
+    via: str = "printed"        # how it is (or, in a dry run, would be) delivered, for people to read
 
     @property
     def name(self) -> str:
@@ -123,11 +131,13 @@ class Digest:
 @dataclass
 class RemindResult:
     now: datetime
-    sent: list[Digest] = field(default_factory=list)         # reminded (and committed)
+    sent: list[Digest] = field(default_factory=list)         # reminded (and committed); in a dry run: would be
+    printed: list[Digest] = field(default_factory=list)      # of those, the ones whose delivery is printing
     failed: list[tuple[str, str]] = field(default_factory=list)   # (owner, masked error)
     warnings: list[str] = field(default_factory=list)
     inactivity_created: int = 0
     sla: Any = None
+    dry_run: bool = False
 
     @property
     def idle(self) -> bool:
@@ -137,18 +147,25 @@ class RemindResult:
     def reminded(self) -> int:
         return sum(len(d.tasks) for d in self.sent)
 
-    def text(self) -> str:
-        """The plain-text digests, one block per owner, blank line between; "" when idle."""
-        return "\n\n".join(d.text() for d in self.sent) + ("\n" if self.sent else "")
+    @property
+    def breaches(self) -> int:
+        return sum(len(d.breaches) for d in self.sent)
+
+    def text(self, digests: list[Digest] | None = None) -> str:
+        """The plain-text digests (default: all sent), one block per owner, blank line between."""
+        digests = self.sent if digests is None else digests
+        return "\n\n".join(d.text() for d in digests) + ("\n" if digests else "")
 
     def document(self) -> dict:
         return {"source": "leadctl", "at": self.now.isoformat(timespec="seconds"),
                 "digests": [d.to_dict() for d in self.sent]}
 
     def to_dict(self) -> dict:
+        """One JSON document, the same keys whether or not anything was due."""
         doc = self.document()
         doc["reminded"] = self.reminded
         doc["failed"] = [{"owner": o, "error": e} for o, e in self.failed]
+        doc["dry_run"] = self.dry_run
         return doc
 
 
@@ -158,14 +175,12 @@ def _lock(conn) -> None:
     # SQLite: store.begin() already took the write lock (BEGIN IMMEDIATE).
 
 
-def _run_sla(conn, rules, now):
-    try:
-        from .sla import check_sla
-    except ImportError:
-        return None
+def _run_sla(conn, rules, now, cals: Calendars):
+    from .sla import check_sla
+
     if not getattr(getattr(rules, "routing", None), "sla", ()):
         return None
-    return check_sla(conn, rules, now)
+    return check_sla(conn, rules, now, calendars=cals)
 
 
 def _emails(conn, rules) -> dict[str, str]:
@@ -217,19 +232,42 @@ def collect(conn, rules, now: datetime, cals: Calendars) -> list[Digest]:
     return sorted(digests.values(), key=lambda d: (d.owner is None, (d.owner or "").casefold()))
 
 
-def remind(store, rules, now: datetime, *, smtp=None, webhook: str | None = None) -> RemindResult:
+def _plan(digests: list[Digest], smtp, webhook: str | None) -> None:
+    """Say on each digest how it goes out: webhook, e-mail (to whom) or printed."""
+    from ..notify import mask_url
+
+    for d in digests:
+        ways = [f"webhook {mask_url(webhook)}"] if webhook else []
+        if smtp is not None:
+            to = d.email or smtp.fallback_to
+            if to:
+                ways.append(f"e-mail to {to}")
+        d.via = " and ".join(ways) if ways else "printed"
+
+
+def remind(store, rules, now: datetime, *, smtp=None, webhook: str | None = None,
+           dry_run: bool = False) -> RemindResult:
     """Run one sweep (see the module docstring). `smtp` is a `notify.SmtpTarget` or None."""
     from ..notify import NotifyError, post_json, send_mail
 
-    result = RemindResult(now)
+    result = RemindResult(now, dry_run=dry_run)
     with store.begin() as conn:
         _lock(conn)
-        cals = Calendars(rules.followups.business_hours, owner_zones(conn, rules))
-        result.sla = _run_sla(conn, rules, now)
-        result.inactivity_created = create_inactivity_tasks(conn, rules, now, cals)
-        digests = collect(conn, rules, now, cals)
-        if not digests:
-            return result
+        # A dry run does every step for real, then rolls them back: it shows exactly what a run would do.
+        trial = conn.begin_nested() if dry_run else None
+        try:
+            cals = Calendars(rules.followups.business_hours, owner_zones(conn, rules))
+            result.sla = _run_sla(conn, rules, now, cals)
+            result.inactivity_created = create_inactivity_tasks(conn, rules, now, cals)
+            digests = collect(conn, rules, now, cals)
+            _plan(digests, smtp, webhook)
+            if dry_run or not digests:
+                result.sent = digests
+                result.printed = [d for d in digests if d.via == "printed"]
+                return result
+        finally:
+            if trial is not None:
+                trial.rollback()
         ok = list(digests)
         if webhook:
             try:
@@ -243,7 +281,8 @@ def remind(store, rules, now: datetime, *, smtp=None, webhook: str | None = None
             for d in ok:
                 to = d.email or smtp.fallback_to
                 if not to:
-                    result.warnings.append(f"no e-mail address for {d.name}; its digest is only printed")
+                    if not webhook:
+                        result.warnings.append(f"no e-mail address for {d.name}; its digest is only printed")
                     sent.append(d)
                     continue
                 try:
@@ -255,6 +294,7 @@ def remind(store, rules, now: datetime, *, smtp=None, webhook: str | None = None
             ok = sent
         _mark(conn, ok, now)
         result.sent = ok
+        result.printed = [d for d in ok if d.via == "printed"]
     return result
 
 
