@@ -14,21 +14,31 @@ app = typer.Typer(help="Check rule files and preview what a change would do.", n
 
 @app.command("check")
 def rules_check(ctx: typer.Context,
-                directory: Optional[str] = typer.Argument(None, help="Rules folder (default: --rules).")) -> None:
-    """Validate a rules folder: list every problem (exit 2) or print a one-line summary."""
+                directory: Optional[str] = typer.Argument(None, help="Rules folder (default: --rules)."),
+                fmt: str = typer.Option("text", "--format",
+                                        help="text | json (a list of {file, line, message, hint}).")) -> None:
+    """Validate a rules folder: list every problem of every file (exit 2) or print a one-line summary."""
     from ..errors import RulesError
-    from ..rules.loader import load_rules
+    from ..rules.loader import check_rules
 
+    check_format(fmt, ("text", "json"))
     folder = directory or settings(ctx).rules_dir
     try:
-        rules = load_rules(folder)
+        rules = check_rules(folder)
     except RulesError as exc:
-        for problem in exc.problems:
-            typer.echo(str(problem))
+        if fmt == "json":
+            typer.echo(json.dumps([p.to_dict() for p in exc.problems], ensure_ascii=False, indent=1))
+        else:
+            for problem in exc.problems:
+                typer.echo(str(problem))
         n = len(exc.problems)
         say(f"{n} problem{'s' if n != 1 else ''} in {folder}")
         raise typer.Exit(2)
-    typer.echo(rules.summary())
+    if fmt == "json":
+        typer.echo("[]")
+        say(rules.summary())
+    else:
+        typer.echo(rules.summary())
 
 
 @app.command("diff")

@@ -128,8 +128,9 @@ def load_rules(directory: str | os.PathLike) -> RuleSet:
         loaded.append(fname)
         st.model = _load_file(st, os.path.join(directory, fname), model, problems)
 
-    if all(st.model is not None for st in states.values()):
-        _cross_checks(states, problems)
+    # References between files are checked even when a file has other mistakes, against the
+    # names that can be read, so one run reports everything.
+    _cross_checks(states, problems)
 
     if problems:
         raise RulesError(_ordered(problems, [st.display for st in states.values()]))
@@ -145,7 +146,16 @@ def load_rules(directory: str | os.PathLike) -> RuleSet:
     )
 
 
-check_rules = load_rules
+def check_rules(directory: str | os.PathLike) -> RuleSet:
+    """`load_rules` for `leadctl rules check`: also a folder without any rule file is an error."""
+    shown = os.fspath(directory)
+    if os.path.isdir(directory):
+        names = [n for n in os.listdir(directory) if n.endswith((".yaml", ".yml"))]
+        if not names:
+            raise RulesError([RuleProblem(
+                shown, None, "no rule files in this folder (expected " + ", ".join(FILE_MODELS) + ")",
+                hint="run `leadctl init` to copy the default rules, or pass --rules with the rules folder")])
+    return load_rules(directory)
 
 
 def _ordered(problems: list[RuleProblem], file_order: list[str]) -> list[RuleProblem]:
@@ -357,61 +367,164 @@ def _with_field(fieldname: str | None, msg: str, loc: tuple, value: Any = None) 
 
 
 # ---------------------------------------------------------------- checks across files
+class _Names:
+    """The names one kind of reference may use (stages, owners …): canonical names and aliases."""
+
+    def __init__(self, noun: str, names: list[str], aliases: dict[str, str] | None = None,
+                 also: tuple[str, ...] = ()):
+        self.noun = noun
+        self.names = list(dict.fromkeys(names))
+        self._lookup = {_norm(n): n for n in self.names}
+        for alias, name in (aliases or {}).items():
+            self._lookup.setdefault(_norm(alias), name)
+        self._also = {_norm(a) for a in also}  # accepted but not suggested (the fallback queue)
+
+    def known(self, value: str) -> bool:
+        return _norm(value) in self._lookup or _norm(value) in self._also
+
+    def canonical(self, value: str) -> str | None:
+        return self._lookup.get(_norm(value))
+
+    def hint(self) -> str:
+        shown = self.names[:20]
+        return f"known {self.noun}s: " + ", ".join(shown) + (" …" if len(self.names) > 20 else "")
+
+
+def _norm(value: Any) -> str:
+    return " ".join(str(value).split()).casefold()
+
+
+def _items(data: Any, key: str) -> list[tuple[int, dict]]:
+    items = data.get(key) if isinstance(data, dict) else None
+    return [(i, it) for i, it in enumerate(items) if isinstance(it, dict)] if isinstance(items, list) else []
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _namespaces(states: dict[str, _FileState]) -> dict[str, _Names | None]:
+    """What each kind of reference may name, read from the files as far as they can be read.
+
+    None means "not known" (the defining file could not be read): references of that kind
+    are not checked rather than reported against a half-read list.
+    """
+    out: dict[str, _Names | None] = {}
+
+    st = states["stages.yaml"]
+    model = st.model
+    if isinstance(model, StagesConfig):
+        out["stage"] = _Names("stage", list(model.names), {a: s.name for s in model.stages for a in s.aliases})
+    elif isinstance(st.data, dict) and "stages" not in st.data:
+        default = StagesConfig()
+        out["stage"] = _Names("stage", list(default.names))
+    elif isinstance(st.data, dict) and isinstance(st.data.get("stages"), list):
+        names, aliases = [], {}
+        for _, item in _items(st.data, "stages"):
+            name = _text(item.get("name"))
+            if name:
+                names.append(name)
+                for a in item.get("aliases") or [] if isinstance(item.get("aliases"), list) else []:
+                    if _text(a):
+                        aliases[a] = name
+        out["stage"] = _Names("stage", names, aliases) if names else None
+    else:
+        out["stage"] = None
+
+    qual = states["qualification.yaml"]
+    temps = [t for t in (_text(it.get("name")) for _, it in _items(qual.data, "temperature")) if t]
+    out["temperature"] = _Names("temperature", temps) if temps else None
+
+    routing = states["routing.yaml"]
+    readable = not (routing.data is None and routing.model is None)  # None: routing.yaml cannot be read
+    owners = _items(routing.data, "owners")
+    names = [n for n in (_text(o.get("name")) for _, o in owners) if n]
+    emails = {e: n for e, n in ((_text(o.get("email")), _text(o.get("name"))) for _, o in owners) if e and n}
+    teams = [t for t in (_text(o.get("team")) for _, o in owners) if t]
+    fallback = routing.data.get("fallback") if isinstance(routing.data, dict) else None
+    queue = _text(fallback.get("owner")) if isinstance(fallback, dict) else None
+    # Conditions on owner or team are checked against a roster only when routing.yaml has one
+    # (owners can also come from imports); an assignment always needs a listed owner or team.
+    out["owner"] = _Names("owner", names, emails, also=(queue,) if queue else ()) if names else None
+    out["team"] = _Names("team", teams) if names else None
+    out["assign_owner"] = _Names("owner", names, emails) if readable else None
+    out["assign_team"] = _Names("team", teams) if readable else None
+
+    srcs = states["sources.yaml"]
+    names, aliases = [], {}
+    for _, item in _items(srcs.data, "sources"):
+        name = _text(item.get("name"))
+        if name:
+            names.append(name)
+            for a in item.get("aliases") or [] if isinstance(item.get("aliases"), list) else []:
+                if _text(a):
+                    aliases[a] = name
+    out["source"] = _Names("source", names, aliases) if names else None
+
+    cadences = [c for c in (_text(it.get("name")) for _, it in _items(states["followups.yaml"].data, "cadences")) if c]
+    out["cadence"] = _Names("cadence", cadences)
+    return out
+
+
 def _cross_checks(states: dict[str, _FileState], problems: list[RuleProblem]) -> None:
-    stages: StagesConfig = states["stages.yaml"].model
+    """Names used in one file that another file defines: stages, temperatures, owners, teams, sources."""
+    ns = _namespaces(states)
+
+    def unknown(st: _FileState, path: tuple, who: str, names: _Names, value: str, extra: str = "") -> None:
+        problems.append(RuleProblem(st.display, st.lines.line(path),
+                                    f"{who}: unknown {names.noun} '{value}'{did_you_mean(value, names.names)}{extra}",
+                                    hint=names.hint() if names.names else None))
+
+    # qualification.yaml: the stage each rule moves a lead to.
     qual_st = states["qualification.yaml"]
-    qual: QualificationConfig = qual_st.model
+    stages = ns["stage"]
+    for i, item in _items(qual_st.data, "stages"):
+        to = item.get("to")
+        if stages is not None and isinstance(to, str) and not stages.known(to):
+            unknown(qual_st, ("stages", i, "to"), f"rule '{_text(item.get('name')) or f'to {to}'}'", stages, to)
+    qual: QualificationConfig | None = qual_st.model
+    if qual is not None and stages is not None:
+        fixed = tuple(r if (stages.canonical(r.to) or r.to) == r.to else r.model_copy(update={"to": stages.canonical(r.to)})
+                      for r in qual.stages)
+        qual_st.model = qual.model_copy(update={"stages": fixed})
+
+    # routing.yaml: who each rule and the fallback assign to.
     routing_st = states["routing.yaml"]
-    routing: RoutingConfig = routing_st.model
+    owners, teams = ns["assign_owner"], ns["assign_team"]
 
-    fixed = []
-    for i, rule in enumerate(qual.stages):
-        canonical = stages.resolve(rule.to)
-        if canonical is None:
-            problems.append(RuleProblem(qual_st.display, qual_st.lines.line(("stages", i, "to")),
-                                        f"rule '{rule.label}': unknown stage '{rule.to}'"
-                                        f"{did_you_mean(rule.to, stages.names)}"))
-            fixed.append(rule)
-        else:
-            fixed.append(rule if canonical == rule.to else rule.model_copy(update={"to": canonical}))
-    qual_st.model = qual.model_copy(update={"stages": tuple(fixed)})
-
-    owners = [o.name for o in routing.owners]
-    teams = list(routing.teams)
-
-    def check_assign(assign, path, who, *, queue_ok=False):
-        if assign is None:
+    def check_assign(assign: Any, path: tuple, who: str, *, queue_ok: bool = False) -> None:
+        if not isinstance(assign, dict):
             return
+        owner, team = _text(assign.get("owner")), _text(assign.get("team"))
         # The fallback may name an owner not listed under owners: a shared queue (RULES.md:
         # `fallback: {owner: queue}`). Anywhere else an unknown owner is a typo.
-        if assign.owner is not None and routing.owner(assign.owner) is None and not queue_ok:
-            problems.append(RuleProblem(routing_st.display, routing_st.lines.line(path + ("owner",)),
-                                        f"{who}: unknown owner '{assign.owner}'{did_you_mean(assign.owner, owners)}"))
-        if assign.team is not None and not routing.members(assign.team):
-            problems.append(RuleProblem(routing_st.display, routing_st.lines.line(path + ("team",)),
-                                        f"{who}: unknown team '{assign.team}'{did_you_mean(assign.team, teams)}"
-                                        + ("" if teams else " (no owner has a team)")))
+        if owner and not queue_ok and owners is not None and not owners.known(owner):
+            unknown(routing_st, path + ("owner",), who, owners, owner)
+        if team and teams is not None and not teams.known(team):
+            unknown(routing_st, path + ("team",), who, teams, team, "" if teams.names else " (no owner has a team)")
 
-    for i, rule in enumerate(routing.rules):
-        check_assign(rule.assign, ("rules", i, "assign"), f"rule '{rule.name}'")
-    check_assign(routing.fallback, ("fallback",), "fallback", queue_ok=True)
+    for i, item in _items(routing_st.data, "rules"):
+        name = _text(item.get("name"))
+        check_assign(item.get("assign"), ("rules", i, "assign"), f"rule '{name}'" if name else f"rule #{i + 1} of rules")
+    if isinstance(routing_st.data, dict):
+        check_assign(routing_st.data.get("fallback"), ("fallback",), "fallback", queue_ok=True)
 
-    # Stage and temperature names written in conditions must exist, or the rule silently never fires.
-    temps = [t.name for t in qual.temperature]
+    # Names written in conditions must exist, or the rule silently never fires.
     for st in states.values():
         for base, spec, label in st.conditions:
             for path, fieldname, value in _field_values(spec, ()):
-                if fieldname == "stage":
-                    ok, names, noun = stages.resolve(value) is not None, stages.names, "stage"
-                elif fieldname == "temperature" and temps:
-                    ok = str(value).strip().casefold() in {t.casefold() for t in temps}
-                    names, noun = temps, "temperature"
-                else:
+                names = ns.get(fieldname) if fieldname in ("stage", "temperature", "owner", "team", "source") else None
+                if names is None:
                     continue
-                if not ok:
-                    problems.append(RuleProblem(st.display, st.lines.line(base + path),
-                                                f"rule '{label}': unknown {noun} '{value}'"
-                                                f"{did_you_mean(str(value), names)}"))
+                if not names.known(value):
+                    unknown(st, base + path, f"rule '{label}'", names, value)
+                elif fieldname == "source" and names.canonical(value) and _norm(names.canonical(value)) != _norm(value):
+                    # Imports store a source under its name, so a condition on an alias never holds.
+                    problems.append(RuleProblem(
+                        st.display, st.lines.line(base + path),
+                        f"rule '{label}': source '{value}' is an alias of '{names.canonical(value)}' "
+                        f"(leads are stored under the name; write '{names.canonical(value)}')",
+                        hint="sources.yaml turns aliases into the name on import"))
 
 
 def _field_values(spec, path):
