@@ -1,28 +1,33 @@
-"""Header mapping: which input column feeds which lead field, and what goes to attributes.
+"""Header mapping: which input columns feed which lead field, and what goes to attributes.
 
-    cmap = build_column_map(["E-mail", "First Name", "Budget"], overrides={"Budget": "annual_revenue"})
-    cmap.target("E-mail")   # 'email'
-    cmap.target("Budget")   # 'annual_revenue'
+    cmap = build_column_map(["E-mail", "Work Email", "Budget"], overrides={"Budget": "annual_revenue"})
+    [c.header for c in cmap.candidates["email"]]   # ['E-mail', 'Work Email']
+    cmap.target("Budget")                          # 'annual_revenue'
 
-Precedence for each column: `--map "Column=field"` overrides, then the mapping file's
-`columns:`, then the built-in aliases (Salesforce, HubSpot, Zoho, Pipedrive, form and
-ad tools, Olist and Maven exports). A column that maps to no field is kept as
-`attributes.<snake_case header>`. When two columns map to the same field the first
-wins and the others are kept as attributes; a field named explicitly (override or
-mapping file) is taken before any alias can claim it, whatever the column order.
+Every field has an ordered list of candidate columns. A field named explicitly —
+`--map "Column=field"`, then the mapping file's `columns:` — takes its explicit
+columns only, in the order they were given; any other field takes the columns the
+aliases name (aliases.yaml, then a mapping file's `aliases:`), ranked by their
+place in that list, file order breaking ties. A row takes the first candidate that
+holds a readable value in that row (see rows.Normaliser); the other candidates keep
+their values under `attributes.<snake_case header>`, as does every column that maps
+to no field.
 """
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field as dc_field
+from functools import lru_cache
 
 from leadctl.errors import InputError, UsageError
 
 __all__ = [
-    "FIELDS", "ALIASES", "MATCH_KEYS", "canonical_key", "snake_case", "ColumnSpec", "MappingSpec",
-    "ColumnTarget", "ColumnMap", "build_column_map", "load_mapping", "parse_map_option",
+    "FIELDS", "ALIASES", "MATCH_KEYS", "IDENTITY_FIELDS", "canonical_key", "snake_case", "ColumnSpec",
+    "MappingSpec", "ColumnTarget", "ColumnMap", "build_column_map", "check_plan", "builtin_aliases",
+    "is_known_header", "load_mapping", "parse_map_option",
 ]
 
 FIELDS: tuple[str, ...] = tuple("""
@@ -31,6 +36,11 @@ country city source campaign stage owner created_at last_activity_at last_contac
 do_not_contact external_id linkedin stage_at""".split())
 
 ATTRIBUTES_PREFIX = "attributes."
+MATCH_KEYS = ("email", "phone", "external_id")
+# A row needs one of these to be a lead; a file with no column for any of them cannot be imported.
+IDENTITY_FIELDS = ("email", "phone", "external_id", "linkedin")
+ALIASES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "aliases.yaml")
+_USER_RANK = 10_000  # a mapping file's aliases come after the built-in ones
 
 
 def canonical_key(header: str) -> str:
@@ -38,60 +48,58 @@ def canonical_key(header: str) -> str:
     return "".join(c for c in header.casefold() if c.isalnum())
 
 
-def _aliases(table: dict[str, str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for names, target in table.items():
-        for name in names.split("|"):
-            key = canonical_key(name)
-            assert key not in out or out[key] == target, name  # a typo in the table, caught at import
-            out[key] = target
+@lru_cache(maxsize=1)
+def builtin_aliases() -> dict[str, tuple[str, ...]]:
+    """field → its candidate headers, best first, as aliases.yaml lists them (read once, when first needed)."""
+    import yaml
+
+    with open(ALIASES_FILE, encoding="utf-8") as f:
+        data = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    out: dict[str, tuple[str, ...]] = {}
+    for name, headers in data.items():
+        if name not in FIELDS or not isinstance(headers, list):  # a packaging mistake, caught by the tests
+            raise ValueError(f"{ALIASES_FILE}: {name!r} is not a field with a list of headers")
+        out[name] = tuple(str(h) for h in headers)
     return out
 
 
-# Header spellings (as they appear in exports) → field. Keys are canonicalised, so
-# `Phone Number`, `phone_number` and `PhoneNumber` are one entry.
-ALIASES: dict[str, str] = _aliases({
-    "email|E-mail|Email Address|E-mail Address|Mail|Email ID|Work Email|Business Email|"
-    "Primary Email|Contact Email|Email 1|Email1|Courriel|Correo": "email",
-    "phone|Phone Number|Telephone|Telephone Number|Tel|Phone No|Phone No.|Mobile|MobilePhone|"
-    "Mobile Phone|Mobile Number|Mobile Phone Number|Cell|Cell Phone|Cellphone|Work Phone|"
-    "Business Phone|Contact Number|Phone 1|Telefon|Telefone|Téléphone": "phone",
-    "first_name|FirstName|First|Given Name|Forename|Fname|Vorname|Prénom": "first_name",
-    "last_name|LastName|Last|Surname|Family Name|Lname|Nachname|Nom": "last_name",
-    "full_name|Name|Full Name|Contact Name|Lead Name|Your Name": "full_name",
-    "company|Company Name|Organisation|Organization|Organisation Name|Organization Name|Org|"
-    "Account|Account Name|Business Name|Employer|Firma|Empresa": "company",
-    "title|Job Title|JobTitle|Position|Designation|Role|Job Role|Job Position": "title",
-    "industry|Sector|Vertical|Industry Type": "industry",
-    "employees|NumberOfEmployees|Number of Employees|No. of Employees|No of Employees|"
-    "Employee Count|Company Size|Headcount|Num Employees|Employees Count": "employees",
-    "annual_revenue|AnnualRevenue|Annual Revenue|Revenue|Company Revenue": "annual_revenue",
-    "country|Country/Region|Country Region|Nation|Country Code|Country Name|Land|País|Pays": "country",
-    "city|Town|Ville|Stadt|Cidade": "city",
-    "source|Lead Source|LeadSource|Original Source|Original Source Type|utm_source|Origin|"
-    "Channel|Source Channel|Lead Origin": "source",
-    "campaign|utm_campaign|Campaign Name|Ad Campaign|Campaign ID|campaign_name": "campaign",
-    "stage|Status|Lead Status|Lifecycle Stage|LifecycleStage|Deal Stage|deal_stage|Lead Stage": "stage",
-    "owner|Owner ID|OwnerId|Lead Owner|Contact Owner|Owner Name|Sales Agent|sales_agent|"
-    "Assigned To|Sales Rep|Account Owner|HubSpot Owner|Lead Owner Name": "owner",
-    "created_at|Created Date|CreatedDate|Created Time|created_time|Create Date|Created|"
-    "Created On|Date Created|Date Added|Signup Date|Sign Up Date|Registration Date|"
-    "Submitted At|Submission Date|First Contact Date|first_contact_date|Engage Date|"
-    "engage_date|Creation Date": "created_at",
-    "last_activity_at|Last Activity Date|LastActivityDate|Last Activity Time|"
-    "Last Engagement Date|Last Activity At": "last_activity_at",
-    "last_contacted_at|Last Contacted|Last Contacted Date|Last Contact Date|"
-    "LastContactedDate|Last Contacted At": "last_contacted_at",
-    "do_not_contact|Do Not Contact|DoNotCall|Do Not Call|HasOptedOutOfEmail|Email Opt Out|"
-    "Opted Out|Opted Out Of Email|Unsubscribed|DNC": "do_not_contact",
-    "external_id|Id|Record ID|Lead ID|Contact ID|External ID|Opportunity ID|opportunity_id|mql_id|"
-    "Record Id": "external_id",
-    "stage_at|Stage Date|Stage Changed At": "stage_at",
-    "linkedin|LinkedIn|LinkedIn URL|Linkedin Url|LinkedIn Profile|Person Linkedin Url|LinkedIn Profile URL|"
-    "URL": "linkedin",
-})
+@lru_cache(maxsize=1)
+def _builtin_index() -> dict[str, tuple[str, int]]:
+    """Canonical header key → (field, rank within the field's candidates)."""
+    index: dict[str, tuple[str, int]] = {}
+    for name in FIELDS:  # a field's own name always maps to it
+        index[canonical_key(name)] = (name, 0)
+    for name, headers in builtin_aliases().items():
+        for rank, header in enumerate(headers, 1):
+            key = canonical_key(header)
+            hit = index.setdefault(key, (name, rank))
+            if hit[0] != name:
+                raise ValueError(f"{ALIASES_FILE}: {header!r} is listed under {hit[0]} and {name}")
+    return index
 
-MATCH_KEYS = ("email", "phone", "external_id")
+
+def _alias_index(extra: dict[str, tuple[str, ...]] | None) -> dict[str, tuple[str, int]]:
+    """The built-in index, with a mapping file's aliases added after each field's own (and winning a
+    header from another field: the user said so)."""
+    index = _builtin_index()
+    if not extra:
+        return index
+    index = dict(index)
+    for name, headers in extra.items():
+        for rank, header in enumerate(headers, _USER_RANK):
+            index[canonical_key(header)] = (name, rank)
+    return index
+
+
+def is_known_header(header: str) -> bool:
+    """True when the header names a lead field by its name or a built-in alias."""
+    return canonical_key(header) in _builtin_index()
+
+
+def __getattr__(name: str):
+    if name == "ALIASES":  # header key → field; built lazily, since reading aliases.yaml costs import time
+        return {key: target for key, (target, _) in _builtin_index().items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
@@ -150,16 +158,21 @@ class MappingSpec:
     defaults: dict[str, str] = dc_field(default_factory=dict)
     match: tuple[str, ...] = ()
     path: str | None = None
+    aliases: dict[str, tuple[str, ...]] = dc_field(default_factory=dict)  # field → extra candidate headers
 
 
 @dataclass(frozen=True)
 class ColumnTarget:
-    """Where one input column goes."""
+    """Where one input column goes: a field (as one of its candidates) or an attribute.
+
+    A field's candidate also has an `attribute` key: where its value is kept in a
+    row that takes the field from another candidate (or cannot read this value).
+    """
 
     header: str
     index: int
     field: str | None  # a lead field, or None for an attribute
-    attribute: str | None = None  # the attribute key when field is None
+    attribute: str | None = None  # the attribute key (for a field's candidate: when not chosen)
     values: dict[str, str] | None = None
     format: str | None = None
 
@@ -177,15 +190,21 @@ class ColumnTarget:
 
 @dataclass
 class ColumnMap:
-    """Per column: field or attribute, value translation, date format."""
+    """Per column: field or attribute, value translation, date format; per field: its candidates in order."""
 
     columns: list[ColumnTarget]
     ignored: list[str] = dc_field(default_factory=list)  # headers with no usable attribute name
     unused_overrides: list[str] = dc_field(default_factory=list)  # --map/mapping columns not in the file
+    candidates: dict[str, list[ColumnTarget]] = dc_field(default_factory=dict)  # field → columns, best first
+    missing_map: list[str] = dc_field(default_factory=list)  # --map columns not in the file
 
     def __post_init__(self) -> None:
+        if not self.candidates:
+            for c in self.columns:
+                if c.field:
+                    self.candidates.setdefault(c.field, []).append(c)
         self._by_header = {c.header: c for c in self.columns}
-        self._by_field = {c.field: c for c in self.columns if c.field}
+        self._by_field = {name: cands[0] for name, cands in self.candidates.items()}
 
     def column(self, header: str) -> ColumnTarget | None:
         return self._by_header.get(header)
@@ -195,6 +214,7 @@ class ColumnMap:
         return c.target if c else None
 
     def for_field(self, field: str) -> ColumnTarget | None:
+        """The field's first candidate."""
         return self._by_field.get(field)
 
     @property
@@ -204,6 +224,17 @@ class ColumnMap:
     @property
     def attributes(self) -> list[ColumnTarget]:
         return [c for c in self.columns if c.field is None]
+
+    def plan(self) -> dict:
+        """The plan as data: each field's columns in the order rows try them, the attribute
+        columns (header → key), and headers dropped for having no usable name."""
+        order = {name: i for i, name in enumerate(FIELDS)}
+        return {
+            "fields": {name: [c.header for c in cands]
+                       for name, cands in sorted(self.candidates.items(), key=lambda kv: order[kv[0]])},
+            "attributes": {c.header: c.attribute for c in self.attributes},
+            "ignored": list(self.ignored),
+        }
 
 
 def _lookup(table: dict, header: str):
@@ -219,65 +250,119 @@ def _lookup(table: dict, header: str):
 
 def build_column_map(headers: list[str], *, overrides: dict[str, str] | None = None,
                      mapping: MappingSpec | None = None) -> ColumnMap:
-    """Decide each header's target: overrides, then the mapping file, then aliases, else attributes."""
+    """Decide each header's target and each field's candidates: overrides, then the mapping
+    file, then aliases, else attributes."""
     overrides = {k: _check_target(v) for k, v in (overrides or {}).items()}
     spec_columns = mapping.columns if mapping else {}
+    aliases = _alias_index(mapping.aliases if mapping else None)
+    override_rank = {name: i for i, name in enumerate(overrides)}
+    spec_rank = {name: i for i, name in enumerate(spec_columns)}
     used_overrides: set[str] = set()
     used_spec: set[str] = set()
-    taken_fields: set[str] = set()
-    taken_attrs: set[str] = set()
-    columns: list[ColumnTarget] = []
-    ignored: list[str] = []
-    pending: list[tuple[int, str, str | None, ColumnSpec | None]] = []
-
+    # (index, header, target, spec, rank): rank (0 --map | 1 mapping file | 2 alias, position, column)
+    entries: list[tuple[int, str, str | None, ColumnSpec | None, tuple]] = []
     for index, header in enumerate(headers):
         spec: ColumnSpec | None = None
         target: str | None = None
+        rank: tuple = (3, 0, index)
         name = _lookup(overrides, header)
         if name is not None:
             used_overrides.add(name)
-            target = overrides[name]
+            target, rank = overrides[name], (0, override_rank[name], index)
         else:
             name = _lookup(spec_columns, header)
             if name is not None:
                 used_spec.add(name)
                 spec = spec_columns[name]
-                target = spec.field
+                target, rank = spec.field, (1, spec_rank[name], index)
             else:
-                target = ALIASES.get(canonical_key(header))
-        pending.append((index, header, target, spec))
+                hit = aliases.get(canonical_key(header))
+                if hit is not None:
+                    target, rank = hit[0], (2, hit[1], index)
+        entries.append((index, header, target, spec, rank))
 
-    # explicit choices claim their fields before aliases do, whatever the column order
-    explicit = {t for _, h, t, s in pending if t and (s is not None or _lookup(overrides, h) is not None)}
-    for index, header, target, spec in pending:
-        is_explicit = spec is not None or _lookup(overrides, header) is not None
-        values = spec.values if spec else None
-        fmt = spec.format if spec else None
-        if target and not target.startswith(ATTRIBUTES_PREFIX):
-            if target not in taken_fields and (is_explicit or target not in explicit):
-                taken_fields.add(target)
-                columns.append(ColumnTarget(header, index, target, None, values, fmt))
-                continue
-            target = None  # field already taken: keep the column as an attribute
-        key = target[len(ATTRIBUTES_PREFIX):] if target else snake_case(header)
-        if not key:
-            ignored.append(header)
-            continue
-        unique, k = key, 1
-        while unique in taken_attrs:
+    def is_field(target: str | None) -> bool:
+        return bool(target) and not target.startswith(ATTRIBUTES_PREFIX)
+
+    # a field named explicitly takes only its explicit columns, whatever the column order
+    explicit = {t for _, _, t, _, rank in entries if is_field(t) and rank[0] < 2}
+    candidates: dict[str, list[tuple]] = {}
+    for entry in entries:
+        _, _, target, _, rank = entry
+        if is_field(target) and (rank[0] < 2 or target not in explicit):
+            candidates.setdefault(target, []).append(entry)
+    chosen = {entry[0]: target for target, group in candidates.items() for entry in group}
+
+    # attribute keys: attribute columns first (in file order, so their keys do not depend on
+    # which fields a file has), then the field candidates' keys for values not taken
+    taken_attrs: set[str] = set()
+    keys: dict[int, str] = {}
+    ignored: list[str] = []
+
+    def unique(key: str) -> str:
+        out, k = key, 1
+        while out in taken_attrs:
             k += 1
-            unique = f"{key}_{k}"
-        taken_attrs.add(unique)
-        columns.append(ColumnTarget(header, index, None, unique, values, fmt))
+            out = f"{key}_{k}"
+        taken_attrs.add(out)
+        return out
 
-    unused = [c for c in overrides if c not in used_overrides] + \
-             [c for c in spec_columns if c not in used_spec and c not in overrides]
-    return ColumnMap(columns, ignored, unused)
+    for index, header, target, _, _ in entries:
+        if index in chosen:
+            continue
+        key = target[len(ATTRIBUTES_PREFIX):] if target and target.startswith(ATTRIBUTES_PREFIX) \
+            else snake_case(header)
+        if key:
+            keys[index] = unique(key)
+        else:
+            ignored.append(header)
+    for index, header, target, _, _ in entries:
+        if index in chosen:
+            keys[index] = unique(snake_case(header) or chosen[index])
+
+    columns: list[ColumnTarget] = []
+    by_index: dict[int, ColumnTarget] = {}
+    for index, header, target, spec, _ in entries:
+        if index not in keys:
+            continue
+        c = ColumnTarget(header, index, chosen.get(index), keys[index], spec.values if spec else None,
+                         spec.format if spec else None)
+        columns.append(c)
+        by_index[index] = c
+    ordered = {target: [by_index[e[0]] for e in sorted(group, key=lambda e: e[4])]
+               for target, group in candidates.items()}
+    missing = [c for c in overrides if c not in used_overrides]
+    unused = missing + [c for c in spec_columns if c not in used_spec and c not in overrides]
+    return ColumnMap(columns, ignored, unused, ordered, missing)
+
+
+def _show_list(names: list[str], limit: int = 12) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" … ({len(names) - limit} more)" if len(names) > limit else "")
+
+
+def check_plan(cmap: ColumnMap, headers: list[str], *, file: str) -> None:
+    """Refuse a file before any row is read when its plan cannot work: a `--map` column it
+    does not have (UsageError), or no column for any identity field (InputError)."""
+    if cmap.missing_map:
+        column = cmap.missing_map[0]
+        folded = {h.casefold(): h for h in headers}
+        close = [folded[h] for h in difflib.get_close_matches(column.casefold(), list(folded), n=3, cutoff=0.5)]
+        if close:
+            seen = "close matches: " + ", ".join(repr(h) for h in close)
+        else:
+            seen = "its columns: " + _show_list(headers)
+        raise UsageError(f"--map names a column the file does not have: {column!r} ({seen})", file=file,
+                         hint='write the header as the file spells it, e.g. --map "E-mail=email"')
+    if headers and not any(name in cmap.candidates for name in IDENTITY_FIELDS):
+        raise InputError(f"no column gives an e-mail, phone, external id or LinkedIn URL "
+                         f"(columns: {_show_list(headers)})", file=file,
+                         hint='name one with --map "Column=email" (or phone, external_id, linkedin)')
 
 
 # --------------------------------------------------------------------------- mapping file
 
-_TOP_KEYS = ("version", "columns", "defaults", "match")
+_TOP_KEYS = ("version", "columns", "defaults", "match", "aliases")
 _COLUMN_KEYS = ("field", "values", "format")
 
 
@@ -324,6 +409,7 @@ def load_mapping(path: str) -> MappingSpec:
     columns: dict[str, ColumnSpec] = {}
     defaults: dict[str, str] = {}
     match: list[str] = []
+    aliases: dict[str, tuple[str, ...]] = {}
     for key_node, value_node in mapping(root, "a mapping file"):
         key = scalar(key_node, "a top-level key")
         if key not in _TOP_KEYS:
@@ -361,6 +447,19 @@ def load_mapping(path: str) -> MappingSpec:
                 if "field" not in entry:
                     fail(spec_node, f"column {column!r}: no field given")
                 columns[column] = ColumnSpec(**entry)  # type: ignore[arg-type]
+        elif key == "aliases":  # more candidate headers per field, tried after the built-in ones
+            if isinstance(value_node, yaml.ScalarNode) and not value_node.value:
+                continue
+            for f_node, v_node in mapping(value_node, "aliases"):
+                name = target(f_node, "field in aliases")
+                if name.startswith(ATTRIBUTES_PREFIX):
+                    fail(f_node, f"aliases name lead fields, not {name!r} (map a column to an attribute "
+                                 f"under columns:)")
+                nodes = v_node.value if isinstance(v_node, yaml.SequenceNode) else [v_node]
+                headers = tuple(h for h in (scalar(n, "a header") for n in nodes) if h)
+                if not headers:
+                    fail(v_node, f"aliases of {name}: no header given")
+                aliases[name] = aliases.get(name, ()) + headers
         elif key == "defaults":
             for f_node, v_node in mapping(value_node, "defaults"):
                 defaults[target(f_node, "field in defaults")] = scalar(v_node, "a default value")
@@ -374,4 +473,4 @@ def load_mapping(path: str) -> MappingSpec:
                             fail(node, f"unknown match key {k!r}{_did_you_mean(k, FIELDS)}"
                                        f" (e.g. {', '.join(MATCH_KEYS)}; join with + for a composite key)")
                     match.append("+".join(keys))
-    return MappingSpec(columns, defaults, tuple(match), path)
+    return MappingSpec(columns, defaults, tuple(match), path, aliases)

@@ -5,8 +5,8 @@ import pytest
 
 from leadctl.errors import InputError, UsageError
 from leadctl.ingest.headers import (
-    ALIASES, FIELDS, MappingSpec, ColumnSpec, build_column_map, canonical_key, load_mapping,
-    parse_map_option, snake_case,
+    ALIASES, FIELDS, IDENTITY_FIELDS, MappingSpec, ColumnSpec, build_column_map, builtin_aliases, canonical_key,
+    check_plan, is_known_header, load_mapping, parse_map_option, snake_case,
 )
 
 
@@ -87,10 +87,12 @@ def test_alias_targets_are_fields():
     assert set(ALIASES.values()) <= set(FIELDS)
 
 
-def test_first_column_wins_others_become_attributes():
+def test_competing_columns_are_all_candidates_each_with_an_attribute_key():
     cmap = build_column_map(["Email", "E-mail", "Phone", "Mobile"])
-    assert [c.target for c in cmap.columns] == ["email", "attributes.e_mail", "phone", "attributes.mobile"]
+    assert [c.target for c in cmap.columns] == ["email", "email", "phone", "phone"]
+    assert [c.attribute for c in cmap.columns] == ["email", "e_mail", "phone", "mobile"]
     assert cmap.for_field("phone").header == "Phone"
+    assert [c.header for c in cmap.candidates["phone"]] == ["Phone", "Mobile"]
 
 
 def test_overrides_come_first_and_claim_their_field():
@@ -203,3 +205,225 @@ def test_yaml_is_loaded_safely(tmp_path):
     p.write_text("columns: !!python/object/apply:os.system ['true']\n")
     with pytest.raises(UsageError):
         load_mapping(str(p))
+
+
+# --------------------------------------------------------------------------- aliases as data
+
+def test_aliases_file_lists_fields_with_headers_each_under_one_field():
+    table = builtin_aliases()
+    assert set(table) <= set(FIELDS) and set(table) >= set(FIELDS) - {"stage_at"} | {"stage_at"}
+    seen: dict[str, str] = {}
+    for name, headers in table.items():
+        assert headers, name
+        for header in headers:
+            key = canonical_key(header)
+            assert seen.setdefault(key, name) == name, (header, name, seen[key])
+    assert ALIASES["emailfrom"] == "email" and ALIASES["email"] == "email"
+    assert all(ALIASES[canonical_key(name)] == name for name in FIELDS)  # a field's own name maps to it
+
+
+# Real header sets (vendor documentation and sample exports), each header → where it goes.
+REAL_EXPORTS = {
+    "hubspot_contacts": {
+        "Record ID - Contact": "external_id", "First Name": "first_name", "Last Name": "last_name",
+        "Email": "email", "Phone Number": "phone", "Mobile Phone Number": "phone", "Company Name": "company",
+        "Associated Company": "company", "Job Title": "title", "Lifecycle Stage": "stage", "Lead Status": "stage",
+        "Contact owner": "owner", "Create Date": "created_at", "Original Source": "source",
+        "Associated Company IDs": "attributes.associated_company_ids",
+    },
+    "apollo": {
+        "First Name": "first_name", "Last Name": "last_name", "Title": "title", "Company": "company",
+        "Company Name for Emails": "attributes.company_name_for_emails", "Email": "email",
+        "Email Status": "attributes.email_status", "Seniority": "attributes.seniority",
+        "Contact Owner": "owner", "First Phone": "phone", "Work Direct Phone": "phone", "Home Phone": "phone",
+        "Mobile Phone": "phone", "Corporate Phone": "phone", "Other Phone": "phone", "Stage": "stage",
+        "Account Owner": "owner", "# Employees": "employees", "Industry": "industry",
+        "Person Linkedin Url": "linkedin", "Website": "attributes.website",
+        "Company Linkedin Url": "attributes.company_linkedin_url", "City": "city", "Country": "country",
+        "Company Country": "attributes.company_country", "Annual Revenue": "annual_revenue",
+        "Last Contacted": "last_contacted_at", "Apollo Contact Id": "external_id",
+        "Apollo Account Id": "attributes.apollo_account_id",
+    },
+    "linkedin_connections": {
+        "First Name": "first_name", "Last Name": "last_name", "URL": "linkedin", "Email Address": "email",
+        "Company": "company", "Position": "title", "Connected On": "created_at",
+    },
+    "salesforce_leads": {
+        "Id": "external_id", "Salutation": "attributes.salutation", "FirstName": "first_name",
+        "LastName": "last_name", "Title": "title", "Company": "company", "Email": "email", "Phone": "phone",
+        "MobilePhone": "phone", "LeadSource": "source", "Status": "stage", "Street": "attributes.street",
+        "City": "city", "State": "attributes.state", "PostalCode": "attributes.postalcode", "Country": "country",
+        "NumberOfEmployees": "employees", "AnnualRevenue": "annual_revenue", "Industry": "industry",
+        "Rating": "attributes.rating", "CreatedDate": "created_at", "OwnerId": "owner",
+        "HasOptedOutOfEmail": "do_not_contact",
+    },
+    "odoo_crm_lead": {
+        "id": "external_id", "name": "full_name", "email_from": "email", "partner_name": "company",
+        "contact_name": "full_name", "country_id/id": "country", "country_id": "country", "user_id/id": "owner",
+        "user_id": "owner", "phone": "phone", "mobile": "phone", "stage_id": "stage", "source_id": "source",
+        "campaign_id": "campaign", "medium_id": "attributes.medium_id", "function": "title",
+        "website": "attributes.website", "city": "city", "expected_revenue": "attributes.expected_revenue",
+        "create_date": "created_at",
+    },
+    "pipedrive": {
+        "Person - Name": "full_name", "Person - Email": "email", "Email - Work": "email", "Email - Home": "email",
+        "Phone - Work": "phone", "Phone - Mobile": "phone", "Organization - Name": "company",
+        "Lead - Title": "attributes.lead_title", "Lead - Source": "source", "Person - Job title": "title",
+    },
+    "facebook_lead_ads": {
+        "id": "external_id", "created_time": "created_at", "ad_id": "attributes.ad_id",
+        "ad_name": "attributes.ad_name", "campaign_name": "campaign", "form_name": "attributes.form_name",
+        "platform": "attributes.platform", "full_name": "full_name", "email": "email", "phone_number": "phone",
+        "job_title": "title", "company_name": "company", "city": "city", "country": "country",
+    },
+    "zoho_leads": {
+        "Record Id": "external_id", "Lead Owner": "owner", "Company": "company", "First Name": "first_name",
+        "Last Name": "last_name", "Designation": "title", "Email": "email", "Phone": "phone", "Mobile": "phone",
+        "Lead Source": "source", "Lead Status": "stage", "No. of Employees": "employees",
+        "Secondary Email": "email", "Email Opt Out": "do_not_contact", "Created Time": "created_at",
+    },
+    "datablist_leads": {
+        "Index": "attributes.index", "Account Id": "attributes.account_id", "Lead Owner": "owner",
+        "First Name": "first_name", "Last Name": "last_name", "Company": "company", "Phone 1": "phone",
+        "Phone 2": "phone", "Email 1": "email", "Email 2": "email", "Website": "attributes.website",
+        "Source": "source", "Deal Stage": "stage", "Notes": "attributes.notes",
+    },
+    "french": {
+        "Prénom": "first_name", "Nom": "last_name", "E-mail": "email", "Téléphone": "phone",
+        "Entreprise": "company", "Société": "company", "Poste": "title", "Fonction": "title",
+        "Effectifs": "employees", "Chiffre d'affaires": "annual_revenue", "Statut": "stage", "Pays": "country",
+        "Ville": "city", "Secteur d'activité": "industry", "Date de création": "created_at",
+    },
+    "german": {
+        "Vorname": "first_name", "Nachname": "last_name", "E-Mail-Adresse": "email", "Telefon": "phone",
+        "Firma": "company", "Position": "title", "Mitarbeiter": "employees", "Umsatz": "annual_revenue",
+        "Land": "country", "Stadt": "city", "Branche": "industry", "Quelle": "source",
+    },
+    "spanish": {
+        "Nombre": "first_name", "Apellido(s)": "last_name", "Correo electrónico": "email", "Teléfono": "phone",
+        "Empresa": "company", "Cargo": "title", "Empleados": "employees", "País": "country", "Ciudad": "city",
+    },
+    "portuguese": {
+        "Nome": "first_name", "Sobrenome": "last_name", "E-mail": "email", "Telefone": "phone",
+        "Empresa": "company", "Cargo": "title", "Faturamento": "annual_revenue", "Cidade": "city",
+    },
+    "italian": {
+        "Nome": "first_name", "Cognome": "last_name", "Indirizzo email": "email", "Telefono": "phone",
+        "Azienda": "company", "Ruolo": "title", "Fatturato": "annual_revenue", "Città": "city",
+    },
+    "dutch": {
+        "Voornaam": "first_name", "Achternaam": "last_name", "E-mailadres": "email",
+        "Telefoonnummer": "phone", "Bedrijf": "company", "Functie": "title", "Omzet": "annual_revenue",
+        "Plaats": "city",
+    },
+}
+
+
+@pytest.mark.parametrize("system", sorted(REAL_EXPORTS))
+def test_real_header_sets_map_without_flags(system):
+    expected = REAL_EXPORTS[system]
+    cmap = build_column_map(list(expected))
+    assert {h: cmap.target(h) for h in expected} == expected
+    assert any(f in cmap.candidates for f in IDENTITY_FIELDS)
+
+
+@pytest.mark.parametrize("headers,field,order", [
+    # each system's own header before loose synonyms, whatever the file order
+    (["Lead Origin", "Lead Source"], "source", ["Lead Source", "Lead Origin"]),
+    (["Channel", "Origin", "utm_source", "Source"], "source", ["Source", "utm_source", "Origin", "Channel"]),
+    (["Mobile Phone", "Corporate Phone", "Work Direct Phone", "Home Phone"], "phone",
+     ["Work Direct Phone", "Corporate Phone", "Mobile Phone", "Home Phone"]),
+    (["Mobile", "Work Phone", "Phone"], "phone", ["Phone", "Work Phone", "Mobile"]),
+    (["Associated Company", "Company Name", "Company name"], "company",
+     ["Company Name", "Company name", "Associated Company"]),
+    (["Lead Status", "Lifecycle Stage"], "stage", ["Lifecycle Stage", "Lead Status"]),
+    (["URL", "Person Linkedin Url"], "linkedin", ["Person Linkedin Url", "URL"]),
+    (["name", "contact_name"], "full_name", ["contact_name", "name"]),
+    (["country_id/id", "country_id"], "country", ["country_id", "country_id/id"]),
+    (["Email 2", "Email 1"], "email", ["Email 1", "Email 2"]),
+])
+def test_candidates_are_ranked_by_the_alias_list(headers, field, order):
+    cmap = build_column_map(headers)
+    assert [c.header for c in cmap.candidates[field]] == order
+    assert cmap.for_field(field).header == order[0]
+
+
+def test_explicit_columns_claim_their_field_in_the_order_given():
+    cmap = build_column_map(["Email", "Mail perso", "Mail pro"],
+                            overrides={"Mail pro": "email", "Mail perso": "email"})
+    assert [c.header for c in cmap.candidates["email"]] == ["Mail pro", "Mail perso"]
+    assert cmap.target("Email") == "attributes.email"  # an alias never joins an explicitly named field
+    spec = MappingSpec(columns={"Canal": ColumnSpec("source"), "Origine": ColumnSpec("source")})
+    cmap = build_column_map(["Lead Source", "Origine", "Canal"], mapping=spec)
+    assert [c.header for c in cmap.candidates["source"]] == ["Canal", "Origine"]
+    assert cmap.target("Lead Source") == "attributes.lead_source"
+
+
+def test_attribute_columns_take_their_keys_before_field_candidates():
+    cmap = build_column_map(["Email", "Notes", "Notes_2"], overrides={"Notes": "attributes.email"})
+    assert [(c.target, c.attribute) for c in cmap.columns] == [
+        ("email", "email_2"), ("attributes.email", "email"), ("attributes.notes_2", "notes_2")]
+
+
+def test_plan_lists_fields_in_field_order_with_attributes():
+    cmap = build_column_map(["Budget", "Lead Origin", "Email", "Lead Source", "%%"])
+    assert cmap.plan() == {"fields": {"email": ["Email"], "source": ["Lead Source", "Lead Origin"]},
+                           "attributes": {"Budget": "budget"}, "ignored": ["%%"]}
+
+
+def test_is_known_header():
+    assert is_known_header("E-Mail-Adresse") and is_known_header("email") and is_known_header("Connected On")
+    assert not is_known_header("Notes:") and not is_known_header("Budget")
+
+
+def test_mapping_file_aliases_add_candidates_after_the_built_in_ones(tmp_path):
+    p = tmp_path / "map.yaml"
+    p.write_text("aliases:\n  email: [Courriel pro, Mail perso]\n  campaign: Channel\n"
+                 "columns:\n  Won: stage\n")
+    spec = load_mapping(str(p))
+    assert spec.aliases == {"email": ("Courriel pro", "Mail perso"), "campaign": ("Channel",)}
+    cmap = build_column_map(["Mail perso", "Courriel pro", "E-mail", "Channel", "Won"], mapping=spec)
+    assert [c.header for c in cmap.candidates["email"]] == ["E-mail", "Courriel pro", "Mail perso"]
+    assert cmap.target("Channel") == "campaign"  # the user's word beats the built-in `Channel → source`
+    assert cmap.target("Won") == "stage"
+    assert build_column_map(["Channel"]).target("Channel") == "source"  # built-ins untouched
+
+
+@pytest.mark.parametrize("text,line,fragment", [
+    ("aliases:\n  emial: [Mail]\n", 2, "did you mean 'email'"),
+    ("aliases:\n  attributes.x: [Mail]\n", 2, "aliases name lead fields"),
+    ("aliases:\n  email: []\n", 2, "no header given"),
+    ("aliases: [email]\n", 1, "aliases must be a mapping"),
+])
+def test_mapping_file_alias_errors(tmp_path, text, line, fragment):
+    p = tmp_path / "bad.yaml"
+    p.write_text(text)
+    with pytest.raises(UsageError) as e:
+        load_mapping(str(p))
+    assert fragment in e.value.message and e.value.line == line
+
+
+def test_check_plan_refuses_a_file_without_an_identity_column():
+    headers = ["First Name", "Last Name", "Company"]
+    with pytest.raises(InputError) as e:
+        check_plan(build_column_map(headers), headers, file="people.csv")
+    assert e.value.file == "people.csv"
+    assert "First Name, Last Name, Company" in e.value.message and "e-mail" in e.value.message
+    assert '--map "Column=email"' in e.value.hint
+    check_plan(build_column_map(headers, overrides={"Company": "external_id"}), headers, file="x")  # fine
+    check_plan(build_column_map(["URL", "Name"]), ["URL", "Name"], file="x")  # a profile URL is an identity
+    check_plan(build_column_map([]), [], file="x")  # no columns at all: no rows either
+
+
+def test_check_plan_refuses_a_map_of_an_absent_column():
+    headers = ["E-mail", "Name", "Budget"]
+    cmap = build_column_map(headers, overrides={"Emial": "email"})
+    assert cmap.missing_map == ["Emial"]
+    with pytest.raises(UsageError) as e:
+        check_plan(cmap, headers, file="x.csv")
+    assert e.value.exit_code == 2 and "'Emial'" in e.value.message and "'E-mail'" in e.value.message
+    cmap = build_column_map(headers, overrides={"Zzz": "email"})
+    with pytest.raises(UsageError) as e:
+        check_plan(cmap, headers, file="x.csv")
+    assert "its columns: E-mail, Name, Budget" in e.value.message
+    check_plan(build_column_map(headers, overrides={"e-mail": "email"}), headers, file="x.csv")  # case-blind
