@@ -16,6 +16,9 @@ None where a row is too short or a JSON value is null. Row numbers:
 * CSV: the n-th row after the header, as a spreadsheet shows it (spreadsheet row
   n + 1). Blank rows and rows whose cells are all empty are skipped but counted.
   Extra cells beyond the header go, joined with the delimiter, under `_extra`.
+  Below a preamble (`find_header`: notes above the header row, as LinkedIn's
+  Connections.csv has, or Excel's `sep=;` line) the preamble's lines are skipped,
+  counted in `.preamble_lines`, and row n is still spreadsheet row n + 1.
 * JSON: the 1-based position in the list of records.
 * JSON Lines: the physical line number (blank lines are skipped but counted).
 
@@ -42,6 +45,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass
 from typing import Iterator
@@ -188,6 +192,109 @@ def _first_line(text: str) -> str:
         elif c in "\r\n" and not quoted:
             return text[:i]
     return text
+
+
+PREAMBLE_WINDOW = 20  # lines searched for a header row below notes
+_SEP_LINE = re.compile(r"\ufeff?sep=(.)[\r\n]*\Z")  # Excel's `sep=;` first line
+
+
+def _physical_lines(text: str, limit: int, complete: bool) -> list[str]:
+    """The first lines of `text` with their ends, split as the reader splits them (`\n`, `\r\n`, `\r`);
+    a last line cut off by the end of the sample is left out."""
+    out: list[str] = []
+    pos, n = 0, len(text)
+    while len(out) < limit and pos < n:
+        m = _EOL.search(text, pos)
+        if m is None or (m.group() == "\r" and m.end() == n and not complete):
+            if complete:
+                out.append(text[pos:])
+            break
+        out.append(text[pos:m.end()])
+        pos = m.end()
+    return out
+
+
+_EOL = re.compile(r"\r\n|\r|\n")
+
+
+def _cells(line: str, delimiter: str | None) -> list[str]:
+    """One line's cells, stripped (the delimiter sniffed from the line when not given)."""
+    line = line.replace("\x00", "").lstrip("\ufeff")
+    try:
+        cells = next(csv.reader([line.rstrip("\r\n")], delimiter=delimiter or sniff_delimiter(line), strict=False), [])
+    except csv.Error:
+        cells = [line]
+    return [c.strip() for c in cells]
+
+
+def _filled(cells: list[str]) -> int:
+    return sum(1 for c in cells if c)
+
+
+def _names_columns(cells: list[str]) -> bool:
+    """At least two cells, none empty but trailing ones: the shape of a header row."""
+    filled = _filled(cells)
+    return filled >= 2 and all(cells[:filled])
+
+
+def find_header(text: str, delimiter: str | None = None, complete: bool = True) -> tuple[int, int, str | None]:
+    """Where a CSV file's header row starts: (lines before it, characters before it, delimiter named
+    by an Excel `sep=` line or None).
+
+    Usually the first line. Below notes (LinkedIn's Connections.csv starts with two lines of
+    notes and a blank line) it is the first line within PREAMBLE_WINDOW whose cells name known
+    lead fields, every line above it being narrower; failing that, after lines of one cell
+    each, the first line of named cells that the next line matches in width. Leading blank
+    lines alone are not a preamble (they are skipped as before: (0, 0, None)).
+    """
+    from .headers import is_known_header
+
+    lines = _physical_lines(text, PREAMBLE_WINDOW + 4, complete)
+    nonblank = [i for i, line in enumerate(lines) if line.strip().strip("\x00\ufeff")]
+    if not nonblank:
+        return 0, 0, None
+    first = start = nonblank[0]
+    sep = None
+    m = _SEP_LINE.match(lines[first])
+    if m and m.group(1) not in "\"\r\n":
+        sep = delimiter or m.group(1)
+        start = next((i for i in nonblank if i > first), first)
+    cells = {}
+
+    def parse(i: int, d: str | None = None) -> list[str]:
+        if d is not None:
+            return _cells(lines[i], d)
+        if i not in cells:
+            cells[i] = _cells(lines[i], delimiter or sep)
+        return cells[i]
+
+    def found(i: int) -> tuple[int, int, str | None]:
+        if i == first:
+            return 0, 0, None
+        return i, sum(len(line) for line in lines[:i]), sep
+
+    if _names_columns(parse(start)):
+        return found(start)  # the usual file
+    window = [i for i in range(start, min(len(lines), start + PREAMBLE_WINDOW)) if _filled(parse(i))]
+    for i in window:  # a row naming known fields below narrower lines
+        row = parse(i)
+        filled = _filled(row)
+        known = sum(1 for c in row if c and is_known_header(c))
+        if known >= min(2, filled):
+            if all(_filled(parse(j)) < filled for j in window if j < i):
+                return found(i)
+            break
+    if _filled(parse(start)) <= 1 or not window:  # notes of one cell each, then a table
+        for k, i in enumerate(window):
+            row = parse(i)
+            if _filled(row) < 2:
+                continue
+            if _names_columns(row) and k + 1 < len(window):
+                d = delimiter or sep or sniff_delimiter(lines[i])
+                if len(parse(window[k + 1], d)) == len(_cells(lines[i], d)):
+                    return found(i)
+            break
+    return found(start)
 
 
 def sniff_delimiter(line: str) -> str:
@@ -340,13 +447,16 @@ class RecordStream:
             fmt = _EXTENSIONS.get(ext) or _sniff_format(head)
         self.format = fmt
         self.delimiter = None
+        self.preamble_lines = 0  # CSV: lines above the header row, skipped (find_header)
+        self._skip = 0
         newline = "" if fmt == "csv" else None
         self._text = io.TextIOWrapper(io.BufferedReader(self._binary, 1 << 16), encoding=encoding,
                                       errors=errors, newline=newline)
         try:
             if fmt == "csv":
-                first = _first_line(head.lstrip("\ufeff").lstrip("\r\n"))
-                self.delimiter = delimiter or sniff_delimiter(first)
+                self.preamble_lines, self._skip, sep = find_header(head, delimiter, len(sample) < SAMPLE_SIZE)
+                first = _first_line(head[self._skip:].lstrip("\ufeff").lstrip("\r\n"))
+                self.delimiter = delimiter or sep or sniff_delimiter(first)
                 self._start_csv()
             elif fmt == "jsonl":
                 self._jsonl = self._iter_jsonl()
@@ -440,7 +550,11 @@ class RecordStream:
 
     # ------------------------------------------------------------------ CSV
     def _lines(self) -> Iterator[str]:
+        skip = self._skip  # the preamble: whole lines, as find_header counted them
         for line in self._text:
+            if skip > 0:
+                skip -= len(line)
+                continue
             if "\x00" in line:
                 line = line.replace("\x00", "")
             yield line
@@ -458,17 +572,17 @@ class RecordStream:
         except UnicodeDecodeError as e:
             raise self._decode_error(None, e) from None
         except csv.Error as e:
-            raise InputError(f"unreadable CSV header: {e}", file=self.name, line=1) from None
+            raise InputError(f"unreadable CSV header: {e}", file=self.name, line=self.preamble_lines + 1) from None
         if header is None:
             raise InputError("file is empty", file=self.name)
         if self._eof:
             raise InputError("unterminated quote: a quoted name in the header runs to the end of the file",
-                             file=self.name, line=1, hint="the header row has an unmatched '\"'")
+                             file=self.name, line=self.preamble_lines + 1, hint="the header row has an unmatched '\"'")
         self._width = len(header)
         self._headers, self._keep = clean_headers(header)
         self._header_set = set(self._headers)
         if not self._headers:
-            raise InputError("the header row has no column names", file=self.name, line=1,
+            raise InputError("the header row has no column names", file=self.name, line=self.preamble_lines + 1,
                              hint="the first row of a CSV file must name the columns")
 
     def _iter_csv(self):
@@ -476,7 +590,7 @@ class RecordStream:
         simple = len(keep) == width  # no dropped (empty-named) columns
         dropped = [i for i in range(width) if i not in set(keep)]
         delim = self.delimiter
-        row = 0
+        row = self.preamble_lines  # row n is line n + 1 of the file, below a preamble too
         it = iter(self._reader)
         while True:
             try:
