@@ -18,14 +18,14 @@ def activity_log(
     ctx: typer.Context,
     lead: str = typer.Argument(..., help="Lead id, e-mail or external id."),
     type_: str = typer.Argument(..., metavar="TYPE", help="call, email_sent, meeting, page_view, demo_request …"),
-    at: Optional[str] = typer.Option(None, "--at", help="When it happened (default: now)."),
+    at: Optional[str] = typer.Option(None, "--at", help="When it happened: ISO time, yesterday, 3h ago "
+                                                        "(default: now; at most a day ahead)."),
     note: Optional[str] = typer.Option(None, "--note", help="A note."),
     fields: List[str] = typer.Option([], "--field", help="k=v detail, e.g. url=/pricing (repeatable)."),
     no_process: bool = typer.Option(False, "--no-process", help="Do not re-score the lead."),
 ) -> None:
     """Log one activity for a lead (a call updates last_contacted_at and completes the due call)."""
-    from ..clock import parse_now
-    from ..engine.activities import log_activity
+    from ..engine.activities import activity_type, check_activity_types, log_activity, parse_when
     from ..engine.leadref import resolve_lead
 
     s = settings(ctx)
@@ -35,16 +35,31 @@ def activity_log(
         if not sep or not key.strip():
             raise typer.BadParameter(f"'{item}' is not key=value", param_hint="--field")
         extra[key.strip()] = value
+    kind = activity_type(type_)
+    when = parse_when(at, s.now) if at else s.now
+    rules = None if no_process else s.rules()
     store = s.store()
-    when = parse_now(at) if at else s.now
     with store.connect() as conn:
         lead_id = resolve_lead(conn, lead)
-    aid = log_activity(store, lead_id, type_, at=when, note=note, fields=extra)
-    if not no_process:
+        check = check_activity_types(conn, rules, {kind: 1})
+    aid = log_activity(store, lead_id, kind, at=when, note=note, fields=extra)
+    if rules is not None:
         from ..engine.process import process_leads
 
-        process_leads(store, s.rules(), now=s.now, lead_ids={lead_id})
+        process_leads(store, rules, now=s.now, lead_ids={lead_id})
+    _warn_unknown(check.unknown, check.known)
     say(f"activity {aid} logged for lead {lead_id}")
+
+
+def _warn_unknown(unknown: dict[str, int], known: list[str]) -> None:
+    """A type no rule uses and the store has never seen is usually a typo: say so, with the known ones."""
+    from ..rules.conditions import did_you_mean
+
+    for kind, rows in unknown.items():
+        listed = ", ".join(known[:30]) + (f" … ({len(known)} in all)" if len(known) > 30 else "")
+        count = f" ({rows} rows)" if rows > 1 else ""
+        say(f"warning: activity type '{kind}'{did_you_mean(kind, known)}{count} "
+            f"is used by no rule and not in the store yet; known types: {listed or 'none'}")
 
 
 @app.command("import")
@@ -66,7 +81,8 @@ def activity_import(
     rules = s.rules()
     store = s.store()
     result = import_activities(store, file, now=s.now, mapping=mapping, rejects=rejects, fmt=fmt,
-                               default_region=default_region.upper() if default_region else None, dry_run=dry_run)
+                               default_region=default_region.upper() if default_region else None, dry_run=dry_run,
+                               rules=rules)
     if result.lead_ids and not no_process and not dry_run:
         from ..engine.process import process_leads
 
@@ -76,5 +92,6 @@ def activity_import(
     else:
         say(f"activities: {result.read} read, {result.created} stored, {result.duplicates} already known, "
             f"{result.rejected} rejected" + ("" if result.batch else " (dry run: nothing written)"))
+    _warn_unknown(result.unknown_types, result.known_types)
     if result.rejects_file:
         say(f"rejected rows written to {result.rejects_file}")

@@ -51,9 +51,77 @@ def batches_show(ctx: typer.Context, batch_id: int = typer.Argument(..., metavar
 
 
 @app.command("undo")
-def batches_undo(ctx: typer.Context, batch_id: int = typer.Argument(..., metavar="ID")) -> None:
-    """Undo a batch: delete the leads it created and restore the fields it updated."""
+def batches_undo(
+    ctx: typer.Context,
+    batch_id: int = typer.Argument(..., metavar="ID"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show every change the undo would make; write nothing."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    force: bool = typer.Option(False, "--force", help="Also delete leads the batch created that were changed since "
+                                                      "(they are listed first)."),
+    no_process: bool = typer.Option(False, "--no-process", help="Do not re-score the leads it changes."),
+    fmt: str = typer.Option("table", "--format", help="table | json."),
+) -> None:
+    """Undo a batch, keeping every change made since: fields later changed and leads touched since stay (listed)."""
+    from ..errors import LeadctlError
     from ..ingest.batches import undo_batch
 
-    counts = undo_batch(settings(ctx).store(), batch_id)
-    say(f"batch {batch_id} undone: {counts['deleted']} leads deleted, {counts['restored']} leads restored")
+    check_format(fmt, ("table", "json"))
+    s = settings(ctx)
+    store = s.store()
+    if dry_run:
+        _render_undo(undo_batch(store, batch_id, force=force, dry_run=True), fmt=fmt, every_change=True)
+        return
+    if not yes:
+        preview = undo_batch(store, batch_id, force=force, dry_run=True)
+        _render_undo(preview, fmt="table", every_change=False)
+        if not _interactive():
+            raise LeadctlError(f"batch {batch_id} not undone: confirmation needed",
+                               hint=f"pass --yes to undo it, or --dry-run to see every change "
+                                    f"(leadctl batches undo {batch_id} --dry-run)")
+        if not typer.confirm(f"Undo batch {batch_id}?", default=False, err=True):
+            say("nothing changed")
+            raise typer.Exit(1)
+    result = undo_batch(store, batch_id, force=force, now=s.now)
+    _render_undo(result, fmt=fmt, every_change=False)
+    if result.affected and not no_process:
+        from ..engine.process import process_leads
+
+        process_leads(store, s.rules(), now=s.now, lead_ids=set(result.affected))
+
+
+def _interactive() -> bool:
+    """Whether someone can answer a question (stdin and stderr are terminals)."""
+    import sys
+
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+_UNDO_COLUMNS = ("action", "lead", "field", "now", "after_undo", "why")
+
+
+def _render_undo(result, *, fmt: str, every_change: bool) -> None:
+    """The summary on stderr; the changes (all with --dry-run, else what is kept) as a table or JSON."""
+    if fmt == "json":
+        import json
+
+        typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+        return
+    rows = []
+    for k in result.forced:
+        rows.append(("delete (--force)", k.lead_id, "", k.label, "deleted", "; ".join(k.reasons)))
+    for k in result.kept:
+        rows.append(("keep lead", k.lead_id, "", k.label, "kept", "; ".join(k.reasons)))
+    for c in result.conflicts:
+        rows.append(("keep value", c.lead_id, c.field, c.value, c.value, c.reason))
+    if every_change:
+        forced = {k.lead_id for k in result.forced}
+        rows += [("delete lead", lid, "", "", "deleted", "created by this batch")
+                 for lid in result.deleted if lid not in forced]
+        rows += [("restore", c.lead_id, c.field, c.current, c.restored, "") for c in result.restored]
+        rows += [("re-open task", "", f"task {tid}", "done", "pending", "completed by this batch")
+                 for tid in result.tasks_reopened]
+    label = "undo plan" if result.dry_run else "undone"
+    say(f"batch {result.batch} ({result.kind}) {label}: {result.describe()}")
+    if rows:
+        title = f"Batch {result.batch}: " + ("what the undo would change" if every_change else "kept (changed since)")
+        emit_rows(_UNDO_COLUMNS, rows, fmt="table", title=title)

@@ -2,17 +2,23 @@
 
 Every activity moves the lead's `last_activity_at` forward; a contact made by the
 team (`call`, `email_sent`, `meeting` … see CONTACT_TYPES) moves `last_contacted_at`
-too and completes the lead's due follow-up of that action.
+too and completes the lead's due follow-up of that action. An import records, per
+lead, the times it moved and the tasks it completed (`batch_changes`), so
+`batches undo` can put them back. An activity dated more than a day after now did
+not happen yet: it is refused (`FUTURE_GRACE`).
 """
 from __future__ import annotations
 
+import os
+import re
+import socket
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, or_, select
 
-from ..errors import InputError, UsageError
+from ..errors import InputError, LeadctlError, UsageError
 from ..ingest import normalize as N
 from ..ingest.headers import canonical_key, load_mapping, snake_case
 from ..ingest.reader import BadRecord, read_records
@@ -23,6 +29,8 @@ from .contact import CONTACT_TYPES
 
 
 CHUNK = 5000
+# Clocks disagree and time zones confuse: an event up to a day ahead is taken, not one later.
+FUTURE_GRACE = timedelta(days=1)
 
 # Header spellings → activity field, matched like lead headers (case and punctuation ignored).
 _ACTIVITY_ALIASES = {
@@ -35,6 +43,106 @@ _ACTIVITY_ALIASES = {
     **{canonical_key(k): "source" for k in ("source", "channel", "tool")},
 }
 _TARGETS = ("email", "phone", "external_id", "type", "at", "note", "source")
+
+
+def parse_when(value: str, now: datetime, option: str = "--at") -> datetime:
+    """When an activity happened: `2026-11-19T15:00`, `now`, `today`, `yesterday` (this time
+    yesterday), `3h ago` or `2d ago` → naive UTC; refused more than a day after `now`."""
+    from ..clock import parse_now
+    from ..rules.durations import parse_duration
+
+    text = value.strip().lower()
+    relative = {"now": timedelta(0), "today": timedelta(0), "yesterday": timedelta(days=1)}
+    when = None
+    if text in relative:
+        when = now - relative[text]
+    elif (m := re.fullmatch(r"(.+?)\s*ago", text)) is not None:
+        try:
+            when = now - parse_duration(m.group(1).replace(" ", ""))
+        except (LeadctlError, ValueError):
+            when = None
+    if when is None:
+        try:
+            when = parse_now(value)
+        except UsageError:
+            raise UsageError(f"{option}: cannot read '{value}' as a date and time",
+                             hint="use ISO 8601 (2026-11-20T09:00, offsets allowed), now, yesterday or 3h ago") \
+                from None
+    future = check_not_future(when, now)
+    if future:
+        raise UsageError(f"{option}: {future}", hint="an activity is logged once it has happened")
+    return when
+
+
+def check_not_future(at: datetime, now: datetime) -> str | None:
+    """Why an activity at `at` cannot have happened yet (None when it can)."""
+    if at > now + FUTURE_GRACE:
+        return (f"{at.isoformat(sep=' ', timespec='minutes')} is in the future "
+                f"(more than a day after {now.isoformat(sep=' ', timespec='minutes')})")
+    return None
+
+
+def rule_activity_types(rules) -> set[str]:
+    """Activity types the rules know: counted by scoring, named in conditions, done by follow-ups."""
+    from .followups import ACTIVITY_ACTIONS
+
+    known = set(CONTACT_TYPES) | set(ACTIVITY_ACTIONS)
+    actions: set[str] = set()
+    if rules is None:
+        return known
+
+    def walk(obj, depth=0):
+        if depth > 12 or obj is None or isinstance(obj, (str, bytes, int, float, bool)):
+            return
+        fields = getattr(obj, "fields", None)
+        if isinstance(fields, frozenset):  # a compiled condition
+            for name in fields:
+                parts = str(name).split(".")
+                if len(parts) == 3 and parts[0] == "activity" and parts[1]:
+                    known.add(parts[1])
+            return
+        if isinstance(obj, dict):
+            items = obj.values()
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            items = obj
+        elif hasattr(type(obj), "model_fields"):
+            for attr in ("activity", "action"):
+                value = getattr(obj, attr, None)
+                if isinstance(value, str) and value:
+                    (known if attr == "activity" else actions).add(snake_case(value))
+            items = [getattr(obj, name, None) for name in type(obj).model_fields]
+        else:
+            return
+        for item in items:
+            walk(item, depth + 1)
+
+    for part in ("scoring", "qualification", "routing", "followups", "stages", "sources"):
+        walk(getattr(rules, part, None))
+    known |= actions
+    known |= {t for t, a in ACTIVITY_ACTIONS.items() if a in actions}
+    return known
+
+
+@dataclass
+class TypeCheck:
+    """Activity types nobody knows (not in the rules, not in the store), and the known ones."""
+
+    unknown: dict[str, int]
+    known: list[str]
+
+
+def check_activity_types(conn, rules, types: dict[str, int], *, exclude_batch: int | None = None) -> TypeCheck:
+    """Which of `types` (type → rows) no rule uses and the store has never seen."""
+    known = rule_activity_types(rules)
+    unknown = {t: n for t, n in types.items() if t not in known}
+    if not unknown:
+        return TypeCheck({}, sorted(known))
+    a = models.Activity.__table__
+    q = select(a.c.type).distinct()
+    if exclude_batch is not None:
+        q = q.where(or_(a.c.batch_id.is_(None), a.c.batch_id != exclude_batch))
+    stored = {t for (t,) in conn.execute(q)}
+    return TypeCheck({t: n for t, n in sorted(unknown.items()) if t not in stored}, sorted(known | stored))
 
 
 def activity_type(value: str) -> str:
@@ -54,10 +162,13 @@ class ActivityImportResult:
     rejected: int = 0
     rejects_file: str | None = None
     lead_ids: set[int] = field(default_factory=set, repr=False)
+    types: dict[str, int] = field(default_factory=dict, repr=False)   # type → rows stored (or to store)
+    unknown_types: dict[str, int] = field(default_factory=dict)       # ... of which no rule or store knows
+    known_types: list[str] = field(default_factory=list, repr=False)
 
     def summary(self) -> dict[str, Any]:
         return {"batch": self.batch, "read": self.read, "created": self.created, "duplicates": self.duplicates,
-                "rejected": self.rejected}
+                "rejected": self.rejected, "unknown_types": dict(self.unknown_types)}
 
 
 def log_activity(store: Store, lead_id: int, type_: str, *, at: datetime, note: str | None = None,
@@ -72,8 +183,9 @@ def log_activity(store: Store, lead_id: int, type_: str, *, at: datetime, note: 
     return aid
 
 
-def _touch_leads(conn, events: list[tuple[int, str, datetime]]) -> None:
-    """Move last_activity_at / last_contacted_at forward and complete matching follow-ups."""
+def _touch_leads(conn, events: list[tuple[int, str, datetime]], batch_id: int | None = None) -> None:
+    """Move last_activity_at / last_contacted_at forward and complete matching follow-ups;
+    with a batch, record what moved and what was completed (for `batches undo`)."""
     t = models.Lead.__table__
     latest: dict[int, datetime] = {}
     contacted: dict[int, datetime] = {}
@@ -82,6 +194,9 @@ def _touch_leads(conn, events: list[tuple[int, str, datetime]]) -> None:
             latest[lead_id] = at
         if kind in CONTACT_TYPES and at > contacted.get(lead_id, datetime.min):
             contacted[lead_id] = at
+    changes: list[dict[str, Any]] = []
+    if batch_id is not None:
+        changes = _time_changes(conn, batch_id, latest, contacted)
     for column, values in (("last_activity_at", latest), ("last_contacted_at", contacted)):
         if not values:
             continue
@@ -92,17 +207,49 @@ def _touch_leads(conn, events: list[tuple[int, str, datetime]]) -> None:
     try:
         from .followups import complete_matching_tasks
     except ImportError:  # pragma: no cover - follow-ups are optional in a slimmed build
-        return
-    complete_matching_tasks(conn, events)
+        done = []
+    else:
+        done = complete_matching_tasks(conn, events)
+    if batch_id is not None:
+        for (lead_id, _kind, at), tid in zip(events, done):
+            if tid is not None:
+                changes.append({"batch_id": batch_id, "lead_id": lead_id, "action": "completed",
+                                "before": {"task": tid, "status": "pending", "completed_at": None},
+                                "after": {"task": tid, "status": "done", "completed_at": at.isoformat()}})
+        if changes:
+            conn.execute(models.BatchChange.__table__.insert(), changes)
+
+
+def _time_changes(conn, batch_id: int, latest: dict[int, datetime],
+                  contacted: dict[int, datetime]) -> list[dict[str, Any]]:
+    """The batch_changes rows for the activity times these events move (read before they move)."""
+    t = models.Lead.__table__
+    ids = sorted(latest)
+    out = []
+    for i in range(0, len(ids), 500):
+        for lid, last, last_contact in conn.execute(
+                select(t.c.id, t.c.last_activity_at, t.c.last_contacted_at).where(t.c.id.in_(ids[i:i + 500]))):
+            before, after = {}, {}
+            for col, old, new in (("last_activity_at", last, latest.get(lid)),
+                                  ("last_contacted_at", last_contact, contacted.get(lid))):
+                if new is not None and (old is None or old < new):
+                    before[col] = old.isoformat() if old else None
+                    after[col] = new.isoformat()
+            if before:
+                out.append({"batch_id": batch_id, "lead_id": lid, "action": "updated", "before": before,
+                            "after": after})
+    return out
 
 
 def import_activities(store: Store, path: str, *, now: datetime, mapping: str | None = None,
                       rejects: str | None = None, fmt: str | None = None, default_region: str | None = None,
-                      dry_run: bool = False) -> ActivityImportResult:
+                      dry_run: bool = False, rules=None) -> ActivityImportResult:
     """Import an events file keyed by the lead's e-mail, phone or external id.
 
-    Rows naming no known lead, no type or an unreadable time are written to the
-    rejects file with their reason. The same event imported twice is stored once.
+    Rows naming no known lead, no type, an unreadable time or a time more than a day
+    after `now` are written to the rejects file with their reason. The same event
+    imported twice is stored once. With `rules`, types that neither the rules nor the
+    store know are listed in `unknown_types` (stored all the same).
     """
     stream = read_records(path, fmt=fmt)
     columns = _map_columns(stream.headers, load_mapping(mapping) if mapping else None)
@@ -117,9 +264,13 @@ def import_activities(store: Store, path: str, *, now: datetime, mapping: str | 
     conn = store.engine.connect()
     tx = conn.begin()
     try:
+        # "undo": its batch_changes say what it moved and completed; pid/host tell a killed import.
+        options = {"undo": "recorded", "pid": os.getpid(), "host": socket.gethostname()}
+        if mapping:
+            options["mapping"] = mapping
         result.batch = conn.execute(b.insert().values(
             kind="activities", files=path, sha256="", status="running", started_at=now,
-            options={"mapping": mapping} if mapping else None)).inserted_primary_key[0]
+            options=options)).inserted_primary_key[0]
         if not dry_run:  # each chunk commits on its own; the batch row first
             tx.commit()
             tx = None
@@ -136,11 +287,17 @@ def import_activities(store: Store, path: str, *, now: datetime, mapping: str | 
                 pending = []
         if pending:
             _import_chunk(store, conn, pending, columns, result, writer, now, default_region, dry_run)
+        if result.types:
+            check = check_activity_types(conn, rules, result.types, exclude_batch=result.batch)
+            result.unknown_types, result.known_types = check.unknown, check.known
         if not dry_run:
             with store.begin() as c2:
                 c2.execute(b.update().where(b.c.id == result.batch).values(
                     status="complete", finished_at=now, read=result.read, created=result.created,
-                    unchanged=result.duplicates, rejected=result.rejected, sha256=stream.sha256 or ""))
+                    unchanged=result.duplicates, rejected=result.rejected,
+                    warnings=sum(result.unknown_types.values()), sha256=stream.sha256 or "",
+                    message=("unknown activity types: " + ", ".join(result.unknown_types))
+                    if result.unknown_types else None))
     finally:
         writer.close()
         if tx is not None:
@@ -198,6 +355,10 @@ def _import_chunk(store, conn, pending, columns, result, writer, now, default_re
                     problem = f"{target}: {exc}"
         if problem is None and "type" not in values:
             problem = "no activity type"
+        if problem is None and values.get("at") is not None:
+            future = check_not_future(values["at"], now)
+            if future:
+                problem = f"at: {future}"
         if problem:
             writer.write(number, problem, None, None, raw)
             result.rejected += 1
@@ -216,12 +377,14 @@ def _import_chunk(store, conn, pending, columns, result, writer, now, default_re
     rows = _drop_duplicates(conn, rows, result)
     if not rows:
         return
+    for r in rows:
+        result.types[r["type"]] = result.types.get(r["type"], 0) + 1
     if dry_run:
         result.created += len(rows)
         return
     with store.begin() as wconn:
         wconn.execute(models.Activity.__table__.insert(), rows)
-        _touch_leads(wconn, [(r["lead_id"], r["type"], r["at"]) for r in rows])
+        _touch_leads(wconn, [(r["lead_id"], r["type"], r["at"]) for r in rows], batch_id=result.batch)
     result.created += len(rows)
     result.lead_ids.update(r["lead_id"] for r in rows)
 

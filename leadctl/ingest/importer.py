@@ -542,7 +542,7 @@ class _Importer:
                     **{c: bindparam(c) for c in _UPDATABLE}, updated_at=bindparam("updated_at")),
                     ("_id",) + _UPDATABLE + ("updated_at",)),
                 "before": BulkStatement(dialect, models.BatchChange.__table__.insert(),
-                                        ("batch_id", "lead_id", "action", "before")),
+                                        ("batch_id", "lead_id", "action", "before", "after")),
                 "history": BulkStatement(dialect, models.StageChange.__table__.insert(), _HISTORY_COLUMNS),
             }
         return self._bulk
@@ -578,7 +578,8 @@ class _Importer:
                 self.result.lead_ids.update(changed)
             bulk["update"].execute(conn, params)
             bulk["before"].execute(conn, [
-                {"batch_id": self.batch_id, "lead_id": lid, "action": "updated", "before": _jsonable(b)}
+                {"batch_id": self.batch_id, "lead_id": lid, "action": "updated", "before": _jsonable(b),
+                 "after": _jsonable({k: changed[lid].get(k) for k in b})}
                 for lid, b in before.items()
             ])
         detail = f"batch {self.batch_id}"
