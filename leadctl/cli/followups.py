@@ -27,7 +27,7 @@ def followups_due(
     until: Optional[str] = typer.Option(None, "--until", help="List tasks due by this time (default: now). "
                                         "A bare date means the end of that day."),
     overdue: bool = typer.Option(False, "--overdue", help="Only tasks whose due time has passed."),
-    limit: int = typer.Option(1000, "--limit", help="At most this many tasks (0 = all)."),
+    limit: int = typer.Option(1000, "--limit", min=0, help="At most this many tasks (0 = all)."),
     fmt: str = typer.Option("table", "--format", help="table, csv or json."),
 ) -> None:
     """List open follow-up tasks that are due, earliest first."""
@@ -69,6 +69,13 @@ def _count(n: int, what: str) -> str:
     return f"{n} {what}{'' if n == 1 else ('es' if what.endswith('ch') else 's')}"
 
 
+def _what(tasks: int, breaches: int) -> str:
+    """`3 tasks`, `1 SLA breach`, `3 tasks and 1 SLA breach`."""
+    parts = ([_count(tasks, "task")] if tasks or not breaches else []) + (
+        [_count(breaches, "SLA breach")] if breaches else [])
+    return " and ".join(parts)
+
+
 @app.command("remind")
 def followups_remind(
     ctx: typer.Context,
@@ -88,8 +95,9 @@ def followups_remind(
     Without --smtp/--webhook the digests are printed, and printing counts as delivery:
     cron mails them, and the tasks are marked reminded. With --smtp or --webhook, stdout
     carries only what could not be sent (and the JSON document with --format json).
-    Prints nothing and exits 0 when there is nothing to remind. A task is reminded
-    once; overlapping runs are safe. A failed send exits 1 and is retried next run.
+    In text format it prints nothing and exits 0 when there is nothing to remind.
+    A task is reminded once; overlapping runs are safe. A failed send exits 1 and
+    is retried next run. --dry-run shows what would be sent and marks nothing.
 
     crontab:  */5 * * * *  cd /srv/sales && leadctl followups remind --smtp smtp://mail:25
     """
@@ -120,21 +128,20 @@ def followups_remind(
         say(f"warning: {w}")
     if dry_run:
         for d in result.sent:
-            parts = [_count(len(d.tasks), "task")] + ([_count(len(d.breaches), "SLA breach")] if d.breaches else [])
-            say(f"would remind {d.name} ({', '.join(parts)}): {d.via}")
+            say(f"would remind {d.name} ({_what(len(d.tasks), len(d.breaches))}): {d.via}")
         say("dry run: nothing sent, nothing marked" if result.sent else "dry run: nothing to remind")
     elif not transport and _stdout_is_terminal():
         if result.sent:
-            what = _count(result.reminded, "task") + (f" and {_count(result.breaches, 'SLA breach')}"
-                                                        if result.breaches else "")
-            say(f"note: printing counts as delivery: {what} now marked reminded and not sent again; "
+            say(f"note: printing counts as delivery: {_what(result.reminded, result.breaches)} now marked "
+                "reminded and not sent again; "
                 "use --dry-run to look first, --smtp or --webhook to send")
         else:
             say("nothing to remind")
     if result.failed:
         n = len(result.failed)
-        raise NotifyError(f"{_count(n, 'digest')} not sent; their tasks stay un-reminded",
-                          hint="the next run retries")
+        first = result.failed[0][1]
+        raise NotifyError(f"{_count(n, 'digest')} not sent" + (f": {first}" if n == 1 else f"; first: {first}"),
+                          hint="their tasks stay un-reminded; the next run retries")
 
 
 @app.command("done")
