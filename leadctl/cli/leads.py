@@ -73,12 +73,19 @@ def _render_show(data: dict) -> None:
 
 @app.command("merge")
 def leads_merge(ctx: typer.Context, keep: str = typer.Argument(..., help="The lead that stays."),
-                other: str = typer.Argument(..., help="The lead merged into it and removed.")) -> None:
+                other: str = typer.Argument(..., help="The lead merged into it and removed."),
+                yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")) -> None:
     """Merge OTHER into KEEP: KEEP's values win, OTHER fills gaps; history and activities move over."""
     from ..engine.leadops import merge_leads
+    from ..engine.leadref import describe_lead, resolve_lead
 
     s = settings(ctx)
-    r = merge_leads(s.store(), keep, other, now=s.now)
+    store = s.store()
+    keep_id, other_id = resolve_lead(store, keep), resolve_lead(store, other)
+    say(f"keeping {describe_lead(store, keep_id)}; merging {describe_lead(store, other_id)} into it")
+    if not yes and not typer.confirm("Merge them? The second lead is removed", default=False, err=True):
+        raise typer.Exit(1)
+    r = merge_leads(store, f"id:{keep_id}", f"id:{other_id}", now=s.now)
     filled = ", ".join(r["filled"]) or "nothing"
     say(f"merged lead {r['removed']} into lead {r['kept']} (filled: {filled})")
 
@@ -88,11 +95,14 @@ def leads_forget(ctx: typer.Context, lead: str = typer.Argument(..., help="Lead 
                  yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")) -> None:
     """Erase a person's personal data (right to erasure), keeping anonymous counts for reports."""
     from ..engine.leadops import forget_lead
+    from ..engine.leadref import describe_lead, resolve_lead
 
-    if not yes and not typer.confirm(f"Erase the personal data of lead {lead}? This cannot be undone",
-                                     default=False, err=True):
-        raise typer.Exit(1)
     s = settings(ctx)
-    r = forget_lead(s.store(), lead, now=s.now)
+    store = s.store()
+    lead_id = resolve_lead(store, lead)
+    if not yes and not typer.confirm(f"Erase the personal data of {describe_lead(store, lead_id)}? "
+                                     "This cannot be undone", default=False, err=True):
+        raise typer.Exit(1)
+    r = forget_lead(store, f"id:{lead_id}", now=s.now)
     say(f"lead {r['lead']}: personal data erased ({r['fields_erased']} fields, "
         f"{r['activities_erased']} activities); anonymous facts kept for reports")

@@ -10,6 +10,7 @@ from ..errors import UsageError
 from ..store import models
 from ..store.db import Store
 from ..store.history import record_stage_changes
+from ..store.identity import add_identifiers
 from .leadref import resolve_lead
 
 # Personal data erased by `forget`; what stays (source, stage, times, scores,
@@ -79,6 +80,7 @@ def merge_leads(store: Store, keep_ref: str, other_ref: str, *, now: datetime) -
             conn.execute(ct.update().where(ct.c.lead_id == other_id).values(lead_id=keep_id))
         bc = models.BatchChange.__table__
         conn.execute(delete(bc).where(bc.c.lead_id == other_id))
+        _keep_identifiers(conn, keep_id, other)
         # The other lead goes first: unique-looking keys (e-mail, phone) move to the survivor.
         conn.execute(delete(t).where(t.c.id == other_id))
         conn.execute(t.update().where(t.c.id == keep_id).values(**values))
@@ -88,6 +90,20 @@ def merge_leads(store: Store, keep_ref: str, other_ref: str, *, now: datetime) -
             detail=f"merged lead {other_id}")])
     return {"kept": keep_id, "removed": other_id,
             "filled": sorted(k for k in values if k not in ("updated_at", "do_not_contact"))}
+
+
+def _keep_identifiers(conn, keep_id: int, other: dict[str, Any]) -> None:
+    """Every identifier of a merged-away lead keeps finding the survivor (`leads show OLD-ID`)."""
+    li = models.LeadIdentifier.__table__
+    conn.execute(li.update().where(li.c.lead_id == other["id"]).values(lead_id=keep_id))
+    rows = [{"lead_id": keep_id, "kind": kind, "value": str(other[kind]).casefold(), "system": "", "batch_id": None}
+            for kind in ("email", "phone", "linkedin", "external_id") if other.get(kind)]
+    add_identifiers(conn, rows)
+    pd = models.PossibleDuplicate.__table__
+    conn.execute(delete(pd).where(((pd.c.lead_id == keep_id) & (pd.c.other_id == other["id"]))
+                                  | ((pd.c.lead_id == other["id"]) & (pd.c.other_id == keep_id))))
+    conn.execute(pd.update().where(pd.c.lead_id == other["id"]).values(lead_id=keep_id))
+    conn.execute(pd.update().where(pd.c.other_id == other["id"]).values(other_id=keep_id))
 
 
 def forget_lead(store: Store, ref: str, *, now: datetime) -> dict[str, Any]:
@@ -117,7 +133,10 @@ def forget_lead(store: Store, ref: str, *, now: datetime) -> dict[str, Any]:
         conn.execute(fu.update().where(fu.c.lead_id == lead_id).values(note=None))
         conn.execute(fu.update().where(fu.c.lead_id == lead_id, fu.c.status == "pending")
                      .values(status="cancelled", completed_at=now))
-        conn.execute(bc.update().where(bc.c.lead_id == lead_id).values(before=None))
+        conn.execute(bc.update().where(bc.c.lead_id == lead_id).values(before=None, after=None))
+        # Identifiers are the person's data; possible-duplicate notes name only what was shared.
+        conn.execute(delete(models.LeadIdentifier.__table__).where(
+            models.LeadIdentifier.__table__.c.lead_id == lead_id))
         conn.execute(sh.update().where(sh.c.lead_id == lead_id, sh.c.cause == "manual").values(detail=None))
         conn.execute(models.Erasure.__table__.insert().values(
             lead_id=lead_id, at=now, fields_erased=erased, activities_erased=activities))

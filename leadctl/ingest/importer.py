@@ -30,16 +30,20 @@ from ..errors import InputError, LeadctlError, UsageError
 from ..store import models
 from ..store.db import Store
 from ..store.history import record_stage_changes, stages_text
+from ..store.identity import add_identifiers
 from . import normalize as N
 from .fastpath import BulkStatement, in_worker, use_worker
-from .headers import ColumnMap, MappingSpec, build_column_map
+from .headers import ColumnMap, MappingSpec, build_column_map, check_plan, snake_case
 from .reader import BadRecord, read_records
-from .rows import DATES, Normaliser, Row, Sources
+from .identity import (Ids, SharedKeys, identity_headers, is_filler_email, names_agree, placeholder_key,
+                       raw_hashes, shared_placeholders)
+from ..setup import project_region
+from .rows import DATES, HEAD_ROWS, Normaliser, Row, Sources, plan_values
 from .rejects import RejectsWriter
 
 CHUNK = 5000
 MODES = ("upsert", "create", "update")
-MATCH_KEYS = ("email", "phone", "external_id", "first_name", "last_name", "company")
+MATCH_KEYS = ("email", "phone", "external_id", "linkedin", "first_name", "last_name", "company")
 # Lead columns an import writes (besides the ones it derives).
 IMPORTED = (
     "email", "phone", "first_name", "last_name", "company", "title", "industry", "employees",
@@ -55,7 +59,7 @@ class ImportOptions:
     """Everything `leadctl import` can be told; defaults are the documented ones."""
 
     mode: str = "upsert"
-    match: tuple[str, ...] = ("email", "phone", "external_id")
+    match: tuple[str, ...] = ("email", "external_id", "linkedin", "phone")
     source: str | None = None
     overrides: dict[str, str] = field(default_factory=dict)
     mapping: MappingSpec | None = None
@@ -80,16 +84,22 @@ class ImportResult:
     unchanged: int = 0
     rejected: int = 0
     warnings: int = 0
+    possible_duplicates: int = 0  # leads that share a phone or a placeholder e-mail with another, not merged
     files: list[str] = field(default_factory=list)
     rejects_files: list[str] = field(default_factory=list)
     seconds: float = 0.0
     dry_run: bool = False
     lead_ids: set[int] = field(default_factory=set, repr=False)  # created or changed, for `process`
+    preamble_lines: int = 0  # note lines above the header rows, skipped (neither rows nor rejects)
+    plans: list[dict] = field(default_factory=list)  # per file: ColumnMap.plan() with "file" and "preamble_lines"
+    phone_evidence: dict[str, int] = field(default_factory=dict)  # phones read per evidence (rows.PHONE_EVIDENCE)
 
-    def summary(self) -> dict[str, int | None]:
-        """The JSON object of DESIGN.md; read = created + updated + merged + unchanged + rejected."""
+    def summary(self) -> dict:
+        """The JSON object of DESIGN.md (read = created + updated + merged + unchanged + rejected),
+        plus the warnings, the skipped preamble lines and each file's column plan."""
         return {"batch": self.batch, "read": self.read, "created": self.created, "updated": self.updated,
-                "merged": self.merged, "unchanged": self.unchanged, "rejected": self.rejected}
+                "merged": self.merged, "unchanged": self.unchanged, "rejected": self.rejected,
+                "warnings": self.warnings, "preamble_lines": self.preamble_lines, "plan": self.plans}
 
 
 def parse_match(text: str | Iterable[str]) -> tuple[tuple[str, ...], ...]:
@@ -176,6 +186,7 @@ class _Importer:
         self.batch_id: int | None = None
         self._bulk: dict[str, BulkStatement] | None = None
         self.first_stage = rules.stages.first
+        self.project_region = project_region(store)  # read here: a reading worker must not use our connections
 
     # -- the batch ---------------------------------------------------------
     def run(self, paths: list[str]) -> None:
@@ -250,20 +261,61 @@ class _Importer:
         known = self._known_sources()
         self.rejects_by_file: dict[str, RejectsWriter] = {}
         self.sources = Sources(self.rules, known)
-        for path in paths:
-            stream = read_records(path, fmt=self.opts.fmt, delimiter=self.opts.delimiter, encoding=self.opts.encoding)
-            colmap = build_column_map(stream.headers, overrides=self.opts.overrides, mapping=self.opts.mapping)
-            rejects = RejectsWriter(_rejects_path(self.opts.rejects, path, len(paths)), stream.headers,
-                                    enabled=not self.opts.dry_run)
-            self.rejects_by_file[path] = rejects
-            try:
-                sha = self._import_stream(path, stream, colmap, rejects)
-            finally:
+        plans = []
+        try:
+            for path in paths:
+                stream = read_records(path, fmt=self.opts.fmt, delimiter=self.opts.delimiter,
+                                      encoding=self.opts.encoding)
+                colmap = build_column_map(stream.headers, overrides=self.opts.overrides, mapping=self.opts.mapping)
+                check_plan(colmap, stream.headers, file=stream.name)  # before any row is read
+                self.result.plans.append({"file": path, "preamble_lines": stream.preamble_lines, **colmap.plan()})
+                self.result.preamble_lines += stream.preamble_lines
+                rejects = RejectsWriter(_rejects_path(self.opts.rejects, path, len(paths)), stream.headers,
+                                        enabled=not self.opts.dry_run)
+                self.rejects_by_file[path] = rejects
+                plans.append((path, stream, colmap))
+            self._scan_shared_keys(plans)
+            for path, stream, colmap in plans:
+                sha = self._import_stream(path, stream, colmap, self.rejects_by_file[path])
+                digest.update((sha or "").encode())
+            # Rows that share a key with another row of these files, folded together and compared
+            # with the store once: a lead's result does not depend on where chunks fall.
+            if self.deferred:
+                self._flush(self.deferred)
+                self.deferred = []
+        finally:
+            for rejects in self.rejects_by_file.values():
                 rejects.close()
-            if rejects.path_written:
-                self.result.rejects_files.append(rejects.path_written)
-            digest.update((sha or "").encode())
+                if rejects.path_written:
+                    self.result.rejects_files.append(rejects.path_written)
         self._sha = digest.hexdigest() if len(paths) > 1 else (sha or "")
+
+    def _scan_shared_keys(self, plans) -> None:
+        """First pass over the raw files: which identity values occur more than once (see SharedKeys).
+
+        Standard input cannot be read twice: its rows are folded chunk by chunk (a duplicate that
+        falls in another chunk is still merged, but a re-import may count it as updated).
+        """
+        self.deferred: list[Row] = []
+        self.shared = SharedKeys()
+        self.identity_headers: dict[str, dict[str, str]] = {}
+        for path, _stream, colmap in plans:
+            headers = identity_headers(colmap)
+            self.identity_headers[path] = headers
+            if path == "-" or not headers:
+                continue
+            scan = read_records(path, fmt=self.opts.fmt, delimiter=self.opts.delimiter, encoding=self.opts.encoding)
+            try:
+                add = self.shared.add
+                for _number, raw in scan:
+                    if not isinstance(raw, BadRecord):
+                        for h in raw_hashes(raw, headers):
+                            add(h)
+            except LeadctlError:
+                pass  # the import itself reads the file again and reports where it breaks
+            finally:
+                scan.close()
+        self.shared.release()
 
     def _known_sources(self) -> list[str]:
         t = self.t
@@ -275,9 +327,18 @@ class _Importer:
 
         Reading and normalising a large CSV file runs in a worker process (fastpath.in_worker)
         while this one matches and writes; either way the rows arrive here in file order,
-        and rejects, warnings, counts and errors are handled here exactly alike.
+        and rejects, warnings, counts and errors are handled here exactly alike. A row that
+        shares an identity value with another row of the import waits for the end (`deferred`).
         """
         done: dict[str, Any] = {}
+        headers = self.identity_headers.get(path, {})
+        shared = self.shared
+
+        def flagged(events):
+            for number, fields, reason, warnings, raw in events:
+                defer = fields is not None and shared.any_repeated(raw_hashes(raw, headers))
+                yield number, fields, reason, warnings, raw, defer
+
         if use_worker(stream, path):
             stream.close()
             need_raw = self.opts.mode != "upsert"  # late rejects (mode create/update) print the row
@@ -285,16 +346,19 @@ class _Importer:
             def produce():
                 inner = read_records(path, fmt=self.opts.fmt, delimiter=self.opts.delimiter,
                                      encoding=self.opts.encoding)
-                for number, fields, reason, warnings, raw in self._events(inner, colmap):
-                    yield number, fields, reason, warnings, raw if (need_raw or warnings or not fields) else None
+                for number, fields, reason, warnings, raw, defer in flagged(self._events(inner, colmap)):
+                    keep = need_raw or defer or warnings or not fields or _may_warn_late(fields)
+                    yield number, fields, reason, warnings, raw if keep else None, defer
                 done["sha256"] = inner.sha256
                 done["sources"] = self.sources.state()
+                done["phone_evidence"] = self.result.phone_evidence  # the worker's count (this file included)
 
             events = in_worker(produce, done)
         else:
-            events = self._events(stream, colmap)
+            events = flagged(self._events(stream, colmap))
+        system = _system(colmap)
         chunk: list[Row] = []
-        for number, fields, reason, warnings, raw in events:
+        for number, fields, reason, warnings, raw, defer in events:
             self.result.read += 1
             for fieldname, value, why in warnings:
                 self.result.warnings += 1
@@ -304,7 +368,12 @@ class _Importer:
                 rejects.write(number, reason, None, None, raw)
                 self.result.rejected += 1
                 continue
-            chunk.append(Row(number, path, *fields, raw))
+            row = Row(number, path, *fields, raw)
+            row.system = system
+            if defer:
+                self.deferred.append(row)
+                continue
+            chunk.append(row)
             if len(chunk) >= CHUNK:
                 self._flush(chunk)
                 chunk = []
@@ -312,6 +381,8 @@ class _Importer:
             self._flush(chunk)
         if "sources" in done:
             self.sources.restore(done["sources"])
+        if "phone_evidence" in done:
+            self.result.phone_evidence = done["phone_evidence"]
         return done.get("sha256", stream.sha256)
 
     def _events(self, stream, colmap: ColumnMap) -> Iterator[tuple]:
@@ -319,28 +390,32 @@ class _Importer:
         for every record of the stream, in order."""
         records = iter(stream)
         head: list[tuple[int, dict]] = []
-        date_headers = {f: c.header for f, c in colmap.fields.items() if f in DATES}
-        if date_headers:
-            # Day-first or month-first is decided per column from the data (a 13 settles it).
+        if any(colmap.for_field(f) for f in (*DATES, "phone")):
+            # Date order and phone evidence are decided per column from the data (a 13 settles
+            # a date column; most numbers' "+33" gives the others' region).
             for item in records:
                 head.append(item)
-                if len(head) >= 2000:
+                if len(head) >= HEAD_ROWS:
                     break
-        dayfirst: dict[str, bool | None] = {}
-        for fieldname, header in date_headers.items():
-            if self.opts.dayfirst is not None:
-                dayfirst[fieldname] = self.opts.dayfirst
-            else:
-                dayfirst[fieldname] = N.detect_dayfirst(
-                    [r.get(header) or "" for _, r in head if not isinstance(r, BadRecord)])
-        norm = Normaliser(colmap, self.opts, self.rules, self.sources, dayfirst)
-        for number, raw in _chain(head, records):
-            if isinstance(raw, BadRecord):
-                yield number, None, raw.reason, (), {"_raw": raw.raw}
-                continue
-            row, reason, warnings = norm.row(number, raw)
-            fields = None if row is None else (row.values, row.attributes, row.stage, row.stage_at)
-            yield number, fields, reason, warnings, raw
+        plan = plan_values([r for _, r in head if not isinstance(r, BadRecord)], colmap, self.opts, self.rules,
+                           project_region=getattr(self, "project_region", None))
+        norm = Normaliser(colmap, self.opts, self.rules, self.sources, plan)
+        # A column of only ambiguous dates gets one warning, on the first row imported.
+        column_warnings = [(f, sample, why) for f, (_h, sample, why) in plan.date_warnings.items()]
+        try:
+            for number, raw in _chain(head, records):
+                if isinstance(raw, BadRecord):
+                    yield number, None, raw.reason, (), {"_raw": raw.raw}
+                    continue
+                row, reason, warnings = norm.row(number, raw)
+                fields = None if row is None else (row.values, row.attributes, row.stage, row.stage_at)
+                if column_warnings and fields is not None:
+                    warnings, column_warnings = [*column_warnings, *warnings], []
+                yield number, fields, reason, warnings, raw
+        finally:
+            evidence = self.result.phone_evidence
+            for key, n in norm.phone_evidence.items():
+                evidence[key] = evidence.get(key, 0) + n
 
     # -- writing ---------------------------------------------------------------
     def _flush(self, rows: list[Row]) -> None:
@@ -353,36 +428,49 @@ class _Importer:
             self.progress(len(rows))
 
     def _apply(self, conn, rows: list[Row]) -> None:
-        """Fold a chunk's rows into leads, then count and write the net effect.
+        """Fold rows into leads, then count and write the net effect.
 
-        Rows for the same lead are folded in file order first and compared with the
-        store once, so re-importing a file with duplicates inside changes nothing.
+        Rows for the same person are folded in file order first and compared with the store
+        once, so re-importing a file with duplicates inside changes nothing. A row joins a lead
+        only when no identifier conflicts (see ingest.identity); a lead it shares only a phone,
+        a composite key or a placeholder e-mail with is recorded as a possible duplicate.
         """
-        row_keys = [self._row_keys(row.values) for row in rows]
-        existing = self._find_existing(conn, row_keys)
-        keyindex: dict[tuple, int] = {}  # match key values → lead id (existing > 0, new < 0)
-        for lead in sorted(existing.values(), key=lambda lead: lead["id"]):  # ties: the oldest lead wins
-            for key in self._row_keys(lead):
-                keyindex.setdefault(key, lead["id"])
+        placeholders = shared_placeholders(row.values for row in rows)
+        for row in rows:
+            email = row.values.get("email")
+            if email and (email.casefold() in placeholders or is_filler_email(email.casefold())):
+                self._placeholder(row, "rows with different names carry it" if email.casefold() in placeholders
+                                  else "a filler address")
+        row_keys = [self._row_keys(row) for row in rows]
+        existing, ids_of = self._find_existing(conn, row_keys)
+        keyindex: dict[tuple, list[int]] = {}  # key → lead ids (existing > 0, new < 0), oldest first
+        for lid in sorted(existing):
+            for key in self._lead_keys(existing[lid], ids_of[lid]):
+                keyindex.setdefault(key, []).append(lid)
         state: dict[int, dict[str, Any]] = {}       # lead id → values after the rows seen so far
         rows_of: dict[int, int] = {}                # lead id → rows folded into it
         stage_at: dict[int, datetime | None] = {}   # lead id → when the last stage it took was reached
+        new_ids: dict[int, list[dict]] = {}         # lead id → identifiers to record
+        possible: dict[tuple[int, int], str] = {}   # (lead, other lead) → why they may be one person
         next_local = -1
         mode = self.opts.mode
-        for row, keys in zip(rows, row_keys):
-            target = next((keyindex[k] for k in keys if k in keyindex), None)
+        for i, row in enumerate(rows):
+            target, resembles = self._match(row, row_keys[i], keyindex, existing, state, ids_of)
+            if target is None and row.values.get("email") and self._email_taken(row, keyindex, existing, state):
+                # The e-mail is another person's (different name): a placeholder for this row.
+                self._placeholder(row, "a lead with another name has it")
+                row_keys[i] = self._row_keys(row)
+                target, more = self._match(row, row_keys[i], keyindex, existing, state, ids_of)
+                resembles += more
             if target is None:
                 if mode == "update":
                     self._reject_late(row, "no existing lead matches (mode update)")
                     continue
                 target, next_local = next_local, next_local - 1
                 state[target] = self._new_values(row)
+                ids_of[target] = Ids.empty()
                 stage_at[target] = row.stage_at
-                rows_of[target] = 1
-                for key in keys:  # a new lead's match values are its row's
-                    keyindex[key] = target
-                continue
-            elif target > 0 and mode == "create" and not self._touched(existing[target]):
+            elif target > 0 and target not in state and mode == "create" and not self._touched(existing[target]):
                 self._reject_late(row, "a lead with this key already exists (mode create)")
                 continue
             else:
@@ -390,9 +478,28 @@ class _Importer:
                 state[target] = merged = self._merge(current, row)
                 if row.stage and merged["stage"] != current.get("stage"):
                     stage_at[target] = row.stage_at
+                for kind in ("email", "phone", "linkedin"):  # a replaced identifier keeps finding the lead
+                    old = current.get(kind)
+                    if old and merged.get(kind) != old and _fold(old) not in ids_of[target].values(kind):
+                        new_ids.setdefault(target, []).append({"kind": kind, "value": _fold(old), "system": ""})
+                        ids_of[target].add(kind, _fold(old))
+            for lid, why in resembles:
+                if lid != target:
+                    possible.setdefault((target, lid), why)
             rows_of[target] = rows_of.get(target, 0) + 1
-            for key in self._row_keys(state[target]):
-                keyindex.setdefault(key, target)
+            known = ids_of[target]
+            ext = row.values.get("external_id")
+            if ext and ext.casefold() not in known.externals.get(row.system, ()):
+                new_ids.setdefault(target, []).append({"kind": "external_id", "value": ext.casefold(),
+                                                       "system": row.system})
+            if row.placeholder and row.placeholder not in known.placeholders:
+                new_ids.setdefault(target, []).append({"kind": "placeholder", "value": row.placeholder,
+                                                       "system": ""})
+            known.add_row(row.values, row.system, row.placeholder)
+            for key in row_keys[i] + self._lead_keys(state[target], known):
+                leads = keyindex.setdefault(key, [])
+                if target not in leads:
+                    leads.append(target)
         r = self.result
         new = {lid: v for lid, v in state.items() if lid < 0}
         changed: dict[int, dict[str, Any]] = {}
@@ -407,8 +514,10 @@ class _Importer:
                 continue
             original, final = existing[lid], state[lid]
             diff = {k: original.get(k) for k in _UPDATABLE if final.get(k) != original.get(k)}
-            if not diff:
+            if not diff and lid not in new_ids:
                 r.unchanged += n
+                if original.get("_unprocessed") and self.opts.collect_ids:
+                    self.result.lead_ids.add(lid)  # an interrupted import left it unprocessed
                 continue
             if final["stage"] != original.get("stage"):
                 final["stage_changed_at"] = stage_at.get(lid) or self.now
@@ -421,7 +530,51 @@ class _Importer:
                 r.updated += 1
                 r.merged += n - 1
             self.updated_ids.add(lid)
-        self._write(conn, new, changed, before, stage_moves)
+        r.possible_duplicates += len(possible)
+        self._write(conn, new, changed, before, stage_moves, new_ids, possible)
+
+    def _match(self, row: Row, keys: list[tuple], keyindex, existing, state, ids_of
+               ) -> tuple[int | None, list[tuple[int, str]]]:
+        """(the lead this row is or None, [(lead it only resembles, why)])."""
+        tried: set[int] = set()
+        resembles: list[tuple[int, str]] = []
+        for key in keys:
+            for lid in keyindex.get(key, ()):
+                if lid in tried:
+                    continue
+                tried.add(lid)
+                lead = state.get(lid) or existing[lid]
+                ids = ids_of[lid]
+                why = ids.conflict(row.values, row.system, row.placeholder)
+                strong = key[0] in ("email", "linkedin", "placeholder") or (
+                    key[0] == "external_id" and key[1] in ids.externals.get(row.system, ()))
+                if why is None and not strong and not names_agree(lead, row.values):
+                    why = "different name"
+                if why is None and key[0] == "email" and not names_agree(lead, row.values):
+                    return None, resembles  # the caller decides: a placeholder e-mail
+                if why is None:
+                    return lid, resembles
+                what = "+".join(key[: len(key) // 2]) if len(key) > 2 else key[0]
+                resembles.append((lid, f"same {what.replace('_', ' ')}, {why}"))
+        return None, resembles
+
+    def _email_taken(self, row: Row, keyindex, existing, state) -> bool:
+        """Whether the row's e-mail belongs to a lead whose name differs from the row's."""
+        for lid in keyindex.get(("email", row.values["email"].casefold()), ()):
+            if not names_agree(state.get(lid) or existing[lid], row.values):
+                return True
+        return False
+
+    def _placeholder(self, row: Row, why: str) -> None:
+        """Treat the row's e-mail as a placeholder: kept in attributes, its identity the e-mail with the name."""
+        email = row.values.pop("email")
+        row.values.pop("email_domain", None)
+        row.attributes["placeholder_email"] = email
+        row.placeholder = placeholder_key(email.casefold(), row.values)
+        self.result.warnings += 1
+        self.rejects_by_file[row.file].warn(
+            row.number, f"e-mail {email} treated as a placeholder ({why}): kept as attributes.placeholder_email, "
+                        "not used to find the lead", "email", email, row.raw or {})
 
     def _touched(self, lead: dict[str, Any]) -> bool:
         """Created or changed by this import already (an earlier chunk or file)."""
@@ -489,8 +642,20 @@ class _Importer:
             merged["stage"] = row.stage
         return merged
 
-    def _row_keys(self, values: dict[str, Any]) -> list[tuple]:
-        """The match keys a lead's values give, in --match order: (field…, folded value…)."""
+    def _row_keys(self, row: Row) -> list[tuple]:
+        """The keys a row can be found by, in --match order: (field…, folded value…)."""
+        keys = [("placeholder", row.placeholder)] if row.placeholder else []
+        return keys + self._value_keys(row.values)
+
+    def _lead_keys(self, lead: dict[str, Any], ids: Ids) -> list[tuple]:
+        """The keys a lead is found by: its columns' and every identifier it was imported with."""
+        keys = self._value_keys(lead)
+        keys += [("email", v) for v in ids.emails] + [("phone", v) for v in ids.phones]
+        keys += [("linkedin", v) for v in ids.linkedin] + [("placeholder", v) for v in ids.placeholders]
+        keys += [("external_id", v) for vals in ids.externals.values() for v in vals]
+        return keys
+
+    def _value_keys(self, values: dict[str, Any]) -> list[tuple]:
         keys = []
         for key in self.match:
             if len(key) == 1:
@@ -503,23 +668,35 @@ class _Importer:
                 keys.append(key + vals)
         return keys
 
-    def _find_existing(self, conn, row_keys: list[list[tuple]]) -> dict[int, dict[str, Any]]:
-        t = self.t
+    def _find_existing(self, conn, row_keys: list[list[tuple]]) -> tuple[dict[int, dict[str, Any]], dict[int, Ids]]:
+        """The stored leads any of these keys finds (by column or by a recorded identifier), with
+        every identifier each of them is known by."""
+        t, li = self.t, models.LeadIdentifier.__table__
         wanted: dict[tuple[str, ...], set[tuple]] = {}
         for keys in row_keys:
             for key in keys:
                 wanted.setdefault(key[: len(key) // 2], set()).add(key[len(key) // 2:])
-        cols = [t.c.id, t.c.batch_id, t.c.stage, t.c.attributes, t.c.email_domain] + [t.c[c] for c in IMPORTED]
+        cols = [t.c.id, t.c.batch_id, t.c.stage, t.c.stage_changed_at, t.c.attributes, t.c.email_domain,
+                t.c.explanation.is_(None).label("_unprocessed")] + [t.c[c] for c in IMPORTED]
+        live = t.c.erased_at.is_(None)
         found: dict[int, dict[str, Any]] = {}
+
+        def load(cond) -> None:
+            for rec in conn.execute(select(*cols).where(cond, live)):
+                found.setdefault(rec.id, dict(rec._mapping))
+
+        by_identifier: set[int] = set()
         for key, values in wanted.items():
             if len(key) == 1:
-                col = t.c[key[0]]
                 vals = [v[0] for v in values]
                 for i in range(0, len(vals), 500):
                     part = vals[i:i + 500]
-                    cond = col.in_(part) if key[0] not in _CI_KEYS else _lower(col).in_(part)
-                    for rec in conn.execute(select(*cols).where(cond, t.c.erased_at.is_(None))):
-                        found.setdefault(rec.id, dict(rec._mapping))
+                    if key[0] in IDENTIFIER_KINDS:
+                        by_identifier.update(lid for (lid,) in conn.execute(
+                            select(li.c.lead_id).where(li.c.kind == key[0], li.c.value.in_(part))))
+                    if key[0] != "placeholder":
+                        col = t.c[key[0]]
+                        load(col.in_(part) if key[0] not in _CI_KEYS else _lower(col).in_(part))
             else:
                 # A composite key: a few hundred value combinations per query (a row-value IN),
                 # not one query (and, unindexed, one table scan) per combination.
@@ -527,10 +704,22 @@ class _Importer:
                 combos = list(values)
                 step = max(1, 900 // len(key))
                 for i in range(0, len(combos), step):
-                    cond = exprs.in_(combos[i:i + step])
-                    for rec in conn.execute(select(*cols).where(cond, t.c.erased_at.is_(None))):
-                        found.setdefault(rec.id, dict(rec._mapping))
-        return found
+                    load(exprs.in_(combos[i:i + step]))
+        missing = sorted(by_identifier - found.keys())
+        for i in range(0, len(missing), 500):
+            load(t.c.id.in_(missing[i:i + 500]))
+        ids_of: dict[int, Ids] = {}
+        for lid, lead in found.items():
+            ids = ids_of[lid] = Ids.empty()
+            for kind in ("email", "linkedin"):  # (phones: only those recorded beside the column)
+                if lead.get(kind):
+                    ids.add(kind, _fold(lead[kind]))
+        lids = sorted(found)
+        for i in range(0, len(lids), 500):
+            for lid, kind, value, system in conn.execute(select(li.c.lead_id, li.c.kind, li.c.value, li.c.system)
+                                                         .where(li.c.lead_id.in_(lids[i:i + 500]))):
+                ids_of[lid].add(kind, value, system)
+        return found, ids_of
 
     def _statements(self, dialect) -> dict[str, BulkStatement]:
         """The chunk's bulk statements, compiled once per import (see fastpath)."""
@@ -547,7 +736,7 @@ class _Importer:
             }
         return self._bulk
 
-    def _write(self, conn, new, changed, before, stage_moves) -> None:
+    def _write(self, conn, new, changed, before, stage_moves, identifiers, possible) -> None:
         t = self.t
         bulk = self._statements(conn.dialect)
         ids: dict[int, int] = {}
@@ -582,6 +771,13 @@ class _Importer:
                  "after": _jsonable({k: changed[lid].get(k) for k in b})}
                 for lid, b in before.items()
             ])
+        real = lambda lid: ids.get(lid, lid)  # noqa: E731 - a new lead's id once written
+        add_identifiers(conn, [{"lead_id": real(lid), "batch_id": self.batch_id, **item}
+                               for lid, items in identifiers.items() for item in items])
+        if possible:
+            conn.execute(models.PossibleDuplicate.__table__.insert(), [
+                {"lead_id": real(a), "other_id": real(b), "reason": why, "batch_id": self.batch_id,
+                 "created_at": self.now} for (a, b), why in possible.items()])
         detail = f"batch {self.batch_id}"
         # Every new lead enters the funnel: at its row's stage (when reached) or the first stage.
         # Its first history row is its only one (left_at stays NULL), so the bulk path serves.
@@ -595,6 +791,7 @@ class _Importer:
 
 
 _CI_KEYS = {"first_name", "last_name", "company"}
+IDENTIFIER_KINDS = ("email", "phone", "external_id", "linkedin", "placeholder")
 _UPDATABLE = tuple(IMPORTED) + ("email_domain", "stage", "stage_changed_at", "attributes")
 
 
@@ -611,6 +808,18 @@ def _fold(v: Any) -> Any:
 _INSERT_COLUMNS = tuple(IMPORTED) + ("email_domain", "stage", "stage_changed_at", "stages_entered", "attributes",
                                      "updated_at", "batch_id")
 _HISTORY_COLUMNS = ("lead_id", "from_stage", "to_stage", "at", "cause", "detail", "batch_id")
+
+
+def _system(colmap: ColumnMap) -> str:
+    """Where a file's external ids come from: the snake_case header of its external id column."""
+    column = colmap.for_field("external_id")
+    return snake_case(column.header) if column else ""
+
+
+def _may_warn_late(fields) -> bool:
+    """Whether a row's e-mail may turn out a placeholder in the main process (its raw row is then kept)."""
+    email = fields[0].get("email")
+    return bool(email) and is_filler_email(email)
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,8 @@ warnings of one lead; the importer folds and writes them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable
 
@@ -15,6 +16,8 @@ from .reader import EXTRA_KEY
 
 _TEXT = {"first_name", "last_name", "company", "title", "industry", "city", "campaign", "owner", "external_id"}
 DATES = {"created_at", "last_activity_at", "last_contacted_at", "stage_at"}
+# Fields whose candidate columns must parse in a row to be chosen for it.
+_PARSED = {"email", "linkedin", "country", "employees", "annual_revenue", "do_not_contact", "stage", *DATES}
 
 
 @dataclass
@@ -28,6 +31,8 @@ class Row:
     stage: str | None
     stage_at: datetime | None
     raw: dict[str, Any]
+    system: str = ""                 # where its external id comes from (the snake_case header)
+    placeholder: str | None = None   # its identity when its e-mail is a placeholder (ingest.identity)
 
 
 class Normaliser:
@@ -38,13 +43,26 @@ class Normaliser:
     """
 
     def __init__(self, colmap: ColumnMap, opts, rules, sources: "Sources",
-                 dayfirst: dict[str, bool | None]):
+                 plan: "ValuePlan | dict[str, bool | None] | None" = None):
         self.opts = opts
         self.rules = rules
+        if not isinstance(plan, ValuePlan):
+            plan = ValuePlan(dayfirst=dict(plan or {}))
+        self.plan = plan
+        dayfirst = plan.dayfirst
+        # phones read per evidence (see `_read_phone`); the importer adds them to its result
+        self.phone_evidence: Counter[str] = Counter()
+        self.site_keys = [c.attribute for c in colmap.attributes if c.attribute in _WEBSITE_KEYS]
         self.attr_plan = [(c.header, c.attribute) for c in colmap.attributes if c.attribute]
-        self.field_plan = [(c.header, c.field, c.translate if c.values else None) for c in colmap.columns
-                           if c.field]
-        self.header_of = {c.field: c.header for c in colmap.columns if c.field}
+        # A field fed by one column is read straight; a field with several candidate columns
+        # is chosen per row (`_choose`), so only those few fields cost a loop per row.
+        self.field_plan = [(cands[0].header, name, cands[0].translate if cands[0].values else None)
+                           for name, cands in colmap.candidates.items() if len(cands) == 1]
+        self.choice_plan = [(name, [(c.header, c.attribute, c.translate if c.values else None) for c in cands])
+                            for name, cands in colmap.candidates.items() if len(cands) > 1]
+        self.header_of = {name: cands[0].header for name, cands in colmap.candidates.items()}
+        # where an unreadable value is kept: the attribute key of the column it came from in this row
+        self.key_of = {name: cands[0].attribute for name, cands in colmap.candidates.items()}
         defaults = dict(opts.mapping.defaults) if opts.mapping and opts.mapping.defaults else {}
         if opts.source and "source" not in defaults:
             defaults["source"] = opts.source
@@ -59,10 +77,14 @@ class Normaliser:
             df, fmt = dayfirst.get(name, opts.dayfirst), formats.get(name)
             return lambda v: N.parse_datetime(v, dayfirst=df, fmt=fmt)
 
+        loose_stages = _loose_stage_lookup(rules.stages)
+
         def stage(v):
             if N.is_missing(v):
                 return None
             found = rules.stages.resolve(v)
+            if found is None:  # `Pre Qualified`, `Closed-Won`: the alias with other punctuation
+                found = loose_stages.get(_loose(v))
             if found is None:
                 raise N.BadValue(f"unknown stage '{v}'")
             return found
@@ -81,6 +103,9 @@ class Normaliser:
 
     def row(self, number: int, raw: dict[str, Any]) -> tuple[Row | None, str | None, list[tuple[str, str, str]]]:
         """Return (row, reject reason, warnings[(field, value, reason)])."""
+        for cell in raw.values():  # Facebook's "<test lead: dummy data for …>" rows are no one
+            if type(cell) is str and "<" in cell and N.is_vendor_test(cell):
+                return None, "vendor test lead", []
         attributes: dict[str, Any] = {}
         for header, key in self.attr_plan:
             value = raw.get(header)
@@ -95,6 +120,8 @@ class Normaliser:
                 value = translate(value)
             if value and not value.isspace():
                 texts[name] = value
+        for name, candidates in self.choice_plan:
+            self._choose(name, candidates, raw, texts, attributes)
         for name, value in self.defaults.items():
             if name not in texts or N.is_missing(texts[name]):
                 texts[name] = value
@@ -116,19 +143,22 @@ class Normaliser:
                 values[name] = parsed
         if phone is not None:
             try:
-                parsed = N.normalize_phone(phone, values.get("country") or self.opts.default_region)
+                parsed, evidence = self._read_phone(phone, values, attributes)
+            except N.BadValue as exc:
+                self.phone_evidence["kept_raw"] += 1
+                self._bad("phone", phone, exc, attributes, warnings)
+            else:
                 if parsed is not None:
                     values["phone"] = parsed
-            except N.BadValue as exc:
-                self._bad("phone", phone, exc, attributes, warnings)
+                    self.phone_evidence[evidence] += 1
+        if "first_name" in values or "last_name" in values:
+            self._name_columns(values, attributes, warnings)
         if full_name is not None:
-            first, last = N.split_full_name(full_name)
-            if first and "first_name" not in values:
-                values["first_name"] = first
-            if last and "last_name" not in values:
-                values["last_name"] = last
+            self._full_name(full_name, values, attributes, warnings)
         if not (values.get("email") or values.get("phone") or values.get("external_id")):
-            bad_ids = [f"{f} '{v}' is invalid" for f, v, _ in warnings if f in ("email", "phone", "external_id")]
+            # the phone's own reason: a readable number is never called invalid
+            bad_ids = [r if f == "phone" else f"{f} '{v}' is invalid"
+                       for f, v, r in warnings if f in ("email", "phone", "external_id")]
             why = "no valid e-mail, phone or external id"
             if bad_ids:
                 why += " (" + "; ".join(bad_ids) + ")"
@@ -139,11 +169,145 @@ class Normaliser:
         stage_at = values.pop("stage_at", None)
         return Row(number, "", values, attributes, stage, stage_at, raw), None, warnings
 
+    def _choose(self, name: str, candidates: list, raw: dict[str, Any], texts: dict[str, str],
+                attributes: dict[str, Any]) -> None:
+        """Take a field from the first of its candidate columns that is readable in this row;
+        the other candidates' values are kept as their attributes."""
+        chosen = None
+        others = []
+        for header, key, translate in candidates:
+            value = raw.get(header)
+            text = translate(value) if translate is not None else value
+            if not text or text.isspace():
+                continue
+            if chosen is None and self._readable(name, text):
+                chosen = (text, key, value)
+            else:
+                others.append((text, key, value))
+        if chosen is None:  # readable nowhere: the first real value is the one reported
+            chosen = next((o for o in others if not N.is_missing(o[0])), None)
+        if chosen is not None:
+            texts[name] = chosen[0]
+            self.key_of[name] = chosen[1]
+        for item in others:
+            if item is chosen or (chosen is not None and item[2] == chosen[2]):
+                continue
+            value = N.clean_text(item[2])
+            if value and not N.is_missing(value):
+                attributes[item[1]] = value
+
+    def _readable(self, name: str, text: str) -> bool:
+        """Whether a candidate's value can be the field's value: present, not a placeholder,
+        and, for a field that is parsed, parsed."""
+        if N.is_missing(text):
+            return False
+        if name == "phone":  # read later, with the row's country; a number has digits
+            return sum(c.isdigit() for c in text) >= 5
+        if name not in _PARSED:
+            return True
+        try:
+            return self.parsers[name](text) is not None
+        except N.BadValue:
+            return False
+
     def _bad(self, name: str, value: str, exc: Exception, attributes: dict, warnings: list) -> None:
         """An unreadable value: dropped from the lead, kept raw in attributes, reported."""
-        header = self.header_of.get(name, name)
-        attributes.setdefault(snake_case(header) or name, value)
+        attributes.setdefault(self.key_of.get(name) or name, value)
         warnings.append((name, value, str(exc)))
+
+    # -- phones --------------------------------------------------------------
+    def _read_phone(self, text: str, values: dict[str, Any], attributes: dict[str, Any]) -> tuple[str | None, str]:
+        """(E.164, the evidence that gave its region): the number's own country code, else the
+        first of the row's country, its column's evidence, the e-mail's or website's country
+        domain, --default-region and the project's region that reads it (see PHONE_EVIDENCE)."""
+        if N.is_missing(text):
+            return None, ""
+        if N.is_international(text):
+            return N.normalize_phone(text, None), "international"
+        plan = self.plan
+        country = values.get("country")
+        if plan.bare_code and (not country or N.calling_code_of_region(country) == plan.bare_code):
+            e164 = N.bare_international(text, plan.bare_code)  # "33169914213": the column writes codes without "+"
+            if e164:
+                return e164, "column"
+        first_error: N.BadValue | None = None
+        tried: set[str] = set()
+        for evidence in PHONE_EVIDENCE[1:-1]:
+            region = self._region(evidence, country, values, attributes)
+            if not region or region in tried:
+                continue
+            tried.add(region)
+            try:
+                return N.normalize_phone(text, region), evidence
+            except N.BadValue as exc:
+                first_error = first_error or exc
+        if first_error is not None:
+            raise first_error
+        raise N.BadValue(N.no_region_reason(text, plan.suggested_region))
+
+    def _region(self, evidence: str, country: str | None, values: dict[str, Any],
+                attributes: dict[str, Any]) -> str | None:
+        if evidence == "country":
+            return country
+        if evidence == "column":
+            return self.plan.phone_region
+        if evidence == "domain":
+            email = values.get("email")
+            region = N.region_of_domain(N.email_domain(email)) if email else None
+            for key in self.site_keys:
+                if region:
+                    break
+                region = N.region_of_domain(attributes.get(key))
+            return region
+        if evidence == "default_region":
+            return self.opts.default_region
+        return self.plan.project_region
+
+    # -- names ---------------------------------------------------------------
+    def _name_columns(self, values: dict[str, Any], attributes: dict[str, Any], warnings: list) -> None:
+        """First- and last-name cells: a salutation or suffix goes to its attribute, and a cell
+        that holds no name (an e-mail, a handle, a test placeholder) is kept aside and reported."""
+        for name in ("first_name", "last_name"):
+            value = values.get(name)
+            if value is None:
+                continue
+            why = N.not_a_name(value)
+            if why:
+                del values[name]
+                self._bad(name, value, N.BadValue(why), attributes, warnings)
+                continue
+            salutation, rest = N.strip_salutation(value)
+            if salutation:
+                attributes.setdefault("salutation", salutation)
+            suffix = None
+            if name == "last_name" and rest:
+                rest, suffix = N.strip_suffix(rest)
+                if suffix:
+                    attributes.setdefault("name_suffix", suffix)
+            if name == "first_name" and salutation and rest and " " not in rest and not values.get("last_name"):
+                values.pop(name)
+                values["last_name"] = rest  # "Mr HAIDER" in a first-name column: a family name
+            elif rest:
+                values[name] = rest
+            else:
+                values.pop(name)
+
+    def _full_name(self, full_name: str, values: dict[str, Any], attributes: dict[str, Any], warnings: list) -> None:
+        """A full name split with nameparser: given names (with middle names, `Jean Pierre`), family
+        name, and `attributes.salutation`, `attributes.middle_name` (initials), `attributes.name_suffix`."""
+        why = N.not_a_name(full_name)
+        if why:
+            self._bad("full_name", full_name, N.BadValue(why), attributes, warnings)
+            return
+        name = N.parse_name(full_name)
+        if name.first and "first_name" not in values:
+            values["first_name"] = name.first
+        if name.last and "last_name" not in values:
+            values["last_name"] = name.last
+        for key, part in (("salutation", name.salutation), ("middle_name", name.middle),
+                          ("name_suffix", name.suffix)):
+            if part:
+                attributes.setdefault(key, part)
 
 
 class Sources:
@@ -173,3 +337,169 @@ class Sources:
     def restore(self, state: tuple[dict[str, str], dict[str, str]]) -> None:
         """Take over what a worker process learnt (first spellings seen), so later files agree."""
         self._seen, self._memo = state
+
+
+# -- values planned from the first rows of a file ------------------------------------------
+
+# How a phone's region was found, strongest first (the import summary counts each):
+# its own country code, the row's country, the evidence of its column (the calling code most of
+# its international numbers carry, or numbers written with that code but without "+"), the
+# e-mail's or website's country domain, --default-region, the project's region (`init --region`);
+# "kept_raw": no region read it (kept in attributes, with a warning that names the fix).
+PHONE_EVIDENCE = ("international", "country", "column", "domain", "default_region", "project_region", "kept_raw")
+_WEBSITE_KEYS = frozenset({"website", "web_site", "website_url", "company_website", "company_domain", "domain",
+                           "site_web", "site_internet", "webseite", "sitio_web", "url_website"})
+HEAD_ROWS = 2000  # rows read ahead to plan a file's values
+# Where a slash date is written month first; elsewhere day first. Canada, China, Japan, Korea,
+# Hungary, Lithuania, Iran, South Africa and Mongolia write both orders (or year first): no verdict.
+_MONTH_FIRST = frozenset({"US", "PR", "GU", "VI", "AS", "MP", "UM", "PH", "FM", "MH", "PW"})
+_EITHER_ORDER = frozenset({"CA", "CN", "JP", "KR", "KP", "TW", "HU", "LT", "IR", "ZA", "MN"})
+_SUGGEST = ("US", "GB", "FR", "DE", "ES", "IT", "NL", "BE", "CH", "AT", "PT", "IE", "BR", "MX", "CA", "AU", "IN")
+
+
+@dataclass
+class ValuePlan:
+    """What the first rows of a file decide for all its rows: date order, phone evidence, regions."""
+
+    dayfirst: dict[str, bool | None] = field(default_factory=dict)
+    # field → (header, a sample, reason): the one warning of a column of only ambiguous dates
+    date_warnings: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    phone_region: str | None = None    # the region of the calling code most of the column's numbers carry
+    bare_code: int | None = None       # the column writes numbers with this calling code but without "+"
+    project_region: str | None = None  # `leadctl init --region`
+    suggested_region: str | None = None  # the region that reads most unread national numbers (for the warning)
+
+
+def _headers(colmap: ColumnMap, name: str) -> list[str]:
+    """Every column that may feed a field (its candidates, best first)."""
+    candidates = getattr(colmap, "candidates", None)
+    if candidates is not None:
+        return [c.header for c in candidates.get(name, [])]
+    return [c.header for c in colmap.columns if c.field == name]
+
+
+def plan_values(head_rows: list[dict[str, Any]], colmap: ColumnMap, opts, rules, *,
+                project_region: str | None = None) -> ValuePlan:
+    """Plan a file's values from its first rows (`HEAD_ROWS`): day-first or month-first per date
+    column, and the evidence its phone column gives for national numbers."""
+    plan = ValuePlan(project_region=project_region)
+    countries = _row_countries(head_rows, _headers(colmap, "country"))
+    formats = {c.field for c in colmap.columns if c.field and c.format}
+    for name in sorted(DATES):
+        headers = _headers(colmap, name)
+        if not headers:
+            continue
+        if opts.dayfirst is not None or name in formats:
+            plan.dayfirst[name] = opts.dayfirst
+            continue
+        samples = [r.get(h) or "" for r in head_rows for h in headers]
+        dayfirst = N.detect_dayfirst(samples)
+        if dayfirst is None:
+            sample = N.ambiguous_date(samples)
+            if sample is not None:
+                dayfirst = _dayfirst_of_countries(countries)
+                if dayfirst is None:
+                    plan.date_warnings[name] = (headers[0], sample, (
+                        f"dates in column '{headers[0]}' are ambiguous (such as '{sample}') and the rows' "
+                        f"countries do not settle it: read month first (MM/DD); pass --dayfirst if "
+                        f"this file writes the day first"))
+        plan.dayfirst[name] = dayfirst
+    _plan_phones(plan, head_rows, _headers(colmap, "phone"), opts)
+    return plan
+
+
+def _row_countries(head_rows: list[dict[str, Any]], headers: list[str]) -> list[str]:
+    out = []
+    for r in head_rows:
+        for h in headers:
+            try:
+                code = N.normalize_country(r.get(h))
+            except N.BadValue:
+                code = None
+            if code:
+                out.append(code)
+                break
+    return out
+
+
+def _dayfirst_of_countries(countries: list[str]) -> bool | None:
+    """Day first when most rows that name a country are from day-first countries, month first
+    when most are from month-first ones (US), else None."""
+    month = sum(1 for c in countries if c in _MONTH_FIRST)
+    day = sum(1 for c in countries if c not in _MONTH_FIRST and c not in _EITHER_ORDER)
+    if day > month and day * 2 > len(countries):
+        return True
+    if month > day and month * 2 > len(countries):
+        return False
+    return None
+
+
+def _plan_phones(plan: ValuePlan, head_rows: list[dict[str, Any]], headers: list[str], opts) -> None:
+    """The phone column's evidence: the calling code most of its international numbers carry
+    (kept only when its national numbers read as that country's), numbers written with a code
+    but without "+", and a region to suggest when nothing else reads its national numbers."""
+    if not headers:
+        return
+    numbers = [v for r in head_rows for h in headers
+               if isinstance(v := r.get(h), str) and not N.is_missing(v) and sum(c.isdigit() for c in v) >= 5]
+    if not numbers:
+        return
+    codes: Counter[int] = Counter()
+    national = []
+    for v in numbers:
+        if N.is_international(v):
+            code = N.calling_code(v)
+            if code:
+                codes[code] += 1
+        else:
+            national.append(v)
+    bare: Counter[int] = Counter()
+    for v in national:
+        e164 = N.bare_international(v)
+        if e164:
+            code = N.calling_code(e164)
+            if code:
+                bare[code] += 1
+    if bare:
+        code, n = bare.most_common(1)[0]
+        if n * 2 > len(national):
+            plan.bare_code = code
+    if plan.bare_code:
+        national = [v for v in national if not N.bare_international(v, plan.bare_code)]
+    total = codes + bare
+    if total:
+        code, n = total.most_common(1)[0]
+        region = N.region_of_calling_code(code)
+        if region and n * 2 > sum(total.values()):
+            sample = national[:300]
+            # a stray "+44" among US numbers says nothing: the national numbers must read as its own
+            if not sample or sum(N.phone_valid_in(v, region) for v in sample) * 2 >= len(sample):
+                plan.phone_region = region
+    if national and not (plan.phone_region or opts.default_region or plan.project_region):
+        sample = national[:100]
+        scores = [(sum(N.phone_valid_in(v, r) for v in sample), r) for r in _SUGGEST]
+        best = max(scores, key=lambda s: s[0])
+        if best[0]:
+            plan.suggested_region = best[1]
+
+
+def _loose(value: str) -> str:
+    """A stage spelling without case, punctuation or spaces: `Pre-Qualified` = `pre qualified`."""
+    return "".join(ch for ch in str(value).casefold() if ch.isalnum())
+
+
+def _loose_stage_lookup(stages) -> dict[str, str]:
+    """Stage names and aliases by `_loose` spelling; a spelling two stages share is left out."""
+    out: dict[str, str] = {}
+    clash: set[str] = set()
+    for stage in stages.stages:
+        for word in (stage.name, stage.label or "", *stage.aliases):
+            key = _loose(word)
+            if not key:
+                continue
+            if out.get(key, stage.name) != stage.name:
+                clash.add(key)
+            out.setdefault(key, stage.name)
+    for key in clash:
+        out.pop(key, None)
+    return out

@@ -56,8 +56,9 @@ def test_examples_import_every_row_accounted_for(store, rules, tmp_path):
                      ImportOptions(rejects=str(tmp_path / "rej.csv")), rules, now=NOW)
     assert adds_up(r)
     # examples/README.md: 6 in-file duplicates in the CSV and 2 repeat submissions in the
-    # JSON merge, 20 JSON people already came from the CSV; 7 + 3 rows name nobody.
-    assert (r.read, r.created, r.merged, r.rejected) == (260, 222, 28, 10)
+    # JSON carry two ids of one system: possible duplicates, not merged; 20 JSON people
+    # already came from the CSV; 7 + 3 rows name nobody.
+    assert (r.read, r.created, r.merged, r.rejected, r.possible_duplicates) == (260, 231, 19, 10, 8)
     assert count(store) == r.created
     # Sources are canonicalised through sources.yaml (google/adwords → Google Ads).
     t = models.Lead.__table__
@@ -262,13 +263,26 @@ def test_stage_moves_by_import_close_the_previous_history_row(store, rules, tmp_
     assert rows[0].left_at == rows[1].at and rows[1].left_at is None
 
 
-def test_a_lead_keeps_its_first_external_id(store, rules, tmp_path):
+def test_two_ids_of_one_system_are_two_leads(store, rules, tmp_path):
     a = write_csv(tmp_path / "a.csv", ["Record ID", "Email"], [["51638", "ethan@example.com"]])
     b = write_csv(tmp_path / "b.csv", ["Record ID", "Email"], [["52202", "Ethan@example.com"]])
+    import_leads(store, [a], ImportOptions(), rules, now=NOW)
+    r = import_leads(store, [b], ImportOptions(), rules, now=NOW)
+    assert (r.created, r.possible_duplicates) == (1, 1)
+    again = import_leads(store, [b], ImportOptions(), rules, now=NOW)
+    assert again.unchanged == 1
+
+
+def test_a_lead_keeps_its_first_external_id_and_is_found_by_every_id(store, rules, tmp_path):
+    from leadctl.engine.leadref import resolve_lead
+
+    a = write_csv(tmp_path / "a.csv", ["Record ID", "Email"], [["51638", "ethan@example.com"]])
+    b = write_csv(tmp_path / "b.csv", ["mql_id", "Email"], [["m-77", "Ethan@example.com"]])
     import_leads(store, [a], ImportOptions(), rules, now=NOW)
     import_leads(store, [b], ImportOptions(), rules, now=NOW)
     row = lead(store, email="ethan@example.com")
     assert row["external_id"] == "51638"
-    assert row["attributes"]["other_external_ids"] == "52202"
+    assert row["attributes"]["other_external_ids"] == "m-77"
+    assert resolve_lead(store, "m-77") == resolve_lead(store, "51638") == row["id"]
     again = import_leads(store, [b], ImportOptions(), rules, now=NOW)
     assert again.unchanged == 1

@@ -1,0 +1,213 @@
+"""Who a row is: when a row and a lead are the same person, and which rows of a file share a key.
+
+Identity rules (the import's promise that different people never become one lead):
+- E-mail, external id (per system) and LinkedIn profile are *strong* identifiers: a row joins a lead
+  only when none of them conflicts — two different non-empty e-mails, two different ids of one
+  system, or two different profiles are two people, whatever else they share.
+- A phone (or a composite key such as first_name+last_name+company) is *weak*: a company switchboard
+  is shared by many people. A row found only through it joins the lead when nothing conflicts and
+  the names agree; otherwise the two are recorded as possible duplicates, not merged.
+- An e-mail that rows with different names carry (`a@a.com`, `info@acme.com`) is a placeholder for
+  those rows: kept as `attributes.placeholder_email`, not used as a key; the row's identity is then
+  the placeholder with its name and company.
+"""
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+STRONG = ("email", "external_id", "linkedin")
+WEAK = ("phone",)
+
+# Addresses that are a form's filler, never a person's: a placeholder whatever the rows say.
+_FILLER_LOCALS = frozenset({"noemail", "no-email", "no_email", "nomail", "noreply", "no-reply", "donotreply",
+                            "do-not-reply", "notprovided", "not-provided", "none", "unknown", "null"})
+_FILLER_DOMAINS = frozenset({"test.com", "email.com", "none.com", "noemail.com", "nomail.com", "na.com",
+                             "domain.com", "fake.com", "dummy.com", "asdf.com", "abc.com", "xxx.com", "unknown.com"})
+
+
+def is_filler_email(email: str) -> bool:
+    """`a@a.com`, `noemail@acme.org`, `test@test.com`: a value typed to get past a required field."""
+    local, _, domain = email.partition("@")
+    if local in _FILLER_LOCALS or domain in _FILLER_DOMAINS:
+        return True
+    return len(local) <= 3 and domain == f"{local}.com"
+
+
+def _plain(s: Any) -> str:
+    """Case-folded, accents and punctuation removed: `Zoë O'Neil` → `zoeoneil`."""
+    t = unicodedata.normalize("NFKD", str(s)).casefold()
+    return "".join(c for c in t if c.isalnum())
+
+
+def names_agree(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two records can be one person by name: every name part both carry is the same
+    (an initial agrees with a name it starts: `J.` and `John`). Missing parts never disagree."""
+    for part in ("first_name", "last_name"):
+        x, y = a.get(part), b.get(part)
+        if not x or not y:
+            continue
+        px, py = _plain(x), _plain(y)
+        if not px or not py or px == py:
+            continue
+        if (len(px) == 1 and py.startswith(px)) or (len(py) == 1 and px.startswith(py)):
+            continue
+        return False
+    return True
+
+
+def companies_agree(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    x, y = a.get("company"), b.get("company")
+    return not x or not y or _plain(x) == _plain(y)
+
+
+@dataclass
+class Ids:
+    """The identifiers one lead (stored or being built) is known by."""
+
+    emails: set[str]
+    externals: dict[str, set[str]]  # system → ids ("" when the system is not known)
+    linkedin: set[str]
+    phones: set[str]
+    placeholders: set[str]
+
+    @classmethod
+    def empty(cls) -> "Ids":
+        return cls(set(), {}, set(), set(), set())
+
+    def add(self, kind: str, value: str, system: str = "") -> None:
+        if kind == "email":
+            self.emails.add(value)
+        elif kind == "linkedin":
+            self.linkedin.add(value)
+        elif kind == "phone":
+            self.phones.add(value)
+        elif kind == "placeholder":
+            self.placeholders.add(value)
+        elif kind == "external_id":
+            self.externals.setdefault(system, set()).add(value)
+
+    def values(self, kind: str) -> set[str]:
+        return {"email": self.emails, "linkedin": self.linkedin, "phone": self.phones}[kind]
+
+    def add_row(self, values: dict[str, Any], system: str, placeholder: str | None = None) -> None:
+        if values.get("email"):
+            self.emails.add(values["email"].casefold())
+        if values.get("linkedin"):
+            self.linkedin.add(values["linkedin"])
+        if values.get("phone"):
+            self.phones.add(values["phone"])
+        if values.get("external_id"):
+            self.externals.setdefault(system, set()).add(values["external_id"].casefold())
+        if placeholder:
+            self.placeholders.add(placeholder)
+
+    def conflict(self, values: dict[str, Any], system: str, placeholder: str | None = None) -> str | None:
+        """Why a row with these values cannot be this lead, or None."""
+        if placeholder and self.placeholders and placeholder not in self.placeholders:
+            return "a different person behind a shared e-mail"
+        email = values.get("email")
+        if email and self.emails and email.casefold() not in self.emails:
+            return f"different e-mail ({email} / {sorted(self.emails)[0]})"
+        ext = values.get("external_id")
+        if ext and system and self.externals.get(system) and ext.casefold() not in self.externals[system]:
+            return f"different {system} ({ext} / {sorted(self.externals[system])[0]})"
+        link = values.get("linkedin")
+        if link and self.linkedin and link not in self.linkedin:
+            return "different LinkedIn profile"
+        return None
+
+
+def placeholder_key(email: str, values: dict[str, Any]) -> str:
+    """The identity of a row whose e-mail is a placeholder: the e-mail with its name and company."""
+    names = (values.get(k) or "" for k in ("first_name", "last_name", "company"))
+    return "|".join([email, *(_plain(n) for n in names)])
+
+
+def shared_placeholders(rows: Iterable[dict[str, Any]]) -> set[str]:
+    """E-mails that rows with different names carry: placeholders for those rows, not identities."""
+    first_seen: dict[str, dict[str, Any]] = {}
+    out: set[str] = set()
+    for values in rows:
+        email = values.get("email")
+        if not email:
+            continue
+        key = email.casefold()
+        other = first_seen.setdefault(key, values)
+        if other is not values and not names_agree(other, values):
+            out.add(key)
+    return out
+
+
+class SharedKeys:
+    """Which identity values occur more than once across the files of one import, found by a cheap
+    pass over the raw files before anything is normalised or written.
+
+    A bit per hash marks what was seen; a value whose bit is already set joins `repeated`. Hash
+    collisions only add values (their rows are folded at the end with the others: slower, never
+    wrong), so rows whose values are all unrepeated can be compared with the store on their own.
+    Memory: 16 MiB for the bits plus the repeated values' hashes.
+    """
+
+    BITS = 1 << 27
+
+    def __init__(self) -> None:
+        self._seen = bytearray(self.BITS // 8)
+        self.repeated: set[int] = set()
+
+    def add(self, h: int) -> None:
+        b = h & (self.BITS - 1)
+        byte, bit = b >> 3, 1 << (b & 7)
+        if self._seen[byte] & bit:
+            self.repeated.add(h)
+        else:
+            self._seen[byte] |= bit
+
+    def any_repeated(self, hashes: Iterable[int]) -> bool:
+        rep = self.repeated
+        return bool(rep) and any(h in rep for h in hashes)
+
+    def release(self) -> None:
+        """Drop the bit array once every file was scanned (the repeated set is what is needed)."""
+        self._seen = bytearray()
+
+
+def raw_hashes(raw: dict[str, Any], headers: dict[str, str]) -> list[int]:
+    """Hashes of a raw record's identity values, in forms that normalised equal values share:
+    e-mails and ids case-folded, phones by their last nine digits, profiles by their path."""
+    out = []
+    for header, kind in headers.items():
+        v = raw.get(header)
+        if not v or not isinstance(v, str):
+            continue
+        if kind == "phone":
+            digits = "".join(c for c in v if c.isdigit())
+            if len(digits) < 6:
+                continue
+            out.append(hash(("phone", digits[-9:])))
+        elif kind == "linkedin":
+            t = v.strip().casefold().rstrip("/")
+            i = t.find("/in/")
+            out.append(hash(("linkedin", t[i:] if i >= 0 else t)))
+        else:
+            t = v.strip().casefold()
+            if t.startswith("mailto:"):
+                t = t[7:]
+            if t:
+                out.append(hash((kind, t)))
+    return out
+
+
+IDENTITY_FIELDS = ("email", "phone", "external_id", "linkedin")
+
+
+def identity_headers(colmap) -> dict[str, str]:
+    """The columns of a file that can carry an identifier: header → field."""
+    out = {}
+    for column in colmap.columns:
+        for name in (column.field, *getattr(column, "candidate_for", ())):
+            if name in IDENTITY_FIELDS:
+                out[column.header] = name
+                break
+    return out

@@ -1,0 +1,189 @@
+"""Identity at import: different people never become one lead, every identifier finds its lead,
+and a file imported again changes nothing wherever its duplicates fall."""
+from __future__ import annotations
+
+import csv
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from leadctl.engine.leadref import resolve_lead
+from leadctl.errors import NotFoundError
+from leadctl.ingest import importer
+from leadctl.ingest.importer import ImportOptions, import_leads
+from leadctl.rules.loader import load_rules
+from leadctl.store import models
+
+from conftest import REPO
+
+NOW = datetime(2026, 11, 20, 10, 0)
+LEADS = models.Lead.__table__
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return load_rules(str(REPO / "leadctl" / "default_rules"))
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> str:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+    return str(path)
+
+
+def leads(store) -> list[dict]:
+    with store.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(LEADS).order_by(LEADS.c.id))]
+
+
+def possible(store) -> list[dict]:
+    t = models.PossibleDuplicate.__table__
+    with store.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(t))]
+
+
+def imp(store, rules, *paths, **opts):
+    return import_leads(store, [str(p) for p in paths], ImportOptions(**opts), rules, now=NOW)
+
+
+def test_a_shared_switchboard_phone_never_merges_two_emails(store, rules, tmp_path):
+    f = write_csv(tmp_path / "x.csv", ["Email", "Phone"], [["ann@acme.com", "+1 415 555 0100"],
+                                                          ["bob@acme.com", "+1 415 555 0100"]])
+    r = imp(store, rules, f)
+    assert (r.created, r.merged, r.possible_duplicates) == (2, 0, 1)
+    assert sorted(lead["email"] for lead in leads(store)) == ["ann@acme.com", "bob@acme.com"]
+    assert "same phone" in possible(store)[0]["reason"]
+    # against the store too: a third colleague on the switchboard is a third lead
+    g = write_csv(tmp_path / "y.csv", ["Email", "Phone"], [["cy@acme.com", "(415) 555-0100"]])
+    assert imp(store, rules, g, default_region="US").created == 1
+
+
+def test_a_phone_only_row_joins_the_lead_with_that_name(store, rules, tmp_path):
+    f = write_csv(tmp_path / "x.csv", ["First Name", "Last Name", "Email", "Phone"], [
+        ["Ann", "Lee", "ann@acme.com", "+1 415 555 0100"],
+        ["Bob", "Ray", "", "+1 415 555 0100"],
+        ["Ann", "Lee", "", "+1 415 555 0100"],
+    ])
+    r = imp(store, rules, f)
+    assert (r.created, r.merged) == (2, 1)
+    assert {(lead["first_name"], lead["email"]) for lead in leads(store)} == {("Ann", "ann@acme.com"), ("Bob", None)}
+
+
+def test_a_placeholder_email_shared_by_different_people(store, rules, tmp_path):
+    people = [("Ann", "Lee", "Acme"), ("Bob", "Ray", "Acme"), ("Cy", "Oh", "Globex"), ("Di", "Wu", "Initech"),
+              ("Ed", "Fox", "Umbrella"), ("Flo", "Hu", "Hooli"), ("Gus", "Ng", "Hooli")]
+    f = write_csv(tmp_path / "x.csv", ["First Name", "Last Name", "Company", "Email"],
+                  [[a, b, c, "a@a.com"] for a, b, c in people])
+    r = imp(store, rules, f)
+    assert (r.created, r.merged, r.rejected) == (7, 0, 0)
+    stored = leads(store)
+    assert sorted(lead["first_name"] for lead in stored) == sorted(p[0] for p in people)
+    assert all(lead["email"] is None and lead["attributes"]["placeholder_email"] == "a@a.com" for lead in stored)
+    assert r.warnings >= 7
+    again = imp(store, rules, f)
+    assert (again.unchanged, again.created) == (7, 0)
+
+
+def test_an_email_carried_by_rows_with_different_names_is_not_an_identity(store, rules, tmp_path):
+    f = write_csv(tmp_path / "x.csv", ["Name", "Email"], [["Ann Lee", "info@acme.com"], ["Bob Ray", "INFO@acme.com"]])
+    r = imp(store, rules, f)
+    assert r.created == 2
+    assert imp(store, rules, f).unchanged == 2
+
+
+def test_two_ids_of_one_system_never_merge_and_both_are_found(store, rules, tmp_path):
+    f = write_csv(tmp_path / "x.csv", ["Id", "Email", "Last Name"], [["00Q1", "ann@acme.com", "Lee"],
+                                                                    ["00Q2", "ann@acme.com", "Lee"]])
+    r = imp(store, rules, f)
+    assert (r.created, r.possible_duplicates) == (2, 1)
+    assert resolve_lead(store, "00Q1") != resolve_lead(store, "00Q2")
+    with pytest.raises(NotFoundError, match="several leads"):
+        resolve_lead(store, "ann@acme.com")
+
+
+def test_an_id_from_another_system_is_kept_and_finds_the_lead(store, rules, tmp_path):
+    a = write_csv(tmp_path / "a.csv", ["Record ID", "Email"], [["51638", "ann@acme.com"]])
+    b = write_csv(tmp_path / "b.csv", ["Lead ID", "Email", "Title"], [["00QX", "ANN@acme.com", "CTO"]])
+    imp(store, rules, a)
+    r = imp(store, rules, b)
+    assert (r.created, r.updated) == (0, 1)
+    lid = resolve_lead(store, "51638")
+    assert resolve_lead(store, "00QX") == resolve_lead(store, "ext:00qx") == lid
+    assert imp(store, rules, b).unchanged == 1
+
+
+def test_a_replaced_phone_still_finds_the_lead(store, rules, tmp_path):
+    a = write_csv(tmp_path / "a.csv", ["Email", "Phone"], [["ann@acme.com", "+44 20 7946 0001"]])
+    b = write_csv(tmp_path / "b.csv", ["Email", "Phone"], [["ann@acme.com", "+44 20 7946 0002"]])
+    c = write_csv(tmp_path / "c.csv", ["Phone", "Title"], [["+44 20 7946 0001", "CEO"]])
+    imp(store, rules, a)
+    imp(store, rules, b)
+    r = imp(store, rules, c)
+    assert (r.created, r.updated) == (0, 1)
+    assert leads(store)[0]["title"] == "CEO"
+
+
+def test_linkedin_profile_is_an_identity(store, rules, tmp_path):
+    f = write_csv(tmp_path / "x.csv", ["First Name", "Last Name", "URL"], [
+        ["Ann", "Lee", "https://www.linkedin.com/in/ann-lee-123"],
+        ["Ann", "Lee", "linkedin.com/in/Ann-Lee-123/?trk=x"],
+        ["Ann", "Lee", "https://www.linkedin.com/in/ann-lee-456"],
+    ])
+    r = imp(store, rules, f)
+    assert (r.created, r.merged) == (2, 1)
+    assert resolve_lead(store, "https://linkedin.com/in/ANN-LEE-123") == 1
+
+
+@pytest.mark.parametrize("chunk", [2, 3, 1000])
+def test_reimport_changes_nothing_wherever_duplicates_fall(store, rules, tmp_path, monkeypatch, chunk):
+    monkeypatch.setattr(importer, "CHUNK", chunk)
+    rows = [["ann@acme.com", "Acme", "lead"], ["bob@acme.com", "Bobco", ""], ["cy@acme.com", "Cyco", ""],
+            ["ANN@acme.com", "Acme Inc", ""], ["dee@acme.com", "", ""], ["ann@acme.com", "", "opportunity"],
+            ["bob@acme.com", "Bobco Ltd", ""]]
+    f = write_csv(tmp_path / "x.csv", ["Email", "Company", "Lifecycle Stage"], rows)
+    g = write_csv(tmp_path / "y.csv", ["Email", "Company"], [["cy@acme.com", "Cy Corp"], ["eve@acme.com", "E"]])
+    first = imp(store, rules, f, g)
+    assert (first.created, first.merged) == (5, 4)
+    by_email = {lead["email"]: lead for lead in leads(store)}
+    assert by_email["ann@acme.com"]["company"] == "Acme Inc"
+    assert by_email["bob@acme.com"]["company"] == "Bobco Ltd"
+    assert by_email["cy@acme.com"]["company"] == "Cy Corp"
+    assert all(lead["stage_changed_at"] is not None for lead in leads(store))
+    again = imp(store, rules, f, g)
+    assert (again.unchanged, again.updated, again.merged, again.created) == (9, 0, 0, 0)
+    with store.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(models.BatchChange.__table__)).scalar_one() == 0
+
+
+def test_a_duplicate_in_a_later_chunk_keeps_stage_changed_at(store, rules, tmp_path, monkeypatch):
+    monkeypatch.setattr(importer, "CHUNK", 2)
+    a = write_csv(tmp_path / "a.csv", ["Email"], [["ann@acme.com"], ["bob@acme.com"]])
+    imp(store, rules, a)
+    b = write_csv(tmp_path / "b.csv", ["Email", "Title"], [["x@acme.com", ""], ["y@acme.com", ""],
+                                                          ["ann@acme.com", "CEO"]])
+    imp(store, rules, b)
+    assert all(lead["stage_changed_at"] is not None for lead in leads(store))
+
+
+def test_leads_an_interrupted_import_left_unprocessed_are_processed_next_time(store, rules, tmp_path):
+    f = write_csv(tmp_path / "x.csv", ["Email"], [["ann@acme.com"], ["bob@acme.com"]])
+    imp(store, rules, f)  # as an import killed before processing leaves them: no explanation
+    again = imp(store, rules, f)
+    assert again.unchanged == 2 and again.lead_ids == {1, 2}
+    with store.begin() as conn:
+        conn.execute(LEADS.update().values(explanation={"fp": "x"}))
+    assert imp(store, rules, f).lead_ids == set()
+
+
+def test_a_number_that_is_an_id_and_another_leads_external_id_is_refused(store, rules, tmp_path):
+    f = write_csv(tmp_path / "x.csv", ["Id", "Email"], [["7", "ann@acme.com"], ["1", "bob@acme.com"]])
+    imp(store, rules, f)
+    with pytest.raises(NotFoundError, match="id:1 or ext:1"):
+        resolve_lead(store, "1")
+    assert resolve_lead(store, "id:1") == 1
+    assert resolve_lead(store, "ext:1") == 2
+    assert resolve_lead(store, "7") == 1
