@@ -1,0 +1,131 @@
+"""Options mean one thing everywhere: `--limit 0` is "all", and errors name the option that was used."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import insert
+from typer.testing import CliRunner
+
+from leadctl.cli.app import app
+from leadctl.clock import parse_now
+from leadctl.engine.leadquery import LeadFilter, select_leads
+from leadctl.errors import LeadctlError, UsageError
+from leadctl.store.models import Lead
+
+D = datetime(2026, 1, 10, 9, 0)
+N = 60  # more than the 50 rows a table shows by default
+
+
+@pytest.fixture
+def leads(store, db_url):
+    with store.begin() as conn:
+        conn.execute(insert(Lead.__table__), [dict(email=f"p{i}@example.com", created_at=D, updated_at=D)
+                                              for i in range(N)])
+    return db_url
+
+
+@dataclass
+class Run:
+    exit_code: int
+    stdout: str
+    stderr: str
+    output: str
+
+
+def run(db_url, *args, env=None) -> Run:
+    """The command's exit code and output as `main()` gives them (leadctl errors included)."""
+    r = CliRunner().invoke(app, ["--db", db_url, *args], env=env)
+    if isinstance(r.exception, LeadctlError):
+        said = r.exception.describe() + "\n"
+        return Run(r.exception.exit_code, r.stdout, r.stderr + said, r.output + said)
+    return Run(r.exit_code, r.stdout, r.stderr, r.output)
+
+
+def test_leads_list_limit_0_is_all(leads):
+    table = run(leads, "leads", "list", "--limit", "0")
+    assert table.exit_code == 0, table.output
+    assert f"{N} leads" in table.stdout and "showing" not in table.stderr
+    default = run(leads, "leads", "list")
+    assert "50 leads" in default.stdout
+    assert f"showing 50 of {N} leads; use --limit N (0 = all) or --format csv for more" in default.stderr
+    as_json = run(leads, "leads", "list", "--format", "json", "--limit", "0")
+    assert len(json.loads(as_json.stdout)) == N
+    assert len(json.loads(run(leads, "leads", "list", "--format", "json", "--limit", "3").stdout)) == 3
+
+
+def test_export_limit_0_is_all(leads):
+    rows = list(csv.reader(io.StringIO(run(leads, "export", "leads", "--limit", "0").stdout)))
+    assert len(rows) == N + 1
+    rows = list(csv.reader(io.StringIO(run(leads, "export", "leads", "--limit", "2").stdout)))
+    assert len(rows) == 3
+
+
+def test_followups_due_limit_0_is_all(leads):
+    r = run(leads, "followups", "due", "--limit", "0", "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout) == []
+
+
+@pytest.mark.parametrize("args", [["leads", "list"], ["export", "leads"], ["followups", "due"]],
+                         ids=lambda a: " ".join(a))
+def test_a_negative_limit_is_a_usage_error_naming_limit(leads, args):
+    r = run(leads, *args, "--limit", "-1")
+    assert r.exit_code == 2
+    assert "--limit" in r.output
+
+
+def test_the_core_limit_means_the_same():
+    assert "LIMIT" not in str(select_leads(LeadFilter(limit=0)))
+    assert "LIMIT" in str(select_leads(LeadFilter(limit=5)))
+    with pytest.raises(UsageError) as info:
+        select_leads(LeadFilter(limit=-2))
+    assert info.value.message == "limit must be 0 (all) or more, not -2"
+
+
+def test_the_clock_names_where_its_value_came_from(leads):
+    r = run(leads, "--now", "tomorrowish", "process")
+    assert r.exit_code == 2 and "--now: cannot read 'tomorrowish'" in r.output
+    r = run(leads, "process", env={"LEADCTL_NOW": "tomorrowish"})
+    assert r.exit_code == 2 and "LEADCTL_NOW: cannot read 'tomorrowish'" in r.output and "--now" not in r.output
+
+
+def test_shared_time_parsing_names_only_the_option_it_is_given():
+    with pytest.raises(UsageError) as info:
+        parse_now("yesterdayish")
+    assert info.value.message == "cannot read 'yesterdayish' as a date and time"
+    with pytest.raises(UsageError) as info:
+        parse_now("yesterdayish", option="--at")
+    assert info.value.message == "--at: cannot read 'yesterdayish' as a date and time"
+
+
+def test_activity_log_at_names_at_not_now(leads):
+    r = run(leads, "activity", "log", "p1@example.com", "call", "--at", "someday", "--no-process")
+    assert r.exit_code == 2
+    assert "--at" in r.output and "--now" not in r.output
+
+
+@pytest.mark.parametrize("option, value, says", [
+    ("--encoding", "klingon", "--encoding: unknown encoding 'klingon'"),
+    ("--delimiter", ";;", "--delimiter: bad delimiter ';;'"),
+    ("--format", "xml", "--format: unknown input format 'xml'"),
+    ("--map", "Email=emial", "--map: unknown field 'emial'"),
+    ("--match", "emial", "--match: 'emial' is not a match key"),
+    ("--mode", "merge", "--mode: 'merge' is not one of"),
+])
+def test_a_failed_usage_check_leaves_no_batch(leads, tmp_path, option, value, says):
+    src = tmp_path / "in.csv"
+    src.write_text("Email\nnew@example.com\n")
+    rules = tmp_path / "no-rules"
+    rules.mkdir()
+    r = run(leads, "--rules", str(rules), "import", str(src), option, value)
+    assert r.exit_code == 2, r.output
+    assert says in r.output
+    listed = run(leads, "batches", "--format", "json")
+    assert listed.exit_code == 0, listed.output
+    assert json.loads(listed.stdout) == []
