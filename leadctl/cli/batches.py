@@ -81,12 +81,14 @@ def batches_undo(
         if not typer.confirm(f"Undo batch {batch_id}?", default=False, err=True):
             say("nothing changed")
             raise typer.Exit(1)
+    rules = None if no_process else s.rules()  # invalid rules stop the command before anything changes
     result = undo_batch(store, batch_id, force=force, now=s.now)
     _render_undo(result, fmt=fmt, every_change=False)
-    if result.affected and not no_process:
+    if result.affected and rules is not None:
+        # Scores and temperatures follow the values put back (as after an import).
         from ..engine.process import process_leads
 
-        process_leads(store, s.rules(), now=s.now, lead_ids=set(result.affected))
+        process_leads(store, rules, now=s.now, lead_ids=set(result.affected))
 
 
 def _interactive() -> bool:
@@ -117,6 +119,8 @@ def _render_undo(result, *, fmt: str, every_change: bool) -> None:
         forced = {k.lead_id for k in result.forced}
         rows += [("delete lead", lid, "", "", "deleted", "created by this batch")
                  for lid in result.deleted if lid not in forced]
+        rows += [("delete activities", lid, "", n, "", "imported by this batch")
+                 for lid, n in sorted(result.activities.items())]
         rows += [("restore", c.lead_id, c.field, c.current, c.restored, "") for c in result.restored]
         rows += [("re-open task", "", f"task {tid}", "done", "pending", "completed by this batch")
                  for tid in result.tasks_reopened]

@@ -28,7 +28,7 @@ from ..store.history import relink_stage_history
 
 # Tables whose rows belong to a lead and go when the lead goes.
 _LEAD_CHILDREN = (models.StageChange, models.Activity, models.Assignment, models.SlaBreach, models.Followup,
-                  models.LeadIdentifier, models.BatchChange)
+                  models.LeadIdentifier)
 _DATETIME_FIELDS = {"created_at", "last_activity_at", "last_contacted_at", "stage_changed_at", "updated_at",
                     "assigned_at"}
 # Fields that follow another one: a conflict on them is reported under the field they follow.
@@ -139,6 +139,7 @@ class UndoResult:
     restored: list[FieldChange] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
     activities_deleted: int = 0
+    activities: dict[int, int] = field(default_factory=dict)    # lead id → its activities deleted
     tasks_reopened: list[int] = field(default_factory=list)
     affected: set[int] = field(default_factory=set, repr=False)  # leads still there whose data changed
 
@@ -193,7 +194,9 @@ class UndoResult:
                           "restored": _plain(c.restored)} for c in self.restored],
             "conflicts": [{"lead": c.lead_id, "field": c.field, "kept": _plain(c.value), "reason": c.reason}
                           for c in self.conflicts],
-            "activities_deleted": self.activities_deleted, "tasks_reopened": list(self.tasks_reopened),
+            "activities_deleted": self.activities_deleted,
+            "activities": [{"lead": lid, "deleted": n} for lid, n in sorted(self.activities.items())],
+            "tasks_reopened": list(self.tasks_reopened),
         }
 
 
@@ -266,6 +269,13 @@ class _Undo:
         self.reopen: list[int] = []
         self.stage_restored: set[int] = set()
         self.activity_leads: set[int] = set()
+        # Batches that may have written after this one: later ones, and earlier ones still
+        # running when it started (imports interleave chunks). batch_changes is indexed by batch.
+        started = batch["started_at"]
+        overlap = conn.execute(select(B.c.id).where(
+            B.c.id < self.id, B.c.status != "undone",
+            or_(B.c.finished_at.is_(None), B.c.finished_at >= started))).scalars().all()
+        self.since = or_(BC.c.batch_id > self.id, BC.c.batch_id.in_(overlap)) if overlap else BC.c.batch_id > self.id
 
     # -- planning ------------------------------------------------------------
     def plan(self) -> UndoResult:
@@ -295,7 +305,7 @@ class _Undo:
         for part in _parts(lead_ids):
             for lid, batch in self.conn.execute(
                     select(BC.c.lead_id, BC.c.batch_id).join(B, B.c.id == BC.c.batch_id)
-                    .where(BC.c.lead_id.in_(part), BC.c.batch_id != self.id, B.c.status != "undone")
+                    .where(self.since, BC.c.lead_id.in_(part), B.c.status != "undone")
                     .distinct().order_by(BC.c.lead_id, BC.c.batch_id)):
                 why[lid].append(f"changed by batch {batch}")
             for lid, batch, kind, n in self.conn.execute(
@@ -392,6 +402,7 @@ class _Undo:
             if lid in self.gone:
                 continue
             self.result.activities_deleted += n
+            self.result.activities[lid] = n
             self.activity_leads.add(lid)
 
     def _plan_activity_times(self) -> None:
@@ -451,12 +462,10 @@ class _Undo:
         later: dict[int, list[tuple[int, set[str]]]] = defaultdict(list)
         stage: dict[int, tuple[str, Any]] = {}
         owner: dict[int, tuple[str | None, bool]] = {}
-        first_change = select(func.min(BC.c.id)).where(BC.c.batch_id == self.id).scalar_subquery()
         for part in _parts(leads):
             for lid, batch, after, before in self.conn.execute(
                     select(BC.c.lead_id, BC.c.batch_id, BC.c.after, BC.c.before).join(B, B.c.id == BC.c.batch_id)
-                    .where(BC.c.lead_id.in_(part), BC.c.batch_id != self.id, B.c.status != "undone",
-                           BC.c.id > first_change).order_by(BC.c.id)):
+                    .where(self.since, BC.c.lead_id.in_(part), B.c.status != "undone").order_by(BC.c.id)):
                 later[lid].append((batch, set(after or before or ())))
             for lid, cause, batch in self.conn.execute(
                     select(HISTORY.c.lead_id, HISTORY.c.cause, HISTORY.c.batch_id)
@@ -491,6 +500,7 @@ class _Undo:
             for model in _LEAD_CHILDREN:
                 t = model.__table__
                 conn.execute(delete(t).where(t.c.lead_id.in_(part)))
+            conn.execute(delete(BC).where(or_(BC.c.batch_id == self.id, self.since), BC.c.lead_id.in_(part)))
             conn.execute(delete(DUPLICATES).where(or_(DUPLICATES.c.lead_id.in_(part),
                                                       DUPLICATES.c.other_id.in_(part))))
             conn.execute(delete(LEADS).where(LEADS.c.id.in_(part)))

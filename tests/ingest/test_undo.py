@@ -249,6 +249,7 @@ def test_activity_batch_undo_removes_its_activities_and_reopens_its_tasks(store,
 
     r = undo_batch(store, res.batch)
     assert (r.activities_deleted, r.tasks_reopened, r.conflicts) == (3, [tid], [])
+    assert r.activities == {ada: 2, bob: 1}
     with store.connect() as conn:
         assert conn.execute(select(TASKS.c.status, TASKS.c.completed_at).where(TASKS.c.id == tid)).one() == \
             ("pending", None)
