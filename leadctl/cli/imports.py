@@ -31,8 +31,8 @@ def import_files(
                                                  help="Country for phone numbers without one, e.g. US."),
     dayfirst: Optional[bool] = typer.Option(None, "--dayfirst/--monthfirst",
                                             help="Read 03/04/2026 as 3 April (default: decided per column)."),
-    strict: bool = typer.Option(False, "--strict", help="Reject rows with any unreadable value."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would happen; write nothing."),
+    strict: bool = typer.Option(False, "--strict", help="Reject rows with any unreadable value; exit 1 when any row is rejected."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the column plan and what would happen; write nothing."),
     rejects: Optional[str] = typer.Option(None, "--rejects", help="Rejects file (default <input>.rejects.csv)."),
     no_process: bool = typer.Option(False, "--no-process", help="Do not score, qualify and route the leads."),
     output_format: str = typer.Option("table", "--output-format", help="table | json."),
@@ -70,9 +70,44 @@ def import_files(
     if output_format == "json":
         sys.stdout.write(json.dumps(result.summary()) + "\n")
     else:
+        if dry_run:
+            _print_plans(result.plans)
         _print_summary(result, processed)
+    for plan in result.plans:
+        if plan["preamble_lines"]:
+            say(f"{plan['file']}: skipped {plan['preamble_lines']} line(s) of notes above the header row")
     for path in result.rejects_files:
         say(f"rejected rows and warnings written to {path}")
+    if strict and result.rejected:
+        from ..errors import LeadctlError
+
+        where = f"; see {', '.join(result.rejects_files)}" if result.rejects_files else ""
+        raise LeadctlError(f"{result.rejected} row(s) rejected with --strict{where}",
+                           hint="fix those rows, or import without --strict to take the readable values")
+
+
+def _print_plans(plans: list[dict]) -> None:
+    """Each file's column plan: the columns feeding each field, in the order a row tries them."""
+    from rich.table import Table
+
+    from .render import console, safe_text
+
+    out = console()
+    for plan in plans:
+        title = f"Columns of {plan['file']}"
+        if plan["preamble_lines"]:
+            title += f" (header row below {plan['preamble_lines']} line(s) of notes)"
+        out.print(safe_text(title))  # not the table's title, which would wrap to the table's width
+        t = Table(header_style="bold")
+        t.add_column("field")
+        t.add_column("columns (a row takes the first readable one)")
+        for name, headers in plan["fields"].items():
+            t.add_row(name, safe_text(", ".join(headers)))
+        if plan["attributes"]:
+            t.add_row("attributes", safe_text(", ".join(plan["attributes"])))
+        if plan["ignored"]:
+            t.add_row("(ignored)", safe_text(", ".join(plan["ignored"])))
+        out.print(t)
 
 
 def _print_summary(result, processed) -> None:

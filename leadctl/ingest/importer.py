@@ -141,6 +141,24 @@ def check_read_options(opts: ImportOptions) -> None:
                              hint="e.g. utf-8, cp1252, latin-1, utf-16") from None
 
 
+def _check_map_columns(paths: list[str], opts: ImportOptions) -> None:
+    """Refuse a --map column a file does not have before a batch is recorded (CSV and JSON Lines,
+    whose headers are cheap to read; a JSON file is checked when it is read)."""
+    if not opts.overrides:
+        return
+    for path in paths:
+        if path == "-" or not os.path.isfile(path):
+            continue  # stdin is read once; a missing file is reported by import_leads
+        stream = read_records(path, fmt=opts.fmt, delimiter=opts.delimiter, encoding=opts.encoding)
+        try:
+            if stream.format != "json":
+                colmap = build_column_map(stream.headers, overrides=opts.overrides, mapping=opts.mapping)
+                if colmap.missing_map:
+                    check_plan(colmap, stream.headers, file=stream.name)
+        finally:
+            stream.close()
+
+
 def import_leads(store: Store, paths: list[str], opts: ImportOptions, rules, *, now: datetime | None = None,
                  progress: Progress | None = None) -> ImportResult:
     """Import lead files into the store as one batch and return what happened.
@@ -151,6 +169,7 @@ def import_leads(store: Store, paths: list[str], opts: ImportOptions, rules, *, 
         raise UsageError(f"--mode: '{opts.mode}' is not one of {', '.join(MODES)}")
     match = parse_match(opts.match)
     check_read_options(opts)
+    _check_map_columns(paths, opts)
     for p in paths:
         if p != "-" and not os.path.exists(p):
             raise InputError("no such file", file=p)
