@@ -193,6 +193,11 @@ class BusinessCalendar:
         work = self.business_work(within) + timedelta(minutes=1)
         return to_utc(self.back_working_local(to_local(at, self.tz), work), self.tz)
 
+    def business_start_after(self, at: datetime, within: timedelta) -> datetime:
+        """A time after which no SLA window of `within` has ended before `at` (naive UTC)."""
+        work = max(self.business_work(within) - timedelta(minutes=1), timedelta(0))
+        return to_utc(self.back_working_local(to_local(at, self.tz), work), self.tz)
+
     def local_text(self, at: datetime) -> str:
         """`2026-11-20 09:10 Europe/Berlin` for naive-UTC `at`."""
         return f"{to_local(at, self.tz):%Y-%m-%d %H:%M} {self.tzname}"

@@ -131,13 +131,14 @@ def check_sla(conn: Connection, rules, now: datetime, *, dry_run: bool = False,
     terminal = sorted(terminal_stages(rules))
     per_rule = []
     for r in sla:
-        shortest = _shortest(r.within, zone_cals[0])
-        parts = [LEADS.c.assigned_at < now - shortest]
+        # Windows that ended before `now` started by `latest`; those ending at or after `since` at or
+        # after `earliest` — in any owner's zone. The index on assigned_at reads just that range.
+        latest = max(c.business_start_after(now, r.within) for c in zone_cals) + _DST_SLACK
+        parts = [LEADS.c.assigned_at <= min(latest, now)]
         if since is not None:
-            # Every window that ends at or after `since` started after this, in any owner's zone.
             earliest = min(c.business_start_before(since, r.within) for c in zone_cals) - _DST_SLACK
             parts.append(LEADS.c.assigned_at >= earliest)
-        parts.append(not_(_in_time_sql(conn, shortest)))
+        parts.append(not_(_in_time_sql(conn, _shortest(r.within, zone_cals[0]))))
         per_rule.append(and_(*parts))
     cols = [c for c in LEADS.c if c.name not in _SKIP]
     stmt = select(*cols).where(LEADS.c.owner.is_not(None), LEADS.c.assigned_at.is_not(None),

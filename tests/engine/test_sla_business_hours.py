@@ -186,13 +186,19 @@ def test_sla_windows_count_business_time(zone, start, within, expected):
 @pytest.mark.parametrize("zone", ["America/Los_Angeles", "Europe/Berlin", "UTC"])
 @pytest.mark.parametrize("within", [timedelta(minutes=30), timedelta(hours=1), timedelta(days=1),
                                     timedelta(days=3, hours=5)])
-def test_window_start_bound_is_sound(zone, within):
-    """Every window that ends at or after `t` starts at or after the bound (the sweep's SQL prefilter)."""
+def test_window_start_bounds_are_sound(zone, within):
+    """The sweep's SQL range on assigned_at never drops a window: those that end at or after `t`
+    start at or after the lower bound, those that end before `t` at or before the upper one."""
     cal = BusinessCalendar(HOURS, zone)
-    for t in (datetime(2026, 11, 23, 17, 0), datetime(2026, 11, 21, 12, 0), datetime(2026, 11, 24, 3, 7)):
-        bound = cal.business_start_before(t, within)
-        a = bound - timedelta(days=12)
-        while a < bound:
-            assert cal.add_business(a, within) < t, (a, bound)
-            a += timedelta(minutes=20)
-        assert bound < t
+    for t in (datetime(2026, 11, 23, 17, 0), datetime(2026, 11, 21, 12, 0), datetime(2026, 11, 24, 3, 7),
+              datetime(2026, 11, 24, 14, 0)):
+        low, high = cal.business_start_before(t, within), cal.business_start_after(t, within)
+        assert low < high < t
+        a = t - timedelta(days=12)
+        while a < t:
+            due = cal.add_business(a, within)
+            if a < low:
+                assert due < t, (a, low)
+            if a > high:
+                assert due >= t, (a, high)
+            a += timedelta(minutes=7)
