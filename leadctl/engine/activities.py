@@ -27,7 +27,6 @@ from ..store import models
 from ..store.db import Store
 from .contact import CONTACT_TYPES
 
-
 CHUNK = 5000
 # Clocks disagree and time zones confuse: an event up to a day ahead is taken, not one later.
 FUTURE_GRACE = timedelta(days=1)
@@ -390,23 +389,30 @@ def _import_chunk(store, conn, pending, columns, result, writer, now, default_re
 
 
 def _find_leads(conn, values: list[dict[str, Any]]) -> list[int | None]:
-    """The lead id for each event: by e-mail, then phone, then external id (one query per key)."""
+    """The lead id for each event: by e-mail, then phone, then external id (one query per key), each also
+    among the identifiers a lead was imported with. A value that several leads share (a switchboard
+    phone) names none of them: the next key decides, or the event is reported as matching no lead."""
     t = models.Lead.__table__
-    found: dict[tuple[str, str], int] = {}
+    li = models.LeadIdentifier.__table__
+    found: dict[tuple[str, str], set[int]] = {}
     for key in ("email", "phone", "external_id"):
         wanted = sorted({v[key] for v in values if v.get(key)})
         col = t.c[key]  # e-mails are stored normalised (lower case), so the index serves
         for i in range(0, len(wanted), 500):
             part = wanted[i:i + 500]
-            for lid, val in conn.execute(select(t.c.id, col).where(col.in_(part), t.c.erased_at.is_(None))
-                                         .order_by(t.c.id)):
-                found.setdefault((key, val), lid)
+            for lid, val in conn.execute(select(t.c.id, col).where(col.in_(part), t.c.erased_at.is_(None))):
+                found.setdefault((key, val), set()).add(lid)
+            folded = {p.casefold(): p for p in part}
+            for lid, val in conn.execute(select(li.c.lead_id, li.c.value).where(
+                    li.c.kind == key, li.c.value.in_(sorted(folded)))):
+                found.setdefault((key, folded[val]), set()).add(lid)
     out = []
     for v in values:
         lid = None
         for key in ("email", "phone", "external_id"):
-            if v.get(key) and (key, v[key]) in found:
-                lid = found[(key, v[key])]
+            leads = found.get((key, v[key])) if v.get(key) else None
+            if leads and len(leads) == 1:
+                lid = next(iter(leads))
                 break
         out.append(lid)
     return out

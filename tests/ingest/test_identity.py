@@ -187,3 +187,22 @@ def test_a_number_that_is_an_id_and_another_leads_external_id_is_refused(store, 
     assert resolve_lead(store, "id:1") == 1
     assert resolve_lead(store, "ext:1") == 2
     assert resolve_lead(store, "7") == 1
+
+
+def test_activities_find_leads_by_every_identifier_and_never_guess_a_shared_phone(store, rules, tmp_path):
+    from leadctl.engine.activities import import_activities
+
+    a = write_csv(tmp_path / "a.csv", ["Record ID", "Email", "Phone"], [["51638", "ann@acme.com", "+1 415 555 0100"],
+                                                                       ["51639", "bob@acme.com", "+1 415 555 0100"]])
+    b = write_csv(tmp_path / "b.csv", ["Lead ID", "Email"], [["00QX", "ann@acme.com"]])
+    imp(store, rules, a)
+    imp(store, rules, b)
+    events = write_csv(tmp_path / "e.csv", ["External ID", "Phone", "Type", "Date"], [
+        ["00QX", "", "call", "2026-11-19 10:00"],
+        ["", "+14155550100", "call", "2026-11-19 11:00"],
+    ])
+    res = import_activities(store, events, now=NOW, rules=rules)
+    assert res.created == 1
+    with store.connect() as conn:
+        acts = conn.execute(select(models.Activity.__table__.c.lead_id)).all()
+    assert [lid for (lid,) in acts] == [resolve_lead(store, "ann@acme.com")]
