@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -20,8 +21,6 @@ from leadctl.ingest.importer import ImportOptions, import_leads
 from leadctl.rules.loader import load_rules
 from leadctl.store import models
 from leadctl.store.history import entered_stages
-
-from conftest import REPO
 
 NOW = datetime(2026, 11, 20, 10, 0)
 RULES = REPO / "leadctl" / "default_rules"
@@ -88,7 +87,7 @@ def scenario(store, rules, tmp_path):
 
 # ---------------------------------------------------------------- the issue's scenario
 def test_undo_keeps_later_import_and_the_lead_someone_worked_on(store, rules, tmp_path):
-    (b1, b2, b3), carol = scenario(store, rules, tmp_path)
+    (_, b2, _), carol = scenario(store, rules, tmp_path)
     r = undo_batch(store, b2, now=NOW + timedelta(hours=3))
 
     assert lead(store, "ada@example.com")["company"] == "OneFinal"          # b3's change is kept ...
@@ -286,7 +285,8 @@ def test_activity_import_warns_unknown_types_and_rejects_the_future(store, rules
     assert (res.created, res.rejected) == (3, 1)
     assert res.unknown_types == {"bogus_type": 1}
     assert {"page_view", "demo_request", "call"} <= set(res.known_types)
-    rows = list(csv.reader(open(tmp_path / "rej.csv", encoding="utf-8")))
+    with open(tmp_path / "rej.csv", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
     assert rows[1][0] == "3" and "in the future" in rows[1][2] and "2099-01-01" in rows[1][2]
     # Once stored, the type is known: a second file with it is not warned about.
     more = write_csv(tmp_path / "ev2.csv", ["Email", "Type", "Time"], [["ada@example.com", "bogus_type",
@@ -340,7 +340,7 @@ def test_cli_undo_asks_refuses_without_a_terminal_and_dry_runs(store, rules, db_
 
 
 def test_cli_undo_yes_and_force(store, rules, db_url, tmp_path):
-    (_, b2, _), carol = scenario(store, rules, tmp_path)
+    (_, b2, _), _ = scenario(store, rules, tmp_path)
     r = cli(db_url, "batches", "undo", str(b2), "--yes", "--force")
     assert r.exit_code == 0, r.output
     assert "deleted 1 lead (1 changed since, --force)" in r.output and "carol@example.com" in r.output
