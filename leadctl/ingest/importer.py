@@ -120,7 +120,7 @@ def parse_match(text: str | Iterable[str]) -> tuple[tuple[str, ...], ...]:
 
 
 def check_read_options(opts: ImportOptions) -> None:
-    """Refuse bad --format, --delimiter, --encoding and --map values before a batch is recorded."""
+    """Refuse bad --format, --delimiter, --encoding, --map and --rejects values before a batch is recorded."""
     import codecs
 
     from .headers import _check_target
@@ -139,6 +139,12 @@ def check_read_options(opts: ImportOptions) -> None:
         except LookupError:
             raise UsageError(f"--encoding: unknown encoding {opts.encoding!r}",
                              hint="e.g. utf-8, cp1252, latin-1, utf-16") from None
+    folder = os.path.dirname(opts.rejects or "") or "."
+    if opts.rejects and not opts.dry_run and not os.path.isdir(folder):
+        from ..errors import OutputError
+
+        raise OutputError(f"--rejects: cannot write {opts.rejects}: folder {folder} does not exist",
+                          hint="create the folder or choose another path")
 
 
 def _check_map_columns(paths: list[str], opts: ImportOptions) -> None:

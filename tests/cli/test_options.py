@@ -129,3 +129,14 @@ def test_a_failed_usage_check_leaves_no_batch(leads, tmp_path, option, value, sa
     listed = run(leads, "batches", "--format", "json")
     assert listed.exit_code == 0, listed.output
     assert json.loads(listed.stdout) == []
+
+
+def test_a_rejects_file_in_a_missing_folder_is_refused_before_the_batch(leads, tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("Email\nnot-an-email\n")
+    rules = tmp_path / "no-rules"
+    rules.mkdir()
+    r = run(leads, "--rules", str(rules), "import", str(src), "--rejects", str(tmp_path / "gone" / "r.csv"))
+    assert r.exit_code == 1
+    assert f"--rejects: cannot write {tmp_path}/gone/r.csv: folder {tmp_path}/gone does not exist" in r.output
+    assert json.loads(run(leads, "batches", "--format", "json").stdout) == []
