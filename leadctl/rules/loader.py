@@ -419,14 +419,7 @@ def _namespaces(states: dict[str, _FileState]) -> dict[str, _Names | None]:
         default = StagesConfig()
         out["stage"] = _Names("stage", list(default.names))
     elif isinstance(st.data, dict) and isinstance(st.data.get("stages"), list):
-        names, aliases = [], {}
-        for _, item in _items(st.data, "stages"):
-            name = _text(item.get("name"))
-            if name:
-                names.append(name)
-                for a in item.get("aliases") or [] if isinstance(item.get("aliases"), list) else []:
-                    if _text(a):
-                        aliases[a] = name
+        names, aliases = _named(st.data, "stages")
         out["stage"] = _Names("stage", names, aliases) if names else None
     else:
         out["stage"] = None
@@ -450,20 +443,25 @@ def _namespaces(states: dict[str, _FileState]) -> dict[str, _Names | None]:
     out["assign_owner"] = _Names("owner", names, emails) if readable else None
     out["assign_team"] = _Names("team", teams) if readable else None
 
-    srcs = states["sources.yaml"]
-    names, aliases = [], {}
-    for _, item in _items(srcs.data, "sources"):
-        name = _text(item.get("name"))
-        if name:
-            names.append(name)
-            for a in item.get("aliases") or [] if isinstance(item.get("aliases"), list) else []:
-                if _text(a):
-                    aliases[a] = name
+    names, aliases = _named(states["sources.yaml"].data, "sources")
     out["source"] = _Names("source", names, aliases) if names else None
-
-    cadences = [c for c in (_text(it.get("name")) for _, it in _items(states["followups.yaml"].data, "cadences")) if c]
-    out["cadence"] = _Names("cadence", cadences)
     return out
+
+
+def _named(data: Any, key: str) -> tuple[list[str], dict[str, str]]:
+    """The names of the items under `key`, and their aliases (alias → name)."""
+    names: list[str] = []
+    aliases: dict[str, str] = {}
+    for _, item in _items(data, key):
+        name = _text(item.get("name"))
+        if not name:
+            continue
+        names.append(name)
+        listed = item.get("aliases")
+        for alias in listed if isinstance(listed, list) else []:
+            if _text(alias):
+                aliases[alias] = name
+    return names, aliases
 
 
 def _cross_checks(states: dict[str, _FileState], problems: list[RuleProblem]) -> None:
