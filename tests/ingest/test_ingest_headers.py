@@ -257,6 +257,11 @@ REAL_EXPORTS = {
         "Rating": "attributes.rating", "CreatedDate": "created_at", "OwnerId": "owner",
         "HasOptedOutOfEmail": "do_not_contact",
     },
+    "salesforce_lead_report": {
+        "Lead ID": "external_id", "Lead Owner": "owner", "First Name": "first_name", "Last Name": "last_name",
+        "Title": "title", "Company / Account": "company", "Email": "email", "Phone": "phone", "Mobile": "phone",
+        "Lead Source": "source", "Lead Status": "stage", "Rating": "attributes.rating", "Create Date": "created_at",
+    },
     "odoo_crm_lead": {
         "id": "external_id", "name": "full_name", "email_from": "email", "partner_name": "company",
         "contact_name": "full_name", "country_id/id": "country", "country_id": "country", "user_id/id": "owner",
@@ -269,6 +274,7 @@ REAL_EXPORTS = {
         "Person - Name": "full_name", "Person - Email": "email", "Email - Work": "email", "Email - Home": "email",
         "Phone - Work": "phone", "Phone - Mobile": "phone", "Organization - Name": "company",
         "Lead - Title": "attributes.lead_title", "Lead - Source": "source", "Person - Job title": "title",
+        "Deal - Title": "attributes.deal_title", "Deal - Owner": "owner",
     },
     "facebook_lead_ads": {
         "id": "external_id", "created_time": "created_at", "ad_id": "attributes.ad_id",
