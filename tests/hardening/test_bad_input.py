@@ -118,7 +118,8 @@ CORPUS: dict[str, dict] = {
                                           "source": "src' OR '1'='1"}},
     },
     "semicolon_bom_excel.csv": {"counts": {"read": 1, "created": 1}, "leads": {"bom@example.com": {"first_name": "Bom"}}},
-    "no_identifiers.csv": {"counts": {"read": 2, "rejected": 2}, "rejected": {1: NO_ID, 2: NO_ID}},
+    # no column for an e-mail, phone, id or profile URL: refused before any row is read
+    "no_identifiers.csv": {"error": "no column gives an e-mail, phone, external id or LinkedIn URL"},
 }
 
 
