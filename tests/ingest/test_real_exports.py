@@ -441,6 +441,14 @@ class Imported:
 _CACHE: dict[str, Imported] = {}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _close_stores():
+    yield
+    for imp in _CACHE.values():
+        imp.store.dispose()
+    _CACHE.clear()
+
+
 @pytest.fixture
 def imported(tmp_path_factory, rules):
     def get(name: str) -> Imported:
@@ -567,6 +575,16 @@ def test_same_people_in_two_exports_are_one_lead_each(rules, tmp_path, store):
     with store.connect() as conn:
         emails = [e for (e,) in conn.execute(select(t.c.email))]
     assert len(emails) == len(set(emails)) == 10
+
+
+def test_a_file_with_no_identity_column_stops_before_reading_rows(cli, tmp_path):  # noqa: F811
+    """The lead-scoring set without --map: no column is an e-mail, phone or id, so nothing can be
+    imported; the import says so (naming the columns it saw) and exits 1 instead of rejecting every row."""
+    r = cli("import", str(EXPORTS / "lead_scoring.csv"), "--output-format", "json",
+            "--rejects", str(tmp_path / "rej.csv"))
+    assert r.code == 1, (r.out, r.err)
+    assert r.err.startswith("error: ") and "Prospect ID" in r.err and "email" in r.err, r.err
+    assert not (tmp_path / "rej.csv").exists()
 
 
 # ------------------------------------------------------------------------------------ the CLI
