@@ -5,6 +5,7 @@ warnings of one lead; the importer folds and writes them.
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +19,7 @@ _TEXT = {"first_name", "last_name", "company", "title", "industry", "city", "cam
 DATES = {"created_at", "last_activity_at", "last_contacted_at", "stage_at"}
 # Fields whose candidate columns must parse in a row to be chosen for it.
 _PARSED = {"email", "linkedin", "country", "employees", "annual_revenue", "do_not_contact", "stage", *DATES}
+_FIVE_DIGITS = re.compile(r"(?:\D*\d){5}")
 
 
 @dataclass
@@ -202,7 +204,7 @@ class Normaliser:
         if N.is_missing(text):
             return False
         if name == "phone":  # read later, with the row's country; a number has digits
-            return sum(c.isdigit() for c in text) >= 5
+            return _FIVE_DIGITS.match(text) is not None
         if name not in _PARSED:
             return True
         try:
