@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Callable, Iterable
 
 from . import normalize as N
-from .headers import ColumnMap, snake_case
+from .headers import ColumnMap
 from .reader import EXTRA_KEY
 
 _TEXT = {"first_name", "last_name", "company", "title", "industry", "city", "campaign", "owner", "external_id"}
