@@ -222,7 +222,7 @@ def test_map_of_an_absent_column_is_a_usage_error(store, rules, tmp_path):
     assert "'Emial'" in e.value.message and "'E-mail'" in e.value.message
 
 
-def test_cli_failures_exit_codes_and_messages(cli, tmp_path, db_url):
+def test_cli_failures_exit_codes_and_messages(cli, tmp_path, db_url):  # noqa: F811 - fixture from the CLI helpers
     people = write_csv(tmp_path / "people.csv", ["First Name", "Last Name"], [["Ada", "L"]])
     r = cli("import", people)
     assert r.code == 1 and r.out == ""
@@ -238,7 +238,7 @@ def test_cli_failures_exit_codes_and_messages(cli, tmp_path, db_url):
     assert query(db_url, "SELECT count(*) FROM leads") == [(0,)]
 
 
-def test_strict_with_rejects_exits_1_after_writing_rejects_and_summary(cli, tmp_path, db_url):
+def test_strict_with_rejects_exits_1_after_writing_rejects_and_summary(cli, tmp_path, db_url):  # noqa: F811 - fixture from the CLI helpers
     path = write_csv(tmp_path / "s.csv", ["Email", "Employees"], [["a@x.com", "12"], ["b@x.com", "lots"]])
     r = cli("import", path, "--strict", "--output-format", "json")
     assert r.code == 1
@@ -253,7 +253,7 @@ def test_strict_with_rejects_exits_1_after_writing_rejects_and_summary(cli, tmp_
 
 # --------------------------------------------------------------------------- the plan, shown
 
-def test_json_summary_carries_warnings_preamble_and_plan(cli, tmp_path):
+def test_json_summary_carries_warnings_preamble_and_plan(cli, tmp_path):  # noqa: F811 - fixture from the CLI helpers
     path = write_csv(tmp_path / "Connections.csv", ["First Name", "URL", "Email Address", "Notes"],
                      [["Ada", "https://www.linkedin.com/in/ada", "ada@x.org", "hi"],
                       ["Bob", "", "bob@x.org", ""]], preamble=LINKEDIN_NOTES)
@@ -277,7 +277,7 @@ def test_json_summary_carries_warnings_preamble_and_plan(cli, tmp_path):
     assert list(summary["plan"][0]["fields"]) == ["email", "first_name", "linkedin"]  # in field order
 
 
-def test_dry_run_table_shows_the_plan(cli, tmp_path, db_url):
+def test_dry_run_table_shows_the_plan(cli, tmp_path, db_url):  # noqa: F811 - fixture from the CLI helpers
     path = write_csv(tmp_path / "x.csv", ["Lead Origin", "Email", "Lead Source", "Budget"],
                      [["API", "a@x.com", "Web", "10k"]], preamble="Exported by X\n\n")
     r = cli("import", path, "--dry-run")
@@ -290,7 +290,7 @@ def test_dry_run_table_shows_the_plan(cli, tmp_path, db_url):
     assert query(db_url, "SELECT count(*) FROM leads") == [(0,)]
 
 
-def test_a_map_of_an_absent_column_leaves_no_batch(cli, tmp_path, db_url):
+def test_a_map_of_an_absent_column_leaves_no_batch(cli, tmp_path, db_url):  # noqa: F811 - fixture from the CLI helpers
     ok = write_csv(tmp_path / "ok.csv", ["E-mail", "Name"], [["a@x.com", "Ada"]])
     assert cli("import", ok, "--map", "Mail=email").code == 2
     assert query(db_url, "SELECT count(*) FROM batches") == [(0,)]
