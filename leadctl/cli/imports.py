@@ -122,6 +122,11 @@ def _print_summary(result, processed) -> None:
     t.add_row(*(str(getattr(result, c)) for c in
                 ("read", "created", "updated", "merged", "unchanged", "rejected", "warnings", "seconds")))
     console().print(t)
+    from ..ingest.rows import phone_summary
+
+    phones = phone_summary(result.phone_evidence)
+    if phones:
+        say(phones)
     if processed is not None:
         say(processed.summary())
 

@@ -34,7 +34,7 @@ __all__ = [
     "BadValue", "is_missing", "normalize_email", "email_domain", "normalize_phone",
     "normalize_country", "parse_datetime", "detect_dayfirst", "parse_number", "parse_int",
     "parse_bool", "clean_text", "split_full_name", "parse_name", "PersonName", "not_a_name", "is_vendor_test",
-    "NoRegion", "is_international", "calling_code", "bare_international", "region_of_domain",
+    "NoRegion", "is_international", "calling_code", "bare_international", "region_of_domain", "ambiguous_date",
 ]
 
 
@@ -324,6 +324,13 @@ def _bare_valid(digits: str) -> str | None:
     if not phonenumbers.is_valid_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def no_region_reason(s: str, suggestion: str | None = None) -> str:
+    """The warning for a national number that no region reads, naming the fix."""
+    cc = suggestion or "CC"
+    return (f"phone {_show(s)} has no country code and the row has no country: pass --default-region {cc} "
+            f"or add a Country column (or set the project's region: leadctl init --region {cc})")
 
 
 def phone_valid_in(s: str, region: str) -> bool:
@@ -681,6 +688,19 @@ def detect_dayfirst(samples: list[str]) -> bool | None:
             return True
         if b > 12 and a <= 12:
             return False
+    return None
+
+
+def ambiguous_date(samples: list[str]) -> str | None:
+    """The first `A/B/YYYY` value that reads both ways (both parts 12 or less, not equal), else None."""
+    for s in samples:
+        if not s:
+            continue
+        m = _SLASH_DATE.match(s)
+        if m:
+            a, b = int(m.group(1)), int(m.group(2))
+            if a <= 12 and b <= 12 and a != b:
+                return s.strip()
     return None
 
 

@@ -406,7 +406,7 @@ def plan_values(head_rows: list[dict[str, Any]], colmap: ColumnMap, opts, rules,
                         f"countries do not settle it: read month first (MM/DD); pass --dayfirst if "
                         f"this file writes the day first"))
         plan.dayfirst[name] = dayfirst
-    _plan_phones(plan, head_rows, _headers(colmap, "phone"), opts)
+    _plan_phones(plan, head_rows, _headers(colmap, "phone"), opts, countries)
     return plan
 
 
@@ -436,7 +436,8 @@ def _dayfirst_of_countries(countries: list[str]) -> bool | None:
     return None
 
 
-def _plan_phones(plan: ValuePlan, head_rows: list[dict[str, Any]], headers: list[str], opts) -> None:
+def _plan_phones(plan: ValuePlan, head_rows: list[dict[str, Any]], headers: list[str], opts,
+                 countries: list[str]) -> None:
     """The phone column's evidence: the calling code most of its international numbers carry
     (kept only when its national numbers read as that country's), numbers written with a code
     but without "+", and a region to suggest when nothing else reads its national numbers."""
@@ -478,10 +479,14 @@ def _plan_phones(plan: ValuePlan, head_rows: list[dict[str, Any]], headers: list
             if not sample or sum(N.phone_valid_in(v, region) for v in sample) * 2 >= len(sample):
                 plan.phone_region = region
     if national and not (plan.phone_region or opts.default_region or plan.project_region):
+        # The country most rows name, else the one whose numbers most of the sample clearly are.
+        if countries:
+            plan.suggested_region = Counter(countries).most_common(1)[0][0]
+            return
         sample = national[:100]
         scores = [(sum(N.phone_valid_in(v, r) for v in sample), r) for r in _SUGGEST]
         best = max(scores, key=lambda s: s[0])
-        if best[0]:
+        if best[0] * 2 > len(sample):
             plan.suggested_region = best[1]
 
 
@@ -505,3 +510,17 @@ def _loose_stage_lookup(stages) -> dict[str, str]:
     for key in clash:
         out.pop(key, None)
     return out
+
+
+_EVIDENCE_WORDS = {
+    "international": "with their country code", "country": "by the row's country",
+    "column": "by their column's other numbers", "domain": "by the e-mail's or website's country domain",
+    "default_region": "by --default-region", "project_region": "by the project's region (init --region)",
+    "kept_raw": "kept raw, unread (see the warnings)",
+}
+
+
+def phone_summary(counts: dict[str, int]) -> str | None:
+    """One line for the import summary: how many phones were read by which evidence."""
+    parts = [f"{counts[k]:,} {_EVIDENCE_WORDS[k]}" for k in PHONE_EVIDENCE if counts.get(k)]
+    return "phones: " + ", ".join(parts) if parts else None
