@@ -157,11 +157,11 @@ class Normaliser:
             self._name_columns(values, attributes, warnings)
         if full_name is not None:
             self._full_name(full_name, values, attributes, warnings)
-        if not (values.get("email") or values.get("phone") or values.get("external_id")):
+        if not (values.get("email") or values.get("phone") or values.get("external_id") or values.get("linkedin")):
             # the phone's own reason: a readable number is never called invalid
             bad_ids = [r if f == "phone" else f"{f} '{v}' is invalid"
-                       for f, v, r in warnings if f in ("email", "phone", "external_id")]
-            why = "no valid e-mail, phone or external id"
+                       for f, v, r in warnings if f in ("email", "phone", "external_id", "linkedin")]
+            why = "no valid e-mail, phone, external id or LinkedIn profile"
             if bad_ids:
                 why += " (" + "; ".join(bad_ids) + ")"
             return None, why, warnings

@@ -58,7 +58,7 @@ def test_examples_import_every_row_accounted_for(store, rules, tmp_path):
     # examples/README.md: 6 in-file duplicates in the CSV and 2 repeat submissions in the
     # JSON carry two ids of one system: possible duplicates, not merged; 20 JSON people
     # already came from the CSV; 7 + 3 rows name nobody.
-    assert (r.read, r.created, r.merged, r.rejected, r.possible_duplicates) == (260, 231, 19, 10, 8)
+    assert (r.read, r.created, r.merged, r.rejected, r.possible_duplicates) == (260, 230, 20, 10, 8)
     assert count(store) == r.created
     # Sources are canonicalised through sources.yaml (google/adwords → Google Ads).
     t = models.Lead.__table__
@@ -121,8 +121,8 @@ def test_rejects_and_warnings_go_to_the_rejects_file(store, rules, tmp_path):
     assert rows[0][:5] == ["row", "status", "reason", "field", "value"]
     by_row = {(x[0], x[1]): x for x in rows[1:]}
     assert by_row[("1", "warning")][3] == "employees"
-    assert by_row[("2", "rejected")][2].startswith("no valid e-mail, phone or external id")
-    assert by_row[("3", "rejected")][2].startswith("no valid e-mail, phone or external id")
+    assert by_row[("2", "rejected")][2].startswith("no valid e-mail, phone, external id or LinkedIn profile")
+    assert by_row[("3", "rejected")][2].startswith("no valid e-mail, phone, external id or LinkedIn profile")
     # The raw value stays with the lead; the formula is neutralised in the CSV.
     assert lead(store, email="ok@example.com")["attributes"]["employees"] == "lots"
     assert "'=HYPERLINK" in open(src + ".rejects.csv", encoding="utf-8").read()
