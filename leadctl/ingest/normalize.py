@@ -1030,6 +1030,10 @@ def not_a_name(s: str | None) -> str | None:
     placeholder, no letters at all), or None when it reads as a name."""
     if not s:
         return None
+    if s.isalpha():  # one plain word, the common case
+        if len(s) <= 20 and s.lower() in _NAME_PLACEHOLDERS:
+            return f"{_show(s)} is a test placeholder, not a name"
+        return None
     t = s.strip()
     if "@" in t:
         if _NAME_EMAIL.match(t):
