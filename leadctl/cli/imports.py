@@ -127,6 +127,9 @@ def _print_summary(result, processed) -> None:
     phones = phone_summary(result.phone_evidence)
     if phones:
         say(phones)
+    if result.possible_duplicates:
+        say(f"possible duplicates: {result.possible_duplicates} (a shared phone or e-mail with different names or "
+            "ids; kept apart, recorded for review)")
     if processed is not None:
         say(processed.summary())
 

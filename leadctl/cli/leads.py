@@ -28,7 +28,7 @@ def leads_show(ctx: typer.Context, lead: str = typer.Argument(..., help="Lead id
     if fmt == "json":
         out = {k: data.get(k) for k in _PROFILE}
         out["attributes"] = data.get("attributes") or {}
-        for k in ("history", "activities", "followups", "assignments"):
+        for k in ("identifiers", "possible_duplicates", "history", "activities", "followups", "assignments"):
             out[k] = [{kk: jsonable(vv) for kk, vv in row.items()} for row in data[k]]
         typer.echo(json.dumps({k: jsonable(v) for k, v in out.items()}, ensure_ascii=False))
         return
@@ -55,6 +55,8 @@ def _render_show(data: dict) -> None:
         t.add_row(f"attributes.{k}", cell_text(v))
     c.print(t)
     sections = (
+        ("Imported with", data["identifiers"], ("kind", "system", "value")),
+        ("Possible duplicates", data["possible_duplicates"], ("lead", "reason")),
         ("Stage history", data["history"], ("at", "from_stage", "to_stage", "cause", "detail")),
         ("Activities (latest first)", data["activities"], ("at", "type", "note", "source")),
         ("Open follow-ups", data["followups"], ("id", "due_at", "action", "cadence", "step", "owner")),

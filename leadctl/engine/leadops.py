@@ -25,7 +25,8 @@ _CHILD_TABLES = (models.StageChange, models.Activity, models.Assignment, models.
 
 
 def show_lead(store: Store, ref: str, *, activities: int = 20) -> dict[str, Any]:
-    """Everything about a lead: profile, stage history, recent activities, open follow-ups."""
+    """Everything about a lead: profile, identifiers, possible duplicates, stage history, recent activities,
+    open follow-ups, assignments."""
     leads = models.Lead.__table__
     sh = models.StageChange.__table__
     act = models.Activity.__table__
@@ -46,6 +47,13 @@ def show_lead(store: Store, ref: str, *, activities: int = 20) -> dict[str, Any]
         lead["assignments"] = [dict(r._mapping) for r in conn.execute(
             select(asg.c.at, asg.c.owner, asg.c.reason).where(asg.c.lead_id == lead_id)
             .order_by(asg.c.at.desc(), asg.c.id.desc()).limit(5))]
+        li, pd = models.LeadIdentifier.__table__, models.PossibleDuplicate.__table__
+        lead["identifiers"] = [dict(r._mapping) for r in conn.execute(
+            select(li.c.kind, li.c.system, li.c.value).where(li.c.lead_id == lead_id).order_by(li.c.id))]
+        lead["possible_duplicates"] = [
+            {"lead": other, "reason": reason} for other, reason in conn.execute(
+                select(pd.c.other_id, pd.c.reason).where(pd.c.lead_id == lead_id).union_all(
+                    select(pd.c.lead_id, pd.c.reason).where(pd.c.other_id == lead_id)))]
     return lead
 
 
@@ -137,6 +145,8 @@ def forget_lead(store: Store, ref: str, *, now: datetime) -> dict[str, Any]:
         # Identifiers are the person's data; possible-duplicate notes name only what was shared.
         conn.execute(delete(models.LeadIdentifier.__table__).where(
             models.LeadIdentifier.__table__.c.lead_id == lead_id))
+        pd = models.PossibleDuplicate.__table__
+        conn.execute(delete(pd).where((pd.c.lead_id == lead_id) | (pd.c.other_id == lead_id)))
         conn.execute(sh.update().where(sh.c.lead_id == lead_id, sh.c.cause == "manual").values(detail=None))
         conn.execute(models.Erasure.__table__.insert().values(
             lead_id=lead_id, at=now, fields_erased=erased, activities_erased=activities))

@@ -109,10 +109,10 @@ class Ids:
             return "a different person behind a shared e-mail"
         email = values.get("email")
         if email and self.emails and email.casefold() not in self.emails:
-            return f"different e-mail ({email} / {sorted(self.emails)[0]})"
+            return "different e-mail"
         ext = values.get("external_id")
         if ext and system and self.externals.get(system) and ext.casefold() not in self.externals[system]:
-            return f"different {system} ({ext} / {sorted(self.externals[system])[0]})"
+            return f"different {system}"
         link = values.get("linkedin")
         if link and self.linkedin and link not in self.linkedin:
             return "different LinkedIn profile"

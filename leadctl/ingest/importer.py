@@ -99,8 +99,8 @@ class ImportResult:
         plus the warnings, the skipped preamble lines and each file's column plan."""
         return {"batch": self.batch, "read": self.read, "created": self.created, "updated": self.updated,
                 "merged": self.merged, "unchanged": self.unchanged, "rejected": self.rejected,
-                "warnings": self.warnings, "preamble_lines": self.preamble_lines, "plan": self.plans,
-                "phones": dict(self.phone_evidence)}
+                "warnings": self.warnings, "possible_duplicates": self.possible_duplicates,
+                "preamble_lines": self.preamble_lines, "plan": self.plans, "phones": dict(self.phone_evidence)}
 
 
 def parse_match(text: str | Iterable[str]) -> tuple[tuple[str, ...], ...]:
