@@ -53,7 +53,7 @@ def activity_log(
 
 def _warn_unknown(unknown: dict[str, int], known: list[str]) -> None:
     """A type no rule uses and the store has never seen is usually a typo: say so, with the known ones."""
-    from ..rules.conditions import did_you_mean
+    from ..words import did_you_mean
 
     for kind, rows in unknown.items():
         listed = ", ".join(known[:30]) + (f" … ({len(known)} in all)" if len(known) > 30 else "")

@@ -20,12 +20,13 @@ from sqlalchemy import bindparam, or_, select
 
 from ..errors import InputError, LeadctlError, UsageError
 from ..ingest import normalize as N
-from ..ingest.headers import canonical_key, load_mapping, snake_case
+from ..ingest.headers import canonical_key, load_mapping
 from ..ingest.reader import BadRecord, read_records
 from ..ingest.rejects import RejectsWriter
 from ..store import models
 from ..store.db import Store
 from .contact import CONTACT_TYPES
+from ..words import activity_key, snake_case
 
 CHUNK = 5000
 # Clocks disagree and time zones confuse: an event up to a day ahead is taken, not one later.
@@ -98,7 +99,7 @@ def rule_activity_types(rules) -> set[str]:
             for name in fields:
                 parts = str(name).split(".")
                 if len(parts) == 3 and parts[0] == "activity" and parts[1]:
-                    known.add(parts[1])
+                    known.add(activity_key(parts[1]))
             return
         if isinstance(obj, dict):
             items = obj.values()
@@ -108,7 +109,7 @@ def rule_activity_types(rules) -> set[str]:
             for attr in ("activity", "action"):
                 value = getattr(obj, attr, None)
                 if isinstance(value, str) and value:
-                    (known if attr == "activity" else actions).add(snake_case(value))
+                    (known if attr == "activity" else actions).add(activity_key(value))
             items = [getattr(obj, name, None) for name in type(obj).model_fields]
         else:
             return
@@ -145,8 +146,8 @@ def check_activity_types(conn, rules, types: dict[str, int], *, exclude_batch: i
 
 
 def activity_type(value: str) -> str:
-    """`Page View` → `page_view`: one spelling per type so rules can name it."""
-    name = snake_case(value)
+    """`Page View` → `page_view`: the one spelling per type (`words.activity_key`) rules name."""
+    name = activity_key(value)
     if not name:
         raise UsageError(f"'{value}' is not an activity type")
     return name

@@ -41,6 +41,7 @@ from sqlalchemy import bindparam, exists, func, or_, select
 from ..errors import NotFoundError, UsageError
 from ..store.models import Activity, Followup, Lead
 from .bizhours import Calendars, owner_zones
+from ..words import activity_key
 
 FOLLOWUPS = Followup.__table__
 LEADS = Lead.__table__
@@ -61,13 +62,9 @@ _DAYS_SINCE = {"days_since_created": "created_at", "days_since_activity": "last_
 _DATE_COLUMNS = ("created_at", "last_activity_at", "last_contacted_at")
 
 
-def normalise_type(value: str) -> str:
-    return "_".join(str(value).strip().lower().replace("-", " ").split())
-
-
 def action_for_activity(activity_type: str) -> str:
     """`email_sent` → `email`; an unmapped type is its own action (`demo` → `demo`)."""
-    t = normalise_type(activity_type)
+    t = activity_key(activity_type)
     return ACTIVITY_ACTIONS.get(t, t)
 
 
@@ -275,7 +272,7 @@ def _activity_facts(conn, ids: list[int]) -> dict[int, dict]:
         q = (select(ACTIVITIES.c.lead_id, ACTIVITIES.c.type, func.count(), func.max(ACTIVITIES.c.at))
              .where(ACTIVITIES.c.lead_id.in_(part)).group_by(ACTIVITIES.c.lead_id, ACTIVITIES.c.type))
         for lid, typ, n, last in conn.execute(q):
-            key = normalise_type(typ)
+            key = activity_key(typ)
             prev = out[lid].get(key)
             out[lid][key] = (n + prev[0], max(last, prev[1])) if prev else (n, last)
     return out

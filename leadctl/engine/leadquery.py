@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
 from ..errors import UsageError
 from ..store.models import Lead
+from ..words import did_you_mean
 
 LEADS = Lead.__table__
 
@@ -116,10 +117,7 @@ def sort_column(field: str) -> tuple[ColumnElement[Any], bool]:
     name = text.lstrip("+-").strip().lower()
     name = SORT_ALIASES.get(name, name)
     if name not in SORT_FIELDS:
-        from difflib import get_close_matches
-
-        close = get_close_matches(name, SORT_FIELDS, n=1)
-        raise UsageError(f"--sort: unknown field '{field}'" + (f" — did you mean '{close[0]}'?" if close else ""),
+        raise UsageError(f"--sort: unknown field '{field}'{did_you_mean(name, SORT_FIELDS)}",
                          hint="sort by one of: " + ", ".join(SORT_FIELDS) + " (prefix - for descending)")
     return LEADS.c[name], descending
 

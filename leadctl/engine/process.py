@@ -31,13 +31,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable, Sequence
 
-from sqlalchemy import Text, and_, bindparam, cast, func, select
+from sqlalchemy import Text, and_, cast, func, select
 
+from ..store import bulk
 from ..store.history import record_stage_changes
 from ..store.models import Activity, Lead, StageChange
-from .context import WRITABLE_COLUMNS, ProcessContext, Step, bulk_execute
+from ..words import activity_key
+from .context import WRITABLE_COLUMNS, ProcessContext, Step
 from .qualify import Qualifier
-from .scoring import Scorer, norm_type
+from .scoring import Scorer
 
 CHUNK = 5000
 FP_PREFIX = 32
@@ -197,7 +199,7 @@ class Pipeline:
             out: dict[str, list[str]] = defaultdict(list)
             for (t,) in conn.execute(select(ACTS.c.type).distinct()):
                 if t is not None:
-                    out[norm_type(t)].append(t)
+                    out[activity_key(t)].append(t)
             self._raw_types = dict(out)
         return self._raw_types
 
@@ -220,7 +222,7 @@ class Pipeline:
             stmt = (select(ACTS.c.lead_id, ACTS.c.type, func.count(), func.max(ACTS.c.at))
                     .where(self._lead_filter(ACTS.c.lead_id, ids, ranged)).group_by(ACTS.c.lead_id, ACTS.c.type))
             if self.agg_types is not None:
-                wanted = [t for n in self.agg_types for t in raw.get(norm_type(n), ())]
+                wanted = [t for n in self.agg_types for t in raw.get(activity_key(n), ())]
                 stmt = stmt.where(ACTS.c.type.in_(wanted)) if wanted else None
             if stmt is not None:
                 for lead_id, typ, n, last in conn.execute(stmt):
@@ -229,7 +231,7 @@ class Pipeline:
                         continue
                     key = norm.get(typ)
                     if key is None:
-                        key = norm[typ] = norm_type(typ)
+                        key = norm[typ] = activity_key(typ)
                     agg = lead["activity"]
                     if key in agg:
                         n0, l0 = agg[key]
@@ -247,7 +249,7 @@ class Pipeline:
                     rec.update(type=typ, at=at, note=note, source=source)
                     key = norm.get(typ)
                     if key is None:
-                        key = norm[typ] = norm_type(typ)
+                        key = norm[typ] = activity_key(typ)
                     records.setdefault(lead_id, {}).setdefault(key, []).append(rec)
         return records
 
@@ -345,8 +347,7 @@ def run_pipeline(ctx: ProcessContext, pipeline: Pipeline, txn: Callable[[], Any]
             step.start(ctx)
     last_id = None
     pos = 0
-    update = LEADS.update().where(LEADS.c.id == bindparam("_id"))
-    update_keys = (*writes, "explanation", "updated_at", "_id")
+    update_keys = (*writes, "explanation", "updated_at", "id")
     stamp = now.isoformat(timespec="seconds")
     digest = pipeline.digest
     while True:
@@ -391,7 +392,7 @@ def run_pipeline(ctx: ProcessContext, pipeline: Pipeline, txn: Callable[[], Any]
                     expl = {"fp": new_fp, **explanation(lead, digest), "at": stamp}
                     params.append((*new, expl, now, lead["id"]))
             if params:
-                bulk_execute(conn, update, LEADS, update_keys, params)
+                bulk.update_by_id(conn, LEADS, params, update_keys)
                 ctx.counts["updated"] += len(params)
             if history:
                 record_stage_changes(conn, history)

@@ -41,6 +41,7 @@ from ..errors import NotFoundError
 from ..store.db import get_meta, set_meta
 from ..store.models import Assignment, Lead
 from .owners import (
+from ..words import did_you_mean
     availability, away_until, key, open_loads, queue_names, stored_owners, terminal_stages, touch_owners,
 )
 
@@ -472,8 +473,6 @@ def assign_lead(store, rules, ref: str, owner: str, *, now: datetime) -> ManualA
                 note = f"{name} is no longer in routing.yaml"
             else:
                 known = [x.name for x in rules.routing.owners] + list(queues.values())
-                from ..rules.conditions import did_you_mean
-
                 raise NotFoundError(f"no owner '{owner}'{did_you_mean(owner, known)}",
                                     hint="owners: " + (", ".join(known) if known else "none in routing.yaml"))
         previous = conn.execute(select(LEADS.c.owner).where(LEADS.c.id == lead_id)).scalar()

@@ -11,8 +11,9 @@ How a score is made (RULES.md, plus the details it leaves open):
   record `{type, at, note, source, **fields}`). Without `each` the rule fires once
   when the count is ≥ 1; with `each: true` it gives `points × count`, capped at
   `max` (for negative points `max` is the floor, e.g. `points: -5, max: -15`).
-  Activity types match case-insensitively with spaces and hyphens read as `_`
-  (`Demo Requested` is `demo_requested`).
+  Activity types are compared by `words.activity_key`, as `activity log` and
+  `activity import` store them (`Demo Requested` and `Web.Visit` are
+  `demo_requested` and `web_visit`).
 * Each group (fit, engagement) is clamped to its `max` — at the top only: a group
   may go below zero, so negative points can pull the total down.
 * Engagement decay multiplies the engagement points by 0.5^(idle / half_life)
@@ -37,11 +38,7 @@ from datetime import datetime
 from typing import Any, Iterable, Mapping
 
 from ..rules.conditions import Condition
-
-
-def norm_type(value: Any) -> str:
-    """`Demo Requested` / `demo-requested` → `demo_requested`."""
-    return "_".join(str(value).strip().lower().replace("-", " ").split())
+from ..words import activity_key
 
 
 def round_half_up(x: float) -> int:
@@ -127,7 +124,7 @@ class Scorer:
                 if r.activity:
                     act_test = None if when.always else when.test
                     self.rules.append(CompiledScoreRule(i, r.name, group_name, r.points, None,
-                                                        norm_type(r.activity), act_test, r.each, r.max))
+                                                        activity_key(r.activity), act_test, r.each, r.max))
                 else:
                     self.rules.append(CompiledScoreRule(i, r.name, group_name, r.points, when.test,
                                                         None, None, False, None))

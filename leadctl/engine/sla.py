@@ -39,6 +39,7 @@ from sqlalchemy.engine import Connection
 
 from ..store.db import get_meta, set_meta
 from ..store.models import Activity, Assignment, Lead, SlaBreach
+from ..words import activity_key
 from .bizhours import BusinessCalendar, Calendars, owner_zones
 from .owners import terminal_stages
 
@@ -65,8 +66,6 @@ def _in_time_sql(conn: Connection, within) -> Any:
 
 
 def _activity(conn: Connection, leads: list[dict]) -> None:
-    from .scoring import norm_type
-
     by_id = {lead["id"]: lead for lead in leads}
     for lead in leads:
         lead["activity"] = {}
@@ -76,7 +75,7 @@ def _activity(conn: Connection, leads: list[dict]) -> None:
                 .where(ACTS.c.lead_id.in_(ids[i:i + 500])).group_by(ACTS.c.lead_id, ACTS.c.type))
         for lead_id, typ, n, last in conn.execute(stmt):
             agg = by_id[lead_id]["activity"]
-            k = norm_type(typ)
+            k = activity_key(typ)
             n0, l0 = agg.get(k, (0, None))
             agg[k] = (n0 + n, last if l0 is None or (last is not None and last > l0) else l0)
 

@@ -15,14 +15,12 @@ to no field.
 """
 from __future__ import annotations
 
-import difflib
 import os
-import re
-import unicodedata
 from dataclasses import dataclass, field as dc_field
 from functools import lru_cache
 
 from leadctl.errors import InputError, UsageError
+from leadctl.words import close_matches, did_you_mean, snake_case
 
 __all__ = [
     "FIELDS", "ALIASES", "MATCH_KEYS", "IDENTITY_FIELDS", "canonical_key", "snake_case", "ColumnSpec",
@@ -102,21 +100,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
-
-
-def snake_case(header: str) -> str:
-    """Attribute key of a header: `Total Time Spent on Website` → `total_time_spent_on_website`,
-    `Lead-Score (%)` → `lead_score`; Unicode letters kept (lower-cased); may be ""."""
-    t = unicodedata.normalize("NFC", header).lower()
-    return _NON_WORD.sub("_", t).strip("_")
-
-
-def _did_you_mean(word: str, choices) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" — did you mean {close[0]!r}?" if close else ""
-
-
 def _check_target(target: str, *, file: str | None = None, line: int | None = None,
                   what: str = "field") -> str:
     """The field or `attributes.<key>` a user named, or UsageError listing what is allowed."""
@@ -129,7 +112,7 @@ def _check_target(target: str, *, file: str | None = None, line: int | None = No
         key = snake_case(t[len(ATTRIBUTES_PREFIX):])
         if key:
             return ATTRIBUTES_PREFIX + key
-    raise UsageError(f"unknown {what} {target!r}{_did_you_mean(t.lower(), FIELDS)}", file=file, line=line,
+    raise UsageError(f"unknown {what} {target!r}{did_you_mean(t.lower(), FIELDS)}", file=file, line=line,
                      hint="allowed: " + ", ".join(FIELDS) + ", or attributes.<name>")
 
 
@@ -347,7 +330,7 @@ def check_plan(cmap: ColumnMap, headers: list[str], *, file: str) -> None:
     if cmap.missing_map:
         column = cmap.missing_map[0]
         folded = {h.casefold(): h for h in headers}
-        close = [folded[h] for h in difflib.get_close_matches(column.casefold(), list(folded), n=3, cutoff=0.5)]
+        close = [folded[h] for h in close_matches(column.casefold(), folded, n=3, cutoff=0.5)]
         if close:
             seen = "close matches: " + ", ".join(repr(h) for h in close)
         else:
@@ -413,7 +396,7 @@ def load_mapping(path: str) -> MappingSpec:
     for key_node, value_node in mapping(root, "a mapping file"):
         key = scalar(key_node, "a top-level key")
         if key not in _TOP_KEYS:
-            fail(key_node, f"unknown key {key!r}{_did_you_mean(key, _TOP_KEYS)} (allowed: {', '.join(_TOP_KEYS)})")
+            fail(key_node, f"unknown key {key!r}{did_you_mean(key, _TOP_KEYS)} (allowed: {', '.join(_TOP_KEYS)})")
         if key == "version":  # like every rule file, a mapping may say which format it follows
             if scalar(value_node, "version") != "1":
                 fail(value_node, "unsupported version (this leadctl reads version: 1)")
@@ -435,7 +418,7 @@ def load_mapping(path: str) -> MappingSpec:
                 for k_node, v_node in mapping(spec_node, f"column {column!r}"):
                     k = scalar(k_node, "a key")
                     if k not in _COLUMN_KEYS:
-                        fail(k_node, f"column {column!r}: unknown key {k!r}{_did_you_mean(k, _COLUMN_KEYS)}"
+                        fail(k_node, f"column {column!r}: unknown key {k!r}{did_you_mean(k, _COLUMN_KEYS)}"
                                      f" (allowed: {', '.join(_COLUMN_KEYS)})")
                     if k == "field":
                         entry["field"] = target(v_node, "field")
@@ -470,7 +453,7 @@ def load_mapping(path: str) -> MappingSpec:
                     keys = [p.strip() for p in part.split("+")]
                     for k in keys:
                         if k not in FIELDS or k == "full_name":
-                            fail(node, f"unknown match key {k!r}{_did_you_mean(k, FIELDS)}"
+                            fail(node, f"unknown match key {k!r}{did_you_mean(k, FIELDS)}"
                                        f" (e.g. {', '.join(MATCH_KEYS)}; join with + for a composite key)")
                     match.append("+".join(keys))
     return MappingSpec(columns, defaults, tuple(match), path, aliases)

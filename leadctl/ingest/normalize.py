@@ -30,6 +30,8 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import NamedTuple
 
+from leadctl.words import FALSE_WORDS, TRUE_WORDS
+
 __all__ = [
     "BadValue", "is_missing", "normalize_email", "email_domain", "normalize_phone",
     "normalize_country", "parse_datetime", "detect_dayfirst", "parse_number", "parse_int",
@@ -809,8 +811,9 @@ def _bounded_int(n: int, s: str) -> int:
     return n
 
 
-_TRUE = frozenset({"yes", "y", "true", "t", "1", "x", "on", "checked", "opted out", "opted-out", "✓", "✔"})
-_FALSE = frozenset({"no", "n", "false", "f", "0", "off", "unchecked", "opted in", "opted-in"})
+# The shared yes/no words, plus what opt-out columns (the only yes/no field, do_not_contact) say.
+_TRUE = TRUE_WORDS | {"opted out", "opted-out"}
+_FALSE = FALSE_WORDS | {"opted in", "opted-in"}
 
 
 def parse_bool(s: str | None) -> bool | None:

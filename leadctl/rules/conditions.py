@@ -13,8 +13,9 @@ Semantics (RULES.md is the contract; these are the details it leaves open):
   the regex exactly as written (add `(?i)` for case-insensitive) and *searches*.
 * A number and a numeric string compare numerically (`attributes.seats: {gte: 10}`
   holds for "12"); `between: [a, b]` is inclusive.
-* Booleans: `true` matches True and the text "true/yes/y/1/on" (and `false` the
-  opposite); `do_not_contact: yes` works the same as `do_not_contact: true`.
+* Booleans: `true` matches True and the words of `words.TRUE_WORDS` ("true/yes/y/1/on",
+  a checkbox's "x", "checked" or tick; `false` the opposite, `words.FALSE_WORDS`);
+  `do_not_contact: yes` works the same as `do_not_contact: true`.
 * Missing (None / absent) never satisfies `eq gt gte lt lte between in contains
   starts_with ends_with matches within older_than before after` and always
   satisfies `ne not_in not_contains`. `exists: false` (or `missing: true`) also
@@ -36,15 +37,15 @@ by one, so a folder reports everything at once.
 """
 from __future__ import annotations
 
-import difflib
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Mapping
 
 import regex
 
 from leadctl.errors import LeadctlError, RuleProblem, RulesError
 from leadctl.rules.durations import DurationError, parse_duration
+from leadctl.words import FALSE_WORDS, TRUE_WORDS, activity_key, did_you_mean
 
 REGEX_TIMEOUT = 0.05  # seconds per match; a rule regex that needs longer is broken
 REGEX_MEMO = 20_000   # distinct values remembered per `matches` test
@@ -85,20 +86,10 @@ _OPERATOR_SYNONYMS = {
     "since": "within", "in_last": "within", "newer_than": "within", "older": "older_than",
     "range": "between", "or": "any", "and": "all", "none": "not",
 }
-_TRUE = frozenset({"true", "yes", "y", "1", "on", "t"})
-_FALSE = frozenset({"false", "no", "n", "0", "off", "f"})
 
 
 class RuleTimeout(LeadctlError):
     """A rule's regular expression took too long on a value (catastrophic backtracking)."""
-
-
-def did_you_mean(word: str, choices: Iterable[str], synonyms: Mapping[str, str] | None = None) -> str:
-    """` (did you mean 'x'?)` or an empty string."""
-    if synonyms and str(word).lower() in synonyms:
-        return f" (did you mean '{synonyms[str(word).lower()]}'?)"
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 class Condition:
@@ -166,7 +157,7 @@ def _to_bool(v):
         return v
     if t is str:
         s = v.strip().lower()
-        return True if s in _TRUE else False if s in _FALSE else None
+        return True if s in TRUE_WORDS else False if s in FALSE_WORDS else None
     if t is int or t is float:
         return True if v == 1 else False if v == 0 else None
     return None
@@ -272,7 +263,7 @@ def _lead_field(name: str) -> _Field | str:
         if len(parts) != 3 or not parts[1] or parts[2] not in ("count", "last"):
             t = parts[1] if len(parts) > 1 and parts[1] else "<type>"
             return (f"unknown field '{name}' (use activity.{t}.count or activity.{t}.last)")
-        atype = parts[1]
+        atype = activity_key(parts[1])  # as activities are stored and counted
         if parts[2] == "count":
             def get(lead, now, atype=atype):
                 a = lead.get("activity")
@@ -434,7 +425,7 @@ def _eq_matcher(c):
         return lambda v: (x := _to_dt(v)) is not None and x.date() == d
     s = str(c).strip().lower()
     n = _to_num(s)
-    b = True if s in _TRUE else False if s in _FALSE else None
+    b = True if s in TRUE_WORDS else False if s in FALSE_WORDS else None
     d = _parse_const_date(s) if s[:1].isdigit() else None
 
     def m(v):
@@ -470,9 +461,9 @@ def _in_matcher(items):
             n = _to_num(s)
             if n is not None:
                 nums.add(n)
-            if s in _TRUE:
+            if s in TRUE_WORDS:
                 bools.add(True)
-            elif s in _FALSE:
+            elif s in FALSE_WORDS:
                 bools.add(False)
     strs, nums, bools, others = frozenset(strs), frozenset(nums), frozenset(bools), tuple(others)
     if not nums and not bools and not others:
@@ -932,4 +923,4 @@ def compile_condition(spec: Any, *, problems: list[RuleProblem] | None = None, f
 
 
 __all__ = ["ALWAYS", "Condition", "OPERATORS", "LEAD_COLUMNS", "DERIVED_FIELDS", "RuleTimeout",
-           "compile_condition", "did_you_mean"]
+           "compile_condition"]

@@ -9,7 +9,6 @@ A missing file means "no rules of that kind" (stages fall back to the default fu
 """
 from __future__ import annotations
 
-import difflib
 import os
 import typing
 from dataclasses import dataclass, field
@@ -18,12 +17,13 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from leadctl.errors import RuleProblem, RulesError
-from leadctl.rules.conditions import Condition, compile_condition, did_you_mean
+from leadctl.rules.conditions import Condition, compile_condition
 from leadctl.rules.schema import (
     FILE_MODELS, FollowupsConfig, QualificationConfig, RoutingConfig, ScoringConfig,
     SourcesConfig, StagesConfig,
 )
 from leadctl.rules.yamlload import LineMap, YamlProblems, load_yaml
+from leadctl.words import did_you_mean
 
 # Where `when:`-style conditions sit in each file: (list key path, condition keys).
 _CONDITION_SITES: dict[str, tuple[tuple[tuple, tuple[str, ...]], ...]] = {
@@ -113,10 +113,9 @@ def load_rules(directory: str | os.PathLike) -> RuleSet:
                     problems.append(RuleProblem(os.path.join(shown, stray), None,
                                                 f"both {base} and {stray} exist; keep one"))
                 continue
-            close = difflib.get_close_matches(base, list(FILE_MODELS), n=1, cutoff=0.8)
-            if close:
-                problems.append(RuleProblem(os.path.join(shown, stray), None,
-                                            f"unknown rule file '{stray}' (did you mean '{close[0]}'?)"))
+            hint = did_you_mean(base, FILE_MODELS, cutoff=0.8)
+            if hint:
+                problems.append(RuleProblem(os.path.join(shown, stray), None, f"unknown rule file '{stray}'{hint}"))
 
     for name, model in FILE_MODELS.items():
         fname = name if name in present else name[:-5] + ".yml" if name[:-5] + ".yml" in present else None

@@ -23,8 +23,9 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from leadctl.errors import UsageError
-from leadctl.rules.conditions import ALWAYS, Condition, did_you_mean
+from leadctl.rules.conditions import ALWAYS, Condition
 from leadctl.rules.durations import DurationError, parse_duration
+from leadctl.words import did_you_mean
 
 
 # ---------------------------------------------------------------- shared field types

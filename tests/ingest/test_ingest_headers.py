@@ -171,7 +171,7 @@ def test_override_beats_mapping():
 
 
 @pytest.mark.parametrize("text,line,fragment", [
-    ("colums:\n  A: email\n", 1, "unknown key 'colums' — did you mean 'columns'"),
+    ("colums:\n  A: email\n", 1, "unknown key 'colums' (did you mean 'columns'?)"),
     ("columns:\n  A: email\n  B: emial\n", 3, "did you mean 'email'"),
     ("columns:\n  A:\n    field: email\n    valeus: {}\n", 4, "unknown key 'valeus'"),
     ("columns:\n  A:\n    format: x\n", 3, "no field given"),
