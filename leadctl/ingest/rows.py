@@ -6,6 +6,7 @@ warnings of one lead; the importer folds and writes them.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -491,8 +492,10 @@ def _plan_phones(plan: ValuePlan, head_rows: list[dict[str, Any]], headers: list
 
 
 def _loose(value: str) -> str:
-    """A stage spelling without case, punctuation or spaces: `Pre-Qualified` = `pre qualified`."""
-    return "".join(ch for ch in str(value).casefold() if ch.isalnum())
+    """A stage spelling without case, accents, punctuation or spaces: `Pre-Qualified` = `pre qualified`,
+    `Qualifié` = `qualifie`."""
+    text = unicodedata.normalize("NFKD", str(value).casefold())
+    return "".join(ch for ch in text if ch.isalnum())
 
 
 def _loose_stage_lookup(stages) -> dict[str, str]:

@@ -205,6 +205,16 @@ def test_import_matches_statuses_without_case_or_punctuation(store, rules, tmp_p
     assert r.warnings == 1  # only "Nope"
 
 
+def test_import_reads_statuses_in_other_languages(store, rules, tmp_path):
+    rows = [["a@x.com", "Nouveau"], ["b@x.com", "Qualifie"], ["c@x.com", "Gagné"], ["d@x.com", "In Bearbeitung"],
+            ["e@x.com", "Perdido"], ["f@x.com", "Negociação"]]
+    r = imp(store, rules, tmp_path, write_csv(tmp_path / "x.csv", ["Email", "Statut"], rows), overrides={"Statut": "stage"})
+    got = {e: lead["stage"] for e, lead in leads(store).items()}
+    assert got == {"a@x.com": "new", "b@x.com": "sql", "c@x.com": "customer", "d@x.com": "new", "e@x.com": "lost",
+                   "f@x.com": "opportunity"}
+    assert r.warnings == 0
+
+
 # -- ambiguous dates -----------------------------------------------------------------------
 
 AMBIGUOUS = ["03/04/2026", "05/06/2026", "01/02/2026", "07/08/2026"]
