@@ -175,6 +175,9 @@ def import_leads(store: Store, paths: list[str], opts: ImportOptions, rules, *, 
     if opts.mode not in MODES:
         raise UsageError(f"--mode: '{opts.mode}' is not one of {', '.join(MODES)}")
     match = parse_match(opts.match)
+    if opts.default_region and not N.calling_code_of_region(opts.default_region):
+        raise UsageError(f"--default-region: '{opts.default_region}' is not a country code",
+                         hint="an ISO 3166 code such as FR, US or DE")
     check_read_options(opts)
     _check_map_columns(paths, opts)
     for p in paths:
