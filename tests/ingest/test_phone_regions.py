@@ -253,3 +253,11 @@ def test_init_refuses_an_unknown_region_before_creating_anything(tmp_path):
     assert isinstance(res.exception, UsageError) and res.exception.exit_code == 2
     assert res.exception.message == "--region: 'XX' is not a country code"
     assert not Path(db).exists() and not (tmp_path / "rules").exists()
+
+
+def test_an_unknown_default_region_is_a_usage_error(store, rules, tmp_path):
+    path = write_csv(tmp_path / "x.csv", ["Email", "Phone"], [["a@x.com", "06 12 34 56 78"]])
+    with pytest.raises(UsageError, match="--default-region: 'XX' is not a country code"):
+        imp(store, rules, tmp_path, path, default_region="XX")
+    with store.connect() as conn:  # refused before a batch is recorded
+        assert conn.execute(select(models.Batch.__table__.c.id)).first() is None
