@@ -6,7 +6,6 @@ import errno
 import os
 import shutil
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,14 +13,7 @@ import pytest
 from leadctl.errors import OutputError, StoreError, os_error
 from leadctl.store.db import open_store
 
-from conftest import REPO, free_port
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
+from conftest import REPO, Run, free_port
 
 
 @pytest.fixture
@@ -37,20 +29,12 @@ def folder(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def cli(capsys):
-    """Run `leadctl …` through `main()`, the entry point with the one error handler."""
-    from leadctl.cli.app import main
-
+def cli(run_cli):
+    """Run `leadctl …` through `main()`; no command here may end in an internal error."""
     def run(*args: str) -> Run:
-        capsys.readouterr()
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out, err = capsys.readouterr()
-        assert "internal error" not in err and "Traceback" not in err, err
-        return Run(code, out, err)
+        r = run_cli(*args)
+        assert "internal error" not in r.err and "Traceback" not in r.err, r.err
+        return r
 
     return run
 

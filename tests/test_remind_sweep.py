@@ -11,7 +11,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import func, select
 
-from leadctl.cli.app import main
 from leadctl.engine.context import ProcessContext
 from leadctl.engine.followups import FollowupStep
 from leadctl.rules.loader import load_rules
@@ -130,18 +129,18 @@ def seed(store, rules_dir):
     return rules
 
 
-def cli(capsys, *args):
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
+@pytest.fixture
+def cli(run_cli):
+    """`leadctl …` through `main()`: (exit code, stdout, stderr)."""
+    def run(*args):
+        r = run_cli(*args)
+        return r.code, r.out, r.err
+
+    return run
 
 
-def remind(capsys, db_url, rules_dir, *extra, now=SWEEP):
-    return cli(capsys, "--db", db_url, "--rules", str(rules_dir), "--now", now.isoformat(), "followups", "remind",
+def remind(cli, db_url, rules_dir, *extra, now=SWEEP):
+    return cli("--db", db_url, "--rules", str(rules_dir), "--now", now.isoformat(), "followups", "remind",
                *extra)
 
 
@@ -155,21 +154,21 @@ EMPTY = {"source": "leadctl", "digests": [], "reminded": 0, "failed": [], "dry_r
 
 
 # ---------------------------------------------------------------- tests
-def test_quiet_when_nothing_is_due(store, db_url, rules_dir, capsys):
+def test_quiet_when_nothing_is_due(store, db_url, rules_dir, cli):
     seed(store, rules_dir)
-    code, out, _ = remind(capsys, db_url, rules_dir, now=ENTRY)    # the quiet lead's inactivity task
+    code, out, _ = remind(cli, db_url, rules_dir, now=ENTRY)    # the quiet lead's inactivity task
     assert out.startswith("leadctl: 1 follow-up due for dana\n- [due now] call Quiet <quiet@x.com> (Gone quiet)")
-    code, out, err = remind(capsys, db_url, rules_dir, "--format", "text", now=ENTRY + timedelta(minutes=5))
+    code, out, err = remind(cli, db_url, rules_dir, "--format", "text", now=ENTRY + timedelta(minutes=5))
     assert (code, out, err) == (0, "", "")
     # JSON is always one document, so `| jq` works when nothing is due too
-    code, out, err = remind(capsys, db_url, rules_dir, "--format", "json", now=ENTRY + timedelta(minutes=5))
+    code, out, err = remind(cli, db_url, rules_dir, "--format", "json", now=ENTRY + timedelta(minutes=5))
     assert (code, err) == (0, "") and out.count("\n") == 1
     assert json.loads(out) == {**EMPTY, "at": (ENTRY + timedelta(minutes=5)).isoformat()}
 
 
-def test_digest_on_stdout_once(store, db_url, rules_dir, capsys):
+def test_digest_on_stdout_once(store, db_url, rules_dir, cli):
     seed(store, rules_dir)
-    code, out, err = remind(capsys, db_url, rules_dir)
+    code, out, err = remind(cli, db_url, rules_dir)
     assert code == 0 and err == ""
     assert out == (
         "leadctl: 3 follow-ups due for dana\n"
@@ -184,23 +183,23 @@ def test_digest_on_stdout_once(store, db_url, rules_dir, capsys):
         "- [overdue 1h] call Nobody Ltd (Hot lead, step 1) — due 2026-11-20 09:15 UTC (task 7)\n"
     )
     # again, in the same second and later: nothing new
-    assert remind(capsys, db_url, rules_dir) == (0, "", "")
-    assert remind(capsys, db_url, rules_dir, now=SWEEP + timedelta(minutes=5)) == (0, "", "")
+    assert remind(cli, db_url, rules_dir) == (0, "", "")
+    assert remind(cli, db_url, rules_dir, now=SWEEP + timedelta(minutes=5)) == (0, "", "")
     # Monday: the e-mail steps come due, each reminded once
-    code, out, _ = remind(capsys, db_url, rules_dir, "--format", "json", now=MONDAY)
+    code, out, _ = remind(cli, db_url, rules_dir, "--format", "json", now=MONDAY)
     doc = json.loads(out)
     assert doc["reminded"] == 4 and doc["failed"] == []
     assert {(d["owner"], len(d["tasks"])) for d in doc["digests"]} == {("dana", 2), ("lee", 1), (None, 1)}
     assert all(t["action"] == "email" for d in doc["digests"] for t in d["tasks"])
     assert doc["dry_run"] is False
-    code, out, err = remind(capsys, db_url, rules_dir, "--format", "json", now=MONDAY)
+    code, out, err = remind(cli, db_url, rules_dir, "--format", "json", now=MONDAY)
     assert (code, err) == (0, "") and json.loads(out) == {**EMPTY, "at": MONDAY.isoformat()}
 
 
-def test_real_smtp_server_gets_one_digest_per_owner_once(store, db_url, rules_dir, capsys, smtp_server):
+def test_real_smtp_server_gets_one_digest_per_owner_once(store, db_url, rules_dir, cli, smtp_server):
     seed(store, rules_dir)
     url = smtp_server.url + "?from=crm@example.com&to=sales@example.com"
-    code, out, err = remind(capsys, db_url, rules_dir, "--smtp", url)
+    code, out, err = remind(cli, db_url, rules_dir, "--smtp", url)
     assert code == 0, err
     assert (out, err) == ("", "")        # sent by e-mail: cron has nothing to mail a second time
     got = {tuple(rcpt): msg for rcpt, msg in smtp_server.messages}
@@ -216,26 +215,26 @@ def test_real_smtp_server_gets_one_digest_per_owner_once(store, db_url, rules_di
     subjects = sorted(m["Subject"] for _, m in smtp_server.messages)
     assert subjects == ["leadctl: 1 follow-up due for (unassigned)", "leadctl: 1 follow-up due for lee",
                         "leadctl: 3 follow-ups due for dana"]
-    assert remind(capsys, db_url, rules_dir, "--smtp", url) == (0, "", "")
+    assert remind(cli, db_url, rules_dir, "--smtp", url) == (0, "", "")
     assert len(smtp_server.messages) == 3
 
 
-def test_smtp_url_from_environment_and_owner_without_address(store, db_url, rules_dir, capsys, smtp_server,
+def test_smtp_url_from_environment_and_owner_without_address(store, db_url, rules_dir, cli, smtp_server,
                                                             monkeypatch):
     seed(store, rules_dir)
     monkeypatch.setenv("LEADCTL_SMTP_URL", smtp_server.url)
-    code, out, err = remind(capsys, db_url, rules_dir)
+    code, out, err = remind(cli, db_url, rules_dir)
     assert code == 0
     assert [tuple(r) for r, _ in smtp_server.messages] == [("dana@example.com",)]
     assert "warning: no e-mail address for lee" in err and "(unassigned)" in err
     assert "for lee" in out and "for (unassigned)" in out
 
 
-def test_failing_smtp_server_exits_1_and_tasks_stay_due(store, db_url, rules_dir, capsys, smtp_server):
+def test_failing_smtp_server_exits_1_and_tasks_stay_due(store, db_url, rules_dir, cli, smtp_server):
     seed(store, rules_dir)
     smtp_server.fail = True
     url = smtp_server.url.replace("smtp://", "smtp://bot:hunter2secret@") + "?to=sales@example.com"
-    code, out, err = remind(capsys, db_url, rules_dir, "--smtp", url)
+    code, out, err = remind(cli, db_url, rules_dir, "--smtp", url)
     assert code == 1
     # stdout carries the failures only (no digest text: the tasks are retried by e-mail)
     assert out.splitlines()[0].startswith(
@@ -247,24 +246,24 @@ def test_failing_smtp_server_exits_1_and_tasks_stay_due(store, db_url, rules_dir
     assert all(v is None for v in reminded(store).values())
     # the server is fixed: the next run sends, and says nothing
     smtp_server.fail = False
-    code, out, err = remind(capsys, db_url, rules_dir, "--smtp", smtp_server.url + "?to=sales@example.com")
+    code, out, err = remind(cli, db_url, rules_dir, "--smtp", smtp_server.url + "?to=sales@example.com")
     assert (code, out, err) == (0, "", "") and len(smtp_server.messages) == 3
     assert "3 follow-ups due for dana" in smtp_server.messages[0][1]["Subject"]
 
 
-def test_unreachable_smtp_server(store, db_url, rules_dir, capsys, monkeypatch):
+def test_unreachable_smtp_server(store, db_url, rules_dir, cli, monkeypatch):
     seed(store, rules_dir)
     monkeypatch.setenv("LEADCTL_SMTP_PASSWORD", "s3cr3t-pw")
-    code, out, err = remind(capsys, db_url, rules_dir, "--smtp", f"smtp://bot@127.0.0.1:{free_port()}?timeout=3&to=x@y.z")
+    code, out, err = remind(cli, db_url, rules_dir, "--smtp", f"smtp://bot@127.0.0.1:{free_port()}?timeout=3&to=x@y.z")
     assert code == 1 and "s3cr3t-pw" not in out + err
     assert "not sent to dana: cannot send e-mail to dana@example.com via smtp://***@127.0.0.1" in out
     assert err.startswith("error: 3 digests not sent")
     assert all(v is None for v in reminded(store).values())
 
 
-def test_webhook_gets_one_json_document_once(store, db_url, rules_dir, capsys, webhook):
+def test_webhook_gets_one_json_document_once(store, db_url, rules_dir, cli, webhook):
     seed(store, rules_dir)
-    code, out, err = remind(capsys, db_url, rules_dir, "--webhook", webhook.url)
+    code, out, err = remind(cli, db_url, rules_dir, "--webhook", webhook.url)
     assert (code, out, err) == (0, "", "")
     assert len(webhook.received) == 1 and webhook.auth == [None]
     path, ctype, doc = webhook.received[0]
@@ -274,14 +273,14 @@ def test_webhook_gets_one_json_document_once(store, db_url, rules_dir, capsys, w
     assert [t["lead"] for t in doc["digests"][0]["tasks"]] == [
         "Ada Lovelace <ada@x.com>", "Grace Hopper <grace@x.com>", "Quiet <quiet@x.com>"]
     assert doc["digests"][0]["email"] == "dana@example.com"
-    assert remind(capsys, db_url, rules_dir, "--webhook", webhook.url) == (0, "", "")
+    assert remind(cli, db_url, rules_dir, "--webhook", webhook.url) == (0, "", "")
     assert len(webhook.received) == 1
 
 
-def test_failing_webhook_masks_the_url(store, db_url, rules_dir, capsys, webhook):
+def test_failing_webhook_masks_the_url(store, db_url, rules_dir, cli, webhook):
     seed(store, rules_dir)
     webhook.status = 500
-    code, out, err = remind(capsys, db_url, rules_dir, "--webhook", webhook.url)
+    code, out, err = remind(cli, db_url, rules_dir, "--webhook", webhook.url)
     assert code == 1 and err.startswith("error: 3 digests not sent")
     assert out.splitlines() == [f"not sent to {o}: webhook http://127.0.0.1:{webhook.port}/… answered HTTP 500"
                                 for o in ("dana", "lee", "(unassigned)")]
@@ -289,7 +288,7 @@ def test_failing_webhook_masks_the_url(store, db_url, rules_dir, capsys, webhook
     assert all(v is None for v in reminded(store).values())
 
 
-def test_sla_notify_breaches_are_sent_once(store, db_url, rules_dir, capsys):
+def test_sla_notify_breaches_are_sent_once(store, db_url, rules_dir, cli):
     seed(store, rules_dir)
     with store.begin() as conn:
         conn.execute(SlaBreach.__table__.insert(), [
@@ -298,51 +297,51 @@ def test_sla_notify_breaches_are_sent_once(store, db_url, rules_dir, capsys):
             dict(lead_id=2, rule="Hot leads within the hour", owner="dana", assigned_at=ENTRY,
                  due_at=ENTRY + timedelta(hours=1), breached_at=MONDAY, action="reassign"),
         ])
-    code, out, _ = remind(capsys, db_url, rules_dir, now=ENTRY + timedelta(hours=2))
+    code, out, _ = remind(cli, db_url, rules_dir, now=ENTRY + timedelta(hours=2))
     assert code == 0
     assert out.startswith("leadctl: 3 follow-ups due and 1 SLA breach for dana\n")
     assert ("- [SLA missed 1h] Ada Lovelace <ada@x.com>: Hot leads within the hour — was due "
             "2026-11-20 10:00 Europe/Berlin (lead 1)\n") in out
     assert out.count("SLA missed") == 1
-    assert remind(capsys, db_url, rules_dir, now=ENTRY + timedelta(hours=2)) == (0, "", "")
+    assert remind(cli, db_url, rules_dir, now=ENTRY + timedelta(hours=2)) == (0, "", "")
 
 
-def test_snoozed_task_is_reminded_again(store, db_url, rules_dir, capsys):
+def test_snoozed_task_is_reminded_again(store, db_url, rules_dir, cli):
     seed(store, rules_dir)
-    remind(capsys, db_url, rules_dir)
-    code, out, err = cli(capsys, "--db", db_url, "--rules", str(rules_dir), "--now", SWEEP.isoformat(),
+    remind(cli, db_url, rules_dir)
+    code, out, err = cli("--db", db_url, "--rules", str(rules_dir), "--now", SWEEP.isoformat(),
                          "followups", "snooze", "1", "2h")
     assert code == 0 and "due 2026-11-20 14:00 Europe/Berlin" in err
-    code, out, err = cli(capsys, "--db", db_url, "--rules", str(rules_dir), "--now", SWEEP.isoformat(),
+    code, out, err = cli("--db", db_url, "--rules", str(rules_dir), "--now", SWEEP.isoformat(),
                          "followups", "done", "3", "--note", "spoke to her")
     assert code == 0
-    assert remind(capsys, db_url, rules_dir, now=SWEEP + timedelta(hours=1)) == (0, "", "")
-    code, out, _ = remind(capsys, db_url, rules_dir, now=SWEEP + timedelta(hours=2))
+    assert remind(cli, db_url, rules_dir, now=SWEEP + timedelta(hours=1)) == (0, "", "")
+    code, out, _ = remind(cli, db_url, rules_dir, now=SWEEP + timedelta(hours=2))
     assert out.startswith("leadctl: 1 follow-up due for dana\n- [due now] call Ada Lovelace")
-    assert cli(capsys, "--db", db_url, "--rules", str(rules_dir), "followups", "done", "3")[0] == 2
-    assert cli(capsys, "--db", db_url, "--rules", str(rules_dir), "followups", "done", "99")[0] == 1
-    assert cli(capsys, "--db", db_url, "--rules", str(rules_dir), "followups", "snooze", "1", "30")[0] == 2
+    assert cli("--db", db_url, "--rules", str(rules_dir), "followups", "done", "3")[0] == 2
+    assert cli("--db", db_url, "--rules", str(rules_dir), "followups", "done", "99")[0] == 1
+    assert cli("--db", db_url, "--rules", str(rules_dir), "followups", "snooze", "1", "30")[0] == 2
 
 
-def test_due_command_formats(store, db_url, rules_dir, capsys):
+def test_due_command_formats(store, db_url, rules_dir, cli):
     seed(store, rules_dir)
     base = ("--db", db_url, "--rules", str(rules_dir), "--now", SWEEP.isoformat(), "followups", "due")
-    code, out, _ = cli(capsys, *base, "--format", "json")
+    code, out, _ = cli(*base, "--format", "json")
     rows = json.loads(out)
     assert code == 0 and [r["id"] for r in rows] == [1, 3, 5, 7]     # the sweep has not created the quiet task
     assert rows[0] == {"id": 1, "due_at": "2026-11-20T08:15:00", "due_local": "2026-11-20 09:15 Europe/Berlin",
                        "overdue": "2h", "owner": "dana", "action": "call", "lead_id": 1,
                        "lead": "Ada Lovelace <ada@x.com>", "cadence": "Hot lead", "step": 1, "kind": "cadence",
                        "note": None}
-    code, out, _ = cli(capsys, *base, "--owner", "lee", "--format", "csv")
+    code, out, _ = cli(*base, "--owner", "lee", "--format", "csv")
     assert out.splitlines()[0].startswith("id,due_at,due_local,overdue,owner") and len(out.splitlines()) == 2
-    code, out, err = cli(capsys, *base, "--until", "2026-11-24", "--limit", "2", "--format", "json")
+    code, out, err = cli(*base, "--until", "2026-11-24", "--limit", "2", "--format", "json")
     assert len(json.loads(out)) == 2 and "--limit 0" in err
-    code, out, _ = cli(capsys, *base, "--until", "2026-11-30", "--overdue", "--format", "json")
+    code, out, _ = cli(*base, "--until", "2026-11-30", "--overdue", "--format", "json")
     assert len(json.loads(out)) == 4
-    code, out, _ = cli(capsys, *base)
+    code, out, _ = cli(*base)
     assert code == 0 and "Ada Lovelace" in out
-    assert cli(capsys, *base, "--format", "xml")[0] == 2
+    assert cli(*base, "--format", "xml")[0] == 2
 
 
 # ---------------------------------------------------------------- a sweep that cannot be spent by accident
@@ -352,11 +351,11 @@ def count_tasks(store):
         return conn.execute(select(func.count()).select_from(t)).scalar()
 
 
-def test_dry_run_shows_what_would_be_sent_and_marks_nothing(store, db_url, rules_dir, capsys, smtp_server):
+def test_dry_run_shows_what_would_be_sent_and_marks_nothing(store, db_url, rules_dir, cli, smtp_server):
     seed(store, rules_dir)
     url = smtp_server.url + "?to=sales@example.com"
     before = count_tasks(store)
-    code, out, err = remind(capsys, db_url, rules_dir, "--smtp", url, "--dry-run")
+    code, out, err = remind(cli, db_url, rules_dir, "--smtp", url, "--dry-run")
     assert code == 0
     assert out.startswith("leadctl: 3 follow-ups due for dana\n- [overdue 2h] call Ada Lovelace")
     assert "Quiet <quiet@x.com> (Gone quiet)" in out          # the inactivity task the run would create
@@ -368,17 +367,17 @@ def test_dry_run_shows_what_would_be_sent_and_marks_nothing(store, db_url, rules
     ]
     assert smtp_server.messages == []
     assert all(v is None for v in reminded(store).values()) and count_tasks(store) == before
-    code, out, _ = remind(capsys, db_url, rules_dir, "--dry-run", "--format", "json")
+    code, out, _ = remind(cli, db_url, rules_dir, "--dry-run", "--format", "json")
     doc = json.loads(out)
     assert doc["dry_run"] is True and doc["reminded"] == 5 and doc["failed"] == []
     # the real run after looking: everything still goes out, once
-    assert remind(capsys, db_url, rules_dir, "--smtp", url) == (0, "", "")
+    assert remind(cli, db_url, rules_dir, "--smtp", url) == (0, "", "")
     assert len(smtp_server.messages) == 3
-    code, out, err = remind(capsys, db_url, rules_dir, "--dry-run")
+    code, out, err = remind(cli, db_url, rules_dir, "--dry-run")
     assert (code, out, err) == (0, "", "dry run: nothing to remind\n")
 
 
-def test_dry_run_leaves_sla_breaches_and_owners_alone(store, db_url, tmp_path, capsys):
+def test_dry_run_leaves_sla_breaches_and_owners_alone(store, db_url, tmp_path, cli):
     rules = tmp_path / "sla-rules"
     rules.mkdir()
     (rules / "routing.yaml").write_text(textwrap.dedent("""
@@ -393,43 +392,43 @@ def test_dry_run_leaves_sla_breaches_and_owners_alone(store, db_url, tmp_path, c
     with store.begin() as conn:
         conn.execute(Lead.__table__.insert().values(first_name="Ada", owner="ann", team="t", assigned_at=ENTRY,
                                                     stage="new", created_at=ENTRY, updated_at=ENTRY))
-    code, out, err = remind(capsys, db_url, rules, "--dry-run", now=ENTRY + timedelta(hours=3))
+    code, out, err = remind(cli, db_url, rules, "--dry-run", now=ENTRY + timedelta(hours=3))
     assert code == 0 and out.startswith("leadctl: 1 SLA breach for bob\n- [SLA missed 1h] Ada: Fast")
     assert "would remind bob (1 SLA breach): printed" in err
     with store.connect() as conn:
         assert conn.execute(select(Lead.__table__.c.owner)).scalar() == "ann"
         assert conn.execute(select(func.count()).select_from(SlaBreach.__table__)).scalar() == 0
-    code, out, err = remind(capsys, db_url, rules, now=ENTRY + timedelta(hours=3))
+    code, out, err = remind(cli, db_url, rules, now=ENTRY + timedelta(hours=3))
     assert "1 SLA breach for bob" in out
     with store.connect() as conn:
         assert conn.execute(select(Lead.__table__.c.owner)).scalar() == "bob"
 
 
-def test_printing_in_a_terminal_says_it_counts_as_delivery(store, db_url, rules_dir, capsys, monkeypatch):
+def test_printing_in_a_terminal_says_it_counts_as_delivery(store, db_url, rules_dir, cli, monkeypatch):
     import leadctl.cli.followups as cli_followups
 
     seed(store, rules_dir)
     monkeypatch.setattr(cli_followups, "_stdout_is_terminal", lambda: True)
-    code, out, err = remind(capsys, db_url, rules_dir)
+    code, out, err = remind(cli, db_url, rules_dir)
     assert code == 0 and "3 follow-ups due for dana" in out
     assert err == ("note: printing counts as delivery: 5 tasks now marked reminded and not sent again; "
                    "use --dry-run to look first, --smtp or --webhook to send\n")
     assert sum(v is not None for v in reminded(store).values()) == 5
-    assert remind(capsys, db_url, rules_dir) == (0, "", "nothing to remind\n")
+    assert remind(cli, db_url, rules_dir) == (0, "", "nothing to remind\n")
 
 
-def test_no_note_in_a_terminal_with_a_transport(store, db_url, rules_dir, capsys, monkeypatch, webhook):
+def test_no_note_in_a_terminal_with_a_transport(store, db_url, rules_dir, cli, monkeypatch, webhook):
     import leadctl.cli.followups as cli_followups
 
     seed(store, rules_dir)
     monkeypatch.setattr(cli_followups, "_stdout_is_terminal", lambda: True)
-    assert remind(capsys, db_url, rules_dir, "--webhook", webhook.url) == (0, "", "")
+    assert remind(cli, db_url, rules_dir, "--webhook", webhook.url) == (0, "", "")
     assert len(webhook.received) == 1
 
 
-def test_json_with_a_transport_is_the_document_only(store, db_url, rules_dir, capsys, smtp_server):
+def test_json_with_a_transport_is_the_document_only(store, db_url, rules_dir, cli, smtp_server):
     seed(store, rules_dir)
-    code, out, err = remind(capsys, db_url, rules_dir, "--smtp", smtp_server.url + "?to=s@example.com",
+    code, out, err = remind(cli, db_url, rules_dir, "--smtp", smtp_server.url + "?to=s@example.com",
                             "--format", "json")
     assert (code, err) == (0, "")
     doc = json.loads(out)
@@ -438,31 +437,31 @@ def test_json_with_a_transport_is_the_document_only(store, db_url, rules_dir, ca
 
 
 def test_owner_without_address_is_printed_with_smtp_and_not_with_a_webhook_too(
-        store, db_url, rules_dir, capsys, smtp_server, webhook):
+        store, db_url, rules_dir, cli, smtp_server, webhook):
     seed(store, rules_dir)
-    code, out, err = remind(capsys, db_url, rules_dir, "--smtp", smtp_server.url, "--webhook", webhook.url)
+    code, out, err = remind(cli, db_url, rules_dir, "--smtp", smtp_server.url, "--webhook", webhook.url)
     # the webhook carried every digest: nothing is left to print, and no warning
     assert (code, out, err) == (0, "", "")
     assert len(webhook.received) == 1 and [tuple(r) for r, _ in smtp_server.messages] == [("dana@example.com",)]
 
 
 # ---------------------------------------------------------------- webhook credentials
-def test_webhook_credentials_are_sent_as_basic_auth(store, db_url, rules_dir, capsys, webhook):
+def test_webhook_credentials_are_sent_as_basic_auth(store, db_url, rules_dir, cli, webhook):
     import base64
 
     seed(store, rules_dir)
     url = webhook.url.replace("http://", "http://leadbot:p%40ss-w0rd-777@")
-    code, out, err = remind(capsys, db_url, rules_dir, "--webhook", url)
+    code, out, err = remind(cli, db_url, rules_dir, "--webhook", url)
     assert (code, out, err) == (0, "", "")
     assert webhook.received[0][0] == "/hooks/secret-token-123"
     assert webhook.auth == ["Basic " + base64.b64encode(b"leadbot:p@ss-w0rd-777").decode()]
 
 
-def test_rejected_webhook_credentials_are_never_printed(store, db_url, rules_dir, capsys, webhook):
+def test_rejected_webhook_credentials_are_never_printed(store, db_url, rules_dir, cli, webhook):
     seed(store, rules_dir)
     webhook.status = 401
     url = webhook.url.replace("http://", "http://leadbot:p4ss-w0rd-777@")
-    code, out, err = remind(capsys, db_url, rules_dir, "--webhook", url)
+    code, out, err = remind(cli, db_url, rules_dir, "--webhook", url)
     assert code == 1
     assert (f"not sent to dana: webhook http://***@127.0.0.1:{webhook.port}/… answered HTTP 401 "
             "(check the user and password in the URL)") in out
@@ -470,9 +469,9 @@ def test_rejected_webhook_credentials_are_never_printed(store, db_url, rules_dir
     assert all(v is None for v in reminded(store).values())
 
 
-def test_unreachable_webhook_with_credentials_names_the_host_not_dns(store, db_url, rules_dir, capsys):
+def test_unreachable_webhook_with_credentials_names_the_host_not_dns(store, db_url, rules_dir, cli):
     seed(store, rules_dir)
-    code, out, err = remind(capsys, db_url, rules_dir, "--webhook",
+    code, out, err = remind(cli, db_url, rules_dir, "--webhook",
                             f"http://leadbot:p4ss-w0rd-777@127.0.0.1:{free_port()}/hook")
     assert code == 1
     assert f"cannot reach webhook http://***@127.0.0.1:" in out and "Connection refused" in out

@@ -9,16 +9,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
-
-from leadctl.cli.app import app
 from leadctl.engine.process import process_leads
 from leadctl.rules.loader import load_rules
 from leadctl.store.models import Lead
 
 NOW = datetime(2026, 11, 20, 10, 0)
 LEADS = Lead.__table__
-runner = CliRunner()
 
 RULES = {
     "scoring.yaml": """
@@ -44,22 +40,15 @@ def write(folder: Path, files: dict[str, str]) -> Path:
     return folder
 
 
-def cli(db_url: str, rules: Path, *args: str):
-    return runner.invoke(app, ["--db", db_url, "--rules", str(rules), "--now", "2026-11-20T10:00", *args])
+@pytest.fixture
+def cli(run_cli, db_url):
+    """`cli(rules, "process", …)`: `leadctl --db … --rules RULES --now … process …` through `main()`."""
+    return lambda rules, *args: run_cli("--db", db_url, "--rules", rules, "--now", "2026-11-20T10:00", *args)
 
 
-def code_and_text(result) -> tuple[int, str]:
-    """Exit code and message as `leadctl` shows them (main() maps LeadctlError to its exit code)."""
-    from leadctl.errors import LeadctlError
-
-    if isinstance(result.exception, LeadctlError):
-        return result.exception.exit_code, result.exception.describe()
-    return result.exit_code, result.output
-
-
-def test_rules_check_exit_codes(tmp_path, db_url):
+def test_rules_check_exit_codes(tmp_path, cli):
     good = write(tmp_path / "good", RULES)
-    result = cli(db_url, good, "rules", "check")
+    result = cli(good, "rules", "check")
     assert result.exit_code == 0, result.output
     assert "1 scoring rule" in result.output
     bad = write(tmp_path / "bad", {
@@ -70,49 +59,49 @@ def test_rules_check_exit_codes(tmp_path, db_url):
                 - {name: B, points: 5, colour: red}
             """,
     })
-    result = cli(db_url, good, "rules", "check", str(bad))
+    result = cli(good, "rules", "check", str(bad))
     assert result.exit_code == 2
     assert "scoring.yaml:4:" in result.output and "did you mean 'gt'" in result.output
     assert "colour" in result.output
 
 
-def test_process_explain_stage_and_diff(store, db_url, tmp_path):
+def test_process_explain_stage_and_diff(store, cli, tmp_path):
     rules = write(tmp_path / "rules", RULES)
     with store.begin() as conn:
         conn.execute(LEADS.insert(), [
             {"email": "boss@acme.com", "title": "CEO", "created_at": NOW, "updated_at": NOW, "stage": "new"},
             {"email": "dev@acme.com", "title": "Engineer", "created_at": NOW, "updated_at": NOW, "stage": "new"},
         ])
-    result = cli(db_url, rules, "process", "--format", "json")
+    result = cli(rules, "process", "--format", "json")
     assert result.exit_code == 0, result.output
-    counts = json.loads(result.output)
+    counts = json.loads(result.out)
     assert counts["leads"] == 2 and counts["stage_changes"] == 1
-    result = cli(db_url, rules, "process")
+    result = cli(rules, "process")
     assert result.exit_code == 0 and "0 scores changed, 0 stage changes" in result.output
 
-    result = cli(db_url, rules, "leads", "explain", "BOSS@acme.com", "--format", "json")
+    result = cli(rules, "leads", "explain", "BOSS@acme.com", "--format", "json")
     assert result.exit_code == 0, result.output
-    info = json.loads(result.output)
+    info = json.loads(result.out)
     assert info["score"]["score"] == 50 and info["score"]["fit"] == [{"rule": "CEO", "points": 50}]
     assert list(info) == ["lead", "score", "temperature", "stage", "stage_history", "assignments", "followups",
                           "activity"]
-    result = cli(db_url, rules, "leads", "explain", "boss@acme.com")
+    result = cli(rules, "leads", "explain", "boss@acme.com")
     assert result.exit_code == 0 and "CEO" in result.output and "to mql" in result.output
 
-    code, text = code_and_text(cli(db_url, rules, "leads", "stage", "boss@acme.com", "new"))
-    assert code == 2 and "--force" in text
-    result = cli(db_url, rules, "leads", "stage", "boss@acme.com", "new", "--force", "--reason", "test")
+    result = cli(rules, "leads", "stage", "boss@acme.com", "new")
+    assert result.code == 2 and "--force" in result.err
+    result = cli(rules, "leads", "stage", "boss@acme.com", "new", "--force", "--reason", "test")
     assert result.exit_code == 0 and "mql → new" in result.output
-    code, text = code_and_text(cli(db_url, rules, "leads", "explain", "nobody@acme.com"))
-    assert code == 1 and "no lead" in text
+    result = cli(rules, "leads", "explain", "nobody@acme.com")
+    assert result.code == 1 and "no lead" in result.err
 
     new = write(tmp_path / "new", {**RULES, "scoring.yaml": RULES["scoring.yaml"].replace("CEO", "Engineer")})
-    result = cli(db_url, rules, "rules", "diff", str(new), "--format", "json")
+    result = cli(rules, "rules", "diff", str(new), "--format", "json")
     assert result.exit_code == 0, result.output
-    diff = json.loads(result.output)
+    diff = json.loads(result.out)
     assert diff["leads"] == 2 and diff["changed"] == 2
     assert {(t["from"], t["to"]) for t in diff["transitions"]["score_band"]} == {("50-59", "0-9"), ("0-9", "50-59")}
-    result = cli(db_url, rules, "rules", "diff", str(new))
+    result = cli(rules, "rules", "diff", str(new))
     assert result.exit_code == 0 and "2 of 2 leads would change" in result.output
 
 

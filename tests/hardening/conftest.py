@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -11,13 +10,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_RULES = REPO / "leadctl" / "default_rules"
 BAD = REPO / "tests" / "data" / "bad"
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
 
 
 @pytest.fixture
@@ -28,22 +20,9 @@ def rules_dir(tmp_path) -> Path:
 
 
 @pytest.fixture
-def cli(capsys, db_url, rules_dir):
-    """`cli("import", "x.csv", ...)` runs `leadctl --db DB --rules R ...` through `main()`,
-    the entry point with the one error handler, and returns exit code, stdout, stderr."""
-    from leadctl.cli.app import main
-
-    def run(*args: str) -> Run:
-        capsys.readouterr()
-        try:
-            main(["--db", db_url, "--rules", str(rules_dir), *args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out, err = capsys.readouterr()
-        return Run(code, out, err)
-
-    return run
+def cli(run_cli, db_url, rules_dir):
+    """`cli("import", "x.csv", ...)` runs `leadctl --db DB --rules R ...` through `main()`."""
+    return lambda *args: run_cli("--db", db_url, "--rules", rules_dir, *args)
 
 
 def query(db_url: str, sql: str, **params):

@@ -7,11 +7,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
-from leadctl.cli.app import app
 from leadctl.engine.activities import import_activities, log_activity
 from leadctl.engine.routing import assign_lead
 from leadctl.engine.stages import set_stage
@@ -22,6 +19,8 @@ from leadctl.rules.loader import load_rules
 from leadctl.store import models
 from leadctl.store.history import entered_stages
 
+from conftest import REPO
+
 NOW = datetime(2026, 11, 20, 10, 0)
 RULES = REPO / "leadctl" / "default_rules"
 LEADS = models.Lead.__table__
@@ -29,7 +28,6 @@ ACTS = models.Activity.__table__
 HISTORY = models.StageChange.__table__
 TASKS = models.Followup.__table__
 BC = models.BatchChange.__table__
-runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -295,23 +293,20 @@ def test_activity_import_warns_unknown_types_and_rejects_the_future(store, rules
 
 
 # ---------------------------------------------------------------- the command line
-def cli(db_url: str, *args: str, input: str | None = None):
-    return runner.invoke(app, ["--db", db_url, "--rules", str(RULES), "--now", "2026-11-20T10:00", *args],
-                         input=input)
+@pytest.fixture
+def cli(run_cli):
+    """`cli(db_url, "batches", "undo", …)`: `leadctl --db … --rules … --now … batches undo …` through `main()`."""
+    def run(db_url: str, *args: str, input: str | None = None):
+        return run_cli("--db", db_url, "--rules", RULES, "--now", "2026-11-20T10:00", *args, input=input)
+
+    return run
 
 
-def code_and_text(result) -> tuple[int, str]:
-    """Exit code and text as `leadctl` shows them (main() maps LeadctlError to its exit code)."""
-    if isinstance(result.exception, LeadctlError):
-        e = result.exception
-        return e.exit_code, result.output + e.describe() + (f"\nhint: {e.hint}" if e.hint else "")
-    return result.exit_code, result.output
-
-
-def test_cli_undo_asks_refuses_without_a_terminal_and_dry_runs(store, rules, db_url, tmp_path, monkeypatch):
+def test_cli_undo_asks_refuses_without_a_terminal_and_dry_runs(store, rules, db_url, cli, tmp_path, monkeypatch):
     (_, b2, _), carol = scenario(store, rules, tmp_path)
     before = snapshot(store)
-    code, text = code_and_text(cli(db_url, "batches", "undo", str(b2)))
+    r = cli(db_url, "batches", "undo", str(b2))
+    code, text = r.code, r.output
     assert code == 1 and "--yes" in text and "--dry-run" in text
     assert "carol@example.com" in text and "OneFinal" in text      # the counts and what is kept come first
     assert snapshot(store) == before
@@ -335,11 +330,12 @@ def test_cli_undo_asks_refuses_without_a_terminal_and_dry_runs(store, rules, db_
     yes = cli(db_url, "batches", "undo", str(b2), input="y\n")
     assert yes.exit_code == 0, yes.output
     assert "undone: restored 1 field on 1 lead; kept 1 lead it created and 1 value changed since" in yes.output
-    code, text = code_and_text(cli(db_url, "batches", "undo", str(b2), "--yes"))
+    r = cli(db_url, "batches", "undo", str(b2), "--yes")
+    code, text = r.code, r.output
     assert code == 1 and "already undone" in text
 
 
-def test_cli_undo_yes_and_force(store, rules, db_url, tmp_path):
+def test_cli_undo_yes_and_force(store, rules, db_url, cli, tmp_path):
     (_, b2, _), _ = scenario(store, rules, tmp_path)
     r = cli(db_url, "batches", "undo", str(b2), "--yes", "--force")
     assert r.exit_code == 0, r.output
@@ -347,22 +343,24 @@ def test_cli_undo_yes_and_force(store, rules, db_url, tmp_path):
     assert lead(store, "carol@example.com") is None
 
 
-def test_cli_activity_log_at_words_and_errors(store, rules, db_url, tmp_path):
+def test_cli_activity_log_at_words_and_errors(store, rules, db_url, cli, tmp_path):
     imp(store, rules, write_csv(tmp_path / "a.csv", ["Email"], [["ada@example.com"]]))
     ok = cli(db_url, "activity", "log", "ada@example.com", "call", "--at", "yesterday")
     assert ok.exit_code == 0, ok.output
     with store.connect() as conn:
         assert conn.execute(select(ACTS.c.at)).scalar() == NOW - timedelta(days=1)
-    code, text = code_and_text(cli(db_url, "activity", "log", "ada@example.com", "call", "--at", "someday"))
+    r = cli(db_url, "activity", "log", "ada@example.com", "call", "--at", "someday")
+    code, text = r.code, r.output
     assert code == 2 and "--at" in text and "--now" not in text
-    code, text = code_and_text(cli(db_url, "activity", "log", "ada@example.com", "call", "--at", "2099-01-01"))
+    r = cli(db_url, "activity", "log", "ada@example.com", "call", "--at", "2099-01-01")
+    code, text = r.code, r.output
     assert code == 2 and "--at" in text and "future" in text
     warned = cli(db_url, "activity", "log", "ada@example.com", "bogus_type")
     assert warned.exit_code == 0 and "bogus_type" in warned.output and "known types:" in warned.output
     assert "page_view" in warned.output
 
 
-def test_cli_activity_import_warns_unknown_type(store, rules, db_url, tmp_path):
+def test_cli_activity_import_warns_unknown_type(store, rules, db_url, cli, tmp_path):
     imp(store, rules, write_csv(tmp_path / "a.csv", ["Email"], [["ada@example.com"]]))
     events = write_csv(tmp_path / "ev.csv", ["Email", "Type", "At"], [["ada@example.com", "bogus_type", "2026-11-19"],
                                                                      ["ada@example.com", "bogus_type", "2026-11-18"]])
