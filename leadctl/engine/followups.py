@@ -39,6 +39,7 @@ from typing import Any, Iterable
 from sqlalchemy import bindparam, exists, func, or_, select
 
 from ..errors import NotFoundError, UsageError
+from ..store import bulk
 from ..store.models import Activity, Followup, Lead
 from .bizhours import Calendars, owner_zones
 from ..words import activity_key
@@ -174,9 +175,7 @@ _TASK_KEYS = ("lead_id", "owner", "kind", "cadence", "step", "action", "due_at",
 
 
 def _insert_tasks(conn, rows: list[dict]) -> None:
-    from .context import bulk_execute
-
-    bulk_execute(conn, FOLLOWUPS.insert(), FOLLOWUPS, _TASK_KEYS, [tuple(r[k] for k in _TASK_KEYS) for r in rows])
+    bulk.insert(conn, FOLLOWUPS, rows, _TASK_KEYS)
 
 
 def _covered(tasks: Iterable, rule_name: str, last_activity: datetime | None) -> bool:

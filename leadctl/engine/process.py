@@ -31,12 +31,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable, Sequence
 
-from sqlalchemy import Text, and_, bindparam, cast, func, select
+from sqlalchemy import Text, and_, cast, func, select
 
+from ..store import bulk
 from ..store.history import record_stage_changes
 from ..store.models import Activity, Lead, StageChange
 from ..words import activity_key
-from .context import WRITABLE_COLUMNS, ProcessContext, Step, bulk_execute
+from .context import WRITABLE_COLUMNS, ProcessContext, Step
 from .qualify import Qualifier
 from .scoring import Scorer
 
@@ -346,8 +347,7 @@ def run_pipeline(ctx: ProcessContext, pipeline: Pipeline, txn: Callable[[], Any]
             step.start(ctx)
     last_id = None
     pos = 0
-    update = LEADS.update().where(LEADS.c.id == bindparam("_id"))
-    update_keys = (*writes, "explanation", "updated_at", "_id")
+    update_keys = (*writes, "explanation", "updated_at", "id")
     stamp = now.isoformat(timespec="seconds")
     digest = pipeline.digest
     while True:
@@ -392,7 +392,7 @@ def run_pipeline(ctx: ProcessContext, pipeline: Pipeline, txn: Callable[[], Any]
                     expl = {"fp": new_fp, **explanation(lead, digest), "at": stamp}
                     params.append((*new, expl, now, lead["id"]))
             if params:
-                bulk_execute(conn, update, LEADS, update_keys, params)
+                bulk.update_by_id(conn, LEADS, params, update_keys)
                 ctx.counts["updated"] += len(params)
             if history:
                 record_stage_changes(conn, history)

@@ -38,10 +38,11 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from ..errors import NotFoundError
+from ..store import bulk
 from ..store.db import get_meta, set_meta
 from ..store.models import Assignment, Lead
-from .owners import (
 from ..words import did_you_mean
+from .owners import (
     availability, away_until, key, open_loads, queue_names, stored_owners, terminal_stages, touch_owners,
 )
 
@@ -323,34 +324,8 @@ _ASSIGNMENT_COLUMNS = ("lead_id", "owner", "previous_owner", "rule", "strategy",
 
 
 def insert_assignments(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Store assignment rows. Hot path (one row per routed lead): COPY on PostgreSQL, a plain
-    DBAPI executemany on SQLite — SQLAlchemy's per-row parameter processing costs more than the insert."""
-    if not rows:
-        return
-    dialect = conn.dialect
-    if dialect.name == "postgresql" and dialect.driver == "psycopg":
-        # COPY: an order of magnitude faster than row-by-row inserts, same transaction.
-        cols = ", ".join(_ASSIGNMENT_COLUMNS)
-        with conn.connection.dbapi_connection.cursor() as cur:
-            with cur.copy(f"COPY {ASSIGNMENTS.name} ({cols}) FROM STDIN") as copy:
-                for r in rows:
-                    copy.write_row(tuple(r[c] for c in _ASSIGNMENT_COLUMNS))
-        return
-    if dialect.name != "sqlite" or dialect.paramstyle != "qmark":
-        conn.execute(ASSIGNMENTS.insert(), rows)
-        return
-    sql = (f"INSERT INTO {ASSIGNMENTS.name} ({', '.join(_ASSIGNMENT_COLUMNS)}) "
-           f"VALUES ({', '.join(['?'] * len(_ASSIGNMENT_COLUMNS))})")
-    # The text form SQLAlchemy's SQLite DateTime stores and compares; booleans as 0/1.
-    stamps: dict[datetime, str] = {}
-
-    def at(v: datetime) -> str:
-        if v not in stamps:
-            stamps[v] = v.strftime("%Y-%m-%d %H:%M:%S.%f")
-        return stamps[v]
-    params = [(r["lead_id"], r["owner"], r["previous_owner"], r["rule"], r["strategy"], at(r["at"]),
-               r["reason"], 1 if r["manual"] else 0) for r in rows]
-    conn.exec_driver_sql(sql, params)
+    """Store assignment rows (one per routed lead: the bulk path of store.bulk)."""
+    bulk.insert(conn, ASSIGNMENTS, rows, _ASSIGNMENT_COLUMNS)
 
 
 def _latest_reasons(conn: Connection, lead_ids: list[int]) -> dict[int, tuple[str | None, str]]:

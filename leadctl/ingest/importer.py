@@ -23,16 +23,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator
 
-from sqlalchemy import bindparam, func, select, tuple_
+from sqlalchemy import func, select, tuple_
 
 from ..clock import utcnow
 from ..errors import InputError, LeadctlError, UsageError
-from ..store import models
+from ..fields import IMPORTED as IMPORTABLE, MATCHABLE
+from ..store import bulk, models
 from ..store.db import Store
 from ..store.history import record_stage_changes, stages_text
 from ..store.identity import add_identifiers
 from . import normalize as N
-from .fastpath import BulkStatement, in_worker, use_worker
+from .fastpath import in_worker, use_worker
 from .headers import ColumnMap, MappingSpec, build_column_map, check_plan, snake_case
 from .reader import BadRecord, read_records
 from .identity import (Ids, SharedKeys, identity_headers, is_filler_email, names_agree, placeholder_key,
@@ -43,13 +44,9 @@ from .rejects import RejectsWriter
 
 CHUNK = 5000
 MODES = ("upsert", "create", "update")
-MATCH_KEYS = ("email", "phone", "external_id", "linkedin", "first_name", "last_name", "company")
-# Lead columns an import writes (besides the ones it derives).
-IMPORTED = (
-    "email", "phone", "first_name", "last_name", "company", "title", "industry", "employees",
-    "annual_revenue", "country", "city", "source", "campaign", "owner", "created_at",
-    "last_activity_at", "last_contacted_at", "do_not_contact", "external_id", "linkedin",
-)
+MATCH_KEYS = MATCHABLE
+# Lead columns an import writes as read (besides the ones it derives); the stage goes through the funnel's names.
+IMPORTED = tuple(name for name in IMPORTABLE if name != "stage")
 
 Progress = Callable[[int], None]
 
@@ -213,7 +210,6 @@ class _Importer:
         self.t = models.Lead.__table__
         self.updated_ids: set[int] = set()
         self.batch_id: int | None = None
-        self._bulk: dict[str, BulkStatement] | None = None
         self.first_stage = rules.stages.first
         self.project_region = project_region(store)  # read here: a reading worker must not use our connections
 
@@ -750,56 +746,24 @@ class _Importer:
                 ids_of[lid].add(kind, value, system)
         return found, ids_of
 
-    def _statements(self, dialect) -> dict[str, BulkStatement]:
-        """The chunk's bulk statements, compiled once per import (see fastpath)."""
-        if self._bulk is None:
-            t = self.t
-            self._bulk = {
-                "insert": BulkStatement(dialect, t.insert(), ("id",) + _INSERT_COLUMNS),
-                "update": BulkStatement(dialect, t.update().where(t.c.id == bindparam("_id")).values(
-                    **{c: bindparam(c) for c in _UPDATABLE}, updated_at=bindparam("updated_at")),
-                    ("_id",) + _UPDATABLE + ("updated_at",)),
-                "before": BulkStatement(dialect, models.BatchChange.__table__.insert(),
-                                        ("batch_id", "lead_id", "action", "before", "after")),
-                "history": BulkStatement(dialect, models.StageChange.__table__.insert(), _HISTORY_COLUMNS),
-            }
-        return self._bulk
-
     def _write(self, conn, new, changed, before, stage_moves, identifiers, possible) -> None:
         t = self.t
-        bulk = self._statements(conn.dialect)
         ids: dict[int, int] = {}
         if new:
-            locals_ = list(new.keys())
-            rows = [new[k] for k in locals_]
-            if conn.dialect.name == "sqlite":
-                # The chunk holds SQLite's write lock (BEGIN IMMEDIATE), so ids after max(id) are
-                # ours; a plain executemany is many times faster than INSERT … RETURNING row by row.
-                start = (conn.execute(select(func.max(t.c.id))).scalar() or 0) + 1
-                for i, row in enumerate(rows):
-                    row["id"] = start + i
-                bulk["insert"].execute(conn, rows)
-                new_ids = [row["id"] for row in rows]
-            else:
-                res = conn.execute(t.insert().returning(t.c.id, sort_by_parameter_order=True),
-                                   [{c: row.get(c) for c in _INSERT_COLUMNS} for row in rows])
-                new_ids = [lid for (lid,) in res.all()]
-            ids.update(zip(locals_, new_ids))
+            new_ids = bulk.insert_returning_ids(conn, t, list(new.values()), _INSERT_COLUMNS)
+            ids.update(zip(new, new_ids))
             if self.opts.collect_ids:
                 self.result.lead_ids.update(new_ids)
         if changed:
-            params = []
-            for lid, values in changed.items():
-                p = {"_id": lid, **{c: values.get(c) for c in _UPDATABLE}, "updated_at": self.now}
-                params.append(p)
+            bulk.update_by_id(conn, t, [{"id": lid, **{c: values.get(c) for c in _UPDATABLE}, "updated_at": self.now}
+                                        for lid, values in changed.items()], _UPDATE_KEYS)
             if self.opts.collect_ids:
                 self.result.lead_ids.update(changed)
-            bulk["update"].execute(conn, params)
-            bulk["before"].execute(conn, [
+            bulk.insert(conn, models.BatchChange.__table__, [
                 {"batch_id": self.batch_id, "lead_id": lid, "action": "updated", "before": _jsonable(b),
                  "after": _jsonable({k: changed[lid].get(k) for k in b})}
                 for lid, b in before.items()
-            ])
+            ], ("batch_id", "lead_id", "action", "before", "after"))
         real = lambda lid: ids.get(lid, lid)  # noqa: E731 - a new lead's id once written
         add_identifiers(conn, [{"lead_id": real(lid), "batch_id": self.batch_id, **item}
                                for lid, items in identifiers.items() for item in items])
@@ -810,9 +774,9 @@ class _Importer:
         detail = f"batch {self.batch_id}"
         # Every new lead enters the funnel: at its row's stage (when reached) or the first stage.
         # Its first history row is its only one (left_at stays NULL), so the bulk path serves.
-        bulk["history"].execute(conn, [
+        bulk.insert(conn, models.StageChange.__table__, [
             {"lead_id": ids[k], "from_stage": None, "to_stage": v["stage"], "at": v["stage_changed_at"],
-             "cause": "import", "detail": detail, "batch_id": self.batch_id} for k, v in new.items()])
+             "cause": "import", "detail": detail, "batch_id": self.batch_id} for k, v in new.items()], _HISTORY_COLUMNS)
         # Existing leads that moved close their open history row: the one history writer does that.
         record_stage_changes(conn, [
             {"lead_id": lid, "from_stage": frm, "to_stage": to, "at": at or self.now, "cause": "import",
@@ -836,6 +800,7 @@ def _fold(v: Any) -> Any:
 
 _INSERT_COLUMNS = tuple(IMPORTED) + ("email_domain", "stage", "stage_changed_at", "stages_entered", "attributes",
                                      "updated_at", "batch_id")
+_UPDATE_KEYS = ("id",) + _UPDATABLE + ("updated_at",)
 _HISTORY_COLUMNS = ("lead_id", "from_stage", "to_stage", "at", "cause", "detail", "batch_id")
 
 

@@ -1,0 +1,282 @@
+"""Bulk writes: many rows into one table, with every difference between databases kept here.
+
+The rest of leadctl writes many rows through three functions and never asks which
+database it is talking to:
+
+    insert(conn, table, rows)                    # rows: dicts of column values
+    ids = insert_returning_ids(conn, table, rows)  # the new rows' ids, from the database, in order
+    update_by_id(conn, table, rows)              # rows: dicts with "id" and the columns to set
+
+The seam. Everywhere but SQLite these are SQLAlchemy's own `conn.execute(stmt, rows)`
+(PostgreSQL with psycopg: plain inserts go through `COPY … FROM STDIN` on the DB-API
+connection, `conn.connection.driver_connection`). On SQLite SQLAlchemy's per-row parameter
+processing costs more than the write itself, so the statement text is built here and the
+rows go to the DB-API cursor's `executemany` through `conn.exec_driver_sql`, each value
+converted as SQLAlchemy's SQLite types convert it: a datetime becomes the text its
+DateTime stores (`2026-11-20 10:00:00.000000`), JSON `json.dumps` of the value (None
+too, as SQLAlchemy's JSON type does), a bool 0/1. Any other type is converted by its own
+public `bind_processor`. tests/store/test_bulk.py checks that what is stored is
+byte-identical to what `conn.execute(table.insert(), rows)` stores, for every column.
+
+Ids. `insert_returning_ids` runs `INSERT … VALUES (…), (…), … RETURNING id`, a few
+hundred rows per statement. SQLite does not promise the order of RETURNING rows, but it
+gives a new row the rowid one above the table's largest (https://sqlite.org/autoinc.html)
+and inserts the VALUES rows in order, inside one statement that nothing can interleave
+with: the ids returned, sorted, are the rows' ids in order. The one exception — a table
+whose largest rowid is already the largest possible, where SQLite picks free rowids at
+random — is detected (the ids are then not consecutive) and those rows are inserted one
+statement per row.
+"""
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from sqlalchemy import JSON, Boolean, DateTime, Table
+from sqlalchemy.engine import Connection
+
+_Convert = Callable[[Any], Any] | None
+
+
+# ---------------------------------------------------------------- what is asked of the database
+def is_sqlite(conn: Connection) -> bool:
+    """Whether `conn` talks to SQLite (the one place outside db.py that asks)."""
+    return conn.dialect.name == "sqlite"
+
+
+def insert(conn: Connection, table: Table, rows: Sequence[Any], keys: Sequence[str] | None = None) -> None:
+    """Insert `rows`: dicts (a key a row lacks is None), or tuples in the order of `keys`.
+
+    A column neither `keys` nor any row names takes its default.
+    """
+    if not rows:
+        return
+    rows, keys, given = _shape(table, rows, keys)
+    if is_sqlite(conn):
+        plan = _plan(conn, table, keys)
+        conn.exec_driver_sql(plan.sql, plan.tuples(rows, given))
+        return
+    if given is not None:
+        rows = [dict(zip(given, r)) for r in rows]
+    if _copyable(conn):
+        _copy(conn, table, keys, rows)
+    else:
+        conn.execute(table.insert(), _dicts(table, keys, rows))
+
+
+def insert_returning_ids(conn: Connection, table: Table, rows: Sequence[Any],
+                         keys: Sequence[str] | None = None) -> list[int]:
+    """Insert `rows` (as for `insert`, without ids) and return their new ids, from the database, in row order."""
+    if not rows:
+        return []
+    rows, keys, given = _shape(table, rows, keys)
+    keys = [k for k in keys if k != "id"]
+    if not is_sqlite(conn):
+        if given is not None:
+            rows = [dict(zip(given, r)) for r in rows]
+        res = conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True),
+                           _dicts(table, keys, rows))
+        return [i for (i,) in res.all()]
+    plan = _plan(conn, table, keys)
+    params = plan.tuples(rows, given)
+    per = max(1, min(500, _variable_limit(conn) // max(1, len(plan.columns))))
+    out: list[int] = []
+    for start in range(0, len(params), per):
+        part = params[start:start + per]
+        flat = [v for p in part for v in p]
+        got = sorted(i for (i,) in conn.exec_driver_sql(plan.values_returning_sql(len(part)), tuple(flat)))
+        if len(got) == len(part) and got[-1] - got[0] == len(got) - 1:
+            out.extend(got)
+            continue
+        # Not consecutive: SQLite chose free rowids itself; the order of these rows is not
+        # known, so delete them and insert row by row (rare: the table's rowids ran out).
+        conn.exec_driver_sql(f"DELETE FROM {plan.table} WHERE rowid IN ({', '.join('?' * len(got))})", tuple(got))
+        for p in part:
+            out.append(conn.exec_driver_sql(plan.values_returning_sql(1), tuple(p)).scalar_one())
+    return out
+
+
+def update_by_id(conn: Connection, table: Table, rows: Sequence[Any], keys: Sequence[str] | None = None) -> None:
+    """`UPDATE table SET k = … WHERE id = :id` for every row (dicts, or tuples in the order of `keys`),
+    the same columns in each."""
+    if not rows:
+        return
+    rows, keys, given = _shape(table, rows, keys)
+    keys = [k for k in keys if k != "id"]
+    if is_sqlite(conn):
+        plan = _plan(conn, table, keys, update=True)
+        conn.exec_driver_sql(plan.sql, plan.tuples(rows, given))
+        return
+    from sqlalchemy import bindparam
+
+    if given is not None:
+        rows = [dict(zip(given, r)) for r in rows]
+
+    stmt = table.update().where(table.c.id == bindparam("_id")).values({k: bindparam(k) for k in keys})
+    conn.execute(stmt, [{"_id": r["id"], **{k: r.get(k) for k in keys}} for r in rows])
+
+
+# ---------------------------------------------------------------- SQLite: statements and values
+class _Plan:
+    """The statement text and value converters for one table and one list of columns."""
+
+    def __init__(self, conn: Connection, table: Table, keys: Sequence[str], *, update: bool = False):
+        quote = conn.dialect.identifier_preparer.quote
+        self.table = quote(table.name)
+        if update:  # SET every key, WHERE id = the last value
+            self.columns = [k for k in keys if k != "id"] + ["id"]
+            constants: dict[str, Any] = {}
+            self.sql = (f"UPDATE {self.table} SET {', '.join(f'{quote(c)} = ?' for c in self.columns[:-1])} "
+                        f"WHERE {quote('id')} = ?")
+        else:  # the keys, then the columns no key names that have a scalar default
+            defaults = _scalar_defaults(table)
+            self.columns = list(keys) + [c for c in defaults if c not in keys]
+            constants = {c: defaults[c] for c in self.columns[len(keys):]}
+            self._row = "(" + ", ".join("?" * len(self.columns)) + ")"
+            self._head = f"INSERT INTO {self.table} ({', '.join(quote(c) for c in self.columns)}) VALUES "
+            self.sql = self._head + self._row
+        self._keys = self.columns[:len(self.columns) - len(constants)]
+        convert = [converter(table.c[c].type, conn.dialect) for c in self.columns]
+        self._constants = tuple(f(constants[c]) if f else constants[c]
+                                for c, f in zip(self.columns[len(self._keys):], convert[len(self._keys):]))
+        self._convert = [(i, f) for i, f in enumerate(convert[:len(self._keys)]) if f is not None]
+
+    def values_returning_sql(self, n: int) -> str:
+        """INSERT of `n` rows in one statement, returning their ids."""
+        return self._head + ", ".join([self._row] * n) + " RETURNING id"
+
+    def tuples(self, rows: Sequence[Any], keys: Sequence[str] | None = None) -> list[tuple]:
+        """The rows (dicts, or tuples in the order of `keys`) as the DB-API cursor's parameter tuples."""
+        constants, convert = self._constants, self._convert
+        if keys is None:
+            cols = self._keys
+            values_of = lambda row: [row.get(c) for c in cols]  # noqa: E731
+        else:
+            pos = [list(keys).index(c) for c in self._keys]
+            values_of = lambda row: [row[i] for i in pos]  # noqa: E731
+        out = []
+        append = out.append
+        for row in rows:
+            values = values_of(row)
+            for i, f in convert:
+                values[i] = f(values[i])
+            append(tuple(values) + constants if constants else tuple(values))
+        return out
+
+
+_PLANS: dict[tuple, _Plan] = {}
+
+
+def _plan(conn: Connection, table: Table, keys: Sequence[str], *, update: bool = False) -> _Plan:
+    key = (table, tuple(keys), update, conn.dialect.name)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _PLANS[key] = _Plan(conn, table, keys, update=update)
+    return plan
+
+
+def converter(type_, dialect) -> _Convert:
+    """How a value of a column of `type_` is handed to SQLite's DB-API (None: as it is)."""
+    if isinstance(type_, DateTime):
+        return _datetime_text
+    if isinstance(type_, JSON):
+        return _json_text
+    if isinstance(type_, Boolean):
+        return _bool_int
+    return type_.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _datetime_text(value: Any, _dt=datetime, _memo: dict = {}) -> Any:  # noqa: B006 - a deliberate cache
+    """SQLAlchemy's SQLite DateTime storage format; the same times repeat (`now`), so remembered."""
+    if value is None:
+        return None
+    if type(value) is _dt and value.tzinfo is None:
+        out = _memo.get(value)
+        if out is None:
+            out = value.isoformat(" ", "microseconds")
+            if len(_memo) < 4096:
+                _memo[value] = out
+        return out
+    if isinstance(value, datetime):  # aware: SQLite's DateTime stores the wall time, no offset
+        return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day).isoformat(" ", "microseconds")
+    raise TypeError("SQLite DateTime type only accepts Python datetime and datetime.date objects as input.")
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value)
+
+
+def _bool_int(value: Any) -> int | None:
+    if value is None:
+        return None
+    if value is True or value is False or value in (0, 1):
+        return int(value)
+    raise TypeError(f"Not a boolean value: {value!r}")
+
+
+def _variable_limit(conn: Connection) -> int:
+    """How many `?` one SQLite statement may hold (250,000 on current builds; 999 on old ones)."""
+    raw = conn.connection.driver_connection
+    try:
+        import sqlite3
+
+        return int(raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+    except (AttributeError, ImportError):  # Python < 3.11
+        return 999
+
+
+# ---------------------------------------------------------------- PostgreSQL: COPY
+def _copyable(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg"
+
+
+def _copy(conn: Connection, table: Table, keys: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
+    """COPY the rows in (same transaction): an order of magnitude faster than INSERTs on PostgreSQL."""
+    defaults = _scalar_defaults(table)
+    cols = list(keys) + [c for c in defaults if c not in keys]
+    json_cols = {i for i, c in enumerate(cols) if isinstance(table.c[c].type, JSON)}
+    quote = conn.dialect.identifier_preparer.quote
+    sql = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in cols)}) FROM STDIN"
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur:
+        with cur.copy(sql) as copy:
+            for r in rows:
+                values = [r.get(c) for c in keys] + [defaults[c] for c in cols[len(keys):]]
+                for i in json_cols:
+                    values[i] = json.dumps(values[i])
+                copy.write_row(values)
+
+
+# ---------------------------------------------------------------- shared
+def _shape(table: Table, rows: Sequence[Any], keys: Sequence[str] | None
+           ) -> tuple[Sequence[Any], list[str], list[str] | None]:
+    """(rows, the columns written, the order of a tuple row's values or None for dict rows)."""
+    if not isinstance(rows[0], Mapping):
+        if keys is None:
+            raise TypeError("rows given as tuples need their keys")
+        return rows, list(keys), list(keys)
+    if keys is not None:
+        return rows, list(keys), None
+    seen: dict[str, None] = {}
+    for row in rows:
+        for k in row:
+            seen.setdefault(k, None)
+    return rows, [k for k in seen if k in table.c], None
+
+
+def _dicts(table: Table, keys: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Rows for `conn.execute`: every key present (missing → None), defaults where no key names a column."""
+    return [{k: r.get(k) for k in keys} for r in rows]
+
+
+def _scalar_defaults(table: Table) -> dict[str, Any]:
+    """The Python-side scalar defaults of the table's columns (`status` → 'pending')."""
+    out = {}
+    for c in table.columns:
+        d = c.default
+        if d is not None and getattr(d, "is_scalar", False):
+            out[c.name] = d.arg
+    return out
