@@ -5,16 +5,13 @@ import json
 
 import typer
 
+from ..fields import PROFILE
 from .context import settings
 from .render import check_format, console, jsonable, safe_text, say
 
 app = typer.Typer(help="Work the queue: list, show, explain, stage, assign, merge and forget leads.",
                   no_args_is_help=True)
 
-_PROFILE = ("id", "email", "phone", "first_name", "last_name", "company", "title", "industry", "employees",
-            "annual_revenue", "country", "city", "source", "campaign", "stage", "temperature", "score", "fit_score",
-            "engagement_score", "grade", "owner", "team", "created_at", "updated_at", "last_activity_at",
-            "last_contacted_at", "do_not_contact", "external_id", "linkedin", "erased_at")
 
 
 @app.command("show")
@@ -26,7 +23,7 @@ def leads_show(ctx: typer.Context, lead: str = typer.Argument(..., help="Lead id
     check_format(fmt, ("table", "json"))
     data = show_lead(settings(ctx).store(), lead)
     if fmt == "json":
-        out = {k: data.get(k) for k in _PROFILE}
+        out = {k: data.get(k) for k in PROFILE}
         out["attributes"] = data.get("attributes") or {}
         for k in ("identifiers", "possible_duplicates", "history", "activities", "followups", "assignments"):
             out[k] = [{kk: jsonable(vv) for kk, vv in row.items()} for row in data[k]]
@@ -48,7 +45,7 @@ def _render_show(data: dict) -> None:
     t = Table(show_header=False, box=None, pad_edge=False)
     t.add_column(style="dim")
     t.add_column()
-    for k in _PROFILE[1:]:
+    for k in PROFILE[1:]:
         if data.get(k) not in (None, ""):
             t.add_row(k, cell_text(data[k]))
     for k, v in sorted((data.get("attributes") or {}).items()):

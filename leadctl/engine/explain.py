@@ -15,14 +15,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from ..fields import PROFILE
 from ..store.models import Activity, Assignment, Followup, Lead, StageChange
 from .leadref import resolve_lead
 
 LEADS = Lead.__table__
-PROFILE = ("id", "email", "first_name", "last_name", "company", "title", "industry", "employees", "country",
-           "source", "stage", "stage_changed_at", "temperature", "score", "fit_score", "engagement_score", "grade",
-           "owner", "team", "assigned_at", "created_at", "last_activity_at", "last_contacted_at", "do_not_contact",
-           "external_id")
 SCORE_KEYS = ("fit", "engagement", "fit_raw", "fit_max", "fit_capped", "engagement_raw", "decay_factor", "idle_days",
               "engagement_decayed", "engagement_max", "engagement_capped", "total_raw", "total_min", "total_max",
               "score", "grade")
@@ -38,7 +35,7 @@ def explain_lead(store, rules, lead_ref, now: datetime) -> dict:
     """
     with store.connect() as conn:
         lead_id = resolve_lead(conn, lead_ref)
-        row = conn.execute(select(*(LEADS.c[c] for c in PROFILE), LEADS.c.explanation, LEADS.c.erased_at)
+        row = conn.execute(select(*(LEADS.c[c] for c in PROFILE), LEADS.c.explanation)
                            .where(LEADS.c.id == lead_id)).mappings().one()
         expl = row["explanation"] or {}
         h = StageChange.__table__

@@ -39,10 +39,11 @@ from typing import Any, Iterable
 from sqlalchemy import bindparam, exists, func, or_, select
 
 from ..errors import NotFoundError, UsageError
+from ..fields import DAYS_SINCE, names_of_type
 from ..store import bulk
 from ..store.models import Activity, Followup, Lead
-from .bizhours import Calendars, owner_zones
 from ..words import activity_key
+from .bizhours import Calendars, owner_zones
 
 FOLLOWUPS = Followup.__table__
 LEADS = Lead.__table__
@@ -58,9 +59,7 @@ ACTIVITY_ACTIONS = {
     "meeting": "meeting", "meeting_held": "meeting",
 }
 EARLY_GRACE = timedelta(days=1)
-_DAYS_SINCE = {"days_since_created": "created_at", "days_since_activity": "last_activity_at",
-               "days_since_contacted": "last_contacted_at"}
-_DATE_COLUMNS = ("created_at", "last_activity_at", "last_contacted_at")
+_DATE_COLUMNS = names_of_type("datetime")
 
 
 def action_for_activity(activity_type: str) -> str:
@@ -219,8 +218,8 @@ def _prefilter(spec: Any, now: datetime, rules: Any) -> list:
                     if canon:
                         names.add(canon)
                 out.append(LEADS.c.stage.in_(sorted(names)))
-        elif key in _DAYS_SINCE and isinstance(value, dict):
-            col = LEADS.c[_DAYS_SINCE[key]]
+        elif key in DAYS_SINCE and isinstance(value, dict):
+            col = LEADS.c[DAYS_SINCE[key]]
             for op, arg in value.items():
                 if op == "between" and isinstance(arg, list) and arg:
                     op, arg = "gte", arg[0]
@@ -252,8 +251,8 @@ def _equal_values(value: Any) -> list[str]:
 def _needed_columns(fields: Iterable[str]) -> tuple[set[str], bool, bool]:
     cols, attrs, acts = {"id", "owner", "last_activity_at"}, False, False
     for f in fields:
-        if f in _DAYS_SINCE:
-            cols.add(_DAYS_SINCE[f])
+        if f in DAYS_SINCE:
+            cols.add(DAYS_SINCE[f])
         elif f == "email_domain":
             cols.update(("email", "email_domain"))
         elif f.startswith("attributes."):

@@ -7,20 +7,16 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from ..errors import UsageError
+from ..fields import IDENTITY, MERGEABLE, PERSONAL
 from ..store import models
 from ..store.db import Store
 from ..store.history import record_stage_changes
 from ..store.identity import add_identifiers
 from .leadref import resolve_lead
 
-# Personal data erased by `forget`; what stays (source, stage, times, scores,
-# company facts such as industry and size) is what anonymous reports need.
-PERSONAL_FIELDS = ("email", "email_domain", "phone", "first_name", "last_name", "title", "city", "external_id",
-                   "linkedin", "attributes", "explanation")
-# Lead columns a merge may fill on the survivor from the other lead.
-_MERGEABLE = ("email", "email_domain", "phone", "first_name", "last_name", "company", "title", "industry",
-              "employees", "annual_revenue", "country", "city", "source", "campaign", "owner", "team",
-              "external_id", "linkedin", "last_activity_at", "last_contacted_at")
+# Personal data erased by `forget` (the catalogue's `personal` fields); what stays (source, stage,
+# times, scores, company facts such as industry and size) is what anonymous reports need.
+PERSONAL_FIELDS = PERSONAL
 _CHILD_TABLES = (models.StageChange, models.Activity, models.Assignment, models.SlaBreach, models.Followup)
 
 
@@ -72,7 +68,7 @@ def merge_leads(store: Store, keep_ref: str, other_ref: str, *, now: datetime) -
         keep = dict(conn.execute(select(t).where(t.c.id == keep_id)).one()._mapping)
         other = dict(conn.execute(select(t).where(t.c.id == other_id)).one()._mapping)
         values: dict[str, Any] = {}
-        for col in _MERGEABLE:
+        for col in MERGEABLE:  # KEEP's gaps; created_at (earliest) and do_not_contact (either) below
             if keep.get(col) in (None, "") and other.get(col) not in (None, ""):
                 values[col] = other[col]
         if other.get("attributes"):
@@ -105,7 +101,7 @@ def _keep_identifiers(conn, keep_id: int, other: dict[str, Any]) -> None:
     li = models.LeadIdentifier.__table__
     conn.execute(li.update().where(li.c.lead_id == other["id"]).values(lead_id=keep_id))
     rows = [{"lead_id": keep_id, "kind": kind, "value": str(other[kind]).casefold(), "system": "", "batch_id": None}
-            for kind in ("email", "phone", "linkedin", "external_id") if other.get(kind)]
+            for kind in IDENTITY if other.get(kind)]
     add_identifiers(conn, rows)
     pd = models.PossibleDuplicate.__table__
     conn.execute(delete(pd).where(((pd.c.lead_id == keep_id) & (pd.c.other_id == other["id"]))

@@ -19,18 +19,14 @@ from typing import Any, Sequence
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
 from ..errors import UsageError
+from ..fields import SORTABLE
 from ..store.models import Lead
 from ..words import did_you_mean
 
 LEADS = Lead.__table__
 
 # Fields `--sort` accepts; `-field` sorts descending. `id` always breaks ties.
-SORT_FIELDS = (
-    "id", "email", "first_name", "last_name", "company", "title", "industry", "employees",
-    "annual_revenue", "country", "city", "source", "campaign", "stage", "temperature", "score",
-    "fit_score", "engagement_score", "grade", "owner", "team", "created_at", "updated_at",
-    "last_activity_at", "last_contacted_at", "stage_changed_at", "assigned_at",
-)
+SORT_FIELDS = SORTABLE
 SORT_ALIASES = {"created": "created_at", "updated": "updated_at", "name": "last_name"}
 
 

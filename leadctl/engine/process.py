@@ -34,6 +34,7 @@ from typing import Any, Callable, Iterable, Sequence
 from sqlalchemy import Text, and_, cast, func, select
 
 from ..store import bulk
+from ..fields import DAYS_SINCE
 from ..store.history import record_stage_changes
 from ..store.models import Activity, Lead, StageChange
 from ..words import activity_key
@@ -53,8 +54,6 @@ BASE_COLUMNS = (
     "grade", "owner", "team", "assigned_at", "created_at", "last_activity_at",
 )
 STEP_COLUMNS = ("assigned_manually", "last_contacted_at", "do_not_contact")
-_DAYS_SINCE = {"days_since_created": "created_at", "days_since_activity": "last_activity_at",
-               "days_since_contacted": "last_contacted_at"}
 STEP_MODULES = (("leadctl.engine.routing", "RoutingStep"), ("leadctl.engine.followups", "FollowupStep"))
 
 
@@ -161,8 +160,8 @@ class Pipeline:
                 parts = f.split(".")
                 if len(parts) == 3 and self.agg_types is not None:
                     self.agg_types.add(parts[1])
-            elif f in _DAYS_SINCE:
-                cols.append(_DAYS_SINCE[f])
+            elif f in DAYS_SINCE:
+                cols.append(DAYS_SINCE[f])
             elif f in LEADS.c:
                 cols.append(f)
         self.agg_types |= self.scorer.count_types if self.agg_types is not None else set()

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field as dc_field
 from functools import lru_cache
 
 from leadctl.errors import InputError, UsageError
+from leadctl.fields import IDENTITY, IMPORTED
 from leadctl.words import close_matches, did_you_mean, snake_case
 
 __all__ = [
@@ -28,15 +29,15 @@ __all__ = [
     "is_known_header", "load_mapping", "parse_map_option",
 ]
 
-FIELDS: tuple[str, ...] = tuple("""
-email phone first_name last_name full_name company title industry employees annual_revenue
-country city source campaign stage owner created_at last_activity_at last_contacted_at
-do_not_contact external_id linkedin stage_at""".split())
+# What a column may fill: the catalogue's importable fields, plus two targets only imports know
+# (a full name split into first and last, and the time a row entered its stage).
+FIELDS: tuple[str, ...] = (
+    *IMPORTED[:IMPORTED.index("last_name") + 1], "full_name", *IMPORTED[IMPORTED.index("last_name") + 1:], "stage_at")
 
 ATTRIBUTES_PREFIX = "attributes."
 MATCH_KEYS = ("email", "phone", "external_id")
 # A row needs one of these to be a lead; a file with no column for any of them cannot be imported.
-IDENTITY_FIELDS = ("email", "phone", "external_id", "linkedin")
+IDENTITY_FIELDS = IDENTITY
 ALIASES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "aliases.yaml")
 _USER_RANK = 10_000  # a mapping file's aliases come after the built-in ones
 

@@ -17,6 +17,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from leadctl.fields import IDENTITY
+
 STRONG = ("email", "external_id", "linkedin")
 WEAK = ("phone",)
 
@@ -199,7 +201,7 @@ def raw_hashes(raw: dict[str, Any], headers: dict[str, str]) -> list[int]:
     return out
 
 
-IDENTITY_FIELDS = ("email", "phone", "external_id", "linkedin")
+IDENTITY_FIELDS = IDENTITY
 
 
 def identity_headers(colmap) -> dict[str, str]:

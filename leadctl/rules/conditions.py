@@ -44,26 +44,19 @@ from typing import Any, Callable, Mapping
 import regex
 
 from leadctl.errors import LeadctlError, RuleProblem, RulesError
+from leadctl.fields import CONDITION, DAYS_SINCE, names_of_type
 from leadctl.rules.durations import DurationError, parse_duration
 from leadctl.words import FALSE_WORDS, TRUE_WORDS, activity_key, did_you_mean
 
 REGEX_TIMEOUT = 0.05  # seconds per match; a rule regex that needs longer is broken
 REGEX_MEMO = 20_000   # distinct values remembered per `matches` test
 
-LEAD_COLUMNS = (
-    "email", "phone", "first_name", "last_name", "company", "title", "industry",
-    "employees", "annual_revenue", "country", "city", "source", "campaign", "stage",
-    "temperature", "score", "fit_score", "engagement_score", "grade", "owner", "team",
-    "created_at", "last_activity_at", "last_contacted_at", "do_not_contact",
-    "external_id", "linkedin", "email_domain",
-)
-DERIVED_FIELDS = ("days_since_created", "days_since_activity", "days_since_contacted")
-NUMBER_FIELDS = frozenset({"employees", "annual_revenue", "score", "fit_score", "engagement_score",
-                           *DERIVED_FIELDS})
-DATE_FIELDS = frozenset({"created_at", "last_activity_at", "last_contacted_at"})
-BOOL_FIELDS = frozenset({"do_not_contact"})
-_DAYS_SINCE = {"days_since_created": "created_at", "days_since_activity": "last_activity_at",
-               "days_since_contacted": "last_contacted_at"}
+# The lead fields a condition reads, and how it reads each: from the catalogue (leadctl/fields.py).
+LEAD_COLUMNS = CONDITION
+DERIVED_FIELDS = tuple(DAYS_SINCE)
+NUMBER_FIELDS = names_of_type("int", "float") | set(DERIVED_FIELDS)
+DATE_FIELDS = names_of_type("datetime")
+BOOL_FIELDS = names_of_type("bool")
 
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "between", "in", "not_in", "contains",
              "not_contains", "starts_with", "ends_with", "matches", "exists", "missing",
@@ -232,8 +225,8 @@ def _lead_field(name: str) -> _Field | str:
                 return e.rsplit("@", 1)[1].strip().lower() or None
             return None
         return _Field(name, "text", get=get)
-    if name in _DAYS_SINCE:
-        col = _DAYS_SINCE[name]
+    if name in DAYS_SINCE:
+        col = DAYS_SINCE[name]
 
         def get(lead, now, col=col):
             d = lead.get(col)
@@ -751,7 +744,7 @@ class _Compiler:
             if kind in ("number", "text", "bool"):
                 self.err(path, f"field '{name}': '{op}' needs a date field such as created_at, "
                                f"last_activity_at or activity.<type>.last"
-                         + (f" (for {name} use gte/lte with a number of days)" if name in _DAYS_SINCE else ""))
+                         + (f" (for {name} use gte/lte with a number of days)" if name in DAYS_SINCE else ""))
                 return None
             try:
                 td = parse_duration(arg)

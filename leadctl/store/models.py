@@ -11,6 +11,8 @@ from typing import Any, Optional
 from sqlalchemy import JSON, Column, DateTime, Index, Text
 from sqlmodel import Field, SQLModel
 
+from ..fields import EXPORTED
+
 # 1: first release of the store; 2: stage_history.left_at (time in stage without a window function);
 # 3: index on leads.assigned_at; 4: covering index for the sweep's inactivity check;
 # 5: leads.stages_entered (every stage a lead's history shows) and a covering index for reports;
@@ -18,13 +20,8 @@ from sqlmodel import Field, SQLModel
 #    batch_changes.after (what a batch wrote, so undo keeps later work).
 SCHEMA_VERSION = 6
 
-# Lead fields that rules, imports and exports know by name (RULES.md), in export order.
-LEAD_FIELDS = (
-    "email", "phone", "first_name", "last_name", "company", "title", "industry",
-    "employees", "annual_revenue", "country", "city", "source", "campaign", "stage",
-    "temperature", "score", "fit_score", "engagement_score", "grade", "owner", "team",
-    "created_at", "last_activity_at", "last_contacted_at", "do_not_contact", "external_id", "linkedin",
-)
+# Lead fields that rules, imports and exports know by name (RULES.md), in export order: see leadctl/fields.py.
+LEAD_FIELDS = EXPORTED
 
 
 class Meta(SQLModel, table=True):
