@@ -12,7 +12,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -41,14 +40,22 @@ OWNERS = ("dana", "lee", "priya")
 
 
 class SlowMailbox:
+    """An SMTP server that takes `delay` seconds per message, so that sweeps overlap; with
+    `hold` set, a message waits until `release` is set (a sweep can be killed mid-send)."""
+
     def __init__(self, delay: float):
         self.delay = delay
         self.messages = []
         self.started = threading.Event()
+        self.hold = False
+        self.release = threading.Event()
 
     async def handle_DATA(self, server, session, envelope):
         self.started.set()
-        await asyncio.sleep(self.delay)
+        if self.hold:
+            await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 60)
+        else:
+            await asyncio.sleep(self.delay)
         self.messages.append((tuple(envelope.rcpt_tos), envelope.content.decode("utf-8", "replace")))
         return "250 OK"
 
@@ -62,6 +69,7 @@ def mailbox():
     ctl.start()
     box.url = f"smtp://127.0.0.1:{ctl.port}"
     yield box
+    box.release.set()
     ctl.stop()
 
 
@@ -134,20 +142,21 @@ def test_many_concurrent_sweeps_without_smtp(store, db_url, setup):
 
 def test_killed_sweep_leaves_tasks_unreminded(store, db_url, setup, mailbox):
     rules, n = setup
-    mailbox.delay = 5
+    mailbox.hold = True
     p = subprocess.Popen(sweep_cmd(db_url, rules, "--smtp", mailbox.url), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, env=env())
     assert mailbox.started.wait(30), p.communicate(timeout=5)
     p.send_signal(signal.SIGKILL)
     p.communicate(timeout=30)
-    time.sleep(0.2)
     assert unreminded(store) == n
-    mailbox.delay = 0
-    # The killed run's message may still land late (the server finishes it): tell the runs apart by sender.
+    # The killed run's message stays held (the server would still finish it) until the retry is done.
+    mailbox.hold, mailbox.delay = False, 0
+    # Tell the runs apart by sender.
     done = subprocess.run(sweep_cmd(db_url, rules, "--smtp", mailbox.url + "?from=retry@example.com"),
                           capture_output=True, text=True, env=env(), timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
+    mailbox.release.set()
     mailed = [int(x) for _, body in mailbox.messages if "From: retry@example.com" in body
               for x in re.findall(r"\(task (\d+)\)", body)]
     assert sorted(mailed) == sorted(set(mailed)) and len(mailed) == n

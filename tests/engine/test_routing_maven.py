@@ -132,5 +132,5 @@ def test_maven_sales_teams_routing(store, tmp_path, maven):
             if t["regional_office"] == "East" and open_load(t["sales_agent"]) < CAPACITY]
     heavy = [got[a] for a in east if weight[a] == 2]
     light = [got[a] for a in east if weight[a] == 1]
-    if heavy and light:
-        assert min(heavy) >= max(light)
+    assert heavy and light, "no East agent of each weight was free: the weighted check proves nothing"
+    assert min(heavy) >= max(light)
