@@ -13,7 +13,7 @@ it again produces byte-identical files. It writes, next to this script:
     webform_leads.json            ~105 leads from a form/ad tool ({"meta": ..., "data": [...]})
     activities.csv                ~400 activity events keyed by e-mail (some by phone, some unknown)
     closed_deals.csv              ~25 deal outcomes keyed by HubSpot Record ID
-    closed_deals.mapping.yaml     the import mapping for closed_deals.csv (RULES.md format)
+    closed_deals.mapping.yaml     the import mapping for closed_deals.csv (docs/mapping.md format)
 
 See examples/README.md for what each file contains and what an import should do with it.
 All people, companies, domains and phone numbers are made up; US, UK and Australian

@@ -3,7 +3,7 @@
     with open_private("leads.csv") as out:
         export_leads(store, LeadFilter(stage="mql"), out, fmt="csv")
 
-Columns: `id`, the lead fields of RULES.md in their documented order, then one
+Columns: `id`, the lead fields in their documented order (docs/json.md), then one
 `attributes.<key>` column per custom field found on the exported leads (sorted).
 JSON and JSON Lines objects carry the same keys, every key on every object
 (null where a lead has no value), so a consumer sees a stable shape.

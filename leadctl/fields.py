@@ -28,7 +28,7 @@ class LeadField:
     identity: bool = False     # alone identifies a person: imports match on it, a row needs one
     matchable: bool = False    # may be part of an import's `--match` key
     sortable: bool = False     # `leads list --sort`
-    exported: bool = False     # a column of `export` (and of the public field list, RULES.md)
+    exported: bool = False     # a column of `export` (and of the public field list, docs/rules.md)
     condition: bool = False    # a `when:` can read it
     personal: bool = False     # personal data: erased by `leads forget`
     shown: bool = True         # in the lead's profile (`leads show`, `leads explain`)

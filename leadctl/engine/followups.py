@@ -1,6 +1,6 @@
 """Follow-up tasks: cadences, inactivity tasks, completing and snoozing, the due list.
 
-Rules (followups.yaml, RULES.md) and the decisions this module makes:
+Rules (followups.yaml, docs/rules.md) and the decisions this module makes:
 
 * **Entry.** On `process`/`import`, a lead follows the first cadence whose `when`
   holds. If that cadence's `stop_when` holds too, the lead is in no cadence (it does

@@ -3,7 +3,7 @@
     sync_owners(conn, rules)                  # insert/update listed owners, mark others removed
     rows = list_owners(conn, rules, now)      # one OwnerStatus per owner, for `leadctl owners list`
 
-Decisions (RULES.md leaves them open):
+Decisions (the details docs/rules.md leaves open):
 
 * An owner's *open load* is the number of leads they own whose stage is not of
   kind won/lost. It is counted with one grouped query.

@@ -1,4 +1,4 @@
-"""Routing: who gets which lead, and why (routing.yaml, see RULES.md).
+"""Routing: who gets which lead, and why (routing.yaml, see docs/rules.md).
 
     router = Router.load(conn, rules, now)
     decision = router.route(lead)        # Decision(owner, team, rule, strategy, reason)

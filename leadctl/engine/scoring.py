@@ -3,7 +3,7 @@
     scorer = Scorer(rules.scoring)
     result = scorer.score(lead, records, now)   # .score .fit_score .engagement_score .grade .breakdown()
 
-How a score is made (RULES.md, plus the details it leaves open):
+How a score is made (docs/rules.md, plus the details it leaves open):
 
 * Every rule whose condition holds adds its `points` (negative points subtract).
 * An `activity:` rule counts the lead's activities of that type — only those whose

@@ -136,7 +136,7 @@ class ColumnSpec:
 
 @dataclass(frozen=True)
 class MappingSpec:
-    """A mapping file (RULES.md "Import mapping file")."""
+    """A mapping file (docs/mapping.md)."""
 
     columns: dict[str, ColumnSpec] = dc_field(default_factory=dict)
     defaults: dict[str, str] = dc_field(default_factory=dict)

@@ -5,7 +5,7 @@ then handled in chunks — one query per match key to find existing leads, one
 bulk insert, one bulk update — each chunk in its own transaction, so memory
 stays flat and a killed import leaves only whole chunks behind.
 
-Counting (DESIGN.md): every row read is exactly one of
+Counting (docs/json.md): every row read is exactly one of
   created   — it became a new lead;
   updated   — it changed a lead that existed before this import;
   merged    — it matched a lead this same import already created or changed
@@ -92,7 +92,7 @@ class ImportResult:
     phone_evidence: dict[str, int] = field(default_factory=dict)  # phones read per evidence (rows.PHONE_EVIDENCE)
 
     def summary(self) -> dict:
-        """The JSON object of DESIGN.md (read = created + updated + merged + unchanged + rejected),
+        """The JSON object of docs/json.md (read = created + updated + merged + unchanged + rejected),
         plus the warnings, the skipped preamble lines and each file's column plan."""
         return {"batch": self.batch, "read": self.read, "created": self.created, "updated": self.updated,
                 "merged": self.merged, "unchanged": self.unchanged, "rejected": self.rejected,

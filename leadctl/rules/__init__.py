@@ -1,4 +1,4 @@
-"""Rule files: loading, validation and the condition language (see RULES.md).
+"""Rule files: loading, validation and the condition language (see docs/rules.md).
 
 Kept light on purpose: importing `leadctl.rules` pulls in nothing heavy; the public
 names below load their module on first use.

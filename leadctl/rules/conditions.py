@@ -6,7 +6,7 @@
     cond.fields            # frozenset({"employees", "country"})
     cond.source            # the spec as written, for `leads explain`
 
-Semantics (RULES.md is the contract; these are the details it leaves open):
+Semantics (docs/rules.md states the contract; these are the details it leaves open):
 
 * Text compares case-insensitively and ignores surrounding spaces for `eq ne in
   not_in`; `contains starts_with ends_with` are case-insensitive; `matches` uses

@@ -493,7 +493,7 @@ def _cross_checks(states: dict[str, _FileState], problems: list[RuleProblem]) ->
         if not isinstance(assign, dict):
             return
         owner, team = _text(assign.get("owner")), _text(assign.get("team"))
-        # The fallback may name an owner not listed under owners: a shared queue (RULES.md:
+        # The fallback may name an owner not listed under owners: a shared queue (docs/rules.md:
         # `fallback: {owner: queue}`). Anywhere else an unknown owner is a typo.
         if owner and not queue_ok and owners is not None and not owners.known(owner):
             unknown(routing_st, path + ("owner",), who, owners, owner)

@@ -1,11 +1,11 @@
-"""Typed rule objects, one model per rule file (see RULES.md).
+"""Typed rule objects, one model per rule file (see docs/rules.md).
 
 Models are Pydantic v2, frozen, with `extra="forbid"` so a misspelt key is an error.
 `when:` values arrive here already compiled into `Condition` objects (the loader
 compiles them first, because only it knows file names and lines); so every
 `when` field is a `Condition` (`ALWAYS` when left out).
 
-Extensions to RULES.md, each something a user would expect:
+Extensions to the reference format (docs/rules.md lists them), each something a user would expect:
 * engagement `decay` may be stepwise: `{steps: [{after: 30d, factor: 0.5}, {after: 90d, factor: 0}]}`
   (multiply engagement points by the factor of the last step reached since last activity);
 * SLA `then` may list both actions: `then: [reassign, notify]` (always stored as a tuple);

@@ -20,7 +20,7 @@ from ..fields import EXPORTED
 #    batch_changes.after (what a batch wrote, so undo keeps later work).
 SCHEMA_VERSION = 6
 
-# Lead fields that rules, imports and exports know by name (RULES.md), in export order: see leadctl/fields.py.
+# Lead fields that rules, imports and exports know by name (docs/rules.md), in export order: see leadctl/fields.py.
 LEAD_FIELDS = EXPORTED
 
 
@@ -255,7 +255,7 @@ class Followup(SQLModel, table=True):
     __table_args__ = (
         Index("ix_followups_due", "status", "due_at"),
         # (lead_id, status) finds a lead's open tasks; the rest lets the sweep's "has this lead
-        # a task of this inactivity rule?" check skip the task rows (1M leads: 1.1 s -> 0.6 s).
+        # a task of this inactivity rule?" check skip the task rows.
         Index("ix_followups_lead_rule", "lead_id", "status", "kind", "cadence", "created_at"),
         Index("ix_followups_remind", "status", "reminded_at", "due_at"),
     )

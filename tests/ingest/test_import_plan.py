@@ -261,7 +261,7 @@ def test_json_summary_carries_warnings_preamble_and_plan(cli, tmp_path):  # noqa
     r = cli("import", path, extra, "--output-format", "json")
     assert r.code == 0, r.err
     summary = json.loads(r.out)
-    for key in ("batch", "read", "created", "updated", "merged", "unchanged", "rejected"):  # DESIGN.md's keys
+    for key in ("batch", "read", "created", "updated", "merged", "unchanged", "rejected"):  # docs/json.md's keys
         assert key in summary
     assert summary["read"] == sum(summary[k] for k in ("created", "updated", "merged", "unchanged", "rejected"))
     assert (summary["warnings"], summary["preamble_lines"]) == (1, 3)

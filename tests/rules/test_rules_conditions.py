@@ -1,4 +1,4 @@
-"""The `when:` language: every operator, shorthand and combinator, against RULES.md."""
+"""The `when:` language: every operator, shorthand and combinator, against docs/rules.md."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta

@@ -33,7 +33,7 @@ def test_default_rules_load_without_problems(monkeypatch):
     assert rules.summary() == (
         "rules/: 7 stages, 21 scoring rules (12 fit, 9 engagement), 3 temperatures, 5 stage rules, "
         "6 owners, 5 routing rules, 2 SLA rules, 2 cadences, 1 inactivity rule, 10 sources")
-    # every feature of RULES.md is exercised by the defaults
+    # every feature of docs/rules.md's reference format is exercised by the defaults
     assert {r.assign.strategy for r in rules.routing.rules if r.assign.team} == {"round_robin", "weighted",
                                                                                 "least_loaded"}
     assert any(r.assign.owner for r in rules.routing.rules) and rules.routing.fallback.owner == "queue"
