@@ -8,7 +8,8 @@ from sqlalchemy import insert
 from typer.testing import CliRunner
 
 from leadctl.cli.app import app
-from leadctl.engine.leadquery import LeadFilter, parse_when, select_leads
+from leadctl.clock import parse_when
+from leadctl.engine.leadquery import LeadFilter, select_leads
 from leadctl.errors import UsageError
 from leadctl.store.models import Lead
 

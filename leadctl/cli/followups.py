@@ -32,7 +32,7 @@ def followups_due(
 ) -> None:
     """List open follow-up tasks that are due, earliest first."""
     from ..engine.followups import due_tasks
-    from ..engine.leadquery import parse_when
+    from ..clock import parse_when
 
     check_format(fmt)
     s = settings(ctx)

@@ -18,7 +18,8 @@ TABLE_LIMIT = 50
 def lead_filter(*, stage=None, owner=None, source=None, min_score=None, max_score=None, search=None, since=None,
                 until=None, sort=None, limit=None):
     """A LeadFilter from command-line text (dates parsed, `--until DATE` covering that whole day)."""
-    from ..engine.leadquery import LeadFilter, parse_when
+    from ..clock import parse_when
+    from ..engine.leadquery import LeadFilter
 
     return LeadFilter(stage=stage, owner=owner, source=source, min_score=min_score, max_score=max_score,
                       search=search, since=parse_when(since, "--since"), until=parse_when(until, "--until", end=True),
@@ -45,7 +46,8 @@ def leads_list(
     """List leads with filters, sorting and a limit."""
     from sqlalchemy import func
 
-    from ..engine.leadquery import LEADS, count_leads, naive_utc, select_leads
+    from ..clock import naive_utc
+    from ..engine.leadquery import LEADS, count_leads, select_leads
 
     check_format(fmt)
     if mine:

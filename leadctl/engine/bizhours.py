@@ -29,40 +29,13 @@ one instead (the same moment in business time: nothing can be late in between).
 """
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
-from functools import lru_cache
+from datetime import datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-UTC = timezone.utc
+from ..clock import to_local, to_utc, zone
+
 DAY = timedelta(days=1)
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-@lru_cache(maxsize=256)
-def zone(name: str | None) -> ZoneInfo:
-    """The ZoneInfo for `name`; UTC for None, empty or unknown names (never raises)."""
-    if not name:
-        return ZoneInfo("UTC")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        return ZoneInfo("UTC")
-
-
-def to_local(utc_naive: datetime, tz: ZoneInfo) -> datetime:
-    """Naive UTC → naive local wall-clock time in `tz`."""
-    return utc_naive.replace(tzinfo=UTC).astimezone(tz).replace(tzinfo=None)
-
-
-def to_utc(local_naive: datetime, tz: ZoneInfo) -> datetime:
-    """Naive local wall-clock time in `tz` → naive UTC.
-
-    An ambiguous time (the repeated hour in autumn) is read as its first occurrence;
-    a time that does not exist (the skipped hour in spring) as if the clock had not
-    yet moved, which lands one hour later on the new clock.
-    """
-    return local_naive.replace(tzinfo=tz, fold=0).astimezone(UTC).replace(tzinfo=None)
 
 
 class BusinessCalendar:

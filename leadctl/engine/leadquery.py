@@ -6,18 +6,19 @@ Everything is a SQLAlchemy expression with bound parameters (no SQL text with
 user values), so the same statement runs on SQLite and PostgreSQL. Erased leads
 (`erased_at` set) are listed like any other: they are anonymous but still count.
 
-Time windows: `since` is inclusive, `until` exclusive. `parse_when` turns a
+Time windows: `since` is inclusive, `until` exclusive. `clock.parse_when` turns a
 date-only `--until 2026-01-31` into the exclusive bound 2026-02-01 00:00, so the
 whole day is included; a value with a time is used as given.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, Sequence
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
+from ..clock import naive_utc
 from ..errors import UsageError
 from ..fields import SORTABLE
 from ..store.models import Lead
@@ -61,51 +62,6 @@ def _day(value: datetime) -> str:
     return value.strftime("%Y-%m-%d") if value.time() == datetime.min.time() else value.strftime("%Y-%m-%d %H:%M")
 
 
-def parse_when(text: str | None, option: str, *, end: bool = False) -> datetime | None:
-    """Parse a `--since`/`--until` value (date or ISO datetime, offset allowed) to naive UTC.
-
-    With `end=True` a bare date means the end of that day (the next midnight, exclusive).
-    """
-    if text is None or not str(text).strip():
-        return None
-    from dateutil import parser
-
-    raw = str(text).strip()
-    try:
-        value = parser.isoparse(raw)
-    except (ValueError, OverflowError) as exc:
-        raise UsageError(f"{option}: cannot read '{text}' as a date",
-                         hint="use YYYY-MM-DD or an ISO 8601 date and time, e.g. 2026-01-31T18:00") from exc
-    if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
-    date_only = len(raw) <= 10 and "T" not in raw and ":" not in raw
-    if end and date_only:
-        value += timedelta(days=1)
-    return value
-
-
-# The schema's datetime columns hold UTC. Depending on the SQLModel version they are
-# declared naive (DateTime) or aware (UTCDateTime, which refuses naive values), so
-# bound times go through `db_time` and fetched ones through `naive_utc`.
-_AWARE_COLUMNS = bool(getattr(LEADS.c.created_at.type, "timezone", False))
-
-
-def db_time(value: datetime | None) -> datetime | None:
-    """A naive-UTC datetime in the form the store's datetime columns accept."""
-    if value is None:
-        return None
-    if _AWARE_COLUMNS:
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo is not None else value
-
-
-def naive_utc(value: Any) -> Any:
-    """A fetched datetime as naive UTC (other values pass through)."""
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
-    return value
-
-
 def sort_column(field: str) -> tuple[ColumnElement[Any], bool]:
     """`-score` → (leads.score, descending); unknown fields are a usage error listing the allowed ones."""
     text = (field or "").strip()
@@ -137,9 +93,9 @@ def lead_conditions(flt: LeadFilter, table=LEADS) -> list[ColumnElement[bool]]:
         where.append(or_(*(c[name].icontains(term, autoescape=True)
                            for name in ("email", "first_name", "last_name", "company"))))
     if flt.since is not None:
-        where.append(c.created_at >= db_time(flt.since))
+        where.append(c.created_at >= naive_utc(flt.since))
     if flt.until is not None:
-        where.append(c.created_at < db_time(flt.until))
+        where.append(c.created_at < naive_utc(flt.until))
     return where
 
 

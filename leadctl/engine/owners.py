@@ -19,15 +19,14 @@ Decisions (the details docs/rules.md leaves open):
 """
 from __future__ import annotations
 
-import zoneinfo
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from functools import lru_cache
+from datetime import date, datetime
 from typing import Any, Iterable
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
+from ..clock import naive_utc, to_local, zone
 from ..store.models import Assignment, Lead, Owner
 
 OWNERS = Owner.__table__
@@ -40,18 +39,9 @@ def key(name: str | None) -> str:
     return " ".join(str(name).split()).casefold() if name is not None else ""
 
 
-@lru_cache(maxsize=256)
-def _zone(name: str) -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(name)
-
-
 def local_date(now: datetime, tz: str | None) -> date:
     """The calendar date at naive-UTC `now` in time zone `tz` (UTC when unknown)."""
-    aware = now.replace(tzinfo=timezone.utc) if now.tzinfo is None else now
-    try:
-        return aware.astimezone(_zone(tz or "UTC")).date()
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        return aware.astimezone(timezone.utc).date()
+    return to_local(naive_utc(now), zone(tz)).date()
 
 
 def away_until(owner: Any, now: datetime) -> date | None:
@@ -183,8 +173,6 @@ def availability(owner, open_count: int, now: datetime) -> tuple[str, bool]:
 def list_owners(conn: Connection, rules, now: datetime) -> list[OwnerStatus]:
     """Every owner — listed ones in routing.yaml order, then queues, then removed ones —
     with open load against capacity, availability at `now` and last assignment."""
-    from .leadquery import naive_utc
-
     loads = {key(k): v for k, v in _merge_case(open_loads(conn, rules)).items()}
     stored = {key(r["name"]): r for r in stored_owners(conn)}
     out: list[OwnerStatus] = []
@@ -220,8 +208,6 @@ def _merge_case(loads: dict[str, int]) -> dict[str, int]:
 
 
 def _last_assignment(conn: Connection, name: str):
-    from .leadquery import naive_utc
-
     value = conn.execute(select(func.max(ASSIGNMENTS.c.at)).where(ASSIGNMENTS.c.owner == name)).scalar()
     return naive_utc(value)
 

@@ -35,6 +35,7 @@ from sqlalchemy import Text, and_, cast, func, select
 
 from ..store import bulk
 from ..fields import DAYS_SINCE
+from ..rules.loader import lead_conditions
 from ..store.history import record_stage_changes
 from ..store.models import Activity, Lead, StageChange
 from ..words import activity_key
@@ -88,29 +89,7 @@ class ProcessResult:
 # ---------------------------------------------------------------- what the rules read
 def _condition_fields(rules) -> set[str]:
     """Every lead field any lead-mode condition of the rule set reads."""
-    fields: set[str] = set()
-
-    def add(cond):
-        if cond is not None:
-            fields.update(getattr(cond, "fields", ()))
-
-    for r in rules.scoring.fit.rules + rules.scoring.engagement.rules:
-        if not r.activity:
-            add(r.when)
-    for t in rules.qualification.temperature:
-        add(t.when)
-    for r in rules.qualification.stages:
-        add(r.when)
-    for r in rules.routing.rules:
-        add(r.when)
-    for r in rules.routing.sla:
-        add(r.when)
-    for c in rules.followups.cadences:
-        add(c.when)
-        add(c.stop_when)
-    for r in rules.followups.inactivity:
-        add(r.when)
-    return fields
+    return {name for cond in lead_conditions(rules) for name in cond.fields}
 
 
 def rules_digest(rules) -> int:

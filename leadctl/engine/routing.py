@@ -37,6 +37,7 @@ from typing import Any, Iterable
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from ..clock import naive_utc
 from ..errors import NotFoundError
 from ..store import bulk
 from ..store.db import get_meta, set_meta
@@ -90,8 +91,6 @@ class Router:
 
     def __init__(self, rules, now: datetime, loads: dict[str, int], stored: list[dict[str, Any]],
                  state: dict[str, Any]):
-        from .leadquery import naive_utc
-
         self.rules = rules
         self.routing = rules.routing
         self.now = now

@@ -37,6 +37,7 @@ from typing import Any
 from sqlalchemy import Integer, and_, bindparam, cast, func, not_, or_, select
 from sqlalchemy.engine import Connection
 
+from ..clock import naive_utc
 from ..store.db import get_meta, set_meta
 from ..store.models import Activity, Assignment, Lead, SlaBreach
 from ..words import activity_key
@@ -81,8 +82,6 @@ def _activity(conn: Connection, leads: list[dict]) -> None:
 
 
 def _existing(conn: Connection, ids: list[int]) -> set[tuple]:
-    from .leadquery import naive_utc
-
     seen = set()
     for i in range(0, len(ids), 500):
         stmt = select(BREACHES.c.lead_id, BREACHES.c.rule, BREACHES.c.assigned_at).where(
@@ -116,8 +115,6 @@ def check_sla(conn: Connection, rules, now: datetime, *, dry_run: bool = False,
     Returns one dict per breach row: lead_id, rule, owner, assigned_at, due_at, breached_at,
     action (reassign | notify), new_owner (after a reassignment, else None), note.
     """
-    from .leadquery import naive_utc
-
     sla = rules.routing.sla
     if not sla:
         return []

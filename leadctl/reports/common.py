@@ -25,7 +25,9 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
 from ..engine.contact import CONTACT_TYPES as _CONTACT_TYPES
-from ..engine.leadquery import LEADS, LeadFilter, db_time, lead_conditions
+from ..clock import naive_utc
+from ..engine.leadquery import LEADS, LeadFilter, lead_conditions
+from ..rules.schema import DEFAULT_STAGES as _SCHEMA_STAGES
 from ..store.history import SEP
 from ..store.models import Activity, StageChange
 
@@ -46,18 +48,14 @@ class StageInfo:
     kind: str | None = None  # None | "won" | "lost"
 
 
-DEFAULT_STAGES = (
-    StageInfo("new"), StageInfo("mql", "Marketing qualified"), StageInfo("sql", "Sales qualified"),
-    StageInfo("opportunity"), StageInfo("customer", kind="won"), StageInfo("lost", kind="lost"),
-    StageInfo("disqualified", kind="lost"),
-)
+# The funnel without a stages.yaml: the rules' own default (rules/schema.py), as reports see it.
+DEFAULT_STAGES = tuple(StageInfo(s["name"], s.get("label"), s.get("kind")) for s in _SCHEMA_STAGES)
 
 
 def stage_list(rules: Any | None) -> list[StageInfo]:
     """The rule set's stages in funnel order — or, without a stages.yaml, the default list.
 
-    This is the one place the fallback lives: new, mql, sql, opportunity,
-    customer (won), lost (lost), disqualified (lost).
+    Without rules the fallback is the rules' default funnel (rules.schema.DEFAULT_STAGES).
     """
     raw = getattr(rules, "stages", None) if rules is not None else None
     if raw is not None and not isinstance(raw, (list, tuple)) and hasattr(raw, "stages"):
@@ -174,7 +172,7 @@ def _cohort_sqlite(element, compiler, **kw):
 
 def time_value(value: datetime) -> ColumnElement:
     """A bound datetime typed like the store's datetime columns (for arithmetic, not only comparison)."""
-    return literal(db_time(value), LEADS.c.created_at.type)
+    return literal(naive_utc(value), LEADS.c.created_at.type)
 
 
 def cohort_column(by: str | None, column=None):

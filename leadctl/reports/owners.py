@@ -17,7 +17,8 @@ from typing import Sequence
 
 from sqlalchemy import and_, case, func, literal, select
 
-from ..engine.leadquery import LEADS, LeadFilter, db_time, lead_conditions
+from ..clock import naive_utc
+from ..engine.leadquery import LEADS, LeadFilter, lead_conditions
 from ..store.models import Assignment, Owner, SlaBreach
 from .common import (report_connection, NONE_LABEL, Funnel, StageInfo, filtered, first_contact_at, first_contacts,
                      first_response_hours, grouped_percentiles, is_open, lead_facts, rate, rnd, with_first_contacts)
@@ -61,9 +62,9 @@ class OwnersReport:
 def _in_window(column, flt: LeadFilter):
     parts = []
     if flt.since is not None:
-        parts.append(column >= db_time(flt.since))
+        parts.append(column >= naive_utc(flt.since))
     if flt.until is not None:
-        parts.append(column < db_time(flt.until))
+        parts.append(column < naive_utc(flt.until))
     return and_(*parts) if parts else literal(True)
 
 

@@ -25,7 +25,8 @@ from leadctl.rules.schema import (
 from leadctl.rules.yamlload import LineMap, YamlProblems, load_yaml
 from leadctl.words import did_you_mean
 
-# Where `when:`-style conditions sit in each file: (list key path, condition keys).
+# Where `when:`-style conditions sit in each file: (list key path, condition keys). The one
+# list of them: the loader compiles them, `lead_conditions` hands them to whoever plans reads.
 _CONDITION_SITES: dict[str, tuple[tuple[tuple, tuple[str, ...]], ...]] = {
     "scoring.yaml": ((("fit", "rules"), ("when",)), (("engagement", "rules"), ("when",))),
     "qualification.yaml": ((("temperature",), ("when",)), (("stages",), ("when",))),
@@ -77,6 +78,22 @@ class RuleSet:
             _n(len(self.sources.sources), "source"),
         ]
         return f"{d}: " + ", ".join(parts)
+
+
+def lead_conditions(rules: RuleSet) -> list[Condition]:
+    """Every compiled lead-mode condition of the rule set (an activity rule's `when` tests activity records)."""
+    out: list[Condition] = []
+    for name, sites in _CONDITION_SITES.items():
+        part = getattr(rules, name[:-len(".yaml")])
+        for path, keys in sites:
+            items: Any = part
+            for key in path:
+                items = getattr(items, key)
+            for item in items:
+                if getattr(item, "activity", None):
+                    continue
+                out.extend(c for c in (getattr(item, k, None) for k in keys) if isinstance(c, Condition))
+    return out
 
 
 def _n(count: int, noun: str) -> str:

@@ -6,7 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from leadctl.engine.bizhours import BusinessCalendar, Calendars, to_local, to_utc
+from leadctl.clock import to_local, to_utc
+from leadctl.engine.bizhours import BusinessCalendar, Calendars
 from leadctl.rules.schema import BusinessHours
 
 HOURS = BusinessHours()  # mon-fri 09:00-17:00

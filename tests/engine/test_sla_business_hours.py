@@ -177,7 +177,7 @@ HOURS = BusinessHours()
 ])
 def test_sla_windows_count_business_time(zone, start, within, expected):
     cal = BusinessCalendar(HOURS, zone)
-    from leadctl.engine.bizhours import to_local, to_utc
+    from leadctl.clock import to_local, to_utc
 
     due = cal.add_business(to_utc(datetime(*start), cal.tz), within)
     assert to_local(due, cal.tz) == datetime(*expected)
