@@ -18,15 +18,18 @@ from typing import Any
 
 from sqlalchemy import bindparam, or_, select
 
+from ..clock import parse_now
 from ..errors import InputError, LeadctlError, UsageError
 from ..ingest import normalize as N
 from ..ingest.headers import canonical_key, load_mapping
 from ..ingest.reader import BadRecord, read_records
 from ..ingest.rejects import RejectsWriter
 from ..store import models
+from ..rules.durations import parse_duration
 from ..store.db import Store
-from .contact import CONTACT_TYPES
 from ..words import activity_key, snake_case
+from .contact import CONTACT_TYPES
+from .followups import ACTIVITY_ACTIONS, complete_matching_tasks
 
 CHUNK = 5000
 # Clocks disagree and time zones confuse: an event up to a day ahead is taken, not one later.
@@ -48,9 +51,6 @@ _TARGETS = ("email", "phone", "external_id", "type", "at", "note", "source")
 def parse_when(value: str, now: datetime, option: str = "--at") -> datetime:
     """When an activity happened: `2026-11-19T15:00`, `now`, `today`, `yesterday` (this time
     yesterday), `3h ago` or `2d ago` → naive UTC; refused more than a day after `now`."""
-    from ..clock import parse_now
-    from ..rules.durations import parse_duration
-
     text = value.strip().lower()
     relative = {"now": timedelta(0), "today": timedelta(0), "yesterday": timedelta(days=1)}
     when = None
@@ -84,8 +84,6 @@ def check_not_future(at: datetime, now: datetime) -> str | None:
 
 def rule_activity_types(rules) -> set[str]:
     """Activity types the rules know: counted by scoring, named in conditions, done by follow-ups."""
-    from .followups import ACTIVITY_ACTIONS
-
     known = set(CONTACT_TYPES) | set(ACTIVITY_ACTIONS)
     actions: set[str] = set()
     if rules is None:
@@ -204,12 +202,7 @@ def _touch_leads(conn, events: list[tuple[int, str, datetime]], batch_id: int | 
         stmt = t.update().where(t.c.id == bindparam("_id"),
                                 (col.is_(None)) | (col < bindparam("_at"))).values({column: bindparam("_at")})
         conn.execute(stmt, [{"_id": k, "_at": v} for k, v in values.items()])
-    try:
-        from .followups import complete_matching_tasks
-    except ImportError:  # pragma: no cover - follow-ups are optional in a slimmed build
-        done = []
-    else:
-        done = complete_matching_tasks(conn, events)
+    done = complete_matching_tasks(conn, events)
     if batch_id is not None:
         for (lead_id, _kind, at), tid in zip(events, done):
             if tid is not None:

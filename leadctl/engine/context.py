@@ -7,9 +7,8 @@ id and, for every chunk, runs the pipeline in this order:
 
 Scoring and qualification are built in. Routing (`leadctl/engine/routing.py`, class
 `RoutingStep`) and follow-ups (`leadctl/engine/followups.py`, class `FollowupStep`)
-are *steps*: objects with the three methods of `Step`. `process.py` imports each of
-those modules inside `try/except ImportError` and constructs the class with no
-arguments, once per run.
+are *steps*: objects with the three methods of `Step`. `process.load_steps` builds
+them once per run (a missing step module is an import error, never a skipped step).
 
 The contract, as the step authors code against it:
 
@@ -26,7 +25,7 @@ The contract, as the step authors code against it:
       created_at, last_activity_at, last_contacted_at, do_not_contact, email;
     - `attributes` (dict, {} when empty) when any condition reads `attributes.*`;
     - `activity`: {type: (count, last_at)} when any rule reads activity facts
-      (types normalised: lower case, spaces and hyphens as `_`), else {};
+      (types as `words.activity_key` spells them), else {};
     - extra columns a step asks for through its optional `columns` attribute.
   All datetimes are naive UTC; values are already updated by scoring and
   qualification (score, grade, temperature, stage). A step *mutates the dicts in

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .context import WRITABLE_COLUMNS
+from .process import process_leads
+from .scoring import band_label
 
 DIMENSIONS = ("score_band", "grade", "temperature", "stage", "owner")
 _IDX = {c: WRITABLE_COLUMNS.index(c) for c in ("score", "grade", "temperature", "stage", "owner")}
@@ -29,8 +31,6 @@ def score_band(score) -> str | None:
     """The 10-point band of `report scoring`: 73 → "70-79", 100 → "90-100", -5 → "0-9"."""
     if score is None:
         return None
-    from ..reports.scoring import band_label
-
     return band_label(min(max(int(score) * 10 // 100, 0), 9), 10)
 
 
@@ -105,8 +105,6 @@ def rule_changes(current, new) -> dict[str, dict[str, list[str]]]:
 
 def diff_rules(store, current_rules, new_rules, now: datetime, examples: int = 3, *, steps=None) -> DiffResult:
     """Run the pipeline with `new_rules` in a rolled-back transaction and tabulate what would change."""
-    from .process import process_leads
-
     tables: dict[str, dict[tuple, list]] = {d: defaultdict(lambda: [0, []]) for d in DIMENSIONS}
     seen = {"leads": 0, "changed": 0}
 

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from ..fields import PROFILE
 from ..store.models import Activity, Assignment, Followup, Lead, StageChange
 from .leadref import resolve_lead
+from .process import rules_digest
 
 LEADS = Lead.__table__
 SCORE_KEYS = ("fit", "engagement", "fit_raw", "fit_max", "fit_capped", "engagement_raw", "decay_factor", "idle_days",
@@ -91,8 +92,6 @@ def explain_lead(store, rules, lead_ref, now: datetime) -> dict:
 
 def _stale(expl: dict, rules) -> bool:
     """Whether the stored breakdown came from other scoring/qualification rules than `rules`."""
-    from .process import rules_digest
-
     stored = expl.get("digest")
     if stored is None:
         return False

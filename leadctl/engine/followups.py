@@ -40,8 +40,9 @@ from sqlalchemy import bindparam, exists, func, or_, select
 
 from ..errors import NotFoundError, UsageError
 from ..fields import DAYS_SINCE, names_of_type
+from ..rules.durations import DurationError, parse_duration
 from ..store import bulk
-from ..store.models import Activity, Followup, Lead
+from ..store.models import Activity, Followup, Lead, Owner
 from ..words import activity_key
 from .bizhours import Calendars, owner_zones
 
@@ -227,8 +228,6 @@ def _prefilter(spec: Any, now: datetime, rules: Any) -> list:
                     cutoff = now - timedelta(days=arg)
                     out.append(col <= cutoff if op == "gte" else col < cutoff)
         elif key in _DATE_COLUMNS and isinstance(value, dict) and "older_than" in value:
-            from ..rules.durations import DurationError, parse_duration
-
             try:
                 out.append(LEADS.c[key] < now - parse_duration(value["older_than"]))
             except DurationError:
@@ -409,8 +408,6 @@ def snooze_task(conn, rules, task_id: int, duration: str | timedelta, now: datet
 
     A snoozed task is reminded again when it comes due.
     """
-    from ..rules.durations import parse_duration
-
     td = parse_duration(duration)
     if td <= timedelta(0):
         raise UsageError("snooze needs a positive duration, e.g. 2h or 1d")
@@ -484,8 +481,6 @@ def resolve_owner(conn, rules, name: str) -> str:
     """
     if name.strip().lower() in ("-", "none", "unassigned", "(unassigned)"):
         return ""
-    from ..store.models import Owner
-
     t = Owner.__table__
     key = name.strip().lower()
     row = conn.execute(select(t.c.name).where(or_(func.lower(t.c.name) == key, func.lower(t.c.email) == key))

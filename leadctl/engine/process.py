@@ -33,15 +33,18 @@ from typing import Any, Callable, Iterable, Sequence
 
 from sqlalchemy import Text, and_, cast, func, select
 
-from ..store import bulk
 from ..fields import DAYS_SINCE
 from ..rules.loader import lead_conditions
+from ..store import bulk
 from ..store.history import record_stage_changes
 from ..store.models import Activity, Lead, StageChange
 from ..words import activity_key
 from .context import WRITABLE_COLUMNS, ProcessContext, Step
+from .followups import FollowupStep
 from .qualify import Qualifier
+from .routing import RoutingStep
 from .scoring import Scorer
+from .sla import sla_check
 
 CHUNK = 5000
 FP_PREFIX = 32
@@ -55,7 +58,6 @@ BASE_COLUMNS = (
     "grade", "owner", "team", "assigned_at", "created_at", "last_activity_at",
 )
 STEP_COLUMNS = ("assigned_manually", "last_contacted_at", "do_not_contact")
-STEP_MODULES = (("leadctl.engine.routing", "RoutingStep"), ("leadctl.engine.followups", "FollowupStep"))
 
 
 @dataclass
@@ -99,22 +101,8 @@ def rules_digest(rules) -> int:
 
 
 def load_steps() -> list[Step]:
-    """The routing and follow-up steps, when their modules exist (in that order)."""
-    import importlib
-
-    steps = []
-    for module, cls in STEP_MODULES:
-        try:
-            mod = importlib.import_module(module)
-            step_cls = getattr(mod, cls)
-        except ImportError as exc:
-            if exc.name not in (module, None) and not module.startswith(str(exc.name)):
-                raise
-            continue
-        except AttributeError:
-            continue
-        steps.append(step_cls())
-    return steps
+    """The steps of every run, in order: routing (after the SLA check) and follow-ups."""
+    return [RoutingStep(checks=[sla_check]), FollowupStep()]
 
 
 class Pipeline:

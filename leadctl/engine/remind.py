@@ -37,9 +37,11 @@ from typing import Any
 
 from sqlalchemy import func, or_, select, text
 
+from ..notify import NotifyError, mask_url, post_json, send_mail
 from ..store.models import Followup, Lead, Owner, SlaBreach
 from .bizhours import Calendars, owner_zones
 from .followups import PENDING, create_inactivity_tasks, lead_label, overdue_text
+from .sla import check_sla
 
 FOLLOWUPS = Followup.__table__
 LEADS = Lead.__table__
@@ -176,8 +178,6 @@ def _lock(conn) -> None:
 
 
 def _run_sla(conn, rules, now, cals: Calendars):
-    from .sla import check_sla
-
     if not getattr(getattr(rules, "routing", None), "sla", ()):
         return None
     return check_sla(conn, rules, now, calendars=cals)
@@ -234,8 +234,6 @@ def collect(conn, rules, now: datetime, cals: Calendars) -> list[Digest]:
 
 def _plan(digests: list[Digest], smtp, webhook: str | None) -> None:
     """Say on each digest how it goes out: webhook, e-mail (to whom) or printed."""
-    from ..notify import mask_url
-
     for d in digests:
         ways = [f"webhook {mask_url(webhook)}"] if webhook else []
         if smtp is not None:
@@ -248,8 +246,6 @@ def _plan(digests: list[Digest], smtp, webhook: str | None) -> None:
 def remind(store, rules, now: datetime, *, smtp=None, webhook: str | None = None,
            dry_run: bool = False) -> RemindResult:
     """Run one sweep (see the module docstring). `smtp` is a `notify.SmtpTarget` or None."""
-    from ..notify import NotifyError, post_json, send_mail
-
     result = RemindResult(now, dry_run=dry_run)
     with store.begin() as conn:
         _lock(conn)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
@@ -43,8 +43,10 @@ from ..store import bulk
 from ..store.db import get_meta, set_meta
 from ..store.models import Assignment, Lead
 from ..words import did_you_mean
+from .leadref import resolve_lead
 from .owners import (
-    availability, away_until, key, open_loads, queue_names, stored_owners, terminal_stages, touch_owners,
+    availability, away_until, key, open_loads, queue_names, stored_owners, sync_owners, terminal_stages,
+    touch_owners,
 )
 
 ASSIGNMENTS = Assignment.__table__
@@ -340,25 +342,22 @@ def _latest_reasons(conn: Connection, lead_ids: list[int]) -> dict[int, tuple[st
 
 
 class RoutingStep:
-    """The routing step of `process`: sync owners, check SLAs, route, store every decision."""
+    """The routing step of `process`: sync owners, run `checks` (process passes the SLA check,
+    which depends on routing, not the other way), route, store every decision."""
 
     writes = frozenset({"assigned_manually"})
 
-    def __init__(self) -> None:
+    def __init__(self, checks: Sequence[Callable[[Any], None]] = ()) -> None:
+        self.checks = tuple(checks)
         self.router: Router | None = None
         self.active = False
 
     def start(self, ctx) -> None:
-        from .owners import sync_owners
-        from .sla import check_sla
-
         routing = ctx.rules.routing
         sync_owners(ctx.conn, ctx.rules)
         self.active = bool(routing.owners or routing.rules or routing.fallback)
-        if routing.sla:
-            breaches = check_sla(ctx.conn, ctx.rules, ctx.now)
-            ctx.counts["sla_breaches"] += len({(b["lead_id"], b["rule"]) for b in breaches})
-            ctx.counts["sla_reassigned"] += sum(1 for b in breaches if b.get("new_owner"))
+        for check in self.checks:  # after owners are synced, before the router reads the loads
+            check(ctx)
         self.router = Router.load(ctx.conn, ctx.rules, ctx.now) if self.active else None
 
     def chunk(self, ctx, leads: list[dict]) -> None:
@@ -420,8 +419,6 @@ def assign_lead(store, rules, ref: str, owner: str, *, now: datetime) -> ManualA
     OWNER is a name or e-mail from routing.yaml, an owner kept in the store, or a queue
     named by the rules. Unknown owners raise NotFoundError listing the known ones.
     """
-    from .leadref import resolve_lead
-
     with store.begin() as conn:
         lead_id = resolve_lead(conn, ref)
         o = rules.routing.owner(owner)

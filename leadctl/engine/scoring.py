@@ -41,6 +41,13 @@ from ..rules.conditions import Condition
 from ..words import activity_key
 
 
+def band_label(i: int, bands: int) -> str:
+    """The label of score band `i` of `bands` over 0-100: band 7 of 10 is "70-79", the last "90-100"."""
+    lo = math.ceil(i * 100 / bands)
+    hi = math.ceil((i + 1) * 100 / bands) - 1
+    return f"{lo}-{100 if i == bands - 1 else hi}"
+
+
 def round_half_up(x: float) -> int:
     if type(x) is int:
         return x

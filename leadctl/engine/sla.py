@@ -42,7 +42,9 @@ from ..store.db import get_meta, set_meta
 from ..store.models import Activity, Assignment, Lead, SlaBreach
 from ..words import activity_key
 from .bizhours import BusinessCalendar, Calendars, owner_zones
+from .followups import move_open_tasks
 from .owners import terminal_stages
+from .routing import Router, assign, insert_assignments
 
 LEADS = Lead.__table__
 BREACHES = SlaBreach.__table__
@@ -195,15 +197,11 @@ def check_sla(conn: Connection, rules, now: datetime, *, dry_run: bool = False,
                 note = f"contacted late ({lc:%Y-%m-%d %H:%M}); not reassigned"
             else:
                 if router is None:
-                    from .routing import Router
-
                     router = Router.load(conn, rules, now)
                 decision = router.route(lead, exclude=router.owner_key(owner))
                 if decision.owner is None:
                     note = f"nobody else can take it: {decision.reason}"
                 else:
-                    from .routing import assign
-
                     new_owner = decision.owner
                     why = f"{REASON_PREFIX}{r.name}' breached (due {due:%Y-%m-%d %H:%M}, {owner})"
                     decision.reason = f"{why} → {decision.reason}"
@@ -222,15 +220,20 @@ def check_sla(conn: Connection, rules, now: datetime, *, dry_run: bool = False,
         if updates:
             conn.execute(LEADS.update().where(LEADS.c.id == bindparam("_id")), updates)
         if assignments:
-            from .routing import insert_assignments
-
             insert_assignments(conn, assignments)
         if moves:
-            from .followups import move_open_tasks
-
             move_open_tasks(conn, moves)
         if router is not None:
             router.save(conn)
         if last is None or now > last:
             set_meta(conn, WATERMARK, now.isoformat())
     return out
+
+
+def sla_check(ctx) -> None:
+    """`process`'s SLA check (RoutingStep runs it before routing): breaches and reassignments counted."""
+    if not ctx.rules.routing.sla:
+        return
+    breaches = check_sla(ctx.conn, ctx.rules, ctx.now)
+    ctx.counts["sla_breaches"] += len({(b["lead_id"], b["rule"]) for b in breaches})
+    ctx.counts["sla_reassigned"] += sum(1 for b in breaches if b.get("new_owner"))

@@ -9,13 +9,13 @@
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Sequence
 
 from sqlalchemy import case, func, select
 
 from ..engine.leadquery import LEADS, LeadFilter
+from ..engine.scoring import band_label
 from ..errors import UsageError
 from .common import report_connection, NONE_LABEL, Funnel, StageInfo, filtered, lead_facts, rate
 
@@ -46,12 +46,6 @@ class ScoringReport:
 
     def records(self) -> list[tuple]:
         return [tuple(getattr(r, c) for c in self.COLUMNS) for r in self.rows]
-
-
-def band_label(i: int, bands: int) -> str:
-    lo = math.ceil(i * 100 / bands)
-    hi = math.ceil((i + 1) * 100 / bands) - 1
-    return f"{lo}-{100 if i == bands - 1 else hi}"
 
 
 def scoring_report(store, stages: Sequence[StageInfo], flt: LeadFilter, *, bands: int = 10) -> ScoringReport:

@@ -77,3 +77,15 @@ def test_an_activity_count_condition_reads_the_stored_spelling(capsys, store, db
     code, out, err = run(capsys, db_url, rules, "leads", "explain", "ada@example.com", "--format", "json")
     assert code == 0, err
     assert json.loads(out)["score"]["engagement"] == [{"rule": "Demo asked", "points": 7}]
+
+
+def test_process_runs_routing_after_the_sla_check_and_follow_ups():
+    """Every step is imported, not looked up: a renamed class fails loudly instead of switching routing off."""
+    from leadctl.engine.followups import FollowupStep
+    from leadctl.engine.process import load_steps
+    from leadctl.engine.routing import RoutingStep
+    from leadctl.engine.sla import sla_check
+
+    routing, followups = load_steps()
+    assert isinstance(routing, RoutingStep) and routing.checks == (sla_check,)
+    assert isinstance(followups, FollowupStep)
