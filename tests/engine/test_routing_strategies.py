@@ -7,9 +7,9 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 
-from leadctl.engine.context import ProcessContext
+from leadctl.engine import process
 from leadctl.engine.owners import list_owners, sync_owners
 from leadctl.engine.routing import RoutingStep, assign_lead, lead_assignments
 from leadctl.errors import NotFoundError
@@ -37,39 +37,16 @@ def add_leads(store, n: int, **values) -> list[int]:
         return [r[0] for r in conn.execute(select(LEADS.c.id).where(LEADS.c.id > first).order_by(LEADS.c.id))]
 
 
-COLUMNS = ("id", "email", "country", "employees", "source", "stage", "temperature", "owner", "team", "assigned_at",
-           "assigned_manually", "last_contacted_at", "created_at", "score")
+@pytest.fixture
+def run_step(monkeypatch):
+    """`process` with routing as its only step (chunks of `batch` leads, each its own
+    transaction), on every lead or on `ids`; its result carries the counts."""
+    def run(store, rules, now=NOW, *, batch: int = process.CHUNK, ids=None):
+        monkeypatch.setattr(process, "CHUNK", batch)
+        return process.process_leads(store, rules, now=now, lead_ids=None if ids is None else set(ids),
+                                     steps=[RoutingStep()])
 
-
-WRITTEN = ("owner", "team", "assigned_at", "assigned_manually")
-
-
-def run_step(store, rules, now=NOW, *, batch: int = 5000, ids=None):
-    """Drive RoutingStep the way `process` does: start, chunks (each its own transaction), finish."""
-    step = RoutingStep()
-    ctx = ProcessContext(conn=None, rules=rules, now=now)
-    with store.begin() as conn:
-        ctx.conn = conn
-        step.start(ctx)
-    stmt = select(*(LEADS.c[c] for c in COLUMNS)).order_by(LEADS.c.id)
-    if ids is not None:
-        stmt = stmt.where(LEADS.c.id.in_(ids))
-    with store.connect() as conn:
-        leads = [dict(r._mapping) for r in conn.execute(stmt)]
-    for i in range(0, len(leads), batch):
-        part = leads[i:i + batch]
-        before = [dict(lead) for lead in part]
-        with store.begin() as conn:
-            ctx.conn = conn
-            step.chunk(ctx, part)
-            params = [{"_id": new["id"], **{c: new[c] for c in WRITTEN}} for old, new in zip(before, part)
-                      if any(old[c] != new[c] for c in WRITTEN)]
-            if params:
-                conn.execute(LEADS.update().where(LEADS.c.id == bindparam("_id")), params)
-    with store.begin() as conn:
-        ctx.conn = conn
-        step.finish(ctx)
-    return ctx
+    return run
 
 
 def owners_of(store, ids=None) -> Counter:
@@ -94,7 +71,7 @@ THREE = """
 
 
 @pytest.mark.parametrize("batches", [[9000], [1, 2, 3, 4, 5, 6, 7, 8, 8964], [1000] * 9, [333, 1, 4666, 4000]])
-def test_round_robin_even_across_imports(store, tmp_path, batches):
+def test_round_robin_even_across_imports(store, tmp_path, batches, run_step):
     rules = make_rules(tmp_path, THREE % "round_robin")
     for size in batches:
         ids = add_leads(store, size)
@@ -105,7 +82,7 @@ def test_round_robin_even_across_imports(store, tmp_path, batches):
     assert set(counts) == {"ann", "bob", "cat"}
 
 
-def test_round_robin_continuity_in_order(store, tmp_path):
+def test_round_robin_continuity_in_order(store, tmp_path, run_step):
     rules = make_rules(tmp_path, THREE % "round_robin")
     got = []
     for size in (1, 1, 2, 1, 3):
@@ -116,7 +93,7 @@ def test_round_robin_continuity_in_order(store, tmp_path):
     assert got == ["ann", "bob", "cat", "ann", "bob", "cat", "ann", "bob"]
 
 
-def test_weighted_within_a_few_percent(store, tmp_path):
+def test_weighted_within_a_few_percent(store, tmp_path, run_step):
     routing = """
         owners:
           - {name: ann, team: t, weight: 1}
@@ -137,7 +114,7 @@ def test_weighted_within_a_few_percent(store, tmp_path):
         assert abs(counts[name] - expected) <= 1.5, (name, counts[name], expected)
 
 
-def test_weighted_skips_full_owner_and_keeps_others_proportional(store, tmp_path):
+def test_weighted_skips_full_owner_and_keeps_others_proportional(store, tmp_path, run_step):
     routing = """
         owners:
           - {name: ann, team: t, weight: 1}
@@ -156,7 +133,7 @@ def test_weighted_skips_full_owner_and_keeps_others_proportional(store, tmp_path
     assert c["queue"] == 0
 
 
-def test_least_loaded_fills_lightest_and_breaks_ties_by_idle_time(store, tmp_path):
+def test_least_loaded_fills_lightest_and_breaks_ties_by_idle_time(store, tmp_path, run_step):
     rules = make_rules(tmp_path, THREE % "least_loaded")
     add_leads(store, 4, owner="ann", team="inbound")
     add_leads(store, 2, owner="bob", team="inbound")
@@ -201,7 +178,7 @@ CAPPED = """
 """
 
 
-def test_capacity_caps_next_rule_then_fallback_with_reasons(store, tmp_path):
+def test_capacity_caps_next_rule_then_fallback_with_reasons(store, tmp_path, run_step):
     rules = make_rules(tmp_path, CAPPED)
     add_leads(store, 1, owner="ann", team="emea")                         # ann already has one open lead
     add_leads(store, 5, owner="ann", team="emea", stage="lost")          # terminal: not counted
@@ -222,7 +199,7 @@ def test_capacity_caps_next_rule_then_fallback_with_reasons(store, tmp_path):
     assert fifth.rule == "Any big company"
 
 
-def test_unassigned_when_even_fallback_cannot_and_recorded_once(store, tmp_path):
+def test_unassigned_when_even_fallback_cannot_and_recorded_once(store, tmp_path, run_step):
     routing = """
         owners:
           - {name: ann, team: t, capacity: 1}
@@ -267,7 +244,7 @@ AWAY = """
     (datetime(2027, 1, 3, 22, 59), True),      # the last day, inclusive
     (datetime(2027, 1, 3, 23, 0), False),      # 4 January in Berlin
 ])
-def test_away_periods_are_inclusive_dates_in_owner_time_zone(store, tmp_path, now, dana_away):
+def test_away_periods_are_inclusive_dates_in_owner_time_zone(store, tmp_path, now, dana_away, run_step):
     rules = make_rules(tmp_path, AWAY)
     ids = add_leads(store, 4)
     run_step(store, rules, now=now)
@@ -279,7 +256,7 @@ def test_away_periods_are_inclusive_dates_in_owner_time_zone(store, tmp_path, no
     assert status["dana"].availability == ("away until 2027-01-03" if dana_away else "available")
 
 
-def test_inactive_and_removed_owners_leads_are_rerouted_but_manual_ones_stay(store, tmp_path):
+def test_inactive_and_removed_owners_leads_are_rerouted_but_manual_ones_stay(store, tmp_path, run_step):
     first = make_rules(tmp_path, THREE % "round_robin", "v1")
     auto_cat = add_leads(store, 3, owner="cat", team="inbound")
     manual_cat = add_leads(store, 1, owner="cat", team="inbound", assigned_manually=True)
@@ -312,7 +289,7 @@ def test_inactive_and_removed_owners_leads_are_rerouted_but_manual_ones_stay(sto
     assert listed["bob"].availability == "inactive" and listed["bob"].open == 0
 
 
-def test_terminal_leads_are_never_routed(store, tmp_path):
+def test_terminal_leads_are_never_routed(store, tmp_path, run_step):
     rules = make_rules(tmp_path, THREE % "round_robin")
     add_leads(store, 3, stage="customer")
     add_leads(store, 3, stage="disqualified")
@@ -321,7 +298,7 @@ def test_terminal_leads_are_never_routed(store, tmp_path):
     assert owners_of(store) == Counter({None: 6})
 
 
-def test_unlisted_fallback_owner_is_an_always_available_queue(store, tmp_path):
+def test_unlisted_fallback_owner_is_an_always_available_queue(store, tmp_path, run_step):
     import dataclasses
 
     rules = make_rules(tmp_path, THREE % "round_robin")
@@ -340,7 +317,7 @@ def test_unlisted_fallback_owner_is_an_always_available_queue(store, tmp_path):
     assert queue.availability == "queue" and queue.open == 2 and queue.last_assigned_at == NOW
 
 
-def test_manual_assignment_is_never_undone_by_rules(store, tmp_path):
+def test_manual_assignment_is_never_undone_by_rules(store, tmp_path, run_step):
     rules = make_rules(tmp_path, THREE % "round_robin")
     ids = add_leads(store, 3, email=None)
     with store.begin() as conn:
@@ -359,7 +336,7 @@ def test_manual_assignment_is_never_undone_by_rules(store, tmp_path):
     assert "no owner 'zed'" in err.value.message and "ann, bob, cat" in err.value.hint
 
 
-def test_owners_list_shows_load_capacity_availability_and_last_assignment(store, tmp_path):
+def test_owners_list_shows_load_capacity_availability_and_last_assignment(store, tmp_path, run_step):
     rules = make_rules(tmp_path, CAPPED)
     add_leads(store, 2, owner="ann", team="emea")
     add_leads(store, 1, owner="bob", team="emea", stage="customer")
@@ -378,7 +355,7 @@ def test_owners_list_shows_load_capacity_availability_and_last_assignment(store,
     assert rows["old"].availability == "removed"
 
 
-def test_rotation_state_lives_in_meta(store, tmp_path):
+def test_rotation_state_lives_in_meta(store, tmp_path, run_step):
     rules = make_rules(tmp_path, THREE % "weighted")
     run_step(store, rules, ids=add_leads(store, 4))
     from leadctl.store.db import get_meta
