@@ -302,11 +302,11 @@ def test_a_step_mutates_leads_and_process_writes_them_back(store, rules):
 
 # ---------------------------------------------------------------- explain, stage, diff, LEAD
 def test_explain_agrees_with_stored_score(store, rules):
-    lid = add_lead(store, email="Ceo@Acme.com", title="CEO", industry="SaaS", external_id="X-1",
+    lid = add_lead(store, email="ceo@acme.com", title="CEO", industry="SaaS", external_id="X-1",
                    last_activity_at=NOW)
     add_activity(store, lid, "page_view", NOW, url="/pricing")
     run(store, rules)
-    info = explain_lead(store, rules, "ceo@acme.com", NOW)
+    info = explain_lead(store, rules, "Ceo@Acme.com", NOW)  # e-mails are stored lower case; any case finds them
     row = lead(store, lid)
     assert info["score"]["score"] == row["score"] == 45
     assert info["score"]["fit_capped"] + info["score"]["engagement_capped"] == row["score"]
