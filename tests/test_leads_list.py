@@ -5,9 +5,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import insert
-from typer.testing import CliRunner
 
-from leadctl.cli.app import app
 from leadctl.clock import parse_when
 from leadctl.engine.leadquery import LeadFilter, select_leads
 from leadctl.errors import UsageError
@@ -51,11 +49,13 @@ def test_unknown_sort_field_is_a_usage_error():
     assert "did you mean 'score'" in err.value.message and "created_at" in err.value.hint
 
 
-def run(db_url, *args):
-    return CliRunner().invoke(app, ["--db", db_url, "leads", "list", *args], env={"LEADCTL_WIDTH": "120"})
+@pytest.fixture
+def run(run_cli):
+    """`leadctl --db … leads list …` through `main()`."""
+    return lambda db_url, *args: run_cli("--db", db_url, "leads", "list", *args, env={"LEADCTL_WIDTH": "120"})
 
 
-def test_cli_list(store, db_url):
+def test_cli_list(store, db_url, run):
     fill(store)
     res = run(db_url)
     assert res.exit_code == 0, res.output
@@ -72,13 +72,11 @@ def test_cli_list(store, db_url):
     assert run(db_url, "--format", "xml").exit_code == 2
 
 
-def test_mine_lists_the_owner_named_by_leadctl_owner(tmp_path, monkeypatch):
-    from typer.testing import CliRunner
+def test_mine_lists_the_owner_named_by_leadctl_owner(tmp_path, monkeypatch, run):
+    from datetime import datetime
 
-    from leadctl.cli.app import app
     from leadctl.store.db import open_store
     from leadctl.store.models import Lead
-    from datetime import datetime
 
     db = str(tmp_path / "m.db")
     store = open_store(db)
@@ -89,5 +87,5 @@ def test_mine_lists_the_owner_named_by_leadctl_owner(tmp_path, monkeypatch):
             {"email": "b@example.com", "owner": "lee", "created_at": now, "updated_at": now}])
     store.dispose()
     monkeypatch.setenv("LEADCTL_OWNER", "dana")
-    out = CliRunner().invoke(app, ["--db", db, "leads", "list", "--mine", "--format", "json"]).output
+    out = run(db, "--mine", "--format", "json").out
     assert [r["email"] for r in __import__("json").loads(out)] == ["a@example.com"]

@@ -6,16 +6,12 @@ import io
 import json
 from datetime import datetime
 
-from dataclasses import dataclass
-
 import pytest
 from sqlalchemy import insert
-from typer.testing import CliRunner
 
-from leadctl.cli.app import app
 from leadctl.clock import parse_now
 from leadctl.engine.leadquery import LeadFilter, select_leads
-from leadctl.errors import LeadctlError, UsageError
+from leadctl.errors import UsageError
 from leadctl.store.models import Lead
 
 D = datetime(2026, 1, 10, 9, 0)
@@ -30,24 +26,13 @@ def leads(store, db_url):
     return db_url
 
 
-@dataclass
-class Run:
-    exit_code: int
-    stdout: str
-    stderr: str
-    output: str
+@pytest.fixture
+def run(run_cli):
+    """`run(db_url, "leads", "list", …)`: `leadctl --db … leads list …` through `main()`."""
+    return lambda db_url, *args, env=None: run_cli("--db", db_url, *args, env=env)
 
 
-def run(db_url, *args, env=None) -> Run:
-    """The command's exit code and output as `main()` gives them (leadctl errors included)."""
-    r = CliRunner().invoke(app, ["--db", db_url, *args], env=env)
-    if isinstance(r.exception, LeadctlError):
-        said = r.exception.describe() + "\n"
-        return Run(r.exception.exit_code, r.stdout, r.stderr + said, r.output + said)
-    return Run(r.exit_code, r.stdout, r.stderr, r.output)
-
-
-def test_leads_list_limit_0_is_all(leads):
+def test_leads_list_limit_0_is_all(leads, run):
     table = run(leads, "leads", "list", "--limit", "0")
     assert table.exit_code == 0, table.output
     assert f"{N} leads" in table.stdout and "showing" not in table.stderr
@@ -59,14 +44,14 @@ def test_leads_list_limit_0_is_all(leads):
     assert len(json.loads(run(leads, "leads", "list", "--format", "json", "--limit", "3").stdout)) == 3
 
 
-def test_export_limit_0_is_all(leads):
+def test_export_limit_0_is_all(leads, run):
     rows = list(csv.reader(io.StringIO(run(leads, "export", "leads", "--limit", "0").stdout)))
     assert len(rows) == N + 1
     rows = list(csv.reader(io.StringIO(run(leads, "export", "leads", "--limit", "2").stdout)))
     assert len(rows) == 3
 
 
-def test_followups_due_limit_0_is_all(leads):
+def test_followups_due_limit_0_is_all(leads, run):
     r = run(leads, "followups", "due", "--limit", "0", "--format", "json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout) == []
@@ -74,7 +59,7 @@ def test_followups_due_limit_0_is_all(leads):
 
 @pytest.mark.parametrize("args", [["leads", "list"], ["export", "leads"], ["followups", "due"]],
                          ids=lambda a: " ".join(a))
-def test_a_negative_limit_is_a_usage_error_naming_limit(leads, args):
+def test_a_negative_limit_is_a_usage_error_naming_limit(leads, args, run):
     r = run(leads, *args, "--limit", "-1")
     assert r.exit_code == 2
     assert "--limit" in r.output
@@ -88,7 +73,7 @@ def test_the_core_limit_means_the_same():
     assert info.value.message == "limit must be 0 (all) or more, not -2"
 
 
-def test_the_clock_names_where_its_value_came_from(leads):
+def test_the_clock_names_where_its_value_came_from(leads, run):
     r = run(leads, "--now", "tomorrowish", "process")
     assert r.exit_code == 2 and "--now: cannot read 'tomorrowish'" in r.output
     r = run(leads, "process", env={"LEADCTL_NOW": "tomorrowish"})
@@ -104,7 +89,7 @@ def test_shared_time_parsing_names_only_the_option_it_is_given():
     assert info.value.message == "--at: cannot read 'yesterdayish' as a date and time"
 
 
-def test_activity_log_at_names_at_not_now(leads):
+def test_activity_log_at_names_at_not_now(leads, run):
     r = run(leads, "activity", "log", "p1@example.com", "call", "--at", "someday", "--no-process")
     assert r.exit_code == 2
     assert "--at" in r.output and "--now" not in r.output
@@ -118,7 +103,7 @@ def test_activity_log_at_names_at_not_now(leads):
     ("--match", "emial", "--match: 'emial' is not a match key"),
     ("--mode", "merge", "--mode: 'merge' is not one of"),
 ])
-def test_a_failed_usage_check_leaves_no_batch(leads, tmp_path, option, value, says):
+def test_a_failed_usage_check_leaves_no_batch(leads, tmp_path, option, value, says, run):
     src = tmp_path / "in.csv"
     src.write_text("Email\nnew@example.com\n")
     rules = tmp_path / "no-rules"
@@ -131,7 +116,7 @@ def test_a_failed_usage_check_leaves_no_batch(leads, tmp_path, option, value, sa
     assert json.loads(listed.stdout) == []
 
 
-def test_a_rejects_file_in_a_missing_folder_is_refused_before_the_batch(leads, tmp_path):
+def test_a_rejects_file_in_a_missing_folder_is_refused_before_the_batch(leads, tmp_path, run):
     src = tmp_path / "in.csv"
     src.write_text("Email\nnot-an-email\n")
     rules = tmp_path / "no-rules"

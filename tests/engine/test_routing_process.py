@@ -8,11 +8,8 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
-from leadctl.cli.app import app
 from leadctl.engine.process import process_leads
-from leadctl.errors import NotFoundError
 from leadctl.rules import DEFAULT_RULES_DIR
 from leadctl.rules.loader import load_rules
 from leadctl.store.models import Assignment, Lead, SlaBreach
@@ -97,27 +94,26 @@ def test_process_checks_sla_and_dry_run_changes_nothing(store, tmp_path):
         assert conn.execute(select(LEADS.c.owner)).scalar() == "lee"
 
 
-def test_cli_owners_list_and_leads_assign(store, db_url, tmp_path):
+def test_cli_owners_list_and_leads_assign(store, db_url, tmp_path, run_cli):
     d = rules_dir(tmp_path)
     add(store, 3, country="US", employees=10)
     with store.begin() as conn:
         conn.execute(LEADS.update().where(LEADS.c.id == 1).values(email="ada@example.com"))
-    runner = CliRunner()
     base = ["--db", db_url, "--rules", str(d), "--now", "2026-11-20T10:00"]
-    r = runner.invoke(app, base + ["process"])
+    r = run_cli(*base, "process")
     assert r.exit_code == 0, r.output
-    r = runner.invoke(app, base + ["leads", "assign", "ada@example.com", "lee@example.com"])
+    r = run_cli(*base, "leads", "assign", "ada@example.com", "lee@example.com")
     assert r.exit_code == 0, r.output
     assert "assigned to lee (was priya)" in r.output
-    r = runner.invoke(app, base + ["leads", "assign", "1", "nobody"])
-    assert isinstance(r.exception, NotFoundError) and "no owner 'nobody'" in r.exception.message
-    r = runner.invoke(app, base + ["owners", "list", "--format", "json"])
+    r = run_cli(*base, "leads", "assign", "1", "nobody")
+    assert r.code == 1 and "no owner 'nobody'" in r.err
+    r = run_cli(*base, "owners", "list", "--format", "json")
     assert r.exit_code == 0, r.output
     rows = {o["name"]: o for o in json.loads(r.stdout)}
     assert rows["lee"]["load"] == "1/30" and rows["lee"]["last_assigned_at"] == "2026-11-20T10:00:00"
     assert rows["priya"]["open"] == 2 and rows["marco"]["availability"] == "away until 2026-11-27"
     assert rows["marco"]["open"] == 0 and rows["queue"]["capacity"] is None
-    r = runner.invoke(app, base + ["owners", "list"])
+    r = run_cli(*base, "owners", "list")
     assert r.exit_code == 0 and "dana" in r.stdout and "0/40" in r.stdout
 
 

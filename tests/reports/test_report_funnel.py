@@ -6,9 +6,7 @@ import statistics
 from datetime import datetime, timedelta
 
 import pytest
-from typer.testing import CliRunner
 
-from leadctl.cli.app import app
 from leadctl.engine.leadquery import LeadFilter
 from leadctl.reports.common import DEFAULT_STAGES, stage_list
 from leadctl.reports.funnel import funnel_report
@@ -105,13 +103,17 @@ def test_funnel_on_olist_matches_an_independent_count(olist_store):
     assert s["customer"].reached == sum(1 for m in jan if m["mql_id"] in deals)
 
 
-def run(db_url, *args):
-    env = {"LEADCTL_WIDTH": "120", "NO_COLOR": "1"}
-    return CliRunner().invoke(app, ["--db", db_url, "--rules", "/nonexistent-rules", "--now", "2026-03-01T12:00",
-                                    *args], env=env)
+@pytest.fixture
+def run(run_cli, tmp_path):
+    """`leadctl --db … report …` through `main()`, with a rules folder that does not exist."""
+    def go(db_url, *args):
+        return run_cli("--db", db_url, "--rules", tmp_path / "no-rules", "--now", "2026-03-01T12:00", *args,
+                       env={"LEADCTL_WIDTH": "120", "NO_COLOR": "1"})
+
+    return go
 
 
-def test_cli_funnel_formats_and_pictures(store, db_url, tmp_path):
+def test_cli_funnel_formats_and_pictures(store, db_url, tmp_path, run):
     with store.begin() as conn:
         add_lead(conn, history=[("new", D), ("mql", D + timedelta(days=1))])
         add_lead(conn, history=[("new", D)])
@@ -119,12 +121,12 @@ def test_cli_funnel_formats_and_pictures(store, db_url, tmp_path):
     assert res.exit_code == 0, res.output
     assert "Funnel — all time" in res.output and "█" in res.output
     res = run(db_url, "report", "funnel", "--format", "json", "--since", "2025-12-01")
-    rows = json.loads(res.output)
+    rows = json.loads(res.out)
     assert list(rows[0]) == ["stage", "kind", "reached", "next_conversion_pct", "cumulative_conversion_pct",
                              "drop_off", "median_days", "p90_days"]
     assert rows[0]["reached"] == 2 and rows[1]["reached"] == 1
     res = run(db_url, "report", "funnel", "--by", "month", "--format", "csv")
-    assert res.output.splitlines()[0].startswith("cohort,stage,kind,reached")
+    assert res.out.splitlines()[0].startswith("cohort,stage,kind,reached")
     svg, html, out = tmp_path / "f.svg", tmp_path / "f.html", tmp_path / "f.json"
     res = run(db_url, "report", "funnel", "--svg", str(svg), "--html", str(html), "--format", "json",
               "--output", str(out))

@@ -6,9 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from leadctl.cli.app import app
 from leadctl.errors import RulesError
 from leadctl.rules import DEFAULT_RULES_DIR
 from leadctl.rules.loader import check_rules, load_rules
@@ -17,8 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 BAD = ROOT / "tests" / "data" / "rules" / "bad"
 
 
-def check(*args: str):
-    return CliRunner().invoke(app, ["rules", "check", *args])
+@pytest.fixture
+def check(run_cli):
+    """`leadctl rules check …` through `main()`."""
+    return lambda *args: run_cli("rules", "check", *args)
 
 
 def copy_case(case: str, tmp_path: Path) -> Path:
@@ -30,7 +30,7 @@ def copy_case(case: str, tmp_path: Path) -> Path:
     return folder
 
 
-def test_schema_errors_and_references_of_every_file_come_in_one_run(tmp_path, monkeypatch):
+def test_schema_errors_and_references_of_every_file_come_in_one_run(tmp_path, monkeypatch, check):
     copy_case("several_levels", tmp_path)
     monkeypatch.chdir(tmp_path)
     result = check("rules")
@@ -50,7 +50,7 @@ def test_schema_errors_and_references_of_every_file_come_in_one_run(tmp_path, mo
         assert numbers == sorted(numbers)
 
 
-def test_json_lists_file_line_message_and_hint(tmp_path, monkeypatch):
+def test_json_lists_file_line_message_and_hint(tmp_path, monkeypatch, check):
     copy_case("several_levels", tmp_path)
     monkeypatch.chdir(tmp_path)
     result = check("rules", "--format", "json")
@@ -65,7 +65,7 @@ def test_json_lists_file_line_message_and_hint(tmp_path, monkeypatch):
     assert stage["hint"] == "known stages: new, mql, sql, customer, lost"
 
 
-def test_good_rules_give_an_empty_json_list_and_exit_0(tmp_path):
+def test_good_rules_give_an_empty_json_list_and_exit_0(tmp_path, check):
     shutil.copytree(DEFAULT_RULES_DIR, tmp_path / "rules")
     result = check(str(tmp_path / "rules"), "--format", "json")
     assert result.exit_code == 0, result.output
@@ -75,7 +75,7 @@ def test_good_rules_give_an_empty_json_list_and_exit_0(tmp_path):
 
 
 @pytest.mark.parametrize("extra", [None, "README.md"])
-def test_a_folder_without_rule_files_is_an_error(tmp_path, extra):
+def test_a_folder_without_rule_files_is_an_error(tmp_path, extra, check):
     folder = tmp_path / "rules"
     folder.mkdir()
     if extra:
