@@ -45,9 +45,9 @@ SOURCES = ["", "Web", "Referral", "Trade Show"]
 # Derandomized, so a case marked xfail below fails (or starts passing) the same way on every run.
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-_CROSSED_IDS = ("a file whose rows cross identifiers (one e-mail with two ids of one system, a later row with one of "
-                "those ids and no e-mail) is not folded as the store is matched: the second import reports "
-                "updated 1, merged 1; only the third is all unchanged")
+_CROSSED_IDS = ("rows that cross identifiers (an e-mail carried with another person's id of the same system, or two "
+                "ids of one system on one e-mail) are resolved one way inside the file and another against the store: "
+                "the second import reports updated 1 and merged 1-2 instead of all unchanged (the third is unchanged)")
 
 
 @st.composite
