@@ -276,7 +276,7 @@ def _is_international(t: str) -> bool:
 
 def is_international(s: str | None) -> bool:
     """Whether a phone cell carries its own country code (`+…` or `00…`), so no region is needed."""
-    return bool(s) and _is_international(s.strip())
+    return _is_international(s.strip()) if s else False
 
 
 def calling_code(s: str | None) -> int | None:
@@ -961,10 +961,14 @@ def _parse_name_slow(t: str) -> PersonName:
     h = HumanName(t, constants=_name_constants())
     salutation = h.title or None
     suffix = h.suffix or None
-    first, middle, last = h.first, h.middle_list, h.last
+    first: str | None = h.first
+    middle = h.middle_list
+    last: str | None = h.last
     if not first and not last and middle:
         first, middle = middle[0], middle[1:]
     if not last and not first and not middle:
+        if salutation and " " not in salutation and salutation.lower().replace(".", "") not in _SALUTATIONS_ALONE:
+            return PersonName(salutation, None, None, None, suffix)  # "Lord" alone is a name
         return PersonName(None, None, None, salutation, suffix)
     if salutation and first and not last and not middle and salutation.lower().strip(".") not in _FIRST_NAME_TITLES:
         first, last = None, first  # "Mr HAIDER": a salutation is followed by the family name
@@ -981,23 +985,31 @@ def split_full_name(s: str | None) -> tuple[str | None, str | None]:
     return name.first, name.last
 
 
-def strip_salutation(s: str | None) -> tuple[str | None, str | None]:
-    """(salutation, rest) of a first- or last-name cell: `Mr John` → ('Mr', 'John'), `Mme` → ('Mme', None)."""
+# Salutations that a name cell may hold alone (`Mme` in a first-name column); `Lord`, `Lady` or
+# `Sir` alone are more likely names.
+_SALUTATIONS_ALONE = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "mme", "mmes", "mlle", "herr", "frau",
+                                "sra", "srta", "sig", "sigra", "dhr", "mevr", "monsieur", "madame", "mademoiselle",
+                                "señor", "señora", "señorita"})
+
+
+def strip_salutation(s: str | None, *, alone: bool = True) -> tuple[str | None, str | None]:
+    """(salutation, rest) of a first- or last-name cell: `Mr John` → ('Mr', 'John'), `Mme` → ('Mme', None)
+    (with `alone`; a last-name cell keeps a lone word). Only `M.` with its dot is Monsieur."""
     if not s:
         return None, s
-    head, _, rest = s.partition(" ")
-    if head.lower().replace(".", "") not in _TITLES:
-        return None, s
-    if head.lower().replace(".", "") == "m" and not head.endswith(".") and rest:
-        return None, s  # "M Jean": an initial, only "M." is Monsieur
-    titles = [head]
-    rest = rest.strip()
+    titles: list[str] = []
+    rest = s.strip()
     while rest:
         head, _, tail = rest.partition(" ")
-        if head.lower().replace(".", "") not in _TITLES or head.lower().replace(".", "") == "m":
+        key = head.lower().replace(".", "")
+        if key not in _TITLES or (key == "m" and not head.endswith(".")):
             break
         titles.append(head)
         rest = tail.strip()
+    if not titles:
+        return None, s
+    if not rest and not (alone and len(titles) == 1 and titles[0].lower().replace(".", "") in _SALUTATIONS_ALONE):
+        return None, s
     return " ".join(titles), (rest or None)
 
 
@@ -1057,4 +1069,4 @@ _VENDOR_TEST = re.compile(r"<\s*test[ _-]?lead\b", re.IGNORECASE)
 
 def is_vendor_test(s: str | None) -> bool:
     """A vendor's test value: Facebook Lead Ads' `<test lead: dummy data for full_name>` and its kin."""
-    return bool(s) and "<" in s and _VENDOR_TEST.search(s) is not None
+    return s is not None and "<" in s and _VENDOR_TEST.search(s) is not None

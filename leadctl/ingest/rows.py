@@ -97,7 +97,8 @@ class Normaliser:
             return None if n is None else float(n)
 
         self.parsers: dict[str, Callable[[str], Any]] = {
-            "email": N.normalize_email, "linkedin": N.normalize_linkedin, "country": N.normalize_country, "employees": N.parse_int,
+            "email": N.normalize_email, "linkedin": N.normalize_linkedin, "country": N.normalize_country,
+            "employees": N.parse_int,
             "annual_revenue": revenue, "do_not_contact": N.parse_bool, "stage": stage,
             "source": lambda v: sources.canonical(N.clean_text(v)),
             **{name: date_parser(name) for name in DATES},
@@ -279,7 +280,7 @@ class Normaliser:
                 del values[name]
                 self._bad(name, value, N.BadValue(why), attributes, warnings)
                 continue
-            salutation, rest = N.strip_salutation(value)
+            salutation, rest = N.strip_salutation(value, alone=name == "first_name")
             if salutation:
                 attributes.setdefault("salutation", salutation)
             suffix = None

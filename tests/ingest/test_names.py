@@ -79,6 +79,16 @@ def test_parse_name(raw, first, last, extra):
     assert {k: v for k, v in name._asdict().items() if v and k not in ("first", "last")} == extra
 
 
+@pytest.mark.parametrize("cell,alone,expected", [
+    ("Mr John", True, ("Mr", "John")), ("Mme", True, ("Mme", None)), ("M. Jean", True, ("M.", "Jean")),
+    ("M", True, (None, "M")), ("M Jean", True, (None, "M Jean")),  # an initial, not Monsieur
+    ("Lord", False, (None, "Lord")), ("Lord", True, (None, "Lord")), ("Mme", False, (None, "Mme")),
+    ("Dr. Smith", False, ("Dr.", "Smith")), ("Prof. Dr. Klaus", True, ("Prof. Dr.", "Klaus")),
+])
+def test_strip_salutation(cell, alone, expected):
+    assert N.strip_salutation(cell, alone=alone) == expected
+
+
 WORDS = ["Ada", "Jean", "Pierre", "Muroni", "María", "José", "García", "Lee", "van", "de", "Mr", "Dr.", "Jr.",
          "III", "F.", "Smith", "O'Neil", "Anne-Marie", "Ma", "Dean", "y", "Müller", "MBA", "Mme"]
 
@@ -91,7 +101,8 @@ def test_fast_path_agrees_with_nameparser():
 
 
 @pytest.mark.parametrize("raw,kind", [
-    ("ann@acme.com", "an e-mail address"), ("@jdoe", "a social media handle"), ("https://acme.com/ann", "a web address"),
+    ("ann@acme.com", "an e-mail address"), ("@jdoe", "a social media handle"),
+    ("https://acme.com/ann", "a web address"),
     ("www.acme.fr", "a web address"), ("Test Test", "a test placeholder"), ("asdf", "a test placeholder"),
     ("12345", "no letters"),
 ])
@@ -208,7 +219,8 @@ def test_import_matches_statuses_without_case_or_punctuation(store, rules, tmp_p
 def test_import_reads_statuses_in_other_languages(store, rules, tmp_path):
     rows = [["a@x.com", "Nouveau"], ["b@x.com", "Qualifie"], ["c@x.com", "Gagné"], ["d@x.com", "In Bearbeitung"],
             ["e@x.com", "Perdido"], ["f@x.com", "Negociação"]]
-    r = imp(store, rules, tmp_path, write_csv(tmp_path / "x.csv", ["Email", "Statut"], rows), overrides={"Statut": "stage"})
+    r = imp(store, rules, tmp_path, write_csv(tmp_path / "x.csv", ["Email", "Statut"], rows),
+            overrides={"Statut": "stage"})
     got = {e: lead["stage"] for e, lead in leads(store).items()}
     assert got == {"a@x.com": "new", "b@x.com": "sql", "c@x.com": "customer", "d@x.com": "new", "e@x.com": "lost",
                    "f@x.com": "opportunity"}
