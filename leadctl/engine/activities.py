@@ -24,8 +24,9 @@ from ..ingest import normalize as N
 from ..ingest.headers import canonical_key, load_mapping
 from ..ingest.reader import BadRecord, read_records
 from ..ingest.rejects import RejectsWriter
-from ..store import models
 from ..rules.durations import parse_duration
+from ..setup import project_region
+from ..store import models
 from ..store.db import Store
 from ..words import activity_key, snake_case
 from .contact import CONTACT_TYPES
@@ -245,6 +246,7 @@ def import_activities(store: Store, path: str, *, now: datetime, mapping: str | 
     store know are listed in `unknown_types` (stored all the same).
     """
     stream = read_records(path, fmt=fmt)
+    default_region = default_region or project_region(store)  # the region `leadctl init --region` set
     columns = _map_columns(stream.headers, load_mapping(mapping) if mapping else None)
     if "type" not in columns.values():
         raise InputError("no activity type column (type, activity, event …)", file=path,

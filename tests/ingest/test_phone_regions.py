@@ -261,3 +261,17 @@ def test_an_unknown_default_region_is_a_usage_error(store, rules, tmp_path):
         imp(store, rules, tmp_path, path, default_region="XX")
     with store.connect() as conn:  # refused before a batch is recorded
         assert conn.execute(select(models.Batch.__table__.c.id)).first() is None
+
+
+def test_activity_import_reads_national_phones_with_the_projects_region(db_url, rules, tmp_path):
+    from leadctl.engine.activities import import_activities
+
+    set_region(db_url, "FR", {})
+    store = open_store(db_url)
+    try:
+        imp(store, rules, tmp_path, write_csv(tmp_path / "x.csv", ["Email", "Phone"], [["a@x.com", "06 12 34 56 78"]]))
+        events = write_csv(tmp_path / "events.csv", ["phone", "type", "at"], [["06 12 34 56 78", "call", "2026-11-19"]])
+        r = import_activities(store, events, now=NOW, rejects=str(tmp_path / "ev.rejects.csv"))
+        assert (r.created, r.rejected) == (1, 0)
+    finally:
+        store.dispose()
