@@ -82,10 +82,9 @@ def merge_leads(store: Store, keep_ref: str, other_ref: str, *, now: datetime) -
         for model in _CHILD_TABLES:
             ct = model.__table__
             conn.execute(ct.update().where(ct.c.lead_id == other_id).values(lead_id=keep_id))
-        bc = models.BatchChange.__table__
-        conn.execute(delete(bc).where(bc.c.lead_id == other_id))
         _keep_identifiers(conn, keep_id, other)
         # The other lead goes first: unique-looking keys (e-mail, phone) move to the survivor.
+        # What batches recorded about it goes with it (ON DELETE CASCADE); everything else moved above.
         conn.execute(delete(t).where(t.c.id == other_id))
         conn.execute(t.update().where(t.c.id == keep_id).values(**values))
         # The moved rows interleave with KEEP's: recording the merge row relinks KEEP's whole history.

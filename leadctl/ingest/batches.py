@@ -26,9 +26,6 @@ from ..store import models
 from ..store.db import Store
 from ..store.history import relink_stage_history
 
-# Tables whose rows belong to a lead and go when the lead goes.
-_LEAD_CHILDREN = (models.StageChange, models.Activity, models.Assignment, models.SlaBreach, models.Followup,
-                  models.LeadIdentifier)
 _DATETIME_FIELDS = {"created_at", "last_activity_at", "last_contacted_at", "stage_changed_at", "updated_at",
                     "assigned_at"}
 # Fields that follow another one: a conflict on them is reported under the field they follow.
@@ -497,12 +494,7 @@ class _Undo:
     def apply(self, now: datetime) -> None:
         conn, r = self.conn, self.result
         for part in _parts(r.deleted):
-            for model in _LEAD_CHILDREN:
-                t = model.__table__
-                conn.execute(delete(t).where(t.c.lead_id.in_(part)))
-            conn.execute(delete(BC).where(or_(BC.c.batch_id == self.id, self.since), BC.c.lead_id.in_(part)))
-            conn.execute(delete(DUPLICATES).where(or_(DUPLICATES.c.lead_id.in_(part),
-                                                      DUPLICATES.c.other_id.in_(part))))
+            # Its history, activities, tasks, identifiers … go with it (ON DELETE CASCADE).
             conn.execute(delete(LEADS).where(LEADS.c.id.in_(part)))
         conn.execute(delete(ACTS).where(ACTS.c.batch_id == self.id))
         values: dict[int, dict[str, Any]] = defaultdict(dict)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy import JSON, Boolean, DateTime, Table
 from sqlalchemy.engine import Connection

@@ -6,14 +6,15 @@ import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
-from sqlalchemy import event, inspect, select, text
+from sqlalchemy import event, inspect, select
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from ..clock import utcnow
 from ..errors import StoreError
-from . import models
+from . import migrations, models
 from .models import SCHEMA_VERSION, SQLModel
 
 BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for another one (LEADCTL_BUSY_TIMEOUT, in seconds)
@@ -31,40 +32,6 @@ def busy_timeout_ms() -> int:
     if seconds < 0:
         raise StoreError(f"LEADCTL_BUSY_TIMEOUT: '{raw}' is not a number of seconds") from None
     return int(seconds * 1000)
-
-# Forward migrations: MIGRATIONS[n] upgrades a store at version n to n + 1, after new
-# tables (create_all) and new columns and indexes (add_missing_columns) are in place;
-# it fills or fixes data. Bump SCHEMA_VERSION with every change to models.py.
-def _fill_left_at(conn: Connection) -> None:
-    """1 → 2: each stage-history row learns when the lead left that stage (its next row's time)."""
-    from .history import relink_stage_history
-
-    sh = models.StageChange.__table__
-    relink_stage_history(conn, [lid for (lid,) in conn.execute(select(sh.c.lead_id).distinct())])
-
-
-def _drop_followups_lead_index(conn: Connection) -> None:
-    """3 → 4: ix_followups_lead_rule (added by add_missing_columns) replaces ix_followups_lead."""
-    conn.execute(text("DROP INDEX IF EXISTS ix_followups_lead"))
-
-
-def _fill_stages_entered(conn: Connection) -> None:
-    """4 → 5: leads.stages_entered from each lead's history; ix_leads_facts replaces ix_leads_source."""
-    conn.execute(text("DROP INDEX IF EXISTS ix_leads_source"))
-    _fill_left_at(conn)  # relinking a lead's history also recomputes its stages_entered
-
-
-def _fill_identifiers(conn: Connection) -> None:
-    """5 → 6: every lead's e-mail, phone and external ids become its recorded identifiers."""
-    from .identity import backfill_identifiers
-
-    backfill_identifiers(conn)
-
-
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {
-    1: _fill_left_at, 3: _drop_followups_lead_index, 4: _fill_stages_entered, 5: _fill_identifiers,
-}
-
 
 @dataclass
 class Store:
@@ -305,41 +272,62 @@ def _error_hooks(engine: Engine, shown: str, timeout_ms: int | None) -> None:
         return None
 
 
-def migrate(store: Store, *, create: bool = True, shown: str | None = None) -> int:
-    """Create missing tables and run forward migrations; return the schema version.
+def migrate(store: Store, *, create: bool = True, shown: str | None = None) -> list[str]:
+    """Create missing tables and run the pending migration steps (store/migrations.py).
 
-    A store at the current version is only read (no write lock), so opening one is cheap
-    and never waits for a running import. A database without leadctl's schema is created
-    only when `create` is set and it holds none of leadctl's tables.
+    Returns the names of the steps that ran. A store with every step recorded is only read
+    (no write lock), so opening one is cheap and never waits for a running import. A
+    database without leadctl's schema is created only when `create` is set and it holds
+    none of leadctl's tables.
     """
     shown = shown or store.url
     with store.connect() as conn:
-        version = _stored_version(conn)
-        if version is None:
+        state = _state(conn)
+        if state is None:
             _refuse_foreign(conn, shown, create=create)
-    if version == SCHEMA_VERSION:
-        return version
+    if state is not None and not migrations.pending(_refuse_newer(state, shown)):
+        return []
     meta = models.Meta.__table__
+    now = utcnow()
     with store.begin() as conn:
-        version = _stored_version(conn)  # again, under the write lock: another process may have migrated
-        if version is None:
+        state = _state(conn)  # again, under the write lock: another process may have migrated
+        if state is None:
             _refuse_foreign(conn, shown, create=create)
             SQLModel.metadata.create_all(conn)
+            migrations.record(conn, migrations.NAMES, now)
             conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
-            return SCHEMA_VERSION
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"the database has schema version {version}, newer than this leadctl ({SCHEMA_VERSION})",
-                hint="upgrade leadctl",
-            )
-        SQLModel.metadata.create_all(conn)
-        if version < SCHEMA_VERSION:
-            add_missing_columns(conn)
-            while version < SCHEMA_VERSION:
-                MIGRATIONS.get(version, lambda _conn: None)(conn)
-                version += 1
-            conn.execute(meta.update().where(meta.c.key == "schema_version").values(value=str(version)))
-        return version
+            return []
+        done = _refuse_newer(state, shown)
+        if state[1] is None:  # from before recorded migrations: record what its version had
+            SQLModel.metadata.create_all(conn)
+            migrations.record(conn, [n for n in migrations.NAMES if n in done], now)
+        ran = migrations.upgrade(conn, done, now)
+        conn.execute(meta.update().where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
+        return ran
+
+
+def _state(conn: Connection) -> tuple[int, set[str] | None] | None:
+    """(meta.schema_version, the recorded step names or None before recorded migrations); None: no store."""
+    version = _stored_version(conn)
+    if version is None:
+        return None
+    return version, migrations.applied(conn)
+
+
+def _refuse_newer(state: tuple[int, set[str] | None], shown: str) -> set[str]:
+    """The steps the store has (those of its old schema version when it records none); a
+    store a newer leadctl migrated is refused."""
+    version, done = state
+    if done is None:
+        if version > max(migrations.LEGACY_VERSIONS):
+            raise StoreError(f"the database {shown} has schema version {version}, newer than this leadctl knows",
+                             hint="upgrade leadctl")
+        return set(migrations.LEGACY_VERSIONS[max(version, 1)])
+    newer = migrations.unknown(done)
+    if newer:
+        raise StoreError(f"the database {shown} was migrated by a newer leadctl (steps {', '.join(newer)})",
+                         hint="upgrade leadctl")
+    return done
 
 
 def _refuse_foreign(conn: Connection, shown: str, *, create: bool) -> None:

@@ -8,20 +8,32 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, DateTime, Index, Text
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, Text
 from sqlmodel import Field, SQLModel
 
 from ..fields import EXPORTED
 
-# 1: first release of the store; 2: stage_history.left_at (time in stage without a window function);
-# 3: index on leads.assigned_at; 4: covering index for the sweep's inactivity check;
-# 5: leads.stages_entered (every stage a lead's history shows) and a covering index for reports;
-# 6: lead_identifiers (every identifier a lead was imported with), possible_duplicates, and
-#    batch_changes.after (what a batch wrote, so undo keeps later work).
-SCHEMA_VERSION = 6
+# What `meta.schema_version` holds. Changes to the schema are named steps (store/migrations.py,
+# recorded in `_migrations`); this number stays above 6 so that releases from before recorded
+# migrations (which compare it with their own) refuse a store they cannot read.
+SCHEMA_VERSION = 7
 
 # Lead fields that rules, imports and exports know by name (docs/rules.md), in export order: see leadctl/fields.py.
 LEAD_FIELDS = EXPORTED
+
+
+def _lead_ref(table: str, column: str) -> Column:
+    """A child row's lead: deleting the lead deletes the row (ON DELETE CASCADE)."""
+    return Column(column, Integer, ForeignKey("leads.id", ondelete="CASCADE", name=f"fk_{table}_{column}"),
+                  nullable=False)
+
+
+class Migration(SQLModel, table=True):
+    """A schema step (store/migrations.py) applied to this store, and when."""
+
+    __tablename__ = "_migrations"
+    name: str = Field(primary_key=True, max_length=200)
+    applied_at: datetime = Field(sa_type=DateTime, nullable=False)
 
 
 class Meta(SQLModel, table=True):
@@ -116,10 +128,11 @@ class BatchChange(SQLModel, table=True):
     """What a batch did to one lead, so `batches undo` can revert it exactly."""
 
     __tablename__ = "batch_changes"
-    __table_args__ = (Index("ix_batch_changes_batch", "batch_id", "lead_id"),)
+    # ix_batch_changes_lead: deleting a lead finds its rows (the cascade) without a scan.
+    __table_args__ = (Index("ix_batch_changes_batch", "batch_id", "lead_id"), Index("ix_batch_changes_lead", "lead_id"))
     id: Optional[int] = Field(default=None, primary_key=True)
     batch_id: int
-    lead_id: int
+    lead_id: int = Field(sa_column=_lead_ref("batch_changes", "lead_id"))
     action: str = Field(max_length=10)  # created | updated
     # For updates: the previous values of every field the batch changed ...
     before: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
@@ -141,7 +154,7 @@ class LeadIdentifier(SQLModel, table=True):
         Index("ix_lead_identifiers_lead", "lead_id"),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
-    lead_id: int
+    lead_id: int = Field(sa_column=_lead_ref("lead_identifiers", "lead_id"))
     kind: str = Field(max_length=20)
     value: str = Field(sa_column=Column(Text, nullable=False))
     system: str = Field(default="", max_length=100)
@@ -153,10 +166,11 @@ class PossibleDuplicate(SQLModel, table=True):
     recorded at import for a person's duplicate review."""
 
     __tablename__ = "possible_duplicates"
-    __table_args__ = (Index("ix_possible_duplicates_pair", "lead_id", "other_id"),)
+    __table_args__ = (Index("ix_possible_duplicates_pair", "lead_id", "other_id"),
+                      Index("ix_possible_duplicates_other", "other_id"))
     id: Optional[int] = Field(default=None, primary_key=True)
-    lead_id: int
-    other_id: int
+    lead_id: int = Field(sa_column=_lead_ref("possible_duplicates", "lead_id"))
+    other_id: int = Field(sa_column=_lead_ref("possible_duplicates", "other_id"))
     reason: str = Field(sa_column=Column(Text, nullable=False))
     batch_id: Optional[int] = None
     created_at: datetime = Field(sa_type=DateTime, nullable=False)
@@ -178,7 +192,7 @@ class StageChange(SQLModel, table=True):
         Index("ix_stage_history_reach", "lead_id", "to_stage", "at", "left_at"),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
-    lead_id: int
+    lead_id: int = Field(sa_column=_lead_ref("stage_history", "lead_id"))
     from_stage: Optional[str] = Field(default=None, max_length=100)
     to_stage: str = Field(max_length=100)
     at: datetime = Field(sa_type=DateTime, nullable=False)
@@ -192,7 +206,7 @@ class Activity(SQLModel, table=True):
     __tablename__ = "activities"
     __table_args__ = (Index("ix_activities_lead", "lead_id", "type", "at"),)
     id: Optional[int] = Field(default=None, primary_key=True)
-    lead_id: int
+    lead_id: int = Field(sa_column=_lead_ref("activities", "lead_id"))
     type: str = Field(max_length=100)
     at: datetime = Field(sa_type=DateTime, nullable=False)
     fields: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
@@ -224,7 +238,7 @@ class Assignment(SQLModel, table=True):
     __tablename__ = "assignments"
     __table_args__ = (Index("ix_assignments_lead", "lead_id", "at"), Index("ix_assignments_owner", "owner", "at"))
     id: Optional[int] = Field(default=None, primary_key=True)
-    lead_id: int
+    lead_id: int = Field(sa_column=_lead_ref("assignments", "lead_id"))
     owner: Optional[str] = Field(default=None, max_length=200)
     previous_owner: Optional[str] = Field(default=None, max_length=200)
     rule: Optional[str] = Field(default=None, sa_column=Column(Text))
@@ -236,9 +250,10 @@ class Assignment(SQLModel, table=True):
 
 class SlaBreach(SQLModel, table=True):
     __tablename__ = "sla_breaches"
-    __table_args__ = (Index("ix_sla_breaches_lead", "lead_id"), Index("ix_sla_breaches_notify", "action", "notified_at"))
+    __table_args__ = (Index("ix_sla_breaches_lead", "lead_id"),
+                      Index("ix_sla_breaches_notify", "action", "notified_at"))
     id: Optional[int] = Field(default=None, primary_key=True)
-    lead_id: int
+    lead_id: int = Field(sa_column=_lead_ref("sla_breaches", "lead_id"))
     rule: str = Field(sa_column=Column(Text, nullable=False))
     owner: Optional[str] = Field(default=None, max_length=200)
     assigned_at: datetime = Field(sa_type=DateTime, nullable=False)
@@ -260,7 +275,7 @@ class Followup(SQLModel, table=True):
         Index("ix_followups_remind", "status", "reminded_at", "due_at"),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
-    lead_id: int
+    lead_id: int = Field(sa_column=_lead_ref("followups", "lead_id"))
     owner: Optional[str] = Field(default=None, max_length=200)
     kind: str = Field(default="cadence", max_length=20)  # cadence | inactivity
     cadence: Optional[str] = Field(default=None, sa_column=Column(Text))

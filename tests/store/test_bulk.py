@@ -56,7 +56,7 @@ def _stored(conn, table, ids):
     if bulk.is_sqlite(conn):
         exprs = [func.quote(c) for c in table.columns if c.name != "id"]
     else:
-        from sqlalchemy import cast, Text
+        from sqlalchemy import Text, cast
 
         exprs = [cast(c, Text) for c in table.columns if c.name != "id"]
     return [tuple(r) for r in conn.execute(select(*exprs).where(table.c.id.in_(ids)).order_by(table.c.id))]
