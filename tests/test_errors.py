@@ -231,7 +231,7 @@ def test_postgresql_connection_refused_names_the_url_without_the_password(folder
     r = cli("--db", url, "leads", "list")
     assert r.code == 1
     first, hint = r.err.splitlines()
-    assert first.startswith(f"error: cannot reach database postgresql+psycopg://sales:***@127.0.0.1:")
+    assert first.startswith("error: cannot reach database postgresql+psycopg://sales:***@127.0.0.1:")
     assert "s3cret" not in r.err
     assert hint == ("hint: check that the server is running and that the host, port, user and database in --db "
                     "are right")

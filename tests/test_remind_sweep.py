@@ -172,8 +172,10 @@ def test_digest_on_stdout_once(store, db_url, rules_dir, cli):
     assert code == 0 and err == ""
     assert out == (
         "leadctl: 3 follow-ups due for dana\n"
-        "- [overdue 2h] call Ada Lovelace <ada@x.com> (Hot lead, step 1) — due 2026-11-20 09:15 Europe/Berlin (task 1)\n"
-        "- [overdue 2h] call Grace Hopper <grace@x.com> (Hot lead, step 1) — due 2026-11-20 09:15 Europe/Berlin (task 3)\n"
+        "- [overdue 2h] call Ada Lovelace <ada@x.com> (Hot lead, step 1)"
+        " — due 2026-11-20 09:15 Europe/Berlin (task 1)\n"
+        "- [overdue 2h] call Grace Hopper <grace@x.com> (Hot lead, step 1)"
+        " — due 2026-11-20 09:15 Europe/Berlin (task 3)\n"
         "- [due now] call Quiet <quiet@x.com> (Gone quiet) — due 2026-11-20 12:00 Europe/Berlin (task 9)\n"
         "\n"
         "leadctl: 1 follow-up due for lee\n"
@@ -474,5 +476,5 @@ def test_unreachable_webhook_with_credentials_names_the_host_not_dns(store, db_u
     code, out, err = remind(cli, db_url, rules_dir, "--webhook",
                             f"http://leadbot:p4ss-w0rd-777@127.0.0.1:{free_port()}/hook")
     assert code == 1
-    assert f"cannot reach webhook http://***@127.0.0.1:" in out and "Connection refused" in out
+    assert "cannot reach webhook http://***@127.0.0.1:" in out and "Connection refused" in out
     assert "p4ss-w0rd-777" not in out + err and "leadbot" not in out + err

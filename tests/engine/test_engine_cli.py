@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+
 from leadctl.engine.process import process_leads
 from leadctl.rules.loader import load_rules
 from leadctl.store.models import Lead

@@ -9,7 +9,12 @@ from sqlalchemy import select
 
 from leadctl.engine.context import ProcessContext
 from leadctl.engine.followups import (
-    FollowupStep, complete_matching_task, complete_task, create_inactivity_tasks, due_tasks, snooze_task,
+    FollowupStep,
+    complete_matching_task,
+    complete_task,
+    create_inactivity_tasks,
+    due_tasks,
+    snooze_task,
 )
 from leadctl.errors import NotFoundError, UsageError
 from leadctl.rules.loader import load_rules

@@ -118,7 +118,8 @@ CORPUS: dict[str, dict] = {
                                           "company": "Robert'); DELETE FROM leads;--",
                                           "source": "src' OR '1'='1"}},
     },
-    "semicolon_bom_excel.csv": {"counts": {"read": 1, "created": 1}, "leads": {"bom@example.com": {"first_name": "Bom"}}},
+    "semicolon_bom_excel.csv": {"counts": {"read": 1, "created": 1},
+                                "leads": {"bom@example.com": {"first_name": "Bom"}}},
     # no column for an e-mail, phone, id or profile URL: refused before any row is read
     "no_identifiers.csv": {"error": "no column gives an e-mail, phone, external id or LinkedIn URL"},
 }

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHARED_DATA, sqlite_only
-
 from .conftest import DEFAULT_RULES, query
+from tests.conftest import SHARED_DATA, sqlite_only
 
 LEADCTL = [sys.executable, "-m", "leadctl"]
 # Big enough that an import commits several chunks (5,000 rows each) before it ends, so a
@@ -59,17 +58,18 @@ def test_two_imports_and_two_sweeps_at_once_all_finish_with_exact_counts(tmp_pat
             [*LEADCTL, "import", str(b), "--output-format", "json"],
             [*LEADCTL, "followups", "remind", "--format", "json"],
             [*LEADCTL, "followups", "remind", "--format", "json"]]
-    procs = [subprocess.Popen(c, env=env if "import" in c else later, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in cmds]
+    procs = [subprocess.Popen(c, env=env if "import" in c else later, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for c in cmds]
     # Read every pipe at once: a sweep whose digest outgrows the pipe buffer must not stall the others.
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(len(procs)) as pool:
         outputs = list(pool.map(lambda p: p.communicate(timeout=600), procs))
     results = [(p.returncode, *out) for p, out in zip(procs, outputs)]
-    for (code, out, err), cmd in zip(results, cmds):
+    for (code, _out, err), cmd in zip(results, cmds):
         assert code == 0, (cmd[-3:], err)
         assert "locked" not in err and "Traceback" not in err
-    for code, out, err in results[:2]:
+    for _code, out, _err in results[:2]:
         s = json.loads(out)
         assert s["created"] == 3000 and s["read"] == 3000
     assert _lead_count(db_url) == 6200

@@ -9,9 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import sqlite_only
-
 from .conftest import query
+from tests.conftest import sqlite_only
 
 PERSON = {
     "email": "zelda.quux-4711@erase-me.example",

@@ -277,7 +277,8 @@ def test_json_summary_carries_warnings_preamble_and_plan(cli, tmp_path):  # noqa
     assert list(summary["plan"][0]["fields"]) == ["email", "first_name", "linkedin"]  # in field order
 
 
-def test_dry_run_table_shows_the_plan(cli, tmp_path, db_url):  # noqa: F811 - fixture from the CLI helpers
+def test_dry_run_table_shows_the_plan(cli, tmp_path, db_url, monkeypatch):  # noqa: F811 - fixture from the CLI helpers
+    monkeypatch.setenv("LEADCTL_WIDTH", "250")  # the title names the file: one line, however deep tmp_path is
     path = write_csv(tmp_path / "x.csv", ["Lead Origin", "Email", "Lead Source", "Budget"],
                      [["API", "a@x.com", "Web", "10k"]], preamble="Exported by X\n\n")
     r = cli("import", path, "--dry-run")

@@ -5,8 +5,19 @@ import pytest
 
 from leadctl.errors import InputError, UsageError
 from leadctl.ingest.headers import (
-    ALIASES, FIELDS, IDENTITY_FIELDS, MappingSpec, ColumnSpec, build_column_map, builtin_aliases, canonical_key,
-    check_plan, is_known_header, load_mapping, parse_map_option, snake_case,
+    ALIASES,
+    FIELDS,
+    IDENTITY_FIELDS,
+    ColumnSpec,
+    MappingSpec,
+    build_column_map,
+    builtin_aliases,
+    canonical_key,
+    check_plan,
+    is_known_header,
+    load_mapping,
+    parse_map_option,
+    snake_case,
 )
 
 
@@ -117,7 +128,8 @@ def test_unknown_override_field_is_a_usage_error():
 
 
 @pytest.mark.parametrize("option,expected", [
-    ("Mail=email", ("Mail", "email")), ("a=b=phone", ("a=b", "phone")), (" X = attributes.foo ", ("X", "attributes.foo")),
+    ("Mail=email", ("Mail", "email")), ("a=b=phone", ("a=b", "phone")),
+    (" X = attributes.foo ", ("X", "attributes.foo")),
 ])
 def test_parse_map_option(option, expected):
     assert parse_map_option(option) == expected
@@ -160,7 +172,8 @@ def test_load_mapping_and_use_it(tmp_path):
     assert [c.target for c in cmap.columns] == ["external_id", "source", "stage", "created_at", "stage_at",
                                                 "attributes.legacy_score", "email"]
     won = cmap.column("Won")
-    assert won.translate(" y ") == "customer" and won.translate("YES") == "customer" and won.translate("Maybe") == "Maybe"
+    assert won.translate(" y ") == "customer" and won.translate("YES") == "customer"
+    assert won.translate("Maybe") == "Maybe"
     assert cmap.column("Signup Date").format == "%d.%m.%Y"
 
 

@@ -11,8 +11,19 @@ from hypothesis import strategies as st
 
 from leadctl.ingest import normalize as n
 from leadctl.ingest.normalize import (
-    BadValue, clean_text, detect_dayfirst, email_domain, is_missing, normalize_country, normalize_email,
-    normalize_phone, parse_bool, parse_datetime, parse_int, parse_number, split_full_name,
+    BadValue,
+    clean_text,
+    detect_dayfirst,
+    email_domain,
+    is_missing,
+    normalize_country,
+    normalize_email,
+    normalize_phone,
+    parse_bool,
+    parse_datetime,
+    parse_int,
+    parse_number,
+    split_full_name,
 )
 
 PROPS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -118,7 +129,8 @@ def test_bad_phone(raw, region):
     with pytest.raises(BadValue, match="phone") as e:
         normalize_phone(raw, region)
     # plain words, never libphonenumber's own ("Missing or invalid default region", "The string supplied…")
-    assert "default region" not in e.value.reason and "supplied" not in e.value.reason and "invalid" not in e.value.reason
+    reason = e.value.reason
+    assert "default region" not in reason and "supplied" not in reason and "invalid" not in reason
 
 
 @pytest.mark.parametrize("raw,region,reason", [
@@ -198,7 +210,8 @@ def test_phone_fast_path_agrees_with_phonenumbers_on_generated_numbers():
 
 
 @PROPS
-@given(st.text(alphabet="+0123456789 ()-.", min_size=1, max_size=20), st.sampled_from([None, "US", "GB", "DE", "IT", "BR"]))
+@given(st.text(alphabet="+0123456789 ()-.", min_size=1, max_size=20),
+       st.sampled_from([None, "US", "GB", "DE", "IT", "BR"]))
 def test_phone_fast_path_agrees_with_phonenumbers(raw, region):
     try:
         got = normalize_phone(raw, region)
@@ -425,7 +438,8 @@ def test_numbers_total_and_idempotent(raw):
 
 
 @PROPS
-@given(st.one_of(st.integers(-10**15, 10**15), st.floats(allow_nan=False, allow_infinity=False, min_value=-1e300, max_value=1e300)))
+@given(st.one_of(st.integers(-10**15, 10**15),
+                 st.floats(allow_nan=False, allow_infinity=False, min_value=-1e300, max_value=1e300)))
 def test_number_round_trip(x):
     got = parse_number(str(x))
     assert float(got) == x and (isinstance(got, int) or not float(x).is_integer() or abs(x) >= 1e18)

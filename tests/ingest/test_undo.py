@@ -72,7 +72,8 @@ def imp(store, rules, path: str, when: datetime = NOW) -> int:
 def scenario(store, rules, tmp_path):
     """The issue's replay: b1, b2 (creates carol, changes ada and bob), b3 (ada's company → OneFinal),
     then a call logged and a stage moved by hand on carol."""
-    a = write_csv(tmp_path / "b1.csv", ["Email", "Company"], [["ada@example.com", "Acme"], ["bob@example.com", "Bobco"]])
+    a = write_csv(tmp_path / "b1.csv", ["Email", "Company"],
+                  [["ada@example.com", "Acme"], ["bob@example.com", "Bobco"]])
     b = write_csv(tmp_path / "b2.csv", ["Email", "Company", "Job Title"], [
         ["ada@example.com", "Globex", ""], ["carol@example.com", "Carol Inc", ""], ["bob@example.com", "", "CTO"]])
     c = write_csv(tmp_path / "b3.csv", ["Email", "Company"], [["ada@example.com", "OneFinal"]])

@@ -21,7 +21,8 @@ def by_stage(report, cohort=None):
 
 
 def test_default_stage_list_is_the_fallback():
-    assert [s.name for s in stage_list(None)] == ["new", "mql", "sql", "opportunity", "customer", "lost", "disqualified"]
+    assert [s.name for s in stage_list(None)] == ["new", "mql", "sql", "opportunity", "customer", "lost",
+                                                  "disqualified"]
     assert [s.kind for s in stage_list(None)][-3:] == ["won", "lost", "lost"]
 
 

@@ -75,7 +75,8 @@ CASES = [
     ({"phone": {"missing": True}}, True), ({"email": {"missing": True}}, False),
     # booleans: true matches True and "true/yes/1"; yes/no written in YAML work too
     ({"do_not_contact": False}, True), ({"do_not_contact": True}, False),
-    ({"do_not_contact": "no"}, True), ({"attributes.trial": True}, True), ({"attributes.trial": "Y"}, False),  # text vs text stays text
+    ({"do_not_contact": "no"}, True), ({"attributes.trial": True}, True),
+    ({"attributes.trial": "Y"}, False),  # text vs text stays text
     # dates relative to now
     ({"created_at": {"within": "14d"}}, True), ({"created_at": {"within": "1w"}}, False),
     ({"created_at": {"older_than": "1w"}}, True), ({"created_at": {"older_than": "2w"}}, False),
@@ -171,7 +172,8 @@ ERRORS = [
     ({"title": {"containz": "x"}}, "f.yaml:1: rule 'R': unknown operator 'containz' (did you mean 'contains'?)"),
     ({"titel": "x"}, "f.yaml:1: rule 'R': unknown field 'titel' (did you mean 'title'?)"),
     ({"budget": "x"}, "f.yaml:1: rule 'R': unknown field 'budget' (custom fields are written attributes.budget)"),
-    ({"attribute.budget": "x"}, "f.yaml:1: rule 'R': unknown field 'attribute.budget' (did you mean 'attributes.budget'?)"),
+    ({"attribute.budget": "x"},
+     "f.yaml:1: rule 'R': unknown field 'attribute.budget' (did you mean 'attributes.budget'?)"),
     ({"activity.demo": 1}, "f.yaml:1: rule 'R': unknown field 'activity.demo' "
                            "(use activity.demo.count or activity.demo.last)"),
     ({"created_at": {"within": "14 days"}}, "f.yaml:1: rule 'R': field 'created_at': bad duration '14 days' "
