@@ -1,7 +1,6 @@
 """Scoring, qualification and the process run, on a real store (SQLite file, or PostgreSQL)."""
 from __future__ import annotations
 
-import textwrap
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +15,9 @@ from leadctl.engine.stages import set_stage
 from leadctl.errors import NotFoundError, UsageError
 from leadctl.rules.loader import load_rules
 from leadctl.store.models import Activity, Lead, StageChange
+
+import conftest as factories
+from conftest import write_rules
 
 NOW = datetime(2026, 11, 20, 10, 0)
 LEADS = Lead.__table__
@@ -71,25 +73,16 @@ stages:
 """
 
 
-def write_rules(folder: Path, **files: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (folder / f"{name}.yaml").write_text(textwrap.dedent(text))
-    return folder
-
-
 @pytest.fixture
 def rules(tmp_path):
     return load_rules(write_rules(tmp_path / "rules", scoring=SCORING, qualification=QUALIFICATION))
 
 
 def add_lead(store, **values) -> int:
-    row = {"created_at": NOW - timedelta(days=10), "updated_at": NOW - timedelta(days=10), "stage": "new"}
-    row.update(values)
-    if row.get("email") and "email_domain" not in row:
-        row["email_domain"] = row["email"].rsplit("@", 1)[1]
-    with store.begin() as conn:
-        return conn.execute(LEADS.insert().values(**row)).inserted_primary_key[0]
+    """A lead created ten days before NOW, its e-mail domain filled in as the importer does."""
+    if values.get("email") and "email_domain" not in values:
+        values["email_domain"] = values["email"].rsplit("@", 1)[1]
+    return factories.add_lead(store, at=NOW - timedelta(days=10), **values)
 
 
 def add_activity(store, lead_id: int, type_: str, at: datetime, **fields) -> None:

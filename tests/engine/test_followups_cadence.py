@@ -20,6 +20,8 @@ from leadctl.errors import NotFoundError, UsageError
 from leadctl.rules.loader import load_rules
 from leadctl.store.models import Followup, Lead
 
+import conftest as factories
+
 FOLLOWUPS_YAML = """
 business_hours: {days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}
 cadences:
@@ -58,10 +60,8 @@ def rules(tmp_path):
 
 
 def add_lead(store, **values):
-    row = dict(created_at=NOW - timedelta(days=30), updated_at=NOW, stage="new")
-    row.update(values)
-    with store.begin() as conn:
-        return conn.execute(Lead.__table__.insert().values(**row)).inserted_primary_key[0]
+    """A lead created 30 days before NOW and updated at NOW."""
+    return factories.add_lead(store, at=NOW, **{"created_at": NOW - timedelta(days=30), **values})
 
 
 def lead_dicts(store, ids):

@@ -12,6 +12,8 @@ from leadctl.engine.sla import check_sla
 from leadctl.rules.loader import load_rules
 from leadctl.store.models import Assignment, Lead, SlaBreach
 
+import conftest as factories
+
 LEADS = Lead.__table__
 ASSIGNMENTS = Assignment.__table__
 BREACHES = SlaBreach.__table__
@@ -45,10 +47,8 @@ def rules(tmp_path):
 
 
 def add_lead(store, **values) -> int:
-    row = {"created_at": T0, "updated_at": T0, "stage": "new", "owner": "ann", "team": "inbound",
-           "assigned_at": T0, **values}
-    with store.begin() as conn:
-        return conn.execute(LEADS.insert().values(**row)).inserted_primary_key[0]
+    """A lead assigned to ann of the inbound team at T0."""
+    return factories.add_lead(store, at=T0, **{"owner": "ann", "team": "inbound", "assigned_at": T0, **values})
 
 
 def sweep(store, rules, now, **kw):

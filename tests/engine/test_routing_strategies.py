@@ -16,6 +16,8 @@ from leadctl.errors import NotFoundError
 from leadctl.rules.loader import load_rules
 from leadctl.store.models import Assignment, Lead, Owner
 
+import conftest as factories
+
 LEADS = Lead.__table__
 ASSIGNMENTS = Assignment.__table__
 OWNERS = Owner.__table__
@@ -30,11 +32,7 @@ def make_rules(tmp_path, routing: str, name: str = "rules"):
 
 
 def add_leads(store, n: int, **values) -> list[int]:
-    rows = [{"created_at": NOW, "updated_at": NOW, "stage": "new", **values} for _ in range(n)]
-    with store.begin() as conn:
-        first = conn.execute(select(func.max(LEADS.c.id))).scalar() or 0
-        conn.execute(LEADS.insert(), rows)
-        return [r[0] for r in conn.execute(select(LEADS.c.id).where(LEADS.c.id > first).order_by(LEADS.c.id))]
+    return factories.add_leads(store, n, at=NOW, **values)
 
 
 @pytest.fixture
