@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from ..errors import UsageError
 from ..fields import IDENTITY, MERGEABLE, PERSONAL
 from ..store import models
-from ..store.db import Store
+from ..store.db import Store, overwrite_deleted, truncate_log
 from ..store.history import record_stage_changes
 from ..store.identity import add_identifiers
 from .leadref import resolve_lead
@@ -124,8 +124,7 @@ def forget_lead(store: Store, ref: str, *, now: datetime) -> dict[str, Any]:
     bc = models.BatchChange.__table__
     sh = models.StageChange.__table__
     with store.begin() as conn:
-        if store.is_sqlite:
-            conn.exec_driver_sql("PRAGMA secure_delete = ON")
+        overwrite_deleted(conn)
         lead_id = resolve_lead(conn, ref)
         lead = conn.execute(select(t).where(t.c.id == lead_id)).one()._mapping
         erased = sum(1 for f in PERSONAL_FIELDS if lead[f] not in (None, "", {}))
@@ -145,8 +144,6 @@ def forget_lead(store: Store, ref: str, *, now: datetime) -> dict[str, Any]:
         conn.execute(sh.update().where(sh.c.lead_id == lead_id, sh.c.cause == "manual").values(detail=None))
         conn.execute(models.Erasure.__table__.insert().values(
             lead_id=lead_id, at=now, fields_erased=erased, activities_erased=activities))
-    if store.is_sqlite:
-        with store.engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    truncate_log(store)
     return {"lead": lead_id, "fields_erased": erased, "activities_erased": activities}
 

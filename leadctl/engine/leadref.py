@@ -13,6 +13,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from ..errors import NotFoundError
+from ..store.db import Store
 from ..store.models import Lead, LeadIdentifier
 
 LEADS = Lead.__table__
@@ -25,7 +26,7 @@ def resolve_lead(conn, ref: str | int) -> int:
 
     `conn` is a Connection, or a Store (a connection is opened for the lookup).
     """
-    if hasattr(conn, "engine") and hasattr(conn, "is_sqlite"):
+    if isinstance(conn, Store):
         with conn.connect() as c:
             return resolve_lead(c, ref)
     text = str(ref).strip()
@@ -92,7 +93,7 @@ def _one(conn, ids: list[int], what: str) -> int:
 
 def describe_lead(conn, lead_id: int) -> str:
     """`lead 42 (Ada Lovelace <ada@example.com>)`: who a destructive command is about to act on."""
-    if hasattr(conn, "engine") and hasattr(conn, "is_sqlite"):
+    if isinstance(conn, Store):
         with conn.connect() as c:
             return describe_lead(c, lead_id)
     c = LEADS.c

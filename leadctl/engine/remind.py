@@ -35,9 +35,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, or_, select
 
 from ..notify import NotifyError, mask_url, post_json, send_mail
+from ..store.db import serialise
 from ..store.models import Followup, Lead, Owner, SlaBreach
 from .bizhours import Calendars, owner_zones
 from .followups import PENDING, create_inactivity_tasks, lead_label, overdue_text
@@ -171,12 +172,6 @@ class RemindResult:
         return doc
 
 
-def _lock(conn) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": REMIND_LOCK})
-    # SQLite: store.begin() already took the write lock (BEGIN IMMEDIATE).
-
-
 def _run_sla(conn, rules, now, cals: Calendars):
     if not getattr(getattr(rules, "routing", None), "sla", ()):
         return None
@@ -248,7 +243,7 @@ def remind(store, rules, now: datetime, *, smtp=None, webhook: str | None = None
     """Run one sweep (see the module docstring). `smtp` is a `notify.SmtpTarget` or None."""
     result = RemindResult(now, dry_run=dry_run)
     with store.begin() as conn:
-        _lock(conn)
+        serialise(conn, REMIND_LOCK)
         # A dry run does every step for real, then rolls them back: it shows exactly what a run would do.
         trial = conn.begin_nested() if dry_run else None
         try:

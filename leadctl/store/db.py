@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import event, inspect, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -393,3 +393,27 @@ def set_meta(conn: Connection, key: str, value: str) -> None:
         conn.execute(meta.insert().values(key=key, value=value))
 
 
+
+
+# ---------------------------------------------------------------- what differs between databases
+def serialise(conn: Connection, key: int) -> None:
+    """Make transactions that call this with the same `key` run one after another.
+
+    On SQLite a write transaction (`Store.begin`, BEGIN IMMEDIATE) already holds the one
+    write lock; on PostgreSQL an advisory lock is held until the transaction ends.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+def overwrite_deleted(conn: Connection) -> None:
+    """Have SQLite overwrite what this connection deletes or replaces (secure_delete); a server manages its files."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA secure_delete = ON")
+
+
+def truncate_log(store: Store) -> None:
+    """Fold SQLite's write-ahead log into the database file and empty it, so replaced values leave the disk."""
+    if store.is_sqlite:
+        with store.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

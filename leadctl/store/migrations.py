@@ -19,7 +19,7 @@ from typing import Callable
 
 from sqlalchemy import MetaData, inspect, select, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.schema import AddConstraint, CreateTable
+from sqlalchemy.schema import CreateTable
 
 from . import models
 from .models import SQLModel
@@ -74,8 +74,10 @@ def _lead_foreign_keys(conn: Connection) -> None:
             rebuild_table(conn, table, where=f"NOT ({orphan})")
         else:
             conn.execute(text(f"DELETE FROM {name} WHERE {orphan}"))
-            for fk in table.foreign_key_constraints:
-                conn.execute(AddConstraint(fk))
+            # (Not AddConstraint: it would mark the models' constraint as no longer part of CREATE TABLE.)
+            for fk in table.foreign_keys:
+                conn.execute(text(f"ALTER TABLE {name} ADD CONSTRAINT {fk.constraint.name} FOREIGN KEY "
+                                  f"({fk.parent.name}) REFERENCES {leads.name} (id) ON DELETE CASCADE"))
 
 
 STEPS: tuple[Step, ...] = (

@@ -145,6 +145,10 @@ def test_foreign_key_step_drops_orphans_and_keeps_the_rest(db_url):
         conn.execute(LEADS.delete().where(LEADS.c.id == a))
         assert conn.execute(select(func.count()).select_from(sh)).scalar() == 0
     store.dispose()
+    # and the models still create their keys (a new store in the same process)
+    from sqlalchemy.schema import CreateTable
+
+    assert "ON DELETE CASCADE" in str(CreateTable(sh).compile(dialect=store.engine.dialect))
 
 
 def _without_keys(name: str):
