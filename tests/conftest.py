@@ -46,7 +46,6 @@ def _worker_database(url: str, worker: str) -> str:
 
 if PG_URL and _WORKER:
     PG_URL = _worker_database(PG_URL, _WORKER)
-    os.environ["LEADCTL_TEST_DATABASE_URL"] = PG_URL
 
 
 def _empty_pg(url: str) -> None:
