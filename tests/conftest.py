@@ -171,6 +171,15 @@ def add_lead(store, *, at: datetime = LEAD_TIME, **values) -> int:
     return add_leads(store, 1, at=at, **values)[0]
 
 
+@pytest.fixture(scope="module")
+def rules():
+    """The default rule set (leadctl/default_rules), loaded once per module; a module with
+    rules of its own defines its own `rules` fixture."""
+    from leadctl.rules.loader import load_rules
+
+    return load_rules(str(REPO / "leadctl" / "default_rules"))
+
+
 def write_rules(folder: Path, **files: str) -> Path:
     """A rules folder with `name=yaml` files (`scoring=…` → scoring.yaml), dedented."""
     folder.mkdir(parents=True, exist_ok=True)

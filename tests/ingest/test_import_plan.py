@@ -13,18 +13,11 @@ from sqlalchemy import func, select
 from leadctl.errors import InputError, UsageError
 from leadctl.ingest.headers import load_mapping
 from leadctl.ingest.importer import ImportOptions, import_leads
-from leadctl.rules.loader import load_rules
 from leadctl.store import models
 
-from conftest import REPO
 from hardening.conftest import cli, query, rules_dir  # noqa: F401 - the CLI test helpers (fixtures)
 
 NOW = datetime(2026, 11, 20, 10, 0)
-
-
-@pytest.fixture(scope="module")
-def rules():
-    return load_rules(str(REPO / "leadctl" / "default_rules"))
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[str]], preamble: str = "") -> str:

@@ -9,20 +9,14 @@ from sqlalchemy import select
 from leadctl.errors import InputError
 from leadctl.ingest import fastpath
 from leadctl.ingest.importer import ImportOptions, import_leads
-from leadctl.rules.loader import load_rules
 from leadctl.store import models
 from leadctl.store.db import open_store
 
-from conftest import EXAMPLES, REPO, sqlite_only
+from conftest import EXAMPLES, sqlite_only
 
 NOW = __import__("datetime").datetime(2026, 11, 20, 10, 0)
 pytestmark = pytest.mark.skipif("fork" not in __import__("multiprocessing").get_all_start_methods(),
                                 reason="the worker needs fork")
-
-
-@pytest.fixture(scope="module")
-def rules():
-    return load_rules(str(REPO / "leadctl" / "default_rules"))
 
 
 def _snapshot(store):

@@ -13,17 +13,11 @@ from leadctl.errors import InputError, UsageError
 from leadctl.ingest.batches import list_batches, undo_batch
 from leadctl.ingest.headers import load_mapping
 from leadctl.ingest.importer import ImportOptions, import_leads
-from leadctl.rules.loader import load_rules
 from leadctl.store import models
 
-from conftest import EXAMPLES, REPO
+from conftest import EXAMPLES
 
 NOW = __import__("datetime").datetime(2026, 11, 20, 10, 0)
-
-
-@pytest.fixture(scope="module")
-def rules():
-    return load_rules(str(REPO / "leadctl" / "default_rules"))
 
 
 def count(store, model=models.Lead, *where) -> int:

@@ -12,17 +12,9 @@ from sqlalchemy import select
 
 from leadctl.ingest import normalize as N
 from leadctl.ingest.importer import ImportOptions, import_leads
-from leadctl.rules.loader import load_rules
 from leadctl.store import models
 
-from conftest import REPO
-
 NOW = datetime(2026, 11, 20, 10, 0)
-
-
-@pytest.fixture(scope="module")
-def rules():
-    return load_rules(str(REPO / "leadctl" / "default_rules"))
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> str:

@@ -14,19 +14,13 @@ from leadctl.cli.app import app
 from leadctl.errors import UsageError
 from leadctl.ingest import fastpath
 from leadctl.ingest.importer import ImportOptions, import_leads
-from leadctl.rules.loader import load_rules
 from leadctl.setup import locale_region, project_region, set_region
 from leadctl.store import models
 from leadctl.store.db import open_store
 
-from conftest import REPO, sqlite_only
+from conftest import sqlite_only
 
 NOW = __import__("datetime").datetime(2026, 11, 20, 10, 0)
-
-
-@pytest.fixture(scope="module")
-def rules():
-    return load_rules(str(REPO / "leadctl" / "default_rules"))
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> str:

@@ -15,7 +15,6 @@ from leadctl.engine.stages import set_stage
 from leadctl.errors import LeadctlError
 from leadctl.ingest.batches import list_batches, rollback_batch, undo_batch
 from leadctl.ingest.importer import ImportOptions, import_leads
-from leadctl.rules.loader import load_rules
 from leadctl.store import models
 from leadctl.store.history import entered_stages
 
@@ -28,11 +27,6 @@ ACTS = models.Activity.__table__
 HISTORY = models.StageChange.__table__
 TASKS = models.Followup.__table__
 BC = models.BatchChange.__table__
-
-
-@pytest.fixture(scope="module")
-def rules():
-    return load_rules(str(RULES))
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> str:
