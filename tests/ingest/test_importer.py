@@ -226,6 +226,7 @@ def _stage_counts(store):
         return conn.execute(select(t.c.stage, func.count()).group_by(t.c.stage)).all()
 
 
+@pytest.mark.slow
 def test_100k_generated_leads_add_up(store, rules, shared_data, tmp_path):
     path = tmp_path / "leads.csv"
     with open(path, "w") as fh:
