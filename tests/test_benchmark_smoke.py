@@ -36,6 +36,7 @@ def row(report: str, label: str) -> str:
     raise AssertionError(f"no table row for {label!r} in:\n{report}")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (SHARED_DATA / "gen_leads.py").exists(), reason="../shared/data is absent")
 def test_harness_runs_at_1000_leads(tmp_path):
     out = tmp_path / "r.md"

@@ -38,6 +38,8 @@ owners:
 NOW = datetime(2026, 11, 20, 11, 0)
 OWNERS = ("dana", "lee", "priya")
 
+pytestmark = pytest.mark.slow  # real processes racing for one store
+
 
 class SlowMailbox:
     """An SMTP server that takes `delay` seconds per message, so that sweeps overlap; with
