@@ -283,7 +283,6 @@ class Normaliser:
             salutation, rest = N.strip_salutation(value, alone=name == "first_name")
             if salutation:
                 attributes.setdefault("salutation", salutation)
-            suffix = None
             if name == "last_name" and rest:
                 rest, suffix = N.strip_suffix(rest)
                 if suffix:
