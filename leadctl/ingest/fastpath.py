@@ -15,7 +15,6 @@ import threading
 import time
 from typing import Any, Callable, Iterator
 
-
 WORKER_MIN_BYTES = 4 << 20  # about 25k rows: below this, starting a worker does not pay
 _BATCH = 500                # rows per message
 _QUEUED = 16                # messages in flight at most (memory stays flat)
