@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from leadctl.cli.app import main
 from leadctl.engine.bizhours import BusinessCalendar
 from leadctl.engine.context import ProcessContext
 from leadctl.engine.followups import FollowupStep
@@ -77,24 +76,19 @@ def arrive(store, rules_dir) -> int:
     return lead_id
 
 
-def sweep(capsys, db_url, rules_dir, now):
-    try:
-        main(["--db", db_url, "--rules", str(rules_dir), "--now", now.isoformat(), "followups", "remind"])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    assert code == 0, err
-    return out
+def sweep(run_cli, db_url, rules_dir, now):
+    r = run_cli("--db", db_url, "--rules", rules_dir, "--now", now.isoformat(), "followups", "remind")
+    assert r.code == 0, r.err
+    return r.out
 
 
-def hourly(capsys, db_url, rules_dir, store, lead_id, until):
+def hourly(run_cli, db_url, rules_dir, store, lead_id, until):
     """Sweep every hour from the lead's arrival; the owner after each sweep, and what was printed."""
     owners, printed = [], {}
     t = ARRIVED
     while t <= until:
         t += timedelta(hours=1)
-        printed[t] = sweep(capsys, db_url, rules_dir, t)
+        printed[t] = sweep(run_cli, db_url, rules_dir, t)
         with store.connect() as conn:
             owners.append((t, conn.execute(select(LEADS.c.owner).where(LEADS.c.id == lead_id)).scalar()))
     return owners, printed
@@ -109,10 +103,10 @@ def changes(owners):
     return out
 
 
-def test_the_night_of_the_hot_lead(store, db_url, tmp_path, capsys):
+def test_the_night_of_the_hot_lead(store, db_url, tmp_path, run_cli):
     rules_dir = make_rules(tmp_path)
     lead_id = arrive(store, rules_dir)
-    owners, printed = hourly(capsys, db_url, rules_dir, store, lead_id, LA_MONDAY_9 + timedelta(hours=4))
+    owners, printed = hourly(run_cli, db_url, rules_dir, store, lead_id, LA_MONDAY_9 + timedelta(hours=4))
     # Through the night priya keeps it; at 10:00 New York her business hour has passed (the check at
     # 10:00 sharp is in time), at 11:00 it goes to aiko — once. Nothing moves it again, all weekend.
     assert changes(owners) == [(ARRIVED + timedelta(hours=1), "priya"), (NY_10 + timedelta(hours=1), "aiko")]
@@ -145,10 +139,10 @@ def test_the_night_of_the_hot_lead(store, db_url, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("limit", [0, 2])
-def test_never_more_reassignments_than_the_rule_allows(store, db_url, tmp_path, capsys, limit):
+def test_never_more_reassignments_than_the_rule_allows(store, db_url, tmp_path, run_cli, limit):
     rules_dir = make_rules(tmp_path, f"\n        max_reassignments: {limit}")
     lead_id = arrive(store, rules_dir)
-    owners, _ = hourly(capsys, db_url, rules_dir, store, lead_id, LA_MONDAY_9 + timedelta(days=2))
+    owners, _ = hourly(run_cli, db_url, rules_dir, store, lead_id, LA_MONDAY_9 + timedelta(days=2))
     with store.connect() as conn:
         sla_moves = conn.execute(select(ASSIGNMENTS).where(ASSIGNMENTS.c.reason.like("SLA %"))
                                  .order_by(ASSIGNMENTS.c.id)).all()
