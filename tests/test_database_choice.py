@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -27,13 +26,6 @@ READ_COMMANDS = [
 ]
 
 
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-
 @pytest.fixture
 def folder(tmp_path, monkeypatch):
     """An empty working folder with the default rules, and no database settings from outside."""
@@ -46,21 +38,9 @@ def folder(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def cli(capsys):
-    """Run `leadctl …` through `main()`, the entry point with the one error handler."""
-    from leadctl.cli.app import main
-
-    def run(*args: str) -> Run:
-        capsys.readouterr()
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out, err = capsys.readouterr()
-        return Run(code, out, err)
-
-    return run
+def cli(run_cli):
+    """Run `leadctl …` through `main()`."""
+    return run_cli
 
 
 def digest(path: Path) -> str:

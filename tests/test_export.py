@@ -7,9 +7,7 @@ import os
 from datetime import datetime
 
 from sqlalchemy import insert
-from typer.testing import CliRunner
 
-from leadctl.cli.app import app
 from leadctl.engine.leadquery import LeadFilter
 from leadctl.export import BASE_COLUMNS, attribute_keys, export_leads
 from leadctl.store.models import LEAD_FIELDS, Lead
@@ -73,14 +71,14 @@ def test_attribute_keys_follow_the_filter(store):
         assert attribute_keys(conn, LeadFilter(stage="customer")) == []
 
 
-def test_cli_export_to_private_file(store, db_url, tmp_path):
+def test_cli_export_to_private_file(store, db_url, tmp_path, run_cli):
     fill(store)
     out = tmp_path / "leads.csv"
-    res = CliRunner().invoke(app, ["--db", db_url, "export", "leads", "--output", str(out), "--min-score", "10"])
+    res = run_cli("--db", db_url, "export", "leads", "--output", out, "--min-score", "10")
     assert res.exit_code == 0, res.output
     assert oct(os.stat(out).st_mode & 0o777) == "0o600"
     rows = list(csv.DictReader(out.open()))
     assert [r["email"] for r in rows] == ["a@x.com"]
-    res = CliRunner().invoke(app, ["--db", db_url, "export", "leads", "--format", "jsonl", "--search", "B@X"])
+    res = run_cli("--db", db_url, "export", "leads", "--format", "jsonl", "--search", "B@X")
     assert [json.loads(x)["email"] for x in res.stdout.splitlines()] == ["b@x.com"]
-    assert CliRunner().invoke(app, ["--db", db_url, "export", "leads", "--format", "xml"]).exit_code == 2
+    assert run_cli("--db", db_url, "export", "leads", "--format", "xml").exit_code == 2

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from leadctl.cli.app import app
 from leadctl.errors import UsageError
 from leadctl.ingest import fastpath
 from leadctl.ingest.importer import ImportOptions, import_leads
@@ -173,18 +171,17 @@ def test_the_counts_come_back_from_the_reading_worker(rules, tmp_path, monkeypat
     assert out[0] == out[1] == {"international": 40, "column": 1}
 
 
-def test_summary_line_and_json(db_url, tmp_path, monkeypatch):
+def test_summary_line_and_json(db_url, tmp_path, monkeypatch, run_cli):
     monkeypatch.chdir(tmp_path)
     path = write_csv(tmp_path / "x.csv", ["Email", "Phone", "Country"],
                      [["a@x.com", "+33 6 12 34 56 78", ""], ["b@x.com", "06 12 34 56 79", "FR"]])
-    runner = CliRunner()
     env = {"LEADCTL_DB": db_url, "LANG": "C.UTF-8", "LC_ALL": ""}
-    assert runner.invoke(app, ["init"], env=env).exit_code == 0
-    res = runner.invoke(app, ["import", path, "--no-process", "--output-format", "json"], env=env)
+    assert run_cli("init", env=env).exit_code == 0
+    res = run_cli("import", path, "--no-process", "--output-format", "json", env=env)
     assert res.exit_code == 0, res.output
     summary = json.loads(res.stdout.strip().splitlines()[-1])
     assert summary["phones"] == {"international": 1, "country": 1}
-    res = runner.invoke(app, ["import", path, "--no-process", "--dry-run"], env=env)
+    res = run_cli("import", path, "--no-process", "--dry-run", env=env)
     assert "phones: 1 with their country code, 1 by the row's country" in res.output
 
 
@@ -199,11 +196,16 @@ def test_locale_region(env, expected):
     assert locale_region(env)[0] == expected
 
 
-def _init(tmp_path, *args, **env):
-    db = str(tmp_path / "leadctl.db")
-    res = CliRunner().invoke(app, ["--db", db, "--rules", str(tmp_path / "rules"), "init", *args],
-                             env={"LANG": "", "LC_ALL": "", "LC_TELEPHONE": "", **env})
-    return res, db
+@pytest.fixture
+def init(run_cli, tmp_path):
+    """`leadctl init …` in tmp_path with no locale but the one given; the result and the database."""
+    def run(*args, **env):
+        db = str(tmp_path / "leadctl.db")
+        res = run_cli("--db", db, "--rules", tmp_path / "rules", "init", *args,
+                      env={"LANG": "", "LC_ALL": "", "LC_TELEPHONE": "", **env})
+        return res, db
+
+    return run
 
 
 def _region(db) -> str | None:
@@ -215,18 +217,18 @@ def _region(db) -> str | None:
 
 
 @sqlite_only
-def test_init_region(tmp_path):
-    res, db = _init(tmp_path, "--region", "fr")
+def test_init_region(tmp_path, init):
+    res, db = init("--region", "fr")
     assert res.exit_code == 0 and "default phone region: FR" in res.output and _region(db) == "FR"
-    res, _ = _init(tmp_path, LANG="de_DE.UTF-8")  # a region once set is kept
+    res, _ = init(LANG="de_DE.UTF-8")  # a region once set is kept
     assert "default phone region: FR (kept" in res.output and _region(db) == "FR"
-    res, _ = _init(tmp_path, "--region", "Mexico")
+    res, _ = init("--region", "Mexico")
     assert _region(db) == "MX"
 
 
 @sqlite_only
-def test_init_proposes_the_locales_region_and_says_so(tmp_path):
-    res, db = _init(tmp_path, LANG="fr_FR.UTF-8")
+def test_init_proposes_the_locales_region_and_says_so(tmp_path, init):
+    res, db = init(LANG="fr_FR.UTF-8")
     assert res.exit_code == 0
     assert "default phone region: FR (from the locale fr_FR.UTF-8; change it with `leadctl init --region CC`)" \
         in res.output
@@ -234,18 +236,16 @@ def test_init_proposes_the_locales_region_and_says_so(tmp_path):
 
 
 @sqlite_only
-def test_init_without_a_locale_region_says_what_to_do(tmp_path):
-    res, db = _init(tmp_path, LANG="C.UTF-8")
+def test_init_without_a_locale_region_says_what_to_do(tmp_path, init):
+    res, db = init(LANG="C.UTF-8")
     assert res.exit_code == 0 and "no default phone region" in res.output and "--region CC" in res.output
     assert _region(db) is None
 
 
 @sqlite_only
-def test_init_refuses_an_unknown_region_before_creating_anything(tmp_path):
-    res, db = _init(tmp_path, "--region", "XX")
-    # main() turns the error into its exit code and one line
-    assert isinstance(res.exception, UsageError) and res.exception.exit_code == 2
-    assert res.exception.message == "--region: 'XX' is not a country code"
+def test_init_refuses_an_unknown_region_before_creating_anything(tmp_path, init):
+    res, db = init("--region", "XX")
+    assert res.code == 2 and res.err.startswith("error: --region: 'XX' is not a country code\nhint: ")
     assert not Path(db).exists() and not (tmp_path / "rules").exists()
 
 
