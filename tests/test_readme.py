@@ -4,9 +4,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from typer.testing import CliRunner
-
-from leadctl.cli.app import app
 
 from conftest import REPO
 
@@ -59,8 +56,8 @@ def test_reference_names_every_command_group():
 
 
 @pytest.mark.parametrize("cmd,options", COMMANDS, ids=[" ".join(c) for c, _ in COMMANDS])
-def test_reference_matches_help(cmd, options):
-    result = CliRunner().invoke(app, [*cmd, "--help"], env={"COLUMNS": "200"})
+def test_reference_matches_help(cmd, options, run_cli):
+    result = run_cli(*cmd, "--help", env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     for option in options:
         if option == "--help":
