@@ -18,9 +18,10 @@ from .conftest import DEFAULT_RULES, query
 from tests.conftest import SHARED_DATA, sqlite_only
 
 LEADCTL = [sys.executable, "-m", "leadctl"]
-# Big enough that an import commits several chunks (5,000 rows each) before it ends, so a
-# signal sent after the first commit lands mid-import; small enough to import thrice quickly.
-KILL_ROWS = 20_000
+# Big enough that an import goes on for seconds after its first commit (chunks of 5,000 rows),
+# so a signal sent once the first chunk is in lands mid-import; small enough to import thrice.
+KILL_ROWS = 40_000      # generated leads (duplicates, bad values): slower rows
+INTERRUPT_ROWS = 100_000  # plain rows, which import several times faster
 
 pytestmark = pytest.mark.slow
 
@@ -184,7 +185,7 @@ def test_ctrl_c_mid_import_stops_cleanly(tmp_path):
     rules = tmp_path / "rules"
     shutil.copytree(DEFAULT_RULES, rules)
     src = tmp_path / "big.csv"
-    _write_leads(src, "c", KILL_ROWS)
+    _write_leads(src, "c", INTERRUPT_ROWS)
     db = str(tmp_path / "int.db")
     proc = subprocess.Popen([*LEADCTL, "import", str(src), "--no-process"], env=_env(db, rules),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -14,6 +14,17 @@ import pytest
 from leadctl.store.history import record_stage_changes
 from leadctl.store.models import Activity, Assignment, Lead, Owner, SlaBreach
 
+
+@pytest.fixture
+def run(run_cli, tmp_path):
+    """`leadctl --db … report …` through `main()`, with a rules folder that does not exist."""
+    def go(db_url, *args):
+        return run_cli("--db", db_url, "--rules", tmp_path / "no-rules", "--now", "2026-03-01T12:00", *args,
+                       env={"LEADCTL_WIDTH": "120", "NO_COLOR": "1"})
+
+    return go
+
+
 OLIST = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real" / "olist-marketing-funnel"
 NOW = datetime(2026, 3, 1, 12, 0, 0)
 

@@ -104,16 +104,6 @@ def test_funnel_on_olist_matches_an_independent_count(olist_store):
     assert s["customer"].reached == sum(1 for m in jan if m["mql_id"] in deals)
 
 
-@pytest.fixture
-def run(run_cli, tmp_path):
-    """`leadctl --db … report …` through `main()`, with a rules folder that does not exist."""
-    def go(db_url, *args):
-        return run_cli("--db", db_url, "--rules", tmp_path / "no-rules", "--now", "2026-03-01T12:00", *args,
-                       env={"LEADCTL_WIDTH": "120", "NO_COLOR": "1"})
-
-    return go
-
-
 def test_cli_funnel_formats_and_pictures(store, db_url, tmp_path, run):
     with store.begin() as conn:
         add_lead(conn, history=[("new", D), ("mql", D + timedelta(days=1))])

@@ -8,7 +8,6 @@ from leadctl.reports.common import DEFAULT_STAGES
 from leadctl.reports.owners import owners_report
 
 from .conftest import add_activity, add_assignment, add_breach, add_lead, add_owner
-from .test_report_funnel import run
 
 D = datetime(2026, 1, 10)
 
@@ -46,7 +45,7 @@ def test_owners_report(store):
     assert [r.owner for r in only] == ["dana"]
 
 
-def test_cli_owners(store, db_url):
+def test_cli_owners(store, db_url, run):
     build(store)
     res = run(db_url, "report", "owners", "--format", "json")
     assert res.exit_code == 0, res.output

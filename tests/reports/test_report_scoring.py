@@ -10,7 +10,6 @@ from leadctl.reports.common import DEFAULT_STAGES
 from leadctl.reports.scoring import band_label, scoring_report
 
 from .conftest import add_lead
-from .test_report_funnel import run
 
 D = datetime(2026, 1, 10)
 
@@ -50,7 +49,7 @@ def test_scoring_on_olist(olist_store):
     assert [r.won for r in rows] == [won[b] for b in range(4)]
 
 
-def test_cli_scoring(store, db_url, tmp_path):
+def test_cli_scoring(store, db_url, tmp_path, run):
     with store.begin() as conn:
         add_lead(conn, score=80, grade="A1", history=[("new", D), ("customer", D)])
         add_lead(conn, score=20, grade="C3")

@@ -12,7 +12,6 @@ from leadctl.reports.common import DEFAULT_STAGES
 from leadctl.reports.sources import SourceInfo, months_in_window, sources_report
 
 from .conftest import add_activity, add_lead
-from .test_report_funnel import run
 
 D = datetime(2026, 1, 10)
 
@@ -64,7 +63,7 @@ def test_months_in_window():
     assert months_in_window(datetime(2026, 2, 15), None, ["2026-01", "2026-02", "2026-03"]) == ["2026-02", "2026-03"]
 
 
-def test_cli_sources(store, db_url, tmp_path):
+def test_cli_sources(store, db_url, tmp_path, run):
     with store.begin() as conn:
         add_lead(conn, source="Webinar", company="=HYPERLINK(\"http://x\")")
     res = run(db_url, "report", "sources", "--format", "json")
