@@ -6,8 +6,7 @@ import random
 from datetime import datetime
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from leadctl.ingest import normalize as n
 from leadctl.ingest.normalize import (

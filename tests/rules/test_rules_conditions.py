@@ -4,8 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from leadctl.errors import RulesError
 from leadctl.rules.conditions import ALWAYS, OPERATORS, RuleTimeout, compile_condition
