@@ -9,6 +9,8 @@ import typer
 
 from .. import __version__
 from . import activity, batches, exports, followups, imports, leads, owners, process, reports, rules, setup
+
+# isort: split
 from . import assign, explain, listing  # noqa: F401 - they add list, explain, stage and assign to `leads`
 from .context import Settings
 

@@ -31,8 +31,8 @@ def followups_due(
     fmt: str = typer.Option("table", "--format", help="table, csv or json."),
 ) -> None:
     """List open follow-up tasks that are due, earliest first."""
-    from ..engine.followups import due_tasks
     from ..clock import parse_when
+    from ..engine.followups import due_tasks
 
     check_format(fmt)
     s = settings(ctx)

@@ -5,12 +5,10 @@ import json
 import os
 import re
 import sys
-from datetime import date, datetime
-from typing import Any, Iterable, Sequence
-
 from contextlib import contextmanager
+from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Any, Iterable, Iterator, Sequence
 
 import typer
 

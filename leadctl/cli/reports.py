@@ -63,7 +63,8 @@ def _title(name: str, flt, extra: str = "") -> str:
         window = window.replace(" 00:00", "")
     else:
         window = "all time"
-    filters = ", ".join(f"{k}={v}" for k, v in (("source", flt.source), ("owner", flt.owner), ("stage", flt.stage)) if v)
+    named = (("source", flt.source), ("owner", flt.owner), ("stage", flt.stage))
+    filters = ", ".join(f"{k}={v}" for k, v in named if v)
     return f"{name} — {window}" + (f" · {filters}" if filters else "") + (f" · {extra}" if extra else "")
 
 
@@ -143,7 +144,8 @@ def report_funnel(
     since: Optional[str] = _SINCE, until: Optional[str] = _UNTIL, source: Optional[str] = _SOURCE,
     owner: Optional[str] = _OWNER, stage: Optional[str] = _STAGE,
     by: Optional[str] = typer.Option(None, "--by", help="One funnel per creation cohort: week | month."),
-    strict: bool = typer.Option(False, "--strict", help="Count a stage only when every earlier stage was passed in order."),
+    strict: bool = typer.Option(False, "--strict",
+                                help="Count a stage only when every earlier stage was passed in order."),
     fmt: str = _FORMAT, output: Optional[str] = _OUTPUT, svg: Optional[str] = _SVG, html: Optional[str] = _HTML,
 ) -> None:
     """Leads reaching each stage, conversion, drop-off and time in stage (median, p90)."""
@@ -177,7 +179,8 @@ def report_funnel(
                 if not by:
                     table.add_section()
             picture = bar(r.reached, top, bar_w // 2) if r.kind == "lost" else centred_bar(r.reached, top, bar_w)
-            cells = [(r.label if len(r.label) <= 14 else r.stage) + (" (lost)" if r.kind == "lost" else ""), picture, _fmt(r.reached),
+            name = (r.label if len(r.label) <= 14 else r.stage) + (" (lost)" if r.kind == "lost" else "")
+            cells = [name, picture, _fmt(r.reached),
                      _fmt(r.next_conversion_pct), _fmt(r.cumulative_conversion_pct), _fmt(r.drop_off),
                      _fmt(r.median_days), _fmt(r.p90_days)]
             table.add_row(*(([r.cohort or ""] if by else []) + cells))
@@ -210,7 +213,8 @@ def report_sources(
     for r in report.rows:
         if r.source == TOTAL_LABEL:
             table.add_section()
-        table.add_row(r.source, _fmt(r.leads), bar(r.leads, top, max(4, min(20, _width() - 112))) if r.source != TOTAL_LABEL else "",
+        leads_bar = bar(r.leads, top, max(4, min(20, _width() - 112))) if r.source != TOTAL_LABEL else ""
+        table.add_row(r.source, _fmt(r.leads), leads_bar,
                       _fmt(r.reached_mql), _fmt(r.reached_sql), _fmt(r.won), _fmt(r.lost), _fmt(r.won_rate_pct),
                       _fmt(r.avg_score), _fmt(r.median_first_response_hours), _fmt(r.spend), _fmt(r.cost_per_lead),
                       _fmt(r.cost_per_won))
@@ -240,7 +244,7 @@ def report_owners(
     top_open = max((r.open_leads for r in report.rows), default=0)
     for r in report.rows:
         # Load bar: against capacity when there is one, else against the busiest owner.
-        load = bar(r.open_leads, r.capacity, BAR_WIDTH // 2) if r.capacity else bar(r.open_leads, top_open, BAR_WIDTH // 2)
+        load = bar(r.open_leads, r.capacity or top_open, BAR_WIDTH // 2)
         if r.load_pct is not None:
             load += f" {r.load_pct:g}%"
         table.add_row(r.owner, r.team or "", _fmt(r.open_leads), _fmt(r.capacity), load, _fmt(r.leads),

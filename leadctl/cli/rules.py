@@ -33,7 +33,7 @@ def rules_check(ctx: typer.Context,
                 typer.echo(str(problem))
         n = len(exc.problems)
         say(f"{n} problem{'s' if n != 1 else ''} in {folder}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     if fmt == "json":
         typer.echo("[]")
         say(rules.summary())
