@@ -163,7 +163,7 @@ def post_json(url: str, document: dict, timeout: float = DEFAULT_TIMEOUT) -> Non
     bare, user, password = split_credentials(url)
     headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "leadctl"}
     if user is not None:
-        token = base64.b64encode(f"{user}:{password or ''}".encode("utf-8")).decode("ascii")
+        token = base64.b64encode(f"{user}:{password or ''}".encode()).decode("ascii")
         headers["Authorization"] = f"Basic {token}"
     secrets = [s for s in (url, bare, password, user) if s]
     data = json.dumps(document, ensure_ascii=False, default=str).encode("utf-8")

@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import hashlib
 import time
-from operator import itemgetter
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, Callable, Iterable, Sequence
 
 from sqlalchemy import Text, and_, cast, func, select

@@ -45,7 +45,14 @@ from ..store.models import Assignment, Lead
 from ..words import did_you_mean
 from .leadref import resolve_lead
 from .owners import (
-    availability, away_until, key, open_loads, queue_names, stored_owners, sync_owners, terminal_stages,
+    availability,
+    away_until,
+    key,
+    open_loads,
+    queue_names,
+    stored_owners,
+    sync_owners,
+    terminal_stages,
     touch_owners,
 )
 

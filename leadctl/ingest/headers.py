@@ -300,13 +300,13 @@ def build_column_map(headers: list[str], *, overrides: dict[str, str] | None = N
             keys[index] = unique(key)
         else:
             ignored.append(header)
-    for index, header, target, _, _ in entries:
+    for index, header, _target, _, _ in entries:
         if index in chosen:
             keys[index] = unique(snake_case(header) or chosen[index])
 
     columns: list[ColumnTarget] = []
     by_index: dict[int, ColumnTarget] = {}
-    for index, header, target, spec, _ in entries:
+    for index, header, _target, spec, _ in entries:
         if index not in keys:
             continue
         c = ColumnTarget(header, index, chosen.get(index), keys[index], spec.values if spec else None,

@@ -38,7 +38,7 @@ by one, so a folder reports everything at once.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
-from functools import lru_cache
+from functools import cache
 from typing import Any, Callable, Mapping
 
 import regex
@@ -300,7 +300,7 @@ _ACCESS_SRC = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _code(src: str):
     return compile(src, "<leadctl condition>", "exec")
 

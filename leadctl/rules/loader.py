@@ -19,8 +19,13 @@ from pydantic import BaseModel, ValidationError
 from leadctl.errors import RuleProblem, RulesError
 from leadctl.rules.conditions import Condition, compile_condition
 from leadctl.rules.schema import (
-    FILE_MODELS, FollowupsConfig, QualificationConfig, RoutingConfig, ScoringConfig,
-    SourcesConfig, StagesConfig,
+    FILE_MODELS,
+    FollowupsConfig,
+    QualificationConfig,
+    RoutingConfig,
+    ScoringConfig,
+    SourcesConfig,
+    StagesConfig,
 )
 from leadctl.rules.yamlload import LineMap, YamlProblems, load_yaml
 from leadctl.words import did_you_mean
@@ -498,8 +503,8 @@ def _cross_checks(states: dict[str, _FileState], problems: list[RuleProblem]) ->
             unknown(qual_st, ("stages", i, "to"), f"rule '{_text(item.get('name')) or f'to {to}'}'", stages, to)
     qual: QualificationConfig | None = qual_st.model
     if qual is not None and stages is not None:
-        fixed = tuple(r if (stages.canonical(r.to) or r.to) == r.to else r.model_copy(update={"to": stages.canonical(r.to)})
-                      for r in qual.stages)
+        fixed = tuple(r if (stages.canonical(r.to) or r.to) == r.to
+                      else r.model_copy(update={"to": stages.canonical(r.to)}) for r in qual.stages)
         qual_st.model = qual.model_copy(update={"stages": fixed})
 
     # routing.yaml: who each rule and the fallback assign to.
@@ -519,7 +524,8 @@ def _cross_checks(states: dict[str, _FileState], problems: list[RuleProblem]) ->
 
     for i, item in _items(routing_st.data, "rules"):
         name = _text(item.get("name"))
-        check_assign(item.get("assign"), ("rules", i, "assign"), f"rule '{name}'" if name else f"rule #{i + 1} of rules")
+        who = f"rule '{name}'" if name else f"rule #{i + 1} of rules"
+        check_assign(item.get("assign"), ("rules", i, "assign"), who)
     if isinstance(routing_st.data, dict):
         check_assign(routing_st.data.get("fallback"), ("fallback",), "fallback", queue_ok=True)
 
