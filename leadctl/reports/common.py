@@ -24,8 +24,8 @@ from sqlalchemy import Float, Integer, and_, case, func, literal, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
-from ..engine.contact import CONTACT_TYPES as _CONTACT_TYPES
 from ..clock import naive_utc
+from ..engine.contact import CONTACT_TYPES as _CONTACT_TYPES
 from ..engine.leadquery import LEADS, LeadFilter, lead_conditions
 from ..rules.schema import DEFAULT_STAGES as _SCHEMA_STAGES
 from ..store.history import SEP

@@ -27,8 +27,20 @@ from typing import Sequence
 from sqlalchemy import case, func, literal, or_, select
 
 from ..engine.leadquery import LEADS, LeadFilter, lead_conditions
-from .common import (report_connection, HISTORY, Funnel, StageInfo, cohort_column, filtered, lead_facts, grouped_percentiles,
-                     rate, rnd, seconds_between, time_value)
+from .common import (
+    HISTORY,
+    Funnel,
+    StageInfo,
+    cohort_column,
+    filtered,
+    grouped_percentiles,
+    lead_facts,
+    rate,
+    report_connection,
+    rnd,
+    seconds_between,
+    time_value,
+)
 
 
 @dataclass
@@ -147,7 +159,8 @@ def funnel_report(store, stages: Sequence[StageInfo], flt: LeadFilter, *, now: d
                 median_days=rnd(t[0]), p90_days=rnd(t[1])))
         for s in funnel.lost:
             count = lost_by.get(c, Counter())[s.name]
+            cumulative = rate(count, reached[0]) if reached else None
             rows.append(FunnelRow(cohort=c, stage=s.name, label=s.label or s.name, kind=s.kind, reached=count,
-                                  next_conversion_pct=None, cumulative_conversion_pct=rate(count, reached[0]) if reached else None,
+                                  next_conversion_pct=None, cumulative_conversion_pct=cumulative,
                                   drop_off=None, median_days=None, p90_days=None))
     return FunnelReport(rows=rows, filter=flt, now=now, by=by, strict=strict, cohorts=cohorts)

@@ -20,8 +20,22 @@ from sqlalchemy import and_, case, func, literal, select
 from ..clock import naive_utc
 from ..engine.leadquery import LEADS, LeadFilter, lead_conditions
 from ..store.models import Assignment, Owner, SlaBreach
-from .common import (report_connection, NONE_LABEL, Funnel, StageInfo, filtered, first_contact_at, first_contacts,
-                     first_response_hours, grouped_percentiles, is_open, lead_facts, rate, rnd, with_first_contacts)
+from .common import (
+    NONE_LABEL,
+    Funnel,
+    StageInfo,
+    filtered,
+    first_contact_at,
+    first_contacts,
+    first_response_hours,
+    grouped_percentiles,
+    is_open,
+    lead_facts,
+    rate,
+    report_connection,
+    rnd,
+    with_first_contacts,
+)
 
 OWNERS = Owner.__table__
 ASSIGNMENTS = Assignment.__table__

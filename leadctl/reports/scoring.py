@@ -17,7 +17,7 @@ from sqlalchemy import case, func, select
 from ..engine.leadquery import LEADS, LeadFilter
 from ..engine.scoring import band_label
 from ..errors import UsageError
-from .common import report_connection, NONE_LABEL, Funnel, StageInfo, filtered, lead_facts, rate
+from .common import NONE_LABEL, Funnel, StageInfo, filtered, lead_facts, rate, report_connection
 
 
 @dataclass

@@ -27,8 +27,22 @@ from typing import Any, Sequence
 from sqlalchemy import case, func, select
 
 from ..engine.leadquery import LEADS, LeadFilter
-from .common import (report_connection, ALL, NONE_LABEL, Funnel, StageInfo, filtered, first_contacts,
-                     first_response_hours, grouped_percentiles, is_lost, lead_facts, rate, rnd, with_first_contacts)
+from .common import (
+    ALL,
+    NONE_LABEL,
+    Funnel,
+    StageInfo,
+    filtered,
+    first_contacts,
+    first_response_hours,
+    grouped_percentiles,
+    is_lost,
+    lead_facts,
+    rate,
+    report_connection,
+    rnd,
+    with_first_contacts,
+)
 
 TOTAL_LABEL = "Total"
 
