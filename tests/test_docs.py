@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 import typer.main
 import yaml
-from conftest import REPO
 from typer.testing import CliRunner
 
 from leadctl.cli.app import app
 from leadctl.ingest.headers import load_mapping
 from leadctl.rules.conditions import compile_condition
 from leadctl.rules.loader import load_rules
+
+from conftest import REPO
 
 DOCS = REPO / "docs"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.DOTALL | re.MULTILINE)

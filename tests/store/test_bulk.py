@@ -4,8 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String, TypeDecorator, bindparam, func, select
 
 from leadctl.store import bulk, models
