@@ -28,6 +28,7 @@ from sqlalchemy import func, select, tuple_
 from ..clock import utcnow
 from ..errors import InputError, LeadctlError, UsageError
 from ..fields import IMPORTED as IMPORTABLE, MATCHABLE
+from ..setup import project_region
 from ..store import bulk, models
 from ..store.db import Store
 from ..store.history import record_stage_changes, stages_text
@@ -35,12 +36,19 @@ from ..store.identity import add_identifiers
 from . import normalize as N
 from .fastpath import in_worker, use_worker
 from .headers import ColumnMap, MappingSpec, build_column_map, check_plan, snake_case
+from .identity import (
+    Ids,
+    SharedKeys,
+    identity_headers,
+    is_filler_email,
+    names_agree,
+    placeholder_key,
+    raw_hashes,
+    shared_placeholders,
+)
 from .reader import BadRecord, read_records
-from .identity import (Ids, SharedKeys, identity_headers, is_filler_email, names_agree, placeholder_key,
-                       raw_hashes, shared_placeholders)
-from ..setup import project_region
-from .rows import DATES, HEAD_ROWS, Normaliser, Row, Sources, plan_values
 from .rejects import RejectsWriter
+from .rows import DATES, HEAD_ROWS, Normaliser, Row, Sources, plan_values
 
 CHUNK = 5000
 MODES = ("upsert", "create", "update")
@@ -109,7 +117,8 @@ def parse_match(text: str | Iterable[str]) -> tuple[tuple[str, ...], ...]:
         for p in parts:
             if p not in MATCH_KEYS:
                 raise UsageError(f"--match: '{p}' is not a match key",
-                                 hint="use " + ", ".join(MATCH_KEYS) + " or a composite such as first_name+last_name+company")
+                                 hint="use " + ", ".join(MATCH_KEYS)
+                                 + " or a composite such as first_name+last_name+company")
         if parts:
             keys.append(parts)
     if not keys:
