@@ -7,8 +7,11 @@ from typing import List, Optional
 
 import typer
 
+from ..ingest.identity import DEFAULT_MATCH as _MATCH
 from .context import settings
 from .render import say
+
+DEFAULT_MATCH = ",".join(_MATCH)
 
 
 def register(app: typer.Typer) -> None:
@@ -22,7 +25,7 @@ def import_files(
     mapping: Optional[str] = typer.Option(None, "--mapping", help="Import mapping file (YAML)."),
     maps: List[str] = typer.Option([], "--map", help="'Column=field' (repeatable)."),
     mode: str = typer.Option("upsert", "--mode", help="upsert | create | update."),
-    match: str = typer.Option("email,phone,external_id", "--match",
+    match: str = typer.Option(DEFAULT_MATCH, "--match",
                               help="Match keys, first present wins; '+' joins a composite key."),
     fmt: Optional[str] = typer.Option(None, "--format", help="csv | json | jsonl (default: from the file)."),
     delimiter: Optional[str] = typer.Option(None, "--delimiter", help="CSV delimiter (default: sniffed)."),
@@ -58,7 +61,7 @@ def import_files(
         default_region=default_region.upper() if default_region else None, dayfirst=dayfirst, strict=strict,
         dry_run=dry_run, rejects=rejects, collect_ids=not (no_process or dry_run),
     )
-    if opts.mapping and opts.mapping.match and match == "email,phone,external_id":
+    if opts.mapping and opts.mapping.match and match == DEFAULT_MATCH:
         opts.match = ",".join(opts.mapping.match)
     store = s.store()
     with _progress() as tick:

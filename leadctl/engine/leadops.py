@@ -99,6 +99,8 @@ def _keep_identifiers(conn, keep_id: int, other: dict[str, Any]) -> None:
     """Every identifier of a merged-away lead keeps finding the survivor (`leads show OLD-ID`)."""
     li = models.LeadIdentifier.__table__
     conn.execute(li.update().where(li.c.lead_id == other["id"]).values(lead_id=keep_id))
+    ir = models.ImportedRow.__table__  # rows imported into either lead stay imported
+    conn.execute(ir.update().where(ir.c.lead_id == other["id"]).values(lead_id=keep_id))
     rows = [{"lead_id": keep_id, "kind": kind, "value": str(other[kind]).casefold(), "system": "", "batch_id": None}
             for kind in IDENTITY if other.get(kind)]
     add_identifiers(conn, rows)
@@ -141,6 +143,8 @@ def forget_lead(store: Store, ref: str, *, now: datetime) -> dict[str, Any]:
             models.LeadIdentifier.__table__.c.lead_id == lead_id))
         pd = models.PossibleDuplicate.__table__
         conn.execute(delete(pd).where((pd.c.lead_id == lead_id) | (pd.c.other_id == lead_id)))
+        ir = models.ImportedRow.__table__  # hashes of the person's rows are the person's data too
+        conn.execute(delete(ir).where(ir.c.lead_id == lead_id))
         conn.execute(sh.update().where(sh.c.lead_id == lead_id, sh.c.cause == "manual").values(detail=None))
         conn.execute(models.Erasure.__table__.insert().values(
             lead_id=lead_id, at=now, fields_erased=erased, activities_erased=activities))

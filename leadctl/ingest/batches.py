@@ -43,6 +43,7 @@ ASSIGNMENTS = models.Assignment.__table__
 TASKS = models.Followup.__table__
 IDENTIFIERS = models.LeadIdentifier.__table__
 DUPLICATES = models.PossibleDuplicate.__table__
+ROWS = models.ImportedRow.__table__
 
 
 def list_batches(store: Store, limit: int | None = None) -> list[dict[str, Any]]:
@@ -516,6 +517,8 @@ class _Undo:
             else IDENTIFIERS.c.batch_id == self.id
         conn.execute(delete(IDENTIFIERS).where(ident))
         conn.execute(delete(DUPLICATES).where(DUPLICATES.c.batch_id == self.id))
+        # The batch's rows count as not imported any more: importing its file again applies them.
+        conn.execute(delete(ROWS).where(ROWS.c.batch_id == self.id))
         conn.execute(B.update().where(B.c.id == self.id).values(status="undone", message="undo: " + r.describe()))
 
 

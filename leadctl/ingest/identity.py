@@ -20,6 +20,7 @@ from typing import Any, Iterable
 from leadctl.fields import IDENTITY
 
 STRONG = ("email", "external_id", "linkedin")
+DEFAULT_MATCH = ("email", "external_id", "linkedin", "phone")  # the keys an import finds leads by, in order
 WEAK = ("phone",)
 
 # Addresses that are a form's filler, never a person's: a placeholder whatever the rows say.
@@ -73,10 +74,11 @@ class Ids:
     linkedin: set[str]
     phones: set[str]
     placeholders: set[str]
+    recorded: set[str]  # values already in lead_identifiers
 
     @classmethod
     def empty(cls) -> "Ids":
-        return cls(set(), {}, set(), set(), set())
+        return cls(set(), {}, set(), set(), set(), set())
 
     def add(self, kind: str, value: str, system: str = "") -> None:
         if kind == "email":

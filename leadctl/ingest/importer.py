@@ -37,6 +37,7 @@ from . import normalize as N
 from .fastpath import in_worker, use_worker
 from .headers import ColumnMap, MappingSpec, build_column_map, check_plan, snake_case
 from .identity import (
+    DEFAULT_MATCH,
     Ids,
     SharedKeys,
     identity_headers,
@@ -64,7 +65,7 @@ class ImportOptions:
     """Everything `leadctl import` can be told; defaults are the documented ones."""
 
     mode: str = "upsert"
-    match: tuple[str, ...] = ("email", "external_id", "linkedin", "phone")
+    match: tuple[str, ...] = DEFAULT_MATCH
     source: str | None = None
     overrides: dict[str, str] = field(default_factory=dict)
     mapping: MappingSpec | None = None
@@ -468,7 +469,11 @@ class _Importer:
         once, so re-importing a file with duplicates inside changes nothing. A row joins a lead
         only when no identifier conflicts (see ingest.identity); a lead it shares only a phone,
         a composite key or a placeholder e-mail with is recorded as a possible duplicate.
+
+        A row some import already folded into a lead (the same values: `imported_rows`) is
+        `unchanged` at once, so importing a file again never changes anything, whatever it holds.
         """
+        rows = self._skip_known_rows(conn, rows)
         placeholders = shared_placeholders(row.values for row in rows)
         for row in rows:
             email = row.values.get("email")
@@ -479,16 +484,22 @@ class _Importer:
         existing, ids_of = self._find_existing(conn, row_keys)
         keyindex: dict[tuple, list[int]] = {}  # key → lead ids (existing > 0, new < 0), oldest first
         for lid in sorted(existing):
-            for key in self._lead_keys(existing[lid], ids_of[lid]):
+            for key in set(self._lead_keys(existing[lid], ids_of[lid])):
                 keyindex.setdefault(key, []).append(lid)
         state: dict[int, dict[str, Any]] = {}       # lead id → values after the rows seen so far
         rows_of: dict[int, int] = {}                # lead id → rows folded into it
         stage_at: dict[int, datetime | None] = {}   # lead id → when the last stage it took was reached
         new_ids: dict[int, list[dict]] = {}         # lead id → identifiers to record
         possible: dict[tuple[int, int], str] = {}   # (lead, other lead) → why they may be one person
+        seen: dict[int, set[tuple[str, str]]] = {}  # lead id → identifiers it held during the fold
+        folded: dict[int, int] = {}                 # row hash → lead id
         next_local = -1
         mode = self.opts.mode
-        for i, row in enumerate(rows):
+        # Rows that carry an identity (e-mail, id, profile) settle who is who first; rows known only by
+        # a phone join after them, so which lead a phone row joins does not depend on where it stands.
+        order = sorted(range(len(rows)), key=lambda i: not (rows[i].placeholder or _has_identity(rows[i].values)))
+        for i in order:
+            row = rows[i]
             target, resembles = self._match(row, row_keys[i], keyindex, existing, state, ids_of)
             if target is None and row.values.get("email") and self._email_taken(row, keyindex, existing, state):
                 # The e-mail is another person's (different name): a placeholder for this row.
@@ -512,15 +523,14 @@ class _Importer:
                 state[target] = merged = self._merge(current, row)
                 if row.stage and merged["stage"] != current.get("stage"):
                     stage_at[target] = row.stage_at
-                for kind in ("email", "phone", "linkedin"):  # a replaced identifier keeps finding the lead
-                    old = current.get(kind)
-                    if old and merged.get(kind) != old and _fold(old) not in ids_of[target].values(kind):
-                        new_ids.setdefault(target, []).append({"kind": kind, "value": _fold(old), "system": ""})
-                        ids_of[target].add(kind, _fold(old))
+                for kind in _REPLACEABLE:  # a replaced identifier keeps finding the lead (recorded below)
+                    if current.get(kind):
+                        seen.setdefault(target, set()).add((kind, _fold(current[kind])))
             for lid, why in resembles:
                 if lid != target:
                     possible.setdefault((target, lid), why)
             rows_of[target] = rows_of.get(target, 0) + 1
+            folded.setdefault(row.hash, target)
             known = ids_of[target]
             ext = row.values.get("external_id")
             if ext and ext.casefold() not in known.externals.get(row.system, ()):
@@ -534,6 +544,11 @@ class _Importer:
                 leads = keyindex.setdefault(key, [])
                 if target not in leads:
                     leads.append(target)
+        for lid, values in seen.items():  # values a lead held in this fold and no longer holds
+            final = {(kind, _fold(state[lid].get(kind))) for kind in _REPLACEABLE}
+            for kind, value in sorted(values - final):
+                if value not in ids_of[lid].recorded:
+                    new_ids.setdefault(lid, []).append({"kind": kind, "value": value, "system": ""})
         r = self.result
         new = {lid: v for lid, v in state.items() if lid < 0}
         changed: dict[int, dict[str, Any]] = {}
@@ -565,31 +580,56 @@ class _Importer:
                 r.merged += n - 1
             self.updated_ids.add(lid)
         r.possible_duplicates += len(possible)
-        self._write(conn, new, changed, before, stage_moves, new_ids, possible)
+        self._write(conn, new, changed, before, stage_moves, new_ids, possible, folded)
+
+    def _skip_known_rows(self, conn, rows: list[Row]) -> list[Row]:
+        """The rows no import folded in yet; the others count as unchanged (their lead is processed
+        if an interrupted import left it unprocessed)."""
+        for row in rows:
+            row.hash = row_hash(row)
+        t, ir = self.t, models.ImportedRow.__table__
+        known: dict[int, bool] = {}
+        hashes = sorted({row.hash for row in rows})
+        for i in range(0, len(hashes), 500):
+            query = select(ir.c.hash, ir.c.lead_id, t.c.explanation.is_(None)).join(t, t.c.id == ir.c.lead_id) \
+                .where(ir.c.hash.in_(hashes[i:i + 500]), t.c.erased_at.is_(None))
+            for h, lid, unprocessed in conn.execute(query):
+                known[h] = True
+                if unprocessed and self.opts.collect_ids:
+                    self.result.lead_ids.add(lid)
+        if not known:
+            return rows
+        self.result.unchanged += sum(1 for row in rows if row.hash in known)
+        return [row for row in rows if row.hash not in known]
 
     def _match(self, row: Row, keys: list[tuple], keyindex, existing, state, ids_of
                ) -> tuple[int | None, list[tuple[int, str]]]:
-        """(the lead this row is or None, [(lead it only resembles, why)])."""
-        tried: set[int] = set()
-        resembles: list[tuple[int, str]] = []
+        """(the lead this row is or None, [(lead it only resembles, why)]).
+
+        Each lead the row's keys reach is judged once, by every key that reaches it: an identifier
+        only that lead carries (its e-mail, profile, or id in this system) makes it the same person
+        unless another identifier conflicts; a phone, a composite key, or a value several leads
+        carry needs the names to agree too.
+        """
+        reached: dict[int, list[tuple]] = {}
         for key in keys:
             for lid in keyindex.get(key, ()):
-                if lid in tried:
-                    continue
-                tried.add(lid)
-                lead = state.get(lid) or existing[lid]
-                ids = ids_of[lid]
-                why = ids.conflict(row.values, row.system, row.placeholder)
-                strong = key[0] in ("email", "linkedin", "placeholder") or (
-                    key[0] == "external_id" and key[1] in ids.externals.get(row.system, ()))
-                if why is None and not strong and not names_agree(lead, row.values):
-                    why = "different name"
-                if why is None and key[0] == "email" and not names_agree(lead, row.values):
-                    return None, resembles  # the caller decides: a placeholder e-mail
-                if why is None:
-                    return lid, resembles
-                what = "+".join(key[: len(key) // 2]) if len(key) > 2 else key[0]
-                resembles.append((lid, f"same {what.replace('_', ' ')}, {why}"))
+                reached.setdefault(lid, []).append(key)
+        resembles: list[tuple[int, str]] = []
+        for lid, via in reached.items():
+            lead = state.get(lid) or existing[lid]
+            ids = ids_of[lid]
+            why = ids.conflict(row.values, row.system, row.placeholder)
+            if why is None:
+                strong = [k for k in via if _strong(k, ids, row.system, keyindex)]
+                if names_agree(lead, row.values) or any(k[0] != "email" for k in strong):
+                    return lid, resembles  # a renamed record is still the record its id names
+                if strong:  # its e-mail, under another name: the caller decides (a placeholder e-mail)
+                    return None, resembles
+                why = "different name"
+            what = via[0]
+            what = "+".join(what[: len(what) // 2]) if len(what) > 2 else what[0]
+            resembles.append((lid, f"same {what.replace('_', ' ')}, {why}"))
         return None, resembles
 
     def _email_taken(self, row: Row, keyindex, existing, state) -> bool:
@@ -753,9 +793,10 @@ class _Importer:
             for lid, kind, value, system in conn.execute(select(li.c.lead_id, li.c.kind, li.c.value, li.c.system)
                                                          .where(li.c.lead_id.in_(lids[i:i + 500]))):
                 ids_of[lid].add(kind, value, system)
+                ids_of[lid].recorded.add(value)
         return found, ids_of
 
-    def _write(self, conn, new, changed, before, stage_moves, identifiers, possible) -> None:
+    def _write(self, conn, new, changed, before, stage_moves, identifiers, possible, folded) -> None:
         t = self.t
         ids: dict[int, int] = {}
         if new:
@@ -786,6 +827,9 @@ class _Importer:
         bulk.insert(conn, models.StageChange.__table__, [
             {"lead_id": ids[k], "from_stage": None, "to_stage": v["stage"], "at": v["stage_changed_at"],
              "cause": "import", "detail": detail, "batch_id": self.batch_id} for k, v in new.items()], _HISTORY_COLUMNS)
+        bulk.insert(conn, models.ImportedRow.__table__, [
+            {"hash": h, "lead_id": real(lid), "batch_id": self.batch_id} for h, lid in folded.items()],
+            ("hash", "lead_id", "batch_id"))
         # Existing leads that moved close their open history row: the one history writer does that.
         record_stage_changes(conn, [
             {"lead_id": lid, "from_stage": frm, "to_stage": to, "at": at or self.now, "cause": "import",
@@ -793,6 +837,7 @@ class _Importer:
 
 
 _CI_KEYS = {"first_name", "last_name", "company"}
+_REPLACEABLE = ("email", "phone", "linkedin")
 IDENTIFIER_KINDS = ("email", "phone", "external_id", "linkedin", "placeholder")
 _UPDATABLE = tuple(IMPORTED) + ("email_domain", "stage", "stage_changed_at", "attributes")
 
@@ -817,6 +862,27 @@ def _system(colmap: ColumnMap) -> str:
     """Where a file's external ids come from: the snake_case header of its external id column."""
     column = colmap.for_field("external_id")
     return snake_case(column.header) if column else ""
+
+
+def _strong(key: tuple, ids: Ids, system: str, keyindex) -> bool:
+    """Whether a key names one person: an e-mail, profile or placeholder identity, or an id of the
+    row's own system, that no other lead carries."""
+    if key[0] == "placeholder":
+        return True
+    if len(keyindex[key]) > 1:
+        return False
+    return key[0] in ("email", "linkedin") or (key[0] == "external_id" and key[1] in ids.externals.get(system, ()))
+
+
+def row_hash(row: Row) -> int:
+    """A signed 64-bit hash of what a normalised row says (values, attributes, stage, its id's system)."""
+    text = repr((sorted(row.values.items()), sorted(row.attributes.items(), key=lambda kv: kv[0]), row.stage,
+                 row.stage_at, row.system))
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def _has_identity(values: dict[str, Any]) -> bool:
+    return bool(values.get("email") or values.get("external_id") or values.get("linkedin"))
 
 
 def _may_warn_late(fields) -> bool:

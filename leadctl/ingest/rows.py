@@ -36,6 +36,7 @@ class Row:
     raw: dict[str, Any]
     system: str = ""                 # where its external id comes from (the snake_case header)
     placeholder: str | None = None   # its identity when its e-mail is a placeholder (ingest.identity)
+    hash: int = 0                    # of its values: the same row imported again is unchanged (importer)
 
 
 class Normaliser:

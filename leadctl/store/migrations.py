@@ -92,6 +92,7 @@ STEPS: tuple[Step, ...] = (
          "lead_identifiers, possible_duplicates, batch_changes.after; every lead's identifiers recorded"),
     Step("lead_foreign_keys", _lead_foreign_keys,
          "foreign keys with ON DELETE CASCADE from every child table of leads"),
+    Step("imported_rows", None, "imported_rows: the rows each import folded in, so a re-import is a no-op"),
 )
 NAMES = tuple(s.name for s in STEPS)
 

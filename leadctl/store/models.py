@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, Text
+from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Index, Integer, Text
 from sqlmodel import Field, SQLModel
 
 from ..fields import EXPORTED
@@ -174,6 +174,17 @@ class PossibleDuplicate(SQLModel, table=True):
     reason: str = Field(sa_column=Column(Text, nullable=False))
     batch_id: Optional[int] = None
     created_at: datetime = Field(sa_type=DateTime, nullable=False)
+
+
+class ImportedRow(SQLModel, table=True):
+    """A normalised input row an import already folded into a lead (by a hash of its values): the
+    same row imported again changes nothing, whatever the rows around it, so re-imports are no-ops."""
+
+    __tablename__ = "imported_rows"
+    __table_args__ = (Index("ix_imported_rows_lead", "lead_id"), Index("ix_imported_rows_batch", "batch_id"))
+    hash: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    lead_id: int = Field(sa_column=_lead_ref("imported_rows", "lead_id"))
+    batch_id: Optional[int] = None
 
 
 class StageChange(SQLModel, table=True):

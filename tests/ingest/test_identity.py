@@ -198,3 +198,19 @@ def test_activities_find_leads_by_every_identifier_and_never_guess_a_shared_phon
     with store.connect() as conn:
         acts = conn.execute(select(models.Activity.__table__.c.lead_id)).all()
     assert [lid for (lid,) in acts] == [resolve_lead(store, "ann@acme.com")]
+
+
+def test_rows_already_imported_are_unchanged_even_after_later_imports_and_again_after_undo(store, rules, tmp_path):
+    from leadctl.ingest.batches import undo_batch
+
+    a = write_csv(tmp_path / "a.csv", ["Email", "Company"], [["ann@acme.com", "Acme"]])
+    b = write_csv(tmp_path / "b.csv", ["Email", "Company"], [["ann@acme.com", "OneFinal"]])
+    imp(store, rules, a)
+    second = imp(store, rules, b)
+    again = imp(store, rules, a)  # the old file again does not take the later value back
+    assert (again.unchanged, again.updated) == (1, 0)
+    assert leads(store)[0]["company"] == "OneFinal"
+    undo_batch(store, second.batch, now=NOW)
+    assert leads(store)[0]["company"] == "Acme"
+    redo = imp(store, rules, b)  # the undone batch's rows are not imported any more
+    assert (redo.updated, leads(store)[0]["company"]) == (1, "OneFinal")

@@ -152,7 +152,6 @@ def _file_emails(*fileset: list[list[str]]) -> set[str]:
 
 
 # ------------------------------------------------------------------------------------ properties
-@pytest.mark.xfail(strict=True, reason=_CROSSED_IDS)
 @SETTINGS
 @given(fileset=files(), chunk=st.integers(1, 6))
 def test_a_second_import_of_any_file_is_all_unchanged(fileset, chunk):
@@ -165,7 +164,6 @@ def test_a_second_import_of_any_file_is_all_unchanged(fileset, chunk):
         _assert_all_unchanged(first, third)
 
 
-@pytest.mark.xfail(strict=True, reason=_CROSSED_IDS)
 @SETTINGS
 @given(fileset=files(count=2), chunk=st.integers(1, 6))
 def test_a_second_import_of_two_files_in_one_call_is_all_unchanged(fileset, chunk):

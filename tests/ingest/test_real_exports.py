@@ -579,9 +579,6 @@ def test_a_file_with_no_identity_column_stops_before_reading_rows(cli, tmp_path)
 
 
 # ------------------------------------------------------------------------------------ the CLI
-@pytest.mark.xfail(strict=True, reason="`leadctl import`'s default --match is email,phone,external_id (no linkedin, "
-                   "unlike ImportOptions), so a second import of Connections.csv creates the 6 connections known "
-                   "only by their profile URL again (created 6, unchanged 2)")
 def test_cli_linkedin_connections_json_summary(cli, tmp_path):  # noqa: F811 - fixture from the CLI helpers
     src = EXPORTS / "linkedin_connections.csv"
     r = cli("import", str(src), "--output-format", "json", "--rejects", str(tmp_path / "rej.csv"))
