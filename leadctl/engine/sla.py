@@ -132,7 +132,9 @@ def check_sla(conn: Connection, rules, now: datetime, *, dry_run: bool = False,
         # Windows that ended before `now` started by `latest`; those ending at or after `since` at or
         # after `earliest` — in any owner's zone. The index on assigned_at reads just that range.
         latest = max(c.business_start_after(now, r.within) for c in zone_cals) + _DST_SLACK
-        parts = [LEADS.c.assigned_at <= min(latest, now)]
+        # A deadline is never before its assignment, so a lead assigned at `now` cannot be late yet
+        # (a `process` run at this same `now` leaves every lead it assigned there).
+        parts = [LEADS.c.assigned_at <= latest, LEADS.c.assigned_at < now]
         if since is not None:
             earliest = min(c.business_start_before(since, r.within) for c in zone_cals) - _DST_SLACK
             parts.append(LEADS.c.assigned_at >= earliest)
