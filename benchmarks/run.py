@@ -9,11 +9,22 @@
 
 Lead files come from ../shared/data/gen_leads.py, activity files are derived from them
 deterministically; both are cached in --cache. Every timed command runs in a fresh
-subprocess; time is wall clock (median of --runs, with the min-max spread), memory is
-the child's peak RSS as reported by the OS (os.wait4). The results, with the machine,
-date and commit, go to --output (benchmarks/RESULTS.md); the text between the
-<!-- notes --> markers of an existing file is kept. Standard library only;
+subprocess; time is wall clock (median of --runs, with the min-max spread), CPU is the
+child's user + system seconds and memory its peak RSS, both as the OS reports them for
+the child and the children it waited for (os.wait4: the import's reading worker counts
+in the CPU; peak RSS is the larger of the two processes, not their sum). The results,
+with the machine, date and commit, go to --output (benchmarks/RESULTS.md); the text
+between the <!-- notes --> markers of an existing file is kept. Standard library only;
 sqlite-utils (the `bench` extra) is the comparison baseline for the import.
+
+Two floors run beside the import, on the same file, in the same run:
+- `sqlite3 .import --csv`: the C shell loading the raw CSV into one table of TEXT columns
+  (install the shell with `apt-get install sqlite3`; without it, Python's sqlite3 module
+  `executemany`s the raw CSV rows into such a table instead, and the row says so);
+- leadctl's write floor: the rows an import of the file produced (leads, already
+  normalised, and their stage-history rows), dumped beforehand (untimed), written into a
+  fresh store with its indexes in place by `leadctl.store.bulk.insert`, in one transaction.
+  Its note gives the time inside the transaction; the rest is start-up and unpickling.
 A command that fails is reported as "failed: <first stderr line>" and the run goes on.
 """
 from __future__ import annotations
@@ -21,6 +32,7 @@ from __future__ import annotations
 import argparse
 import compileall
 import csv
+import json
 import os
 import platform
 import random
@@ -41,6 +53,7 @@ NOW = "2026-06-01T10:00"
 BIN = Path(sys.executable).parent
 LEADCTL = [str(BIN / "leadctl")] if (BIN / "leadctl").exists() else [sys.executable, "-m", "leadctl"]
 SQLITE_UTILS = BIN / "sqlite-utils"
+SQLITE3 = shutil.which("sqlite3")
 MB = 1024 * 1024
 FULL = 1_000_000  # the size the time targets are stated for
 
@@ -52,6 +65,8 @@ MEASUREMENTS = {
     "version": ("leadctl --version", "", None, False),
     "import": ("import --no-process", "< 30 s, ≥ 2× sqlite-utils, < 300 MB", 30, False),
     "sqlite-utils": ("sqlite-utils insert --csv", "", None, False),
+    "sqlite3": ("sqlite3 .import --csv (C floor: raw text, one table)", "", None, False),
+    "write-floor": ("write floor: leads + stage history via store.bulk, one transaction", "", None, False),
     "import-process": ("import (processing on)", "", None, False),
     "process": ("process", "< 20 s", 20, False),
     "funnel": ("report funnel", "< 1 s", 1, False),
@@ -62,6 +77,8 @@ MEASUREMENTS = {
 }
 PG = {"pg-import": "PostgreSQL: import --no-process", "pg-process": "PostgreSQL: process"}
 MEMORY_LIMIT_MB = {"import": 300, "export": 300}
+# Without the sqlite3 shell the C floor is replaced by this one, named for what it is.
+PY_FLOOR_LABEL = "python sqlite3 executemany of the raw CSV (floor; sqlite3 shell not installed)"
 
 
 class Failed(Exception):
@@ -79,8 +96,8 @@ def human(n: int) -> str:
     return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else f"{n // 1000}k" if n % 1000 == 0 else str(n)
 
 
-def run(cmd: list[str], cwd: Path, stdout_path: Path | None = None) -> tuple[float, float, str]:
-    """Run cmd once in a fresh process: (wall seconds, peak RSS MB, stdout). Raises Failed."""
+def run(cmd: list[str], cwd: Path) -> tuple[float, float, str, float]:
+    """Run cmd once in a fresh process: (wall seconds, peak RSS MB, stdout, CPU seconds). Raises Failed."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         env = {**os.environ, "NO_COLOR": "1"}
         for var in ("LEADCTL_DB", "LEADCTL_RULES", "LEADCTL_NOW"):
@@ -98,7 +115,8 @@ def run(cmd: list[str], cwd: Path, stdout_path: Path | None = None) -> tuple[flo
         stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
     if proc.returncode != 0:
         raise Failed(first_error_line(stderr) or f"exit {proc.returncode}")
-    return seconds, usage.ru_maxrss / 1024, stdout  # ru_maxrss is in KiB on Linux
+    # ru_maxrss is in KiB on Linux; user + system CPU include the children the child waited for.
+    return seconds, usage.ru_maxrss / 1024, stdout, usage.ru_utime + usage.ru_stime
 
 
 def first_error_line(stderr: str) -> str:
@@ -161,7 +179,9 @@ class Result:
     def __init__(self, name: str, label: str):
         self.name, self.label = name, label
         self.times: list[float] = []
+        self.cpu: list[float] = []
         self.rss: list[float] = []
+        self.inner: list[float] = []  # the write floor's time inside its transaction
         self.rows = 0
         self.error = ""
         self.note = ""
@@ -170,13 +190,18 @@ class Result:
     def median(self) -> float | None:
         return statistics.median(self.times) if self.times and not self.error else None
 
+    @property
+    def cpu_median(self) -> float | None:
+        return statistics.median(self.cpu) if self.cpu and not self.error else None
+
     def rate(self) -> float | None:
         return self.rows / self.median if self.rows and self.median else None
 
 
 def measure(name: str, label: str, runs: int, make_cmd, cwd: Path, rows: int = 0,
-            setup=None, blocked: str = "") -> Result:
-    """Time make_cmd() `runs` times; setup() (untimed) runs before each run."""
+            setup=None, blocked: str = "", inner=None) -> Result:
+    """Time make_cmd() `runs` times; setup() (untimed) runs before each run; inner(stdout), when
+    given, reads a time the command measured itself."""
     res = Result(name, label)
     res.rows = rows
     if blocked:
@@ -187,9 +212,12 @@ def measure(name: str, label: str, runs: int, make_cmd, cwd: Path, rows: int = 0
         for _ in range(runs):
             if setup:
                 setup()
-            seconds, rss, stdout = run(make_cmd(), cwd)
+            seconds, rss, stdout, cpu = run(make_cmd(), cwd)
             res.times.append(seconds)
+            res.cpu.append(cpu)
             res.rss.append(rss)
+            if inner:
+                res.inner.append(inner(stdout))
             if name.endswith("remind") and stdout.strip():
                 res.note = "not idle: printed output"
     except Failed as exc:
@@ -226,10 +254,26 @@ def bench_size(n: int, args, cache: Path, work: Path) -> list[Result]:
     add("version", lambda: [*LEADCTL, "--version"])
     add("import", lambda: leadctl(fresh, rules, "import", str(leads), "--no-process", "--output-format", "json"),
         rows=n, setup=copy(empty), blocked=init_error)
+    floor_rows, floor_error = work / f"floor-{n}.pickle", init_error
+    if "write-floor" in wanted and not floor_error:
+        floor_error = dump_floor_rows(results, fresh, copy(empty), leadctl(fresh, rules, "import", str(leads),
+                                                                            "--no-process"), floor_rows, work)
     if "sqlite-utils" in wanted:
         missing = "" if SQLITE_UTILS.exists() else f"failed: sqlite-utils not installed next to {sys.executable}"
         add("sqlite-utils", lambda: [str(SQLITE_UTILS), "insert", str(fresh), "leads", str(leads), "--csv"],
             rows=n, setup=lambda: fresh.unlink(missing_ok=True), blocked=missing)
+    if "sqlite3" in wanted:
+        if SQLITE3:  # the shell reads the header row as column names and the rest as TEXT values
+            make = lambda: [SQLITE3, str(fresh), f'.import --csv "{leads}" leads']  # noqa: E731
+            label = MEASUREMENTS["sqlite3"][0]
+        else:
+            make = lambda: [sys.executable, "-c", PY_FLOOR, str(leads), str(fresh)]  # noqa: E731
+            label = PY_FLOOR_LABEL
+        results.append(measure("sqlite3", label, args.runs, make, work, rows=n,
+                               setup=lambda: fresh.unlink(missing_ok=True)))
+    add("write-floor", lambda: [sys.executable, "-c", FLOOR_WRITE, str(fresh), str(floor_rows)], rows=n,
+        setup=copy(empty), blocked=floor_error, inner=lambda out: json.loads(out)["write_s"])
+    floor_rows.unlink(missing_ok=True)
     add("import-process", lambda: leadctl(fresh, rules, "import", str(leads)), rows=n, setup=copy(empty),
         blocked=init_error)
 
@@ -267,6 +311,87 @@ def bench_size(n: int, args, cache: Path, work: Path) -> list[Result]:
     for path in (empty, ready, fresh, work / "export.csv"):
         path.unlink(missing_ok=True)
     return results
+
+
+def dump_floor_rows(results: list[Result], fresh: Path, reset, import_cmd: list[str], dest: Path, work: Path) -> str:
+    """Save the rows an import of the file wrote (leads, stage history) for the write floor; "" or why not.
+
+    The timed import's last run left its store in `fresh`; without it, an untimed import makes one.
+    """
+    imported = next((r for r in results if r.name == "import"), None)
+    print("  dumping the imported rows for the write floor ...", file=sys.stderr)
+    try:
+        if not (imported and imported.median is not None and fresh.exists()):
+            reset()
+            run(import_cmd, work)
+        run([sys.executable, "-c", FLOOR_DUMP, str(fresh), str(dest)], work)
+    except Failed as exc:
+        return f"failed: preparing the write floor: {exc}"
+    return ""
+
+
+# The rows of leads and stage_history as Python values (what an import hands to store.bulk), in
+# parts of 50,000: a (table, columns) header, the parts, then None, per table.
+FLOOR_DUMP = """
+import pickle, sys
+from sqlalchemy import select
+from leadctl.ingest.importer import _HISTORY_COLUMNS, _INSERT_COLUMNS
+from leadctl.store import models
+from leadctl.store.db import open_store
+store = open_store(sys.argv[1], create=False)
+with store.connect() as conn, open(sys.argv[2], "wb") as out:
+    # the columns the import writes (the others take their defaults, as in the import), with the ids
+    for table, keys in ((models.Lead.__table__, _INSERT_COLUMNS), (models.StageChange.__table__, _HISTORY_COLUMNS)):
+        keys = ["id", *keys]
+        pickle.dump((table.name, keys), out)
+        rows = conn.execution_options(yield_per=50_000).execute(select(*(table.c[k] for k in keys))
+                                                                 .order_by(table.c.id))
+        for part in rows.partitions():
+            pickle.dump([tuple(r) for r in part], out, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(None, out)
+"""
+
+# Writes the dumped rows into a fresh store (indexes in place) in one transaction; prints the
+# seconds inside it, less the unpickling, and the unpickling.
+FLOOR_WRITE = """
+import json, pickle, sys, time
+from leadctl.store import bulk, models
+from leadctl.store.db import open_store
+store = open_store(sys.argv[1], create=False)
+tables = {t.name: t for t in (models.Lead.__table__, models.StageChange.__table__)}
+load = 0.0
+with open(sys.argv[2], "rb") as fh:
+    start = time.perf_counter()
+    with store.begin() as conn:
+        while True:
+            try:
+                name, keys = pickle.load(fh)
+            except EOFError:
+                break
+            while True:
+                t = time.perf_counter()
+                part = pickle.load(fh)
+                load += time.perf_counter() - t
+                if part is None:
+                    break
+                bulk.insert(conn, tables[name], part, keys)
+    total = time.perf_counter() - start
+print(json.dumps({"write_s": total - load, "load_s": load}))
+"""
+
+# The floor when the sqlite3 shell is missing: the raw CSV rows into one table of TEXT columns.
+PY_FLOOR = """
+import csv, sqlite3, sys
+with open(sys.argv[1], newline="", encoding="utf-8") as fh:
+    reader = csv.reader(fh)
+    header = next(reader)
+    width = len(header)
+    conn = sqlite3.connect(sys.argv[2])
+    conn.execute("CREATE TABLE leads (%s)" % ", ".join('"%s" TEXT' % h.replace('"', '""') for h in header))
+    with conn:
+        conn.executemany("INSERT INTO leads VALUES (%s)" % ", ".join("?" * width),
+                         ((r + [None] * width)[:width] for r in reader))
+"""
 
 
 PG_RESET = """
@@ -319,16 +444,20 @@ def verdict(res: Result, n: int, ratio: float | None) -> str:
         if ratio < 2:
             missed.append(f"{ratio:.2f}× sqlite-utils")
     text = ("missed: " + ", ".join(missed)) if missed else "met" if checked else "n.a."
-    return f"{text} ({res.note})" if res.note else text
+    note = res.note
+    if res.inner:
+        note = "; ".join(filter(None, [f"in the transaction {statistics.median(res.inner):.3f} s (median); "
+                                       "the rest is start-up and unpickling", note]))
+    return f"{text} ({note})" if note else text
 
 
 def cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")[:160]
+    return text.replace("|", "\\|").replace("\n", " ")[:200]
 
 
 def table(results: list[Result], n: int, ratio: float | None) -> list[str]:
-    lines = ["| measurement | median s | spread (min–max) | rows/s | peak RSS MB | target | verdict |",
-             "|---|---:|---:|---:|---:|---|---|"]
+    lines = ["| measurement | median s | spread (min–max) | CPU s | rows/s | peak RSS MB | target | verdict |",
+             "|---|---:|---:|---:|---:|---:|---|---|"]
     for r in results:
         ok = r.median is not None
         rate = r.rate()
@@ -337,6 +466,7 @@ def table(results: list[Result], n: int, ratio: float | None) -> list[str]:
             cell(r.label),
             f"{r.median:.3f}" if ok else "–",
             f"{min(r.times):.3f}–{max(r.times):.3f}" if ok else "–",
+            f"{r.cpu_median:.3f}" if ok else "–",
             f"{rate:,.0f}" if rate else "",
             f"{max(r.rss):.0f}" if ok else "–",
             target,
@@ -392,6 +522,13 @@ def write_report(output: Path, args, by_size: dict[int, list[Result]], pg: list[
         lines += [f"## {human(n)} leads", "", *table(results, n, ratio), ""]
         ratios.append(f"- {human(n)}: leadctl import vs sqlite-utils insert: "
                       + (f"{ratio:.2f}× rows/s" if ratio else "n.a. (one of them did not run)"))
+        for name, what in (("sqlite3", "the sqlite3 shell's .import"), ("write-floor", "leadctl's write floor")):
+            floor = got.get(name)
+            if imp and floor and imp.median and floor.median:
+                inner = f", {imp.median / statistics.median(floor.inner):.2f}× its time in the transaction" \
+                    if floor.inner else ""
+                ratios.append(f"- {human(n)}: leadctl import vs {what}: {imp.median / floor.median:.2f}× the wall "
+                              f"time, {imp.cpu_median / max(floor.cpu_median, 1e-3):.2f}× the CPU time{inner}")
     if pg:
         lines += ["## PostgreSQL, 100k leads", "", *table(pg, 100_000, None), ""]
     lines += ["## Ratios", "", *ratios, ""]
