@@ -27,7 +27,6 @@ from leadctl.rules.schema import (
     SourcesConfig,
     StagesConfig,
 )
-from leadctl.rules.yamlload import LineMap, YamlProblems, load_yaml
 from leadctl.words import did_you_mean
 
 # Where `when:`-style conditions sit in each file: (list key path, condition keys). The one
@@ -110,13 +109,34 @@ class _FileState:
         self.name = name
         self.display = display
         self.data: Any = None
+        from leadctl.rules.yamlload import LineMap  # YAML is read only when the cache misses
+
         self.lines = LineMap()
         self.model: Any = None
         self.conditions: list[tuple[tuple, Any, str | None]] = []  # (path, spec, label)
 
 
 def load_rules(directory: str | os.PathLike) -> RuleSet:
-    """Read, validate and compile the rules folder; raise RulesError with every problem."""
+    """Read, validate and compile the rules folder; raise RulesError with every problem.
+
+    A folder read before comes from the parsed-rules cache (`rules.cache`), keyed by the
+    rule files' contents; any change to them reads the folder again.
+    """
+    from leadctl.rules import cache
+
+    key = cache.folder_key(directory)
+    if key is not None:
+        hit = cache.load_full(key)
+        if isinstance(hit, RuleSet):
+            return hit
+    modes: dict[int, str] = {}
+    rules = _load_rules(directory, modes)
+    if key is not None:
+        cache.save(key, rules, modes)
+    return rules
+
+
+def _load_rules(directory: str | os.PathLike, modes: dict[int, str]) -> RuleSet:
     shown = os.fspath(directory)
     if not os.path.isdir(directory):
         if os.path.exists(directory):
@@ -147,7 +167,7 @@ def load_rules(directory: str | os.PathLike) -> RuleSet:
             st.model = model()
             continue
         loaded.append(fname)
-        st.model = _load_file(st, os.path.join(directory, fname), model, problems)
+        st.model = _load_file(st, os.path.join(directory, fname), model, problems, modes)
 
     # References between files are checked even when a file has other mistakes, against the
     # names that can be read, so one run reports everything.
@@ -184,7 +204,10 @@ def _ordered(problems: list[RuleProblem], file_order: list[str]) -> list[RulePro
     return sorted(problems, key=lambda p: (rank.get(p.file, -1), p.line or 0))
 
 
-def _load_file(st: _FileState, path: str, model: type[BaseModel], problems: list[RuleProblem]):
+def _load_file(st: _FileState, path: str, model: type[BaseModel], problems: list[RuleProblem],
+               modes: dict[int, str]):
+    from leadctl.rules.yamlload import YamlProblems, load_yaml
+
     before = len(problems)
     try:
         data, lines = load_yaml(path, display=st.display)
@@ -200,7 +223,7 @@ def _load_file(st: _FileState, path: str, model: type[BaseModel], problems: list
         return None
     st.data = data
     _check_unique(st, problems)
-    _compile_conditions(st, problems)
+    _compile_conditions(st, problems, modes)
     try:
         result = model.model_validate(data)
     except ValidationError as exc:
@@ -268,7 +291,7 @@ def _check_unique(st: _FileState, problems: list[RuleProblem]) -> None:
                     seen[key] = line
 
 
-def _compile_conditions(st: _FileState, problems: list[RuleProblem]) -> None:
+def _compile_conditions(st: _FileState, problems: list[RuleProblem], modes: dict[int, str]) -> None:
     for site, keys in _CONDITION_SITES.get(st.name, ()):
         items = _get(st.data, site)
         if not isinstance(items, list):
@@ -292,6 +315,7 @@ def _compile_conditions(st: _FileState, problems: list[RuleProblem]) -> None:
                 lines = st.lines
                 item[key] = compile_condition(spec, problems=problems, file=st.display, label=label, mode=mode,
                                               where=lambda p, base=base, lines=lines: lines.line(base + tuple(p)))
+                modes[id(item[key])] = mode  # how to compile it again from the cache
                 if mode == "lead":
                     st.conditions.append((base, spec, label))
 
