@@ -170,23 +170,29 @@ class SharedKeys:
 
     def any_repeated(self, hashes: Iterable[int]) -> bool:
         rep = self.repeated
-        return bool(rep) and any(h in rep for h in hashes)
+        return bool(rep) and not rep.isdisjoint(hashes)
 
     def release(self) -> None:
         """Drop the bit array once every file was scanned (the repeated set is what is needed)."""
         self._seen = bytearray()
 
 
+# Every ASCII character but 0-9, deleted by str.translate: in ASCII text those are exactly
+# the characters str.isdigit accepts (other text takes the general path, Unicode digits included).
+_ASCII_NOT_DIGITS = {i: None for i in range(128) if not 48 <= i <= 57}
+
+
 def raw_hashes(raw: dict[str, Any], headers: dict[str, str]) -> list[int]:
     """Hashes of a raw record's identity values, in forms that normalised equal values share:
     e-mails and ids case-folded, phones by their last nine digits, profiles by their path."""
     out = []
+    get = raw.get
     for header, kind in headers.items():
-        v = raw.get(header)
+        v = get(header)
         if not v or not isinstance(v, str):
             continue
         if kind == "phone":
-            digits = "".join(c for c in v if c.isdigit())
+            digits = v.translate(_ASCII_NOT_DIGITS) if v.isascii() else "".join(c for c in v if c.isdigit())
             if len(digits) < 6:
                 continue
             out.append(hash(("phone", digits[-9:])))

@@ -876,8 +876,8 @@ def _strong(key: tuple, ids: Ids, system: str, keyindex) -> bool:
 
 def row_hash(row: Row) -> int:
     """A signed 64-bit hash of what a normalised row says (values, attributes, stage, its id's system)."""
-    text = repr((sorted(row.values.items()), sorted(row.attributes.items(), key=lambda kv: kv[0]), row.stage,
-                 row.stage_at, row.system))
+    # A dict's keys are distinct, so sorting its items compares keys only (no key function needed).
+    text = repr((sorted(row.values.items()), sorted(row.attributes.items()), row.stage, row.stage_at, row.system))
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
 
 
