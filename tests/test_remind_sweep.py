@@ -478,3 +478,31 @@ def test_unreachable_webhook_with_credentials_names_the_host_not_dns(store, db_u
     assert code == 1
     assert "cannot reach webhook http://***@127.0.0.1:" in out and "Connection refused" in out
     assert "p4ss-w0rd-777" not in out + err and "leadbot" not in out + err
+
+
+@pytest.mark.parametrize("args", [
+    ("--format", "json"), ("--format", "csv"), (), ("--limit", "2"), ("--limit=0", "--format=json"),
+    ("--until", "2026-11-24", "--limit", "2", "--format", "json"), ("--until", "2026-11-30", "--overdue"),
+    ("--overdue", "--format", "csv"), ("--until", "not a date"), ("--format", "xml"), ("--limit", "-1"),
+])
+def test_due_on_the_start_up_path_prints_what_the_ordinary_path_prints(store, db_url, rules_dir, cli, tmp_path,
+                                                                        monkeypatch, args):
+    """`followups due` runs without Typer and SQLAlchemy once the rules are cached; same output, same errors."""
+    from leadctl.cli import fast
+
+    if "://" in db_url:
+        pytest.skip("the start-up path reads SQLite stores only")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    seed(store, rules_dir)
+    path = db_url
+    base = ("--db", path, "--rules", str(rules_dir), "--now", SWEEP.isoformat(), "followups", "due")
+    taken = []
+    real = fast.run
+    monkeypatch.setattr(fast, "run", lambda argv: taken.append(real(argv)) or taken[-1])
+    monkeypatch.setenv("LEADCTL_RULES_CACHE", "0")
+    ordinary = cli(*base, *args)
+    monkeypatch.delenv("LEADCTL_RULES_CACHE")
+    cli("--db", path, "--rules", str(rules_dir), "rules", "check")   # fills the cache
+    assert cli(*base, *args) == ordinary
+    valid = ordinary[0] == 0
+    assert taken == [False, valid]   # a usage error is left to Typer

@@ -1,60 +1,77 @@
 """The `leadctl` command: global options, sub-command groups, and the one error handler."""
-from __future__ import annotations
 
 import os
 import sys
 from typing import Optional
 
-import typer
-
-from .. import __version__
-from . import activity, batches, exports, followups, imports, leads, owners, process, reports, rules, setup
-
-# isort: split
-from . import assign, explain, listing  # noqa: F401 - they add list, explain, stage and assign to `leads`
-from .context import Settings
-
-app = typer.Typer(
-    name="leadctl",
-    help="Lead management from the command line: import, score, qualify, route, follow up, report.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+from . import fast
 
 
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"leadctl {__version__}")
-        raise typer.Exit()
+def _app():
+    """The Typer app (`app`), built on first use: `followups due` on the start-up path never needs it."""
+    g = globals()
+    if "app" not in g:
+        g["app"] = _build()
+    return g["app"]
 
 
-@app.callback()
-def root(
-    ctx: typer.Context,
-    db: str = typer.Option("./leadctl.db", "--db", envvar="LEADCTL_DB", help="Database file path or SQLAlchemy URL."),
-    rules_dir: str = typer.Option("./rules", "--rules", envvar="LEADCTL_RULES", help="Folder of rule files."),
-    now: Optional[str] = typer.Option(None, "--now", envvar="LEADCTL_NOW",
-                                      help="The clock for scheduling, decay, SLAs and relative dates (ISO 8601)."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
-) -> None:
-    """Lead management from the command line: import, score, qualify, route, follow up, report."""
-    from_env = getattr(ctx.get_parameter_source("now"), "name", "") == "ENVIRONMENT"
-    ctx.obj = Settings(db=db, rules_dir=rules_dir, now_text=now, now_option="LEADCTL_NOW" if from_env else "--now")
+def __getattr__(name: str):
+    if name == "app":
+        return _app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-setup.register(app)
-imports.register(app)
-process.register(app)
-app.add_typer(batches.app, name="batches")
-app.add_typer(leads.app, name="leads")
-app.add_typer(activity.app, name="activity")
-app.add_typer(rules.app, name="rules")
-app.add_typer(owners.app, name="owners")
-app.add_typer(followups.app, name="followups")
-app.add_typer(reports.app, name="report")
-app.add_typer(exports.app, name="export")
+def _build():
+    import typer
+
+    from .. import __version__
+    from . import activity, batches, exports, followups, imports, leads, owners, process, reports, rules, setup
+
+    # isort: split
+    from . import assign, explain, listing  # noqa: F401 - they add list, explain, stage and assign to `leads`
+    from .context import Settings
+
+    app = typer.Typer(
+        name="leadctl",
+        help="Lead management from the command line: import, score, qualify, route, follow up, report.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+    def _version(value: bool) -> None:
+        if value:
+            typer.echo(f"leadctl {__version__}")
+            raise typer.Exit()
+
+    @app.callback()
+    def root(
+        ctx: typer.Context,
+        db: str = typer.Option("./leadctl.db", "--db", envvar="LEADCTL_DB",
+                               help="Database file path or SQLAlchemy URL."),
+        rules_dir: str = typer.Option("./rules", "--rules", envvar="LEADCTL_RULES", help="Folder of rule files."),
+        now: Optional[str] = typer.Option(None, "--now", envvar="LEADCTL_NOW",
+                                          help="The clock for scheduling, decay, SLAs and relative dates (ISO 8601)."),
+        version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                     help="Print the version."),
+    ) -> None:
+        """Lead management from the command line: import, score, qualify, route, follow up, report."""
+        from_env = getattr(ctx.get_parameter_source("now"), "name", "") == "ENVIRONMENT"
+        ctx.obj = Settings(db=db, rules_dir=rules_dir, now_text=now, now_option="LEADCTL_NOW" if from_env else "--now")
+
+    setup.register(app)
+    imports.register(app)
+    process.register(app)
+    app.add_typer(batches.app, name="batches")
+    app.add_typer(leads.app, name="leads")
+    app.add_typer(activity.app, name="activity")
+    app.add_typer(rules.app, name="rules")
+    app.add_typer(owners.app, name="owners")
+    app.add_typer(followups.app, name="followups")
+    app.add_typer(reports.app, name="report")
+    app.add_typer(exports.app, name="export")
+    return app
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -64,8 +81,10 @@ def main(argv: list[str] | None = None) -> None:
     debug = os.environ.get("LEADCTL_DEBUG") == "1"
     try:
         try:
-            # Standalone mode: Typer/Click print usage errors themselves and exit 2.
-            app(args=argv, prog_name="leadctl")
+            # The cron job's `followups due` starts without Typer and SQLAlchemy when it can (cli.fast);
+            # otherwise, standalone mode: Typer/Click print usage errors themselves and exit 2.
+            if not (fast.wanted(argv) and fast.run(sys.argv[1:] if argv is None else list(argv))):
+                _app()(args=argv, prog_name="leadctl")
         except BrokenPipeError:
             raise
         except OSError as exc:

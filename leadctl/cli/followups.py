@@ -8,15 +8,10 @@ from typing import Optional
 import typer
 
 from .context import settings
-from .render import check_format, emit_rows, say
+from .fast import show_due
+from .render import check_format, say
 
 app = typer.Typer(help="Follow-up tasks and the cron reminder sweep.", no_args_is_help=True)
-
-DUE_COLUMNS = ("id", "due_at", "due_local", "overdue", "owner", "action", "lead_id", "lead", "cadence", "step",
-               "kind", "note")
-# The table keeps to what fits a terminal; CSV and JSON carry every column.
-TABLE_COLUMNS = ("id", "due_local", "overdue", "owner", "action", "lead", "cadence", "step")
-TABLE_HEADERS = ("Task", "Due (owner's time)", "Overdue", "Owner", "Action", "Lead", "Cadence / rule", "Step")
 
 
 @app.command("due")
@@ -41,21 +36,7 @@ def followups_due(
     with store.connect() as conn:
         tasks = due_tasks(conn, rules, s.now, owner=owner, until=until_at, overdue=overdue,
                           limit=(limit + 1) if limit else None)
-    more = bool(limit) and len(tasks) > limit
-    tasks = tasks[:limit] if limit else tasks
-    rows = [(t.id, t.due_at, t.due_local, t.overdue, t.owner, t.action, t.lead_id, t.lead, t.cadence, t.step,
-             t.kind, t.note) for t in tasks]
-    if fmt == "table":
-        if not rows:
-            say("nothing due")
-            return
-        emit_rows(TABLE_COLUMNS, [(t.id, t.due_local, t.overdue, t.owner or "(unassigned)", t.action, t.lead,
-                                   t.cadence, t.step) for t in tasks],
-                  fmt=fmt, headers=TABLE_HEADERS, title="Follow-ups due")
-    else:
-        emit_rows(DUE_COLUMNS, rows, fmt=fmt)
-    if more:
-        say(f"showing the first {limit} tasks; use --limit 0 for all")
+    show_due(tasks, fmt=fmt, limit=limit)
 
 
 def _stdout_is_terminal() -> bool:

@@ -10,8 +10,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator, Sequence
 
-import typer
-
 FORMATS = ("table", "csv", "json")
 
 
@@ -35,6 +33,8 @@ def say(message: str) -> None:
 
 def check_format(value: str, allowed: Sequence[str] = FORMATS) -> str:
     if value not in allowed:
+        import typer  # here, not at the top: the start-up path renders without the CLI framework
+
         raise typer.BadParameter(f"'{value}' is not one of {', '.join(allowed)}", param_hint="--format")
     return value
 

@@ -32,10 +32,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from ..clock import to_local, to_utc, zone
-from ..store.models import Owner
 
 DAY = timedelta(days=1)
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -215,6 +212,10 @@ def owner_zones(conn: Any, rules: Any = None) -> dict[str, str]:
         if o.email:
             zones[o.email] = o.timezone
     if conn is not None:
+        from sqlalchemy import select  # here, not at the top: `followups due` uses the calendars without them
+
+        from ..store.models import Owner
+
         t = Owner.__table__
         for name, email, tz in conn.execute(select(t.c.name, t.c.email, t.c.timezone)):
             if tz:

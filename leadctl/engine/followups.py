@@ -45,6 +45,7 @@ from ..store import bulk
 from ..store.models import Activity, Followup, Lead, Owner
 from ..words import activity_key
 from .bizhours import Calendars, owner_zones
+from .due import DueTask, lead_label, overdue_text
 
 FOLLOWUPS = Followup.__table__
 LEADS = Lead.__table__
@@ -419,45 +420,6 @@ def snooze_task(conn, rules, task_id: int, duration: str | timedelta, now: datet
     due = cal.add(now, td)
     conn.execute(FOLLOWUPS.update().where(FOLLOWUPS.c.id == task_id).values(due_at=due, reminded_at=None))
     return TaskChange(row.id, row.lead_id, row.action, PENDING, due, row.owner, cal.local_text(due))
-
-
-@dataclass
-class DueTask:
-    """One open task, as `followups due` and the reminder digest show it."""
-
-    id: int
-    lead_id: int
-    lead: str
-    owner: str | None
-    action: str
-    kind: str
-    cadence: str | None
-    step: int | None
-    due_at: datetime
-    due_local: str
-    overdue: str       # "2h" / "3d" past due, "" when not yet due
-    note: str | None = None
-
-
-def lead_label(first, last, email, company, lead_id) -> str:
-    """`Ada Lovelace <ada@x.com>`, or whatever part is known, or `lead 17`."""
-    name = " ".join(p for p in (first, last) if p) or (company or "")
-    if email:
-        return f"{name} <{email}>" if name else f"<{email}>"
-    return name or f"lead {lead_id}"
-
-
-def overdue_text(due_at: datetime, now: datetime) -> str:
-    """How long past due, coarsely: `5m`, `2h`, `3d`; empty when not past due."""
-    late = now - due_at
-    if late <= timedelta(0):
-        return ""
-    mins = int(late.total_seconds() // 60)
-    if mins < 60:
-        return f"{mins}m"
-    if mins < 48 * 60:
-        return f"{mins // 60}h"
-    return f"{mins // 1440}d"
 
 
 def due_select(now: datetime, *, owner: str | None = None, until: datetime | None = None,

@@ -1,0 +1,162 @@
+"""The start-up path of `followups due`: the cron job's command without the CLI framework or SQLAlchemy.
+
+`main()` offers every command line here first. This module reads only the command lines it
+is sure about — the global options and `followups due` with its own options, spelled the
+way Typer accepts them — on an SQLite store that is ready (`store.lite`), with rules from the
+parsed-rules cache. Anything else (help, a usage error, an option it does not take, a URL,
+a store to migrate, rules not cached yet, any error) returns False before printing anything,
+and the command runs through Typer as usual, which prints the same output or the error.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+# Global options: name -> environment variable (Typer reads the same ones).
+_ROOT = {"--db": "LEADCTL_DB", "--rules": "LEADCTL_RULES", "--now": "LEADCTL_NOW"}
+_ROOT_DEFAULTS = {"--db": "./leadctl.db", "--rules": "./rules", "--now": None}
+
+
+class _NotHere(Exception):
+    """This command line is for the ordinary path."""
+
+
+def _options(args: list[str], with_value: set[str], flags: set[str]) -> tuple[dict[str, str | bool], list[str]]:
+    """Options (`--x v`, `--x=v`, flags) from the front of `args`, and the rest; _NotHere on anything else."""
+    found: dict[str, str | bool] = {}
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        arg = args[i]
+        name, eq, value = arg.partition("=")
+        if name in flags and not eq:
+            found[name] = True
+        elif name in with_value:
+            if not eq:
+                i += 1
+                if i >= len(args):
+                    raise _NotHere
+                value = args[i]
+            if not value or value.startswith("-"):
+                raise _NotHere
+            found[name] = value
+        else:
+            raise _NotHere  # --help, --version, a typo, `--`: Typer says what it does with them
+        i += 1
+    return found, args[i:]
+
+
+def _root(args: list[str]) -> tuple[dict[str, str | None], list[str]]:
+    found, rest = _options(args, set(_ROOT), set())
+    settings: dict[str, str | None] = {}
+    for name, env in _ROOT.items():
+        if name in found:
+            settings[name] = str(found[name])
+        elif env in os.environ:
+            if not os.environ[env]:
+                raise _NotHere
+            settings[name] = os.environ[env]
+        else:
+            settings[name] = _ROOT_DEFAULTS[name]
+    return settings, rest
+
+
+def _due(settings: dict[str, str | None], args: list[str]) -> bool:
+    opts, rest = _options(args, {"--until", "--limit", "--format"}, {"--overdue"})
+    fmt = str(opts.get("--format", "table"))
+    raw_limit = str(opts.get("--limit", "1000"))
+    if rest or fmt not in ("table", "csv", "json") or not raw_limit.isdigit():
+        raise _NotHere
+    limit = int(raw_limit)
+    from ..rules.cache import folder_key, load_light
+
+    key = folder_key(str(settings["--rules"]))
+    light = load_light(key) if key else None
+    if light is None:
+        raise _NotHere
+    from ..clock import parse_now, parse_when
+    from ..errors import LeadctlError
+
+    try:
+        until_at = parse_when(opts.get("--until"), "--until", end=True)  # type: ignore[arg-type]
+        now = parse_now(settings["--now"])
+    except LeadctlError:
+        raise _NotHere from None
+    from ..store.lite import open_ready
+
+    con = open_ready(str(settings["--db"]))
+    if con is None:
+        raise _NotHere
+    import sqlite3
+    from types import SimpleNamespace
+
+    from ..engine.bizhours import Calendars
+    from ..engine.due import due_tasks_sqlite
+
+    days, start, end = light["hours"]
+    try:
+        con.execute("BEGIN")
+        # engine.bizhours.owner_zones: the rules' owners, then the store's.
+        zones: dict[str, str] = {}
+        for name, email, tz in light["owners"]:
+            zones[name] = tz
+            if email:
+                zones[email] = tz
+        for name, email, tz in con.execute("SELECT name, email, timezone FROM owners"):
+            if tz:
+                zones[name] = tz
+                if email:
+                    zones[email] = tz
+        cals = Calendars(SimpleNamespace(days=days, start=start, end=end), zones)
+        tasks = due_tasks_sqlite(con, cals, now, until=until_at, overdue=bool(opts.get("--overdue")),
+                                 limit=(limit + 1) if limit else None)
+        con.execute("COMMIT")
+    except sqlite3.Error:
+        raise _NotHere from None
+    finally:
+        con.close()
+    show_due(tasks, fmt=fmt, limit=limit)
+    return True
+
+
+DUE_COLUMNS = ("id", "due_at", "due_local", "overdue", "owner", "action", "lead_id", "lead", "cadence", "step",
+               "kind", "note")
+# The table keeps to what fits a terminal; CSV and JSON carry every column.
+TABLE_COLUMNS = ("id", "due_local", "overdue", "owner", "action", "lead", "cadence", "step")
+TABLE_HEADERS = ("Task", "Due (owner's time)", "Overdue", "Owner", "Action", "Lead", "Cadence / rule", "Step")
+
+
+def show_due(tasks: list, *, fmt: str, limit: int) -> None:
+    """Print the due list (at most `limit` of `tasks`, 0 = all) as `followups due` does, on either path."""
+    from .render import emit_rows, say
+
+    more = bool(limit) and len(tasks) > limit
+    tasks = tasks[:limit] if limit else tasks
+    if fmt == "table":
+        if not tasks:
+            say("nothing due")
+            return
+        emit_rows(TABLE_COLUMNS, [(t.id, t.due_local, t.overdue, t.owner or "(unassigned)", t.action, t.lead,
+                                   t.cadence, t.step) for t in tasks],
+                  fmt=fmt, headers=TABLE_HEADERS, title="Follow-ups due")
+    else:
+        emit_rows(DUE_COLUMNS, [(t.id, t.due_at, t.due_local, t.overdue, t.owner, t.action, t.lead_id, t.lead,
+                                 t.cadence, t.step, t.kind, t.note) for t in tasks], fmt=fmt)
+    if more:
+        say(f"showing the first {limit} tasks; use --limit 0 for all")
+
+
+def run(argv: list[str]) -> bool:
+    """Run `argv` here when this path takes it; False: nothing was done, run it through Typer."""
+    try:
+        settings, rest = _root(argv)
+        if rest[:2] == ["followups", "due"]:
+            return _due(settings, rest[2:])
+    except _NotHere:
+        return False
+    return False
+
+
+def wanted(argv: list[str] | None) -> bool:
+    """Is this a command line `run` might take (cheap: no imports)?"""
+    args = sys.argv[1:] if argv is None else argv
+    return "followups" in args and "due" in args
