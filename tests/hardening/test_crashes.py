@@ -194,8 +194,11 @@ def test_ctrl_c_mid_import_stops_cleanly(tmp_path):
     src = tmp_path / "big.csv"
     _write_leads(src, "c", INTERRUPT_ROWS)
     db = str(tmp_path / "int.db")
+    # As in a terminal: a background job without job control (how CI may start) ignores SIGINT,
+    # and a child that inherits that would never see the Ctrl-C.
     proc = subprocess.Popen([*LEADCTL, "import", str(src), "--no-process"], env=_env(db, rules),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         _wait_for_leads(db, proc)
     finally:
