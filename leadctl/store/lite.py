@@ -29,7 +29,7 @@ def _facts_path() -> Path | None:
         return None
     from .. import __version__
 
-    stamp = [__version__]
+    stamp: list[object] = [__version__]
     for name in ("models.py", "migrations.py"):
         st = (_STORE / name).stat()
         stamp.append((name, st.st_mtime_ns, st.st_size))
