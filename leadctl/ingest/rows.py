@@ -248,6 +248,8 @@ class Normaliser:
                 first_error = first_error or exc
         if first_error is not None:
             raise first_error
+        if sum(c.isdigit() for c in text) < 5:  # no region would read it: not a number, not a missing region
+            raise N.BadValue(f"phone {text.strip()[:40]!r} is not a phone number")
         raise N.BadValue(N.no_region_reason(text, plan.suggested_region))
 
     def _region(self, evidence: str, country: str | None, values: dict[str, Any],
