@@ -31,7 +31,7 @@ def test_the_users_of_the_catalogue_read_it():
     from leadctl.engine.leadops import PERSONAL_FIELDS
     from leadctl.engine.leadquery import SORT_FIELDS
     from leadctl.ingest.headers import FIELDS
-    from leadctl.ingest.importer import IMPORTED
+    from leadctl.ingest.matching import IMPORTED
     from leadctl.rules.conditions import LEAD_COLUMNS
 
     assert PERSONAL_FIELDS == fields.PERSONAL and SORT_FIELDS == fields.SORTABLE

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import select
 
 from ..clock import utcnow
 from ..errors import InputError, LeadctlError, UsageError
-from ..fields import IMPORTED as IMPORTABLE, MATCHABLE
+from ..fields import MATCHABLE
 from ..setup import project_region
 from ..store import bulk, models
 from ..store.db import Store
@@ -42,11 +42,11 @@ from .identity import (
     SharedKeys,
     identity_headers,
     is_filler_email,
-    names_agree,
     placeholder_key,
     raw_hashes,
     shared_placeholders,
 )
+from .matching import IMPORTED, Matcher, fold, has_identity
 from .reader import BadRecord, read_records
 from .rejects import RejectsWriter
 from .rows import DATES, HEAD_ROWS, Normaliser, Row, Sources, plan_values
@@ -55,7 +55,6 @@ CHUNK = 5000
 MODES = ("upsert", "create", "update")
 MATCH_KEYS = MATCHABLE
 # Lead columns an import writes as read (besides the ones it derives); the stage goes through the funnel's names.
-IMPORTED = tuple(name for name in IMPORTABLE if name != "stage")
 
 Progress = Callable[[int], None]
 
@@ -214,6 +213,7 @@ class _Importer:
         self.opts = opts
         self.rules = rules
         self.match = match
+        self.matcher = Matcher(match)
         self.now = now
         self.result = result
         self.progress = progress
@@ -480,11 +480,11 @@ class _Importer:
             if email and (email.casefold() in placeholders or is_filler_email(email.casefold())):
                 self._placeholder(row, "rows with different names carry it" if email.casefold() in placeholders
                                   else "a filler address")
-        row_keys = [self._row_keys(row) for row in rows]
-        existing, ids_of = self._find_existing(conn, row_keys)
+        row_keys = [self.matcher.row_keys(row) for row in rows]
+        existing, ids_of = self.matcher.find_existing(conn, row_keys)
         keyindex: dict[tuple, list[int]] = {}  # key → lead ids (existing > 0, new < 0), oldest first
         for lid in sorted(existing):
-            for key in set(self._lead_keys(existing[lid], ids_of[lid])):
+            for key in set(self.matcher.lead_keys(existing[lid], ids_of[lid])):
                 keyindex.setdefault(key, []).append(lid)
         state: dict[int, dict[str, Any]] = {}       # lead id → values after the rows seen so far
         rows_of: dict[int, int] = {}                # lead id → rows folded into it
@@ -497,15 +497,15 @@ class _Importer:
         mode = self.opts.mode
         # Rows that carry an identity (e-mail, id, profile) settle who is who first; rows known only by
         # a phone join after them, so which lead a phone row joins does not depend on where it stands.
-        order = sorted(range(len(rows)), key=lambda i: not (rows[i].placeholder or _has_identity(rows[i].values)))
+        order = sorted(range(len(rows)), key=lambda i: not (rows[i].placeholder or has_identity(rows[i].values)))
         for i in order:
             row = rows[i]
-            target, resembles = self._match(row, row_keys[i], keyindex, existing, state, ids_of)
-            if target is None and row.values.get("email") and self._email_taken(row, keyindex, existing, state):
+            target, resembles = self.matcher.match(row, row_keys[i], keyindex, existing, state, ids_of)
+            if target is None and row.values.get("email") and self.matcher.email_taken(row, keyindex, existing, state):
                 # The e-mail is another person's (different name): a placeholder for this row.
                 self._placeholder(row, "a lead with another name has it")
-                row_keys[i] = self._row_keys(row)
-                target, more = self._match(row, row_keys[i], keyindex, existing, state, ids_of)
+                row_keys[i] = self.matcher.row_keys(row)
+                target, more = self.matcher.match(row, row_keys[i], keyindex, existing, state, ids_of)
                 resembles += more
             if target is None:
                 if mode == "update":
@@ -525,7 +525,7 @@ class _Importer:
                     stage_at[target] = row.stage_at
                 for kind in _REPLACEABLE:  # a replaced identifier keeps finding the lead (recorded below)
                     if current.get(kind):
-                        seen.setdefault(target, set()).add((kind, _fold(current[kind])))
+                        seen.setdefault(target, set()).add((kind, fold(current[kind])))
             for lid, why in resembles:
                 if lid != target:
                     possible.setdefault((target, lid), why)
@@ -540,12 +540,12 @@ class _Importer:
                 new_ids.setdefault(target, []).append({"kind": "placeholder", "value": row.placeholder,
                                                        "system": ""})
             known.add_row(row.values, row.system, row.placeholder)
-            for key in row_keys[i] + self._lead_keys(state[target], known):
+            for key in row_keys[i] + self.matcher.lead_keys(state[target], known):
                 leads = keyindex.setdefault(key, [])
                 if target not in leads:
                     leads.append(target)
         for lid, values in seen.items():  # values a lead held in this fold and no longer holds
-            final = {(kind, _fold(state[lid].get(kind))) for kind in _REPLACEABLE}
+            final = {(kind, fold(state[lid].get(kind))) for kind in _REPLACEABLE}
             for kind, value in sorted(values - final):
                 if value not in ids_of[lid].recorded:
                     new_ids.setdefault(lid, []).append({"kind": kind, "value": value, "system": ""})
@@ -601,43 +601,6 @@ class _Importer:
             return rows
         self.result.unchanged += sum(1 for row in rows if row.hash in known)
         return [row for row in rows if row.hash not in known]
-
-    def _match(self, row: Row, keys: list[tuple], keyindex, existing, state, ids_of
-               ) -> tuple[int | None, list[tuple[int, str]]]:
-        """(the lead this row is or None, [(lead it only resembles, why)]).
-
-        Each lead the row's keys reach is judged once, by every key that reaches it: an identifier
-        only that lead carries (its e-mail, profile, or id in this system) makes it the same person
-        unless another identifier conflicts; a phone, a composite key, or a value several leads
-        carry needs the names to agree too.
-        """
-        reached: dict[int, list[tuple]] = {}
-        for key in keys:
-            for lid in keyindex.get(key, ()):
-                reached.setdefault(lid, []).append(key)
-        resembles: list[tuple[int, str]] = []
-        for lid, via in reached.items():
-            lead = state.get(lid) or existing[lid]
-            ids = ids_of[lid]
-            why = ids.conflict(row.values, row.system, row.placeholder)
-            if why is None:
-                strong = [k for k in via if _strong(k, ids, row.system, keyindex)]
-                if names_agree(lead, row.values) or any(k[0] != "email" for k in strong):
-                    return lid, resembles  # a renamed record is still the record its id names
-                if strong:  # its e-mail, under another name: the caller decides (a placeholder e-mail)
-                    return None, resembles
-                why = "different name"
-            what = via[0]
-            what = "+".join(what[: len(what) // 2]) if len(what) > 2 else what[0]
-            resembles.append((lid, f"same {what.replace('_', ' ')}, {why}"))
-        return None, resembles
-
-    def _email_taken(self, row: Row, keyindex, existing, state) -> bool:
-        """Whether the row's e-mail belongs to a lead whose name differs from the row's."""
-        for lid in keyindex.get(("email", row.values["email"].casefold()), ()):
-            if not names_agree(state.get(lid) or existing[lid], row.values):
-                return True
-        return False
 
     def _placeholder(self, row: Row, why: str) -> None:
         """Treat the row's e-mail as a placeholder: kept in attributes, its identity the e-mail with the name."""
@@ -716,86 +679,6 @@ class _Importer:
             merged["stage"] = row.stage
         return merged
 
-    def _row_keys(self, row: Row) -> list[tuple]:
-        """The keys a row can be found by, in --match order: (field…, folded value…)."""
-        keys = [("placeholder", row.placeholder)] if row.placeholder else []
-        return keys + self._value_keys(row.values)
-
-    def _lead_keys(self, lead: dict[str, Any], ids: Ids) -> list[tuple]:
-        """The keys a lead is found by: its columns' and every identifier it was imported with."""
-        keys = self._value_keys(lead)
-        keys += [("email", v) for v in ids.emails] + [("phone", v) for v in ids.phones]
-        keys += [("linkedin", v) for v in ids.linkedin] + [("placeholder", v) for v in ids.placeholders]
-        keys += [("external_id", v) for vals in ids.externals.values() for v in vals]
-        return keys
-
-    def _value_keys(self, values: dict[str, Any]) -> list[tuple]:
-        keys = []
-        for key in self.match:
-            if len(key) == 1:
-                v = values.get(key[0])
-                if v is not None and v != "":
-                    keys.append((key[0], v.casefold() if isinstance(v, str) else v))
-                continue
-            vals = tuple(_fold(values.get(k)) for k in key)
-            if all(v is not None for v in vals):
-                keys.append(key + vals)
-        return keys
-
-    def _find_existing(self, conn, row_keys: list[list[tuple]]) -> tuple[dict[int, dict[str, Any]], dict[int, Ids]]:
-        """The stored leads any of these keys finds (by column or by a recorded identifier), with
-        every identifier each of them is known by."""
-        t, li = self.t, models.LeadIdentifier.__table__
-        wanted: dict[tuple[str, ...], set[tuple]] = {}
-        for keys in row_keys:
-            for key in keys:
-                wanted.setdefault(key[: len(key) // 2], set()).add(key[len(key) // 2:])
-        cols = [t.c.id, t.c.batch_id, t.c.stage, t.c.stage_changed_at, t.c.attributes, t.c.email_domain,
-                t.c.explanation.is_(None).label("_unprocessed")] + [t.c[c] for c in IMPORTED]
-        live = t.c.erased_at.is_(None)
-        found: dict[int, dict[str, Any]] = {}
-
-        def load(cond) -> None:
-            for rec in conn.execute(select(*cols).where(cond, live)):
-                found.setdefault(rec.id, dict(rec._mapping))
-
-        by_identifier: set[int] = set()
-        for key, values in wanted.items():
-            if len(key) == 1:
-                vals = [v[0] for v in values]
-                for i in range(0, len(vals), 500):
-                    part = vals[i:i + 500]
-                    if key[0] in IDENTIFIER_KINDS:
-                        by_identifier.update(lid for (lid,) in conn.execute(
-                            select(li.c.lead_id).where(li.c.kind == key[0], li.c.value.in_(part))))
-                    if key[0] != "placeholder":
-                        col = t.c[key[0]]
-                        load(col.in_(part) if key[0] not in _CI_KEYS else _lower(col).in_(part))
-            else:
-                # A composite key: a few hundred value combinations per query (a row-value IN),
-                # not one query (and, unindexed, one table scan) per combination.
-                exprs = tuple_(*[(_lower(t.c[k]) if k in _CI_KEYS else t.c[k]) for k in key])
-                combos = list(values)
-                step = max(1, 900 // len(key))
-                for i in range(0, len(combos), step):
-                    load(exprs.in_(combos[i:i + step]))
-        missing = sorted(by_identifier - found.keys())
-        for i in range(0, len(missing), 500):
-            load(t.c.id.in_(missing[i:i + 500]))
-        ids_of: dict[int, Ids] = {}
-        for lid, lead in found.items():
-            ids = ids_of[lid] = Ids.empty()
-            for kind in ("email", "linkedin"):  # (phones: only those recorded beside the column)
-                if lead.get(kind):
-                    ids.add(kind, _fold(lead[kind]))
-        lids = sorted(found)
-        for i in range(0, len(lids), 500):
-            for lid, kind, value, system in conn.execute(select(li.c.lead_id, li.c.kind, li.c.value, li.c.system)
-                                                         .where(li.c.lead_id.in_(lids[i:i + 500]))):
-                ids_of[lid].add(kind, value, system)
-                ids_of[lid].recorded.add(value)
-        return found, ids_of
-
     def _write(self, conn, new, changed, before, stage_moves, identifiers, possible, folded) -> None:
         t = self.t
         ids: dict[int, int] = {}
@@ -836,20 +719,8 @@ class _Importer:
              "detail": detail, "batch_id": self.batch_id} for lid, frm, to, at in stage_moves])
 
 
-_CI_KEYS = {"first_name", "last_name", "company"}
 _REPLACEABLE = ("email", "phone", "linkedin")
-IDENTIFIER_KINDS = ("email", "phone", "external_id", "linkedin", "placeholder")
 _UPDATABLE = tuple(IMPORTED) + ("email_domain", "stage", "stage_changed_at", "attributes")
-
-
-def _lower(col):
-    return func.lower(col)
-
-
-def _fold(v: Any) -> Any:
-    if v is None or v == "":
-        return None
-    return v.casefold() if isinstance(v, str) else v
 
 
 _INSERT_COLUMNS = tuple(IMPORTED) + ("email_domain", "stage", "stage_changed_at", "stages_entered", "attributes",
@@ -864,25 +735,11 @@ def _system(colmap: ColumnMap) -> str:
     return snake_case(column.header) if column else ""
 
 
-def _strong(key: tuple, ids: Ids, system: str, keyindex) -> bool:
-    """Whether a key names one person: an e-mail, profile or placeholder identity, or an id of the
-    row's own system, that no other lead carries."""
-    if key[0] == "placeholder":
-        return True
-    if len(keyindex[key]) > 1:
-        return False
-    return key[0] in ("email", "linkedin") or (key[0] == "external_id" and key[1] in ids.externals.get(system, ()))
-
-
 def row_hash(row: Row) -> int:
     """A signed 64-bit hash of what a normalised row says (values, attributes, stage, its id's system)."""
     # A dict's keys are distinct, so sorting its items compares keys only (no key function needed).
     text = repr((sorted(row.values.items()), sorted(row.attributes.items()), row.stage, row.stage_at, row.system))
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
-
-
-def _has_identity(values: dict[str, Any]) -> bool:
-    return bool(values.get("email") or values.get("external_id") or values.get("linkedin"))
 
 
 def _may_warn_late(fields) -> bool:
