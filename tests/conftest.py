@@ -3,6 +3,7 @@ PostgreSQL database named by LEADCTL_TEST_DATABASE_URL (emptied before each test
 way to run the CLI (`run_cli`, through `main()`), and factories for leads and rule folders."""
 from __future__ import annotations
 
+import csv
 import io
 import os
 import socket
@@ -186,3 +187,12 @@ def write_rules(folder: Path, **files: str) -> Path:
     for name, text in files.items():
         (folder / f"{name}.yaml").write_text(textwrap.dedent(text), encoding="utf-8")
     return folder
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> str:
+    """A small CSV file with a header row, UTF-8, as most exports are; returns its path."""
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+    return str(path)

@@ -2,9 +2,7 @@
 and a file imported again changes nothing wherever its duplicates fall."""
 from __future__ import annotations
 
-import csv
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -15,16 +13,10 @@ from leadctl.ingest import importer
 from leadctl.ingest.importer import ImportOptions, import_leads
 from leadctl.store import models
 
+from conftest import write_csv
+
 NOW = datetime(2026, 11, 20, 10, 0)
 LEADS = models.Lead.__table__
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> str:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        w.writerows(rows)
-    return str(path)
 
 
 def leads(store) -> list[dict]:

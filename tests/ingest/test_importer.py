@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -15,7 +14,7 @@ from leadctl.ingest.headers import load_mapping
 from leadctl.ingest.importer import ImportOptions, import_leads
 from leadctl.store import models
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, write_csv
 
 NOW = __import__("datetime").datetime(2026, 11, 20, 10, 0)
 
@@ -34,14 +33,6 @@ def lead(store, **by):
 
 def adds_up(r) -> bool:
     return r.read == r.created + r.updated + r.merged + r.unchanged + r.rejected
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> str:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        w.writerows(rows)
-    return str(path)
 
 
 def test_examples_import_every_row_accounted_for(store, rules, tmp_path):

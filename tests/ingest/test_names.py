@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import random
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -14,15 +13,9 @@ from leadctl.ingest import normalize as N
 from leadctl.ingest.importer import ImportOptions, import_leads
 from leadctl.store import models
 
+from conftest import write_csv
+
 NOW = datetime(2026, 11, 20, 10, 0)
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> str:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        w.writerows(rows)
-    return str(path)
 
 
 def imp(store, rules, tmp_path, path, **opts):

@@ -16,17 +16,9 @@ from leadctl.setup import locale_region, project_region, set_region
 from leadctl.store import models
 from leadctl.store.db import open_store
 
-from conftest import sqlite_only
+from conftest import sqlite_only, write_csv
 
 NOW = __import__("datetime").datetime(2026, 11, 20, 10, 0)
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> str:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        w.writerows(rows)
-    return str(path)
 
 
 def imp(store, rules, tmp_path, path, **opts):

@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import json
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -18,7 +17,7 @@ from leadctl.ingest.importer import ImportOptions, import_leads
 from leadctl.store import models
 from leadctl.store.history import entered_stages
 
-from conftest import REPO
+from conftest import REPO, write_csv
 
 NOW = datetime(2026, 11, 20, 10, 0)
 RULES = REPO / "leadctl" / "default_rules"
@@ -27,14 +26,6 @@ ACTS = models.Activity.__table__
 HISTORY = models.StageChange.__table__
 TASKS = models.Followup.__table__
 BC = models.BatchChange.__table__
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> str:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        w.writerows(rows)
-    return str(path)
 
 
 def lead(store, email: str) -> dict | None:
