@@ -93,12 +93,7 @@ class BusinessCalendar:
     def back_working_local(self, t: datetime, work: timedelta) -> datetime:
         """The latest local time from which `work` of business time ends at or before `t`."""
         if t.weekday() not in self.weekdays or t.time() < self.start:
-            d = t.date()
-            for _ in range(8):
-                d = d - DAY
-                if d.weekday() in self.weekdays:
-                    break
-            t = self._day_end(d)
+            t = self._day_end(self._previous_workday(t.date()))
         elif t > self._day_end(t.date()):
             t = self._day_end(t.date())
         remaining = work
@@ -107,13 +102,16 @@ class BusinessCalendar:
             if remaining <= used_today:
                 return t - remaining
             remaining -= used_today
-            d = t.date()
-            for _ in range(8):
-                d = d - DAY
-                if d.weekday() in self.weekdays:
-                    break
-            t = self._day_end(d)
+            t = self._day_end(self._previous_workday(t.date()))
         return t  # pragma: no cover
+
+    def _previous_workday(self, d):
+        """The last business day before `d`."""
+        for _ in range(8):
+            d = d - DAY
+            if d.weekday() in self.weekdays:
+                break
+        return d
 
     @property
     def day_length(self) -> timedelta:
