@@ -132,8 +132,8 @@ class Matcher:
                 if strong:  # its e-mail, under another name: the caller decides (a placeholder e-mail)
                     return None, resembles
                 why = "different name"
-            what = via[0]
-            what = "+".join(what[: len(what) // 2]) if len(what) > 2 else what[0]
+            first = via[0]
+            what = "+".join(first[: len(first) // 2]) if len(first) > 2 else first[0]
             resembles.append((lid, f"same {what.replace('_', ' ')}, {why}"))
         return None, resembles
 
