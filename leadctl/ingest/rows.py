@@ -189,7 +189,7 @@ class Normaliser:
                 chosen = (text, key, value)
             else:
                 others.append((text, key, value))
-        if chosen is None:  # readable nowhere: the first real value is the one reported
+        if chosen is None and name != "title":  # readable nowhere: the first real value is the one reported
             chosen = next((o for o in others if not N.is_missing(o[0])), None)
         if chosen is not None:
             texts[name] = chosen[0]
@@ -205,6 +205,8 @@ class Normaliser:
         """Whether a candidate's value can be the field's value: present, not a placeholder,
         and, for a field that is parsed, parsed."""
         if N.is_missing(text):
+            return False
+        if name == "title" and text.strip().replace(".", "").casefold() in N._TITLES:  # Outlook's `Title` is "Mr."
             return False
         if name == "phone":  # read later, with the row's country; a number has digits
             return _FIVE_DIGITS.match(text) is not None

@@ -335,6 +335,48 @@ REAL_EXPORTS = {
         "Telefoonnummer": "phone", "Bedrijf": "company", "Functie": "title", "Omzet": "annual_revenue",
         "Plaats": "city",
     },
+    "mailchimp_audience": {
+        "Email Address": "email", "First Name": "first_name", "Last Name": "last_name",
+        "Address": "attributes.address", "Phone Number": "phone", "Birthday": "attributes.birthday",
+        "MEMBER_RATING": "attributes.member_rating", "OPTIN_TIME": "created_at", "CONFIRM_TIME": "created_at",
+        "CC": "country", "REGION": "attributes.region", "LAST_CHANGED": "attributes.last_changed",
+        "LEID": "attributes.leid", "EUID": "attributes.euid", "NOTES": "attributes.notes", "TAGS": "attributes.tags",
+    },
+    "google_contacts": {
+        "First Name": "first_name", "Last Name": "last_name", "Name Prefix": "attributes.name_prefix",
+        "Nickname": "attributes.nickname", "File As": "attributes.file_as", "Organization Name": "company",
+        "Organization Title": "title", "Labels": "attributes.labels", "E-mail 1 - Label": "attributes.e_mail_1_label",
+        "E-mail 1 - Value": "email", "E-mail 2 - Value": "email", "Phone 1 - Value": "phone",
+        "Phone 2 - Value": "phone", "Address 1 - City": "city", "Address 1 - Country": "country",
+    },
+    "google_contacts_older": {
+        "Name": "full_name", "Given Name": "first_name", "Family Name": "last_name",
+        "Group Membership": "attributes.group_membership", "E-mail 1 - Value": "email", "Phone 1 - Value": "phone",
+        "Organization 1 - Name": "company", "Organization 1 - Title": "title",
+    },
+    "outlook_contacts": {
+        "Title": "title", "First Name": "first_name", "Last Name": "last_name", "Company": "company",
+        "Job Title": "title", "Business City": "city", "Business Country/Region": "country",
+        "Home Country/Region": "country", "Business Phone": "phone", "Company Main Phone": "phone",
+        "Mobile Phone": "phone", "Primary Phone": "phone", "E-mail Address": "email",
+        "E-mail Display Name": "attributes.e_mail_display_name", "E-mail 2 Address": "email",
+    },
+    "eventbrite_attendees": {
+        "Order #": "attributes.order", "Order Date": "created_at", "First Name": "first_name",
+        "Last Name": "last_name", "Email": "email", "Attendee #": "attributes.attendee",
+        "Attendee Status": "attributes.attendee_status", "Home City": "city", "Home Country": "country",
+        "Cell Phone": "phone", "Job Title": "title", "Company": "company", "Work Phone": "phone",
+    },
+    "calendly_invitees": {
+        "Invitee Name": "full_name", "Invitee First Name": "first_name", "Invitee Last Name": "last_name",
+        "Invitee Email": "email", "Text Reminder Number": "phone", "Event Type Name": "attributes.event_type_name",
+        "Event Created Date & Time": "created_at", "Canceled": "attributes.canceled",
+        "UTM Campaign": "campaign", "UTM Source": "source", "UTM Medium": "attributes.utm_medium",
+    },
+    "form_responses": {
+        "What's your name?": "full_name", "What's your email?": "email", "What's your phone number?": "phone",
+        "What's your company name?": "company", "Submitted At": "created_at",
+    },
 }
 
 

@@ -353,7 +353,104 @@ EXPECTED: dict[str, dict] = {
         "warnings": {"none_on": ["phone"]},
         "duplicates": [("thomas", "emma")],
     },
-}
+    # Mailchimp audience export: `Email Address`, `OPTIN_TIME` (empty for members added by hand, whose
+    # CONFIRM_TIME is the date), `CC` is the country, LEID/EUID stay attributes; a shared office number.
+    "mailchimp_audience.csv": {
+        "counts": {"read": 7, "created": 7, "rejected": 0},
+        "people": _emails(ava="ava.lindqvist@fjallkraft.example", ben="ben.archer@quaysidemedia.example",
+                          chloe="chloe.archer@quaysidemedia.example", dsantos="dsantos@casadoce.example",
+                          elif_="elif.kaya@bosphorus-tea.example", finn="finn.obrien@harbourlight.example",
+                          grete="grete.voss@nordwerk.example"),
+        "phones": {"ava": "+46812345678", "ben": "+442079460123", "chloe": "+442079460123",
+                   "dsantos": "+14155550142", "finn": "+35315550199", "grete": "+491701234567"},
+        "values": {"ava": {"country": "SE", "created_at": datetime(2026, 2, 3, 9, 15, 22), "external_id": None},
+                   "ben": {"country": "GB", "created_at": datetime(2026, 2, 10, 17, 45)},
+                   "elif_": {"first_name": "Elif", "country": "TR", "created_at": datetime(2026, 3, 5, 19, 30, 41)},
+                   "grete": {"last_name": "Voß", "country": "DE"},
+                   "dsantos": {"first_name": None, "country": "US"}},
+        "attributes": {"ava": "118230451"},  # LEID: Mailchimp's id of the audience member, kept
+        "rejects": {},
+        "warnings": {"none_on": ["phone", "created_at", "country"]},
+        "duplicates": [("ben", "chloe")],
+    },
+    # Google Contacts export (current layout): `E-mail 1 - Value`, `Phone 1 - Value`, `Organization Name`
+    # and `Organization Title`; national numbers with `Address 1 - Country` as a name; phone-only contacts.
+    "google_contacts.csv": {
+        "counts": {"read": 7, "created": 7, "rejected": 0},
+        "people": {
+            "isabel": [{"email": "isabel@morenoarq.example"}],
+            "jakob": [{"email": "jakob.nilsen@fjordlab.example"}],
+            "kenji": [{"email": "k.watanabe@sakurarobotics.example"}],
+            "lina": [{"phone": "+33612345679"}],
+            "plumber": [{"phone": "+447700900456"}],
+            "marta": [{"email": "marta.kowalska@wislafoods.example"}],
+            "piotr": [{"email": "piotr.nowak@wislafoods.example"}],
+        },
+        "phones": {"isabel": "+34612345678", "jakob": "+4722123456", "kenji": "+81312345678",
+                   "marta": "+48225550123", "piotr": "+48225550123"},
+        "values": {"isabel": {"first_name": "Isabel", "last_name": "Moreno", "company": "Moreno Arquitectos",
+                              "title": "Socia fundadora", "country": "ES", "city": "Madrid"},
+                   "jakob": {"company": "Fjordlab AS", "title": "Research Director", "country": "NO"},
+                   "lina": {"first_name": "Lina", "company": "Cedar Events", "country": "FR"},
+                   "plumber": {"first_name": None, "company": None}},
+        "attributes": {"isabel": "isa.moreno@correo.example"},  # the second e-mail is kept
+        "rejects": {},
+        "warnings": {"none_on": ["phone", "email", "country"]},
+        "duplicates": [("marta", "piotr")],
+    },
+    # Outlook contacts export: its `Title` is a salutation ("Mr.", "Dr."), `Job Title` the job;
+    # `Company Main Phone` is the switchboard, after the person's own numbers.
+    "outlook_contacts.csv": {
+        "counts": {"read": 6, "created": 6, "rejected": 0},
+        "people": _emails(nathan="nprice@pricehale.example", olga="ohale@pricehale.example",
+                          rafael="rafael.costa@clinicaatlantico.example", sanne="sanne.devries@tulpenhof.example",
+                          tobias="tobias@engelaudio.example", uma="uma.shankar@lotusadvisory.example"),
+        "phones": {"nathan": "+13125550117", "olga": "+13125550100", "rafael": "+351225550134",
+                   "sanne": "+31612345678", "tobias": "+493055501234", "uma": "+919820012345"},
+        "values": {"nathan": {"title": "Managing Partner", "company": "Price & Hale LLP", "country": "US",
+                              "city": "Chicago"},
+                   "olga": {"title": "Partner"},
+                   "rafael": {"title": None, "country": "PT", "city": "Porto"},
+                   "sanne": {"last_name": "de Vries", "country": "NL"},
+                   "tobias": {"first_name": "Tobias", "last_name": "Engel"}},
+        "attributes": {"nathan": "Mr", "rafael": "Dr"},  # the salutation is kept, not taken for a job title
+        "rejects": {},
+        "warnings": {"none_on": ["phone", "title", "country"]},
+    },
+    # Eventbrite attendee summary: `Order #` is shared by the attendees of one order and `Attendee #` is per
+    # ticket (both attributes, neither an identity); national numbers with `Home Country`; a shared office line.
+    "eventbrite_attendees.csv": {
+        "counts": {"read": 7, "created": 7, "rejected": 0},
+        "people": _emails(vera="vera.brandt@lichtwerk.example", willem="willem@jansenbouw.example",
+                          xandra="xandra.jansen@jansenbouw.example", yusuf="yusuf.demir@anatolia-trade.example",
+                          zofia="zofia.lis@krakowdesign.example", adam="adam.fischer@lichtwerk.example",
+                          bianca="bianca.rossi@lichtwerk.example"),
+        "phones": {"vera": "+4915123456789", "willem": "+31687654321", "xandra": "+31105550123",
+                   "yusuf": "+905321234567", "zofia": "+48601234567", "adam": "+494055501200",
+                   "bianca": "+494055501200"},
+        "values": {"vera": {"company": "Lichtwerk GmbH", "title": "Head of Design", "country": "DE",
+                            "city": "Hamburg", "external_id": None, "created_at": datetime(2026, 9, 1, 8, 12, 44)},
+                   "xandra": {"last_name": "Jansen", "company": "Jansen Bouw", "stage": "new"},
+                   "zofia": {"country": "PL"}},
+        "attributes": {"willem": "7301122335"},
+        "rejects": {},
+        "warnings": {"none_on": ["phone", "created_at", "country"]},
+        "duplicates": [("adam", "bianca")],
+    },
+    # Calendly invitee export: `Invitee Name` / `Invitee Email`, the SMS reminder number as phone, UTM
+    # columns as source and campaign; one person booked twice (a cancelled booking, then the real one).
+    "calendly_invitees.csv": {
+        "people": _emails(camila="camila.reyes@andesmining.example", dmitri="d.volkov@baltic-freight.example",
+                          jp="jp.lambert@lambert-vins.example", grace="grace@hopperlabs.example",
+                          hana="hana.novak@vltava-soft.example"),
+        "phones": {"camila": "+56961234567", "jp": "+33612345670", "grace": "+12065550161", "dmitri": None},
+        "values": {"camila": {"first_name": "Camila", "last_name": "Reyes", "campaign": "q4-latam",
+                              "created_at": datetime(2026, 9, 29, 11, 42)},
+                   "jp": {"first_name": "Jean Pierre", "last_name": "Lambert"},
+                   "hana": {"first_name": "Hana", "last_name": "Novak", "campaign": "newsletter-oct"}},
+        "rejects": {},
+        "warnings": {"none_on": ["phone", "created_at"]},
+    },}
 
 ASPECTS = ("counts", "people", "phones", "values", "rejects", "warnings", "duplicates", "reimport")
 
@@ -566,6 +663,13 @@ def test_same_people_in_two_exports_are_one_lead_each(rules, tmp_path, store):
     with store.connect() as conn:
         emails = [e for (e,) in conn.execute(select(t.c.email))]
     assert len(emails) == len(set(emails)) == 10
+
+
+def test_calendly_rebooking_is_one_lead(rules, tmp_path, store):
+    """Calendly writes a row per booking: the same invitee's cancelled and kept bookings fold into one lead."""
+    r = import_leads(store, [str(EXPORTS / "calendly_invitees.csv")], ImportOptions(rejects=str(tmp_path / "r.csv")),
+                     rules, now=NOW)
+    assert (r.read, r.created, r.merged, r.rejected) == (6, 5, 1, 0), r.summary()
 
 
 def test_a_file_with_no_identity_column_stops_before_reading_rows(cli, tmp_path):  # noqa: F811
