@@ -60,6 +60,12 @@ def names_agree(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return True
 
 
+def names_confirm(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two records name the same person: they agree, and share at least one name part.
+    (What a shared phone needs before it may join a row to a lead: the phone alone is a switchboard.)"""
+    return names_agree(a, b) and any(a.get(p) and b.get(p) for p in ("first_name", "last_name"))
+
+
 def companies_agree(a: dict[str, Any], b: dict[str, Any]) -> bool:
     x, y = a.get("company"), b.get("company")
     return not x or not y or _plain(x) == _plain(y)

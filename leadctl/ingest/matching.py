@@ -12,7 +12,7 @@ from sqlalchemy import func, select, tuple_
 
 from ..fields import IMPORTED as IMPORTABLE
 from ..store import models
-from .identity import Ids, names_agree
+from .identity import Ids, names_agree, names_confirm
 from .rows import Row
 
 LEADS = models.Lead.__table__
@@ -127,11 +127,15 @@ class Matcher:
             why = ids.conflict(row.values, row.system, row.placeholder)
             if why is None:
                 strong = [k for k in via if _strong(k, ids, row.system, keyindex)]
-                if names_agree(lead, row.values) or any(k[0] != "email" for k in strong):
+                if any(k[0] != "email" for k in strong):
                     return lid, resembles  # a renamed record is still the record its id names
+                if strong and names_agree(lead, row.values):
+                    return lid, resembles
                 if strong:  # its e-mail, under another name: the caller decides (a placeholder e-mail)
                     return None, resembles
-                why = "different name"
+                if names_confirm(lead, row.values):
+                    return lid, resembles  # a phone, another system's id or a shared value, and the same name
+                why = "different name" if not names_agree(lead, row.values) else "no name to tell them apart"
             first = via[0]
             what = "+".join(first[: len(first) // 2]) if len(first) > 2 else first[0]
             resembles.append((lid, f"same {what.replace('_', ' ')}, {why}"))

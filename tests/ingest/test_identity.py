@@ -101,9 +101,9 @@ def test_an_id_from_another_system_is_kept_and_finds_the_lead(store, rules, tmp_
 
 
 def test_a_replaced_phone_still_finds_the_lead(store, rules, tmp_path):
-    a = write_csv(tmp_path / "a.csv", ["Email", "Phone"], [["ann@acme.com", "+44 20 7946 0001"]])
+    a = write_csv(tmp_path / "a.csv", ["Email", "Phone", "First Name"], [["ann@acme.com", "+44 20 7946 0001", "Ann"]])
     b = write_csv(tmp_path / "b.csv", ["Email", "Phone"], [["ann@acme.com", "+44 20 7946 0002"]])
-    c = write_csv(tmp_path / "c.csv", ["Phone", "Title"], [["+44 20 7946 0001", "CEO"]])
+    c = write_csv(tmp_path / "c.csv", ["Phone", "First Name", "Title"], [["+44 20 7946 0001", "Ann", "CEO"]])
     imp(store, rules, a)
     imp(store, rules, b)
     r = imp(store, rules, c)
@@ -206,3 +206,14 @@ def test_rows_already_imported_are_unchanged_even_after_later_imports_and_again_
     assert leads(store)[0]["company"] == "Acme"
     redo = imp(store, rules, b)  # the undone batch's rows are not imported any more
     assert (redo.updated, leads(store)[0]["company"]) == (1, "OneFinal")
+
+
+def test_an_id_of_another_system_or_a_bare_phone_never_merges_without_a_name(store, rules, tmp_path):
+    a = write_csv(tmp_path / "a.csv", ["Record ID", "Email", "Phone"], [["7", "ann@acme.com", "+1 415 555 0100"]])
+    b = write_csv(tmp_path / "b.csv", ["id", "Company", "Phone"], [["7", "Beta Inc", "+1 212 555 0199"]])
+    c = write_csv(tmp_path / "c.csv", ["Phone", "Company"], [["+1 415 555 0100", "Gamma"]])
+    imp(store, rules, a)
+    rb, rc = imp(store, rules, b), imp(store, rules, c)
+    assert (rb.created, rb.possible_duplicates, rc.created, rc.possible_duplicates) == (1, 1, 1, 1)
+    ann = [lead for lead in leads(store) if lead["email"] == "ann@acme.com"][0]
+    assert (ann["company"], ann["phone"]) == (None, "+14155550100")
