@@ -373,6 +373,29 @@ REAL_EXPORTS = {
         "Event Created Date & Time": "created_at", "Canceled": "attributes.canceled",
         "UTM Campaign": "campaign", "UTM Source": "source", "UTM Medium": "attributes.utm_medium",
     },
+    "brevo_contacts": {
+        "EMAIL": "email", "FIRSTNAME": "first_name", "LASTNAME": "last_name", "SMS": "phone",
+        "LANDLINE_NUMBER": "phone", "EXT_ID": "external_id", "JOB_TITLE": "title",
+    },
+    "brevo_contacts_fr": {"EMAIL": "email", "PRENOM": "first_name", "NOM": "last_name", "SMS": "phone"},
+    "salesforce_contacts": {
+        "Id": "external_id", "AccountId": "attributes.accountid", "Salutation": "attributes.salutation",
+        "FirstName": "first_name", "LastName": "last_name", "Title": "title", "Email": "email", "Phone": "phone",
+        "MobilePhone": "phone", "MailingCity": "city", "MailingCountry": "country", "LeadSource": "source",
+        "OwnerId": "owner", "CreatedDate": "created_at",
+    },
+    "pipedrive_persons": {
+        "Person - ID": "external_id", "Person - Name": "full_name", "Person - Organization": "company",
+        "Person - Email": "email", "Person - Phone": "phone", "Person - Owner": "owner",
+        "Person - Label": "attributes.person_label",
+    },
+    "close_contacts": {
+        "Lead Name": "full_name", "Contact Name": "full_name", "Contact Emails": "email", "Contact Phones": "phone",
+    },
+    "freshsales_contacts": {
+        "First name": "first_name", "Last name": "last_name", "Emails": "email", "Job title": "title",
+        "Sales owner": "owner", "Lead source": "source", "Created at": "created_at",
+    },
     "form_responses": {
         "What's your name?": "full_name", "What's your email?": "email", "What's your phone number?": "phone",
         "What's your company name?": "company", "Submitted At": "created_at",
@@ -400,6 +423,7 @@ def test_real_header_sets_map_without_flags(system):
     (["Lead Status", "Lifecycle Stage"], "stage", ["Lifecycle Stage", "Lead Status"]),
     (["URL", "Person Linkedin Url"], "linkedin", ["Person Linkedin Url", "URL"]),
     (["name", "contact_name"], "full_name", ["contact_name", "name"]),
+    (["Lead Name", "Contact Name"], "full_name", ["Contact Name", "Lead Name"]),
     (["country_id/id", "country_id"], "country", ["country_id", "country_id/id"]),
     (["Email 2", "Email 1"], "email", ["Email 1", "Email 2"]),
 ])
