@@ -39,6 +39,12 @@ class Row:
     hash: int = 0                    # of its values: the same row imported again is unchanged (importer)
 
 
+# A cell holding several values of one field, as Google Contacts writes them: the first is the
+# lead's, the others are kept as attributes.other_<field>s.
+_MULTI_SEP = " ::: "
+_MULTI_VALUE_FIELDS = ("email", "phone", "linkedin")
+
+
 class Normaliser:
     """Turns raw records into lead values for one file, given its column map.
 
@@ -136,6 +142,13 @@ class Normaliser:
         if extra:  # cells beyond the header (a ragged row): kept and reported, never dropped
             attributes[EXTRA_KEY] = extra
             warnings.append((EXTRA_KEY, extra, "more cells than the header names; kept as attributes._extra"))
+        for name in _MULTI_VALUE_FIELDS:
+            value = texts.get(name)
+            if value and _MULTI_SEP in value:  # Google Contacts: "a@x.org ::: b@y.org" in one cell
+                first, *others = [v.strip() for v in value.split(_MULTI_SEP) if v.strip()]
+                texts[name] = first
+                if others:
+                    attributes[f"other_{name}s"] = ", ".join(others)
         phone = texts.pop("phone", None)
         full_name = texts.pop("full_name", None)
         for name, value in texts.items():

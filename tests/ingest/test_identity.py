@@ -217,3 +217,14 @@ def test_an_id_of_another_system_or_a_bare_phone_never_merges_without_a_name(sto
     assert (rb.created, rb.possible_duplicates, rc.created, rc.possible_duplicates) == (1, 1, 1, 1)
     ann = [lead for lead in leads(store) if lead["email"] == "ann@acme.com"][0]
     assert (ann["company"], ann["phone"]) == (None, "+14155550100")
+
+
+def test_a_cell_with_several_values_keeps_the_first_and_the_others(store, rules, tmp_path):
+    f = write_csv(tmp_path / "g.csv", ["Name", "E-mail 1 - Value", "Phone 1 - Value"],
+                  [["Anna Berg", "anna@berg.example ::: anna.berg@home.example", "+46 8 123 456 ::: +46 70 123 4567"]])
+    r = imp(store, rules, f)
+    assert (r.created, r.rejected) == (1, 0)
+    lead = leads(store)[0]
+    assert (lead["email"], lead["phone"]) == ("anna@berg.example", "+468123456")
+    assert lead["attributes"]["other_emails"] == "anna.berg@home.example"
+    assert lead["attributes"]["other_phones"] == "+46 70 123 4567"
