@@ -270,18 +270,37 @@ def import_activities(store: Store, path: str, *, now: datetime, mapping: str | 
             tx.commit()
             tx = None
         pending: list[tuple[int, dict[str, Any]]] = []
-        for number, raw in stream:
-            result.read += 1
-            if isinstance(raw, BadRecord):
-                writer.write(number, raw.reason, None, None, {"_raw": raw.raw})
-                result.rejected += 1
-                continue
-            pending.append((number, raw))
-            if len(pending) >= CHUNK:
-                _import_chunk(store, conn, pending, columns, result, writer, now, default_region, dry_run)
-                pending = []
-        if pending:
+
+        def flush() -> None:
             _import_chunk(store, conn, pending, columns, result, writer, now, default_region, dry_run)
+            pending.clear()
+            if not dry_run:
+                conn.commit()  # end the read snapshot: the next chunk sees what this one wrote
+
+        try:
+            for number, raw in stream:
+                result.read += 1
+                if isinstance(raw, BadRecord):
+                    writer.write(number, raw.reason, None, None, {"_raw": raw.raw})
+                    result.rejected += 1
+                    continue
+                pending.append((number, raw))
+                if len(pending) >= CHUNK:
+                    flush()
+            if pending:
+                flush()
+        except (LeadctlError, KeyboardInterrupt) as exc:
+            if not dry_run:  # a file that cannot be read to the end leaves the store as it was
+                from ..ingest.batches import rollback_batch
+
+                conn.rollback()
+                rollback_batch(store, result.batch)
+                with store.begin() as c2:
+                    c2.execute(b.update().where(b.c.id == result.batch).values(
+                        status="failed" if isinstance(exc, LeadctlError) else "interrupted", finished_at=now,
+                        read=result.read, message=exc.describe() if isinstance(exc, LeadctlError)
+                        else "stopped by the user; its chunks were taken back"))
+            raise
         if result.types:
             check = check_activity_types(conn, rules, result.types, exclude_batch=result.batch)
             result.unknown_types, result.known_types = check.unknown, check.known

@@ -513,8 +513,10 @@ class _Undo:
             conn.execute(delete(HISTORY).where(HISTORY.c.batch_id == self.id, HISTORY.c.lead_id.in_(part)))
         relink_stage_history(conn, moved)
         kept = [k.lead_id for k in r.kept]
-        ident = and_(IDENTIFIERS.c.batch_id == self.id, IDENTIFIERS.c.lead_id.not_in(kept)) if kept \
-            else IDENTIFIERS.c.batch_id == self.id
+        # The ids the batch brought go; a value it replaced (a former phone) keeps finding the lead.
+        ident = and_(IDENTIFIERS.c.batch_id == self.id, IDENTIFIERS.c.kind.in_(("external_id", "placeholder")))
+        if kept:
+            ident = and_(ident, IDENTIFIERS.c.lead_id.not_in(kept))
         conn.execute(delete(IDENTIFIERS).where(ident))
         conn.execute(delete(DUPLICATES).where(DUPLICATES.c.batch_id == self.id))
         # The batch's rows count as not imported any more: importing its file again applies them.

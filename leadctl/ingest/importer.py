@@ -660,6 +660,8 @@ class _Importer:
         for k, v in row.values.items():
             if v is None or v == "":
                 continue
+            if k == "do_not_contact" and not v:
+                continue  # an opt-out stays: only a person (or `forget`) takes it back
             if k == "created_at" and current.get(k) is not None and v >= current[k]:
                 continue
             if k == "external_id" and current.get(k) and v != current[k]:

@@ -228,3 +228,11 @@ def test_a_cell_with_several_values_keeps_the_first_and_the_others(store, rules,
     assert (lead["email"], lead["phone"]) == ("anna@berg.example", "+468123456")
     assert lead["attributes"]["other_emails"] == "anna.berg@home.example"
     assert lead["attributes"]["other_phones"] == "+46 70 123 4567"
+
+
+def test_an_import_never_takes_an_opt_out_back(store, rules, tmp_path):
+    a = write_csv(tmp_path / "a.csv", ["Email", "Do Not Contact"], [["ann@acme.com", "yes"]])
+    b = write_csv(tmp_path / "b.csv", ["Email", "Do Not Contact", "Title"], [["ann@acme.com", "no", "CTO"]])
+    imp(store, rules, a)
+    imp(store, rules, b)
+    assert (leads(store)[0]["do_not_contact"], leads(store)[0]["title"]) == (True, "CTO")

@@ -353,3 +353,32 @@ def test_cli_activity_import_warns_unknown_type(store, rules, db_url, cli, tmp_p
     r = cli(db_url, "activity", "import", events)
     assert r.exit_code == 0, r.output
     assert "warning: activity type 'bogus_type' (2 rows)" in r.output and "demo_request" in r.output
+
+
+def test_an_activity_file_that_breaks_midway_leaves_nothing_and_a_failed_batch(store, rules, tmp_path, monkeypatch):
+    from leadctl.engine import activities as A
+    from leadctl.errors import InputError
+
+    monkeypatch.setattr(A, "CHUNK", 500)
+    imp(store, rules, write_csv(tmp_path / "l.csv", ["Email"], [["ann@acme.com"]]))
+    events = tmp_path / "e.csv"  # long enough that the bad byte lies beyond what the encoding sniffer reads
+    lines = ["email,type,at"] + [f"ann@acme.com,call,2026-11-{10 + i // 1440} {i // 60 % 24:02d}:{i % 60:02d}"
+                                 for i in range(4000)]
+    events.write_bytes(("\n".join(lines) + "\n").encode() + b"ann@acme.com,call,\xff\xfe 10:00\n")
+    with pytest.raises(InputError):
+        A.import_activities(store, str(events), now=NOW, rules=rules)
+    with store.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(ACTS)).scalar_one() == 0
+    assert list_batches(store)[0]["status"] == "failed"
+
+
+def test_the_same_event_in_two_chunks_is_stored_once(store, rules, tmp_path, monkeypatch):
+    from leadctl.engine import activities as A
+
+    monkeypatch.setattr(A, "CHUNK", 2)
+    imp(store, rules, write_csv(tmp_path / "l.csv", ["Email"], [["ann@acme.com"]]))
+    events = write_csv(tmp_path / "e.csv", ["email", "type", "at"], [
+        ["ann@acme.com", "call", "2026-11-18 10:00"], ["ann@acme.com", "call", "2026-11-18 11:00"],
+        ["ann@acme.com", "call", "2026-11-18 10:00"]])
+    res = A.import_activities(store, events, now=NOW, rules=rules)
+    assert (res.created, res.duplicates) == (2, 1)
