@@ -105,3 +105,5 @@ def leads_forget(ctx: typer.Context, lead: str = typer.Argument(..., help="Lead 
     r = forget_lead(store, f"id:{lead_id}", now=s.now)
     say(f"lead {r['lead']}: personal data erased ({r['fields_erased']} fields, "
         f"{r['activities_erased']} activities); anonymous facts kept for reports")
+    say("note: rejects files written by earlier imports, and the export files themselves, are outside the "
+        "database: delete the person's rows there too; importing such a file again would bring them back")

@@ -53,8 +53,6 @@ from .rows import DATES, HEAD_ROWS, Normaliser, Row, Sources, plan_values
 
 CHUNK = 5000
 MODES = ("upsert", "create", "update")
-MATCH_KEYS = MATCHABLE
-# Lead columns an import writes as read (besides the ones it derives); the stage goes through the funnel's names.
 
 Progress = Callable[[int], None]
 
@@ -115,9 +113,9 @@ def parse_match(text: str | Iterable[str]) -> tuple[tuple[str, ...], ...]:
     for item in items:
         parts = tuple(p.strip() for p in item.split("+") if p.strip())
         for p in parts:
-            if p not in MATCH_KEYS:
+            if p not in MATCHABLE:
                 raise UsageError(f"--match: '{p}' is not a match key",
-                                 hint="use " + ", ".join(MATCH_KEYS)
+                                 hint="use " + ", ".join(MATCHABLE)
                                  + " or a composite such as first_name+last_name+company")
         if parts:
             keys.append(parts)

@@ -111,7 +111,7 @@ class Batch(SQLModel, table=True):
     files: str = Field(sa_column=Column(Text, nullable=False))
     sha256: str = Field(max_length=64, index=True)
     options: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
-    status: str = Field(default="running", max_length=20)  # running | complete | failed | undone
+    status: str = Field(default="running", max_length=20)  # running | complete | failed | interrupted | undone
     started_at: datetime = Field(sa_type=DateTime, nullable=False)
     finished_at: Optional[datetime] = Field(default=None, sa_type=DateTime)
     read: int = 0
