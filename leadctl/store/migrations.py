@@ -75,10 +75,10 @@ def _lead_foreign_keys(conn: Connection) -> None:
         else:
             conn.execute(text(f"DELETE FROM {name} WHERE {orphan}"))
             # A table this upgrade created (create_all, before the steps) has its keys already.
-            present = {fk["name"] for fk in inspect(conn).get_foreign_keys(name)}
+            present = {str(fk["name"]) for fk in inspect(conn).get_foreign_keys(name)}
             # (Not AddConstraint: it would mark the models' constraint as no longer part of CREATE TABLE.)
             for fk in table.foreign_keys:
-                if fk.constraint.name in present:
+                if str(fk.constraint.name) in present:
                     continue
                 conn.execute(text(f"ALTER TABLE {name} ADD CONSTRAINT {fk.constraint.name} FOREIGN KEY "
                                   f"({fk.parent.name}) REFERENCES {leads.name} (id) ON DELETE CASCADE"))
