@@ -41,7 +41,8 @@ from ..notify import NotifyError, mask_url, post_json, send_mail
 from ..store.db import serialise
 from ..store.models import Followup, Lead, Owner, SlaBreach
 from .bizhours import Calendars, owner_zones
-from .followups import PENDING, create_inactivity_tasks, lead_label, overdue_text
+from .due import DueTask, lead_label, overdue_text
+from .followups import PENDING, create_inactivity_tasks
 from .sla import check_sla
 
 FOLLOWUPS = Followup.__table__
@@ -54,18 +55,8 @@ UNASSIGNED = "(unassigned)"
 
 
 @dataclass
-class TaskItem:
-    id: int
-    lead_id: int
-    lead: str
-    action: str
-    kind: str
-    cadence: str | None
-    step: int | None
-    due_at: datetime
-    due_local: str
-    overdue: str
-    note: str | None = None
+class TaskItem(DueTask):
+    """A due task in an owner's digest."""
 
     def line(self) -> str:
         tag = f"overdue {self.overdue}" if self.overdue else "due now"
@@ -210,8 +201,9 @@ def collect(conn, rules, now: datetime, cals: Calendars) -> list[Digest]:
     for r in conn.execute(q):
         cal = cals.for_owner(r.cur_owner)
         digest(r.cur_owner).tasks.append(TaskItem(
-            r.id, r.lead_id, lead_label(r.first_name, r.last_name, r.email, r.company, r.lead_id), r.action,
-            r.kind, r.cadence, r.step, r.due_at, cal.local_text(r.due_at), overdue_text(r.due_at, now), r.note))
+            r.id, r.lead_id, lead_label(r.first_name, r.last_name, r.email, r.company, r.lead_id), r.cur_owner,
+            r.action, r.kind, r.cadence, r.step, r.due_at, cal.local_text(r.due_at), overdue_text(r.due_at, now),
+            r.note))
     bq = (select(BREACHES.c.id, BREACHES.c.lead_id, BREACHES.c.rule, BREACHES.c.due_at,
                  func.coalesce(LEADS.c.owner, BREACHES.c.owner).label("cur_owner"),
                  LEADS.c.first_name, LEADS.c.last_name, LEADS.c.email, LEADS.c.company)
