@@ -19,9 +19,7 @@ from typing import Any, Iterable
 
 from leadctl.fields import IDENTITY
 
-STRONG = ("email", "external_id", "linkedin")
 DEFAULT_MATCH = ("email", "external_id", "linkedin", "phone")  # the keys an import finds leads by, in order
-WEAK = ("phone",)
 
 # Addresses that are a form's filler, never a person's: a placeholder whatever the rows say.
 _FILLER_LOCALS = frozenset({"noemail", "no-email", "no_email", "nomail", "noreply", "no-reply", "donotreply",
@@ -66,11 +64,6 @@ def names_confirm(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return names_agree(a, b) and any(a.get(p) and b.get(p) for p in ("first_name", "last_name"))
 
 
-def companies_agree(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    x, y = a.get("company"), b.get("company")
-    return not x or not y or _plain(x) == _plain(y)
-
-
 @dataclass
 class Ids:
     """The identifiers one lead (stored or being built) is known by."""
@@ -97,9 +90,6 @@ class Ids:
             self.placeholders.add(value)
         elif kind == "external_id":
             self.externals.setdefault(system, set()).add(value)
-
-    def values(self, kind: str) -> set[str]:
-        return {"email": self.emails, "linkedin": self.linkedin, "phone": self.phones}[kind]
 
     def add_row(self, values: dict[str, Any], system: str, placeholder: str | None = None) -> None:
         if values.get("email"):

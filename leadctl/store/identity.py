@@ -9,9 +9,6 @@ from sqlalchemy.engine import Connection
 
 from . import models
 
-STRONG = ("email", "external_id", "linkedin")  # two different values of one kind are two people
-KINDS = STRONG + ("phone",)                    # a shared phone is a switchboard as often as a person
-
 
 def add_identifiers(conn: Connection, rows: Iterable[dict]) -> None:
     """Record identifiers: dicts with lead_id, kind, value, system, batch_id."""
