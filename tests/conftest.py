@@ -196,3 +196,12 @@ def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> str:
         w.writerow(header)
         w.writerows(rows)
     return str(path)
+
+
+def rejects(tmp_path) -> list[dict[str, str]]:
+    """The rows of `tmp_path/rejects.csv` (rejects and warnings), none when the import wrote none."""
+    path = tmp_path / "rejects.csv"
+    if not path.exists():
+        return []
+    with open(path, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))

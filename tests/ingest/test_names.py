@@ -2,7 +2,6 @@
 vendor test rows rejected; status vocabularies of other systems; ambiguous date columns."""
 from __future__ import annotations
 
-import csv
 import random
 from datetime import datetime
 
@@ -13,7 +12,7 @@ from leadctl.ingest import normalize as N
 from leadctl.ingest.importer import ImportOptions, import_leads
 from leadctl.store import models
 
-from conftest import write_csv
+from conftest import rejects, write_csv
 
 NOW = datetime(2026, 11, 20, 10, 0)
 
@@ -26,14 +25,6 @@ def leads(store) -> dict[str, dict]:
     t = models.Lead.__table__
     with store.connect() as conn:
         return {r.email: dict(r._mapping) for r in conn.execute(select(t))}
-
-
-def rejects(tmp_path) -> list[dict[str, str]]:
-    path = tmp_path / "rejects.csv"
-    if not path.exists():
-        return []
-    with open(path, encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
 
 
 # -- the parser ------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 a number nothing reads is kept raw with a warning that names the fix. `leadctl init --region`."""
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from leadctl.setup import locale_region, project_region, set_region
 from leadctl.store import models
 from leadctl.store.db import open_store
 
-from conftest import sqlite_only, write_csv
+from conftest import rejects, sqlite_only, write_csv
 
 NOW = __import__("datetime").datetime(2026, 11, 20, 10, 0)
 
@@ -35,14 +34,6 @@ def attributes(store, email: str) -> dict:
     t = models.Lead.__table__
     with store.connect() as conn:
         return conn.execute(select(t.c.attributes).where(t.c.email == email)).scalar_one() or {}
-
-
-def rejects(tmp_path) -> list[dict[str, str]]:
-    path = tmp_path / "rejects.csv"
-    if not path.exists():
-        return []
-    with open(path, encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
 
 
 def test_most_numbers_carry_plus33_so_the_national_ones_are_french(store, rules, tmp_path):
