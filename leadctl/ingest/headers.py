@@ -102,19 +102,19 @@ def __getattr__(name: str):
 
 
 def _check_target(target: str, *, file: str | None = None, line: int | None = None,
-                  what: str = "field") -> str:
+                  what: str = "field", fields: tuple[str, ...] = FIELDS) -> str:
     """The field or `attributes.<key>` a user named, or UsageError listing what is allowed."""
     t = target.strip()
-    if t in FIELDS:
+    if t in fields:
         return t
-    if t.lower() in FIELDS:
+    if t.lower() in fields:
         return t.lower()
     if t.lower().startswith(ATTRIBUTES_PREFIX):
         key = snake_case(t[len(ATTRIBUTES_PREFIX):])
         if key:
             return ATTRIBUTES_PREFIX + key
-    raise UsageError(f"unknown {what} {target!r}{did_you_mean(t.lower(), FIELDS)}", file=file, line=line,
-                     hint="allowed: " + ", ".join(FIELDS) + ", or attributes.<name>")
+    raise UsageError(f"unknown {what} {target!r}{did_you_mean(t.lower(), fields)}", file=file, line=line,
+                     hint="allowed: " + ", ".join(fields) + ", or attributes.<name>")
 
 
 def parse_map_option(option: str) -> tuple[str, str]:
@@ -350,8 +350,10 @@ _TOP_KEYS = ("version", "columns", "defaults", "match", "aliases")
 _COLUMN_KEYS = ("field", "values", "format")
 
 
-def load_mapping(path: str) -> MappingSpec:
+def load_mapping(path: str, *, fields: tuple[str, ...] = FIELDS) -> MappingSpec:
     """Read and validate a mapping file (YAML, loaded safely; every scalar read as text).
+
+    `fields` are the targets a column may name (an activity import passes its own).
 
     Mistakes raise UsageError with the file and line: unknown keys, unknown fields,
     wrong shapes. An unreadable file raises InputError.
@@ -388,7 +390,8 @@ def load_mapping(path: str) -> MappingSpec:
         return node.value.strip()
 
     def target(node, what: str) -> str:
-        return _check_target(scalar(node, what), file=path, line=node.start_mark.line + 1, what=what)
+        return _check_target(scalar(node, what), file=path, line=node.start_mark.line + 1, what=what,
+                             fields=fields)
 
     columns: dict[str, ColumnSpec] = {}
     defaults: dict[str, str] = {}
