@@ -59,6 +59,7 @@ CATALOGUE: tuple[LeadField, ...] = (
     _field("source", imported=True, sortable=True, merge="fill"),
     _field("campaign", imported=True, sortable=True, merge="fill"),
     _field("stage", imported=True, sortable=True),
+    _field("lost_reason", imported=True, sortable=True),  # a name of stages.yaml's lost_reasons, for lost leads
     _field("temperature", sortable=True),
     _field("score", "int", sortable=True),
     _field("fit_score", "int", sortable=True),

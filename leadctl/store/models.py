@@ -100,6 +100,8 @@ class Lead(SQLModel, table=True):
     explanation: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
     batch_id: Optional[int] = Field(default=None, index=True)
     erased_at: Optional[datetime] = Field(default=None, sa_type=DateTime)
+    # Why a lost lead was lost: a name from stages.yaml's `lost_reasons` (None: unspecified).
+    lost_reason: Optional[str] = Field(default=None, max_length=100)
 
 
 class Batch(SQLModel, table=True):
@@ -224,6 +226,10 @@ class Activity(SQLModel, table=True):
     note: Optional[str] = Field(default=None, sa_column=Column(Text))
     source: Optional[str] = Field(default=None, max_length=200)
     batch_id: Optional[int] = None
+    # The marketing touch this activity was, for attribution (`source` above says what recorded it):
+    # the source (utm_source) and campaign (utm_campaign) that brought the lead here.
+    touch_source: Optional[str] = Field(default=None, sa_column=Column(Text))
+    campaign: Optional[str] = Field(default=None, sa_column=Column(Text))
 
 
 class Owner(SQLModel, table=True):
