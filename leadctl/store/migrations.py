@@ -98,7 +98,7 @@ STEPS: tuple[Step, ...] = (
          "foreign keys with ON DELETE CASCADE from every child table of leads"),
     Step("imported_rows", None, "imported_rows: the rows each import folded in, so a re-import is a no-op"),
     Step("touches_and_lost_reasons", None,
-         "activities.touch_source and activities.campaign (attribution); leads.lost_reason (the lost-reason catalogue)"),
+         "activities.touch_source, activities.campaign (attribution); leads.lost_reason (lost reasons)"),
 )
 NAMES = tuple(s.name for s in STEPS)
 
