@@ -196,7 +196,7 @@ def _touch_rows(conn, flt: LeadFilter) -> Iterator:
 
 def attribution_report(store, stages: Sequence[StageInfo], sources: Sequence[SourceInfo], flt: LeadFilter, *,
                        model: str = "linear", half_life: timedelta = DEFAULT_HALF_LIFE) -> AttributionReport:
-    """Credit for leads, qualified leads and wins, spread by `model` over each lead's touches; by source and campaign."""
+    """Credit for leads, qualified leads and wins spread by `model` over each lead's touches, by source and campaign."""
     if model not in MODELS:
         from ..words import did_you_mean
 

@@ -86,7 +86,7 @@ def _fixture(store):
         conn.execute(t.insert(), [
             dict(lead_id=won, type="page_view", at=D + timedelta(days=1), touch_source="LinkedIn", campaign="abm"),
             dict(lead_id=won, type="webinar", at=D + timedelta(days=5), touch_source="webinar", campaign=None),
-            dict(lead_id=won, type="page_view", at=D + timedelta(days=20), touch_source="late", campaign=None),  # after winning
+            dict(lead_id=won, type="page_view", at=D + timedelta(days=20), touch_source="late", campaign=None),  # late
             dict(lead_id=won, type="call", at=D + timedelta(days=3), touch_source=None, campaign=None),  # no touch
         ])
         q = add_lead(conn, source="AdWords", created_at=D, history=[("new", D), ("mql", D + timedelta(days=4))])
