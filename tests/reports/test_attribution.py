@@ -161,3 +161,17 @@ def test_cli_attribution(store, db_url, run):
     assert res.exit_code == 0 and "Attribution" in res.output and "LinkedIn" in res.output
     res = run(db_url, "report", "attribution", "--model", "nope")
     assert res.exit_code == 2 and "first, last, linear" in res.output
+
+
+def test_cli_attribution_pictures(store, db_url, run, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    _fixture(store)
+    svg, png, page = tmp_path / "a.svg", tmp_path / "a.png", tmp_path / "a.html"
+    res = run(db_url, "report", "attribution", "--svg", str(svg), "--png", str(png), "--html", str(page))
+    assert res.exit_code == 0, res.output
+    text = svg.read_text()
+    ET.fromstring(text)
+    assert "LinkedIn" in text and "webinar" in text
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<svg" in page.read_text() and "AdWords" in page.read_text()
