@@ -65,6 +65,7 @@ CATALOGUE: tuple[LeadField, ...] = (
     _field("fit_score", "int", sortable=True),
     _field("engagement_score", "int", sortable=True),
     _field("grade", sortable=True),
+    _field("predicted", "float", sortable=True),  # 0–1: the chance of winning by rules/model.yaml (process)
     _field("owner", imported=True, sortable=True, merge="fill"),
     _field("team", sortable=True, merge="fill"),
     _field("created_at", "datetime", imported=True, sortable=True, merge="earliest"),
@@ -84,6 +85,7 @@ CATALOGUE: tuple[LeadField, ...] = (
     _field("stages_entered", record=True, shown=False),         # every stage the history shows (store.history)
     _field("assigned_manually", "bool", record=True, shown=False),  # routing leaves such a lead alone
     _field("batch_id", "int", record=True, shown=False),        # the import that created it
+    _field("processed", "int", record=True, shown=False),       # the process run that last evaluated it
 )
 BY_NAME = {f.name: f for f in CATALOGUE}
 

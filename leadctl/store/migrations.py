@@ -54,6 +54,12 @@ def _fill_identifiers(conn: Connection) -> None:
     backfill_identifiers(conn)
 
 
+def _install_processed_trigger(conn: Connection) -> None:
+    from .dirty import install
+
+    install(conn)
+
+
 # The tables whose rows belong to one lead (lead_id, and possible_duplicates.other_id).
 LEAD_CHILDREN = ("stage_history", "activities", "assignments", "sla_breaches", "followups", "batch_changes",
                  "lead_identifiers", "possible_duplicates")
@@ -99,6 +105,9 @@ STEPS: tuple[Step, ...] = (
     Step("imported_rows", None, "imported_rows: the rows each import folded in, so a re-import is a no-op"),
     Step("touches_and_lost_reasons", None,
          "activities.touch_source, activities.campaign (attribution); leads.lost_reason (lost reasons)"),
+    Step("leads_predicted", None, "leads.predicted: the chance of winning by rules/model.yaml"),
+    Step("leads_processed", _install_processed_trigger,
+         "leads.processed and the trigger that clears it on other writes (process re-evaluates only changed leads)"),
 )
 NAMES = tuple(s.name for s in STEPS)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Index, Integer, Text
+from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Index, Integer, Text, event
 from sqlmodel import Field, SQLModel
 
 from ..fields import EXPORTED
@@ -102,6 +102,17 @@ class Lead(SQLModel, table=True):
     erased_at: Optional[datetime] = Field(default=None, sa_type=DateTime)
     # Why a lost lead was lost: a name from stages.yaml's `lost_reasons` (None: unspecified).
     lost_reason: Optional[str] = Field(default=None, max_length=100)
+    # The run of `process` that last evaluated the lead; a trigger clears it on any other write (store/dirty.py).
+    processed: Optional[int] = Field(default=None, sa_type=BigInteger)
+    # The chance of winning (0–1) by rules/model.yaml, set by `process` (None: no model).
+    predicted: Optional[float] = None
+
+
+@event.listens_for(Lead.__table__, "after_create")  # type: ignore[attr-defined]
+def _lead_triggers(target, connection, **kw) -> None:
+    from .dirty import install
+
+    install(connection)
 
 
 class Batch(SQLModel, table=True):
