@@ -525,6 +525,24 @@ def _cross_checks(states: dict[str, _FileState], problems: list[RuleProblem]) ->
         to = item.get("to")
         if stages is not None and isinstance(to, str) and not stages.known(to):
             unknown(qual_st, ("stages", i, "to"), f"rule '{_text(item.get('name')) or f'to {to}'}'", stages, to)
+    # A lost reason (on a rule to a lost stage) is one of stages.yaml's lost_reasons.
+    stages_model = states["stages.yaml"].model
+    catalogue = stages_model if isinstance(stages_model, StagesConfig) else StagesConfig()
+    for i, item in _items(qual_st.data, "stages"):
+        reason, to = _text(item.get("lost_reason")), _text(item.get("to"))
+        if not reason:
+            continue
+        who = f"rule '{_text(item.get('name')) or f'to {to}'}'"
+        kind = next((s.kind for s in catalogue.stages if s.name == catalogue.resolve(to)), None) if to else None
+        if catalogue.lost_reason(reason) is None:
+            names = [r.name for r in catalogue.lost_reasons]
+            problems.append(RuleProblem(qual_st.display, qual_st.lines.line(("stages", i, "lost_reason")),
+                                        f"{who}: unknown lost reason '{reason}'{did_you_mean(reason, names)}",
+                                        hint="lost reasons (stages.yaml lost_reasons): " + ", ".join(names)))
+        elif kind != "lost" and catalogue.resolve(to) is not None:
+            problems.append(RuleProblem(qual_st.display, qual_st.lines.line(("stages", i, "lost_reason")),
+                                        f"{who}: lost_reason is for rules to a lost stage, and '{to}' is not one",
+                                        hint="lost stages: " + ", ".join(catalogue.lost)))
     qual: QualificationConfig | None = qual_st.model
     if qual is not None and stages is not None:
         fixed = tuple(r if (stages.canonical(r.to) or r.to) == r.to

@@ -134,12 +134,62 @@ def _alias_lookup(items) -> dict[str, str]:
     return lookup
 
 
+class LostReason(_Model):
+    """Why a lead was lost: a name (what is stored), a display label and aliases (other systems' values)."""
+
+    name: Text
+    label: Optional[Text] = None
+    aliases: tuple[Text, ...] = ()
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name
+
+
+DEFAULT_LOST_REASONS = (
+    {"name": "no_budget", "label": "No budget", "aliases": ("Too expensive", "Price", "Budget")},
+    {"name": "no_decision_maker", "label": "No decision maker"},
+    {"name": "chose_competitor", "label": "Chose a competitor", "aliases": ("Competitor", "Lost to competitor")},
+    {"name": "no_response", "label": "No response", "aliases": ("Unresponsive", "No contact", "Not responsive")},
+    {"name": "not_a_fit", "label": "Not a fit", "aliases": ("Not interested", "Bad fit", "Not qualified")},
+    {"name": "duplicate", "label": "Duplicate"},
+    {"name": "bad_data", "label": "Bad data", "aliases": ("Invalid contact", "Wrong contact details")},
+)
+
+
 class StagesConfig(_File):
     """Funnel stages in order; `resolve` maps names and aliases (any case) to names."""
 
     stages: tuple[Stage, ...] = Field(default_factory=lambda: tuple(Stage(**s) for s in DEFAULT_STAGES))
     allow_backward: bool = False
+    # The catalogue a lost lead's reason comes from (`leads stage LEAD lost --reason`, imports, rules).
+    lost_reasons: tuple[LostReason, ...] = Field(
+        default_factory=lambda: tuple(LostReason(**r) for r in DEFAULT_LOST_REASONS))
     _lookup: dict = PrivateAttr(default_factory=dict)
+    _reasons: dict = PrivateAttr(default_factory=dict)
+
+    @field_validator("lost_reasons")
+    @classmethod
+    def _check_reasons(cls, reasons):
+        if not reasons:
+            raise ValueError("needs at least one reason (leave the key out for the default catalogue)")
+        return _unique_names(reasons, "lost reason")
+
+    def lost_reason(self, value: Any) -> Optional[LostReason]:
+        """The catalogue reason a name, label or alias (any case, trimmed) names, else None."""
+        if value is None:
+            return None
+        name = self._reasons.get(_norm(value))
+        return next((r for r in self.lost_reasons if r.name == name), None) if name else None
+
+    def check_lost_reason(self, value: str) -> str:
+        """The reason's name; UsageError listing the catalogue for an unknown one."""
+        found = self.lost_reason(value)
+        if found is None:
+            names = tuple(r.name for r in self.lost_reasons)
+            raise UsageError(f"unknown lost reason '{value}'{did_you_mean(str(value), names)}",
+                             hint="lost reasons (stages.yaml lost_reasons): " + ", ".join(names))
+        return found.name
 
     @field_validator("stages")
     @classmethod
@@ -153,6 +203,10 @@ class StagesConfig(_File):
 
     def model_post_init(self, _ctx) -> None:
         self._lookup = _alias_lookup(self.stages)
+        self._reasons = _alias_lookup(self.lost_reasons)
+        for r in self.lost_reasons:
+            if r.label:
+                self._reasons.setdefault(_norm(r.label), r.name)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -335,6 +389,16 @@ class StageRule(_Model):
     when: When = ALWAYS
     name: Optional[Text] = None
     reason: Optional[Text] = None
+    # A rule to a lost stage may name the catalogue's reason (stages.yaml lost_reasons); `rules check`
+    # refuses an unknown one. It is kept with the stage change like `reason` (before it, when both are given).
+    lost_reason: Optional[Text] = None
+
+    @model_validator(mode="after")
+    def _lost_reason_in_detail(self):
+        if self.lost_reason and not (self.reason or "").startswith(self.lost_reason):
+            text = self.lost_reason + (f": {self.reason}" if self.reason else "")
+            object.__setattr__(self, "reason", text)
+        return self
 
     @property
     def label(self) -> str:
