@@ -34,6 +34,7 @@ from typing import Any, Callable, Iterable, Sequence
 from sqlalchemy import Text, and_, cast, func, select
 
 from ..fields import DAYS_SINCE
+from ..model.step import PredictStep
 from ..rules.loader import lead_conditions
 from ..store import bulk
 from ..store.history import record_stage_changes
@@ -101,8 +102,8 @@ def rules_digest(rules) -> int:
 
 
 def load_steps() -> list[Step]:
-    """The steps of every run, in order: routing (after the SLA check) and follow-ups."""
-    return [RoutingStep(checks=[sla_check]), FollowupStep()]
+    """The steps of every run, in order: prediction (before scoring), routing (after the SLA check), follow-ups."""
+    return [PredictStep(), RoutingStep(checks=[sla_check]), FollowupStep()]
 
 
 class Pipeline:
@@ -112,6 +113,8 @@ class Pipeline:
         self.rules = rules
         self.now = now
         self.steps = list(steps)
+        for step in self.steps:  # optional: a step that plans its reads from the rules (the model file)
+            getattr(step, "bind", _skip)(rules)
         self.scorer = Scorer(rules.scoring)
         self.score_on = not (self.scorer.empty and rules.scoring.grades is None)
         self.qualifier = Qualifier(rules.qualification, rules.stages)
@@ -294,6 +297,10 @@ def _getter(writes: list[str], keys) -> Callable[[dict], tuple]:
     return lambda lead: tuple(lead.get(c) for c in writes)
 
 
+def _skip(*args) -> None:
+    return None
+
+
 @contextmanager
 def _same(conn):
     yield conn
@@ -346,6 +353,8 @@ def run_pipeline(ctx: ProcessContext, pipeline: Pipeline, txn: Callable[[], Any]
             before = [values(lead) for lead in leads]
             fps = [_stored_fp(lead.pop("_fp")) for lead in leads]
             records = pipeline.load_activity(conn, leads, ranged)
+            for step in pipeline.steps:  # optional: a step whose values scoring and qualification read
+                getattr(step, "before", _skip)(ctx, leads)
             history = pipeline.compute(ctx, leads, records)
             for step in pipeline.steps:
                 step.chunk(ctx, leads)

@@ -85,7 +85,9 @@ def test_process_runs_routing_after_the_sla_check_and_follow_ups():
     from leadctl.engine.process import load_steps
     from leadctl.engine.routing import RoutingStep
     from leadctl.engine.sla import sla_check
+    from leadctl.model.step import PredictStep
 
-    routing, followups = load_steps()
+    predict, routing, followups = load_steps()
+    assert isinstance(predict, PredictStep)
     assert isinstance(routing, RoutingStep) and routing.checks == (sla_check,)
     assert isinstance(followups, FollowupStep)

@@ -1,0 +1,57 @@
+"""The `process` step that stores each lead's `predicted` probability from `rules/model.yaml`.
+
+It runs before scoring and qualification (`before`), so their conditions, routing and
+cadences all read this run's value. Without a model file it does nothing and reads
+nothing; a lead's `predicted` stays as stored.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .facts import columns_for, fact, reads_activity
+from .model import Model, load_model
+
+
+class PredictStep:
+    """Sets lead["predicted"] (0–1, rounded to 12 places so re-runs compare equal)."""
+
+    def __init__(self) -> None:
+        self.model: Model | None = None
+        self.columns: frozenset[str] = frozenset()
+        self.writes: frozenset[str] = frozenset()
+        self.needs_activity = False
+
+    def bind(self, rules: Any) -> None:
+        """Read the rules folder's model (before the pipeline plans its reads)."""
+        self.model = load_model(rules.directory)
+        if self.model is not None:
+            self.columns = frozenset(columns_for(self.model.facts) | {"predicted"})
+            self.writes = frozenset({"predicted"})
+            self.needs_activity = reads_activity(self.model.facts)
+
+    def start(self, ctx) -> None:
+        pass
+
+    def before(self, ctx, leads: list[dict]) -> None:
+        """Once per chunk, before scoring: compute every lead's probability."""
+        model = self.model
+        if model is None:
+            return
+        now = ctx.now
+        names = model.facts
+        changed = 0
+        for lead in leads:
+            if "attributes" in self.columns and lead.get("attributes") is None:
+                lead["attributes"] = {}
+            p = round(model.probability({n: fact(lead, n, now) for n in names}), 12)
+            if p != lead.get("predicted"):
+                changed += 1
+            lead["predicted"] = p
+        ctx.counts["predicted"] += len(leads)
+        ctx.counts["predictions_changed"] += changed
+
+    def chunk(self, ctx, leads: list[dict]) -> None:
+        pass
+
+    def finish(self, ctx) -> None:
+        pass
