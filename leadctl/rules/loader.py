@@ -535,10 +535,10 @@ def _cross_checks(states: dict[str, _FileState], problems: list[RuleProblem]) ->
         who = f"rule '{_text(item.get('name')) or f'to {to}'}'"
         kind = next((s.kind for s in catalogue.stages if s.name == catalogue.resolve(to)), None) if to else None
         if catalogue.lost_reason(reason) is None:
-            names = [r.name for r in catalogue.lost_reasons]
+            catalogued = [r.name for r in catalogue.lost_reasons]
             problems.append(RuleProblem(qual_st.display, qual_st.lines.line(("stages", i, "lost_reason")),
-                                        f"{who}: unknown lost reason '{reason}'{did_you_mean(reason, names)}",
-                                        hint="lost reasons (stages.yaml lost_reasons): " + ", ".join(names)))
+                                        f"{who}: unknown lost reason '{reason}'{did_you_mean(reason, catalogued)}",
+                                        hint="lost reasons (stages.yaml lost_reasons): " + ", ".join(catalogued)))
         elif kind != "lost" and catalogue.resolve(to) is not None:
             problems.append(RuleProblem(qual_st.display, qual_st.lines.line(("stages", i, "lost_reason")),
                                         f"{who}: lost_reason is for rules to a lost stage, and '{to}' is not one",
