@@ -328,3 +328,14 @@ def dump_model(model: Model, path: str) -> None:
             "# cap a weight). Weights are log-odds of winning; won/lost count the training leads.\n")
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(head + text)
+
+
+def model_problems(directory: str | os.PathLike) -> list[RuleProblem]:
+    """The mistakes of a rules folder's model.yaml (none when it is absent or right), for `rules check`."""
+    try:
+        load_model(directory)
+    except RulesError as exc:
+        return list(exc.problems)
+    except OSError as exc:
+        return [RuleProblem(model_path(directory), None, f"cannot be read: {exc.strerror or exc}")]
+    return []

@@ -172,6 +172,9 @@ def _load_rules(directory: str | os.PathLike, modes: dict[int, str]) -> RuleSet:
     # References between files are checked even when a file has other mistakes, against the
     # names that can be read, so one run reports everything.
     _cross_checks(states, problems)
+    from leadctl.model.model import model_problems  # model.yaml: the predictive model's own checks
+
+    problems.extend(model_problems(directory))
 
     if problems:
         raise RulesError(_ordered(problems, [st.display for st in states.values()]))
