@@ -91,7 +91,9 @@ def _table(out, title: str, cols: tuple, rows: list) -> None:
 @app.command("stage")
 def leads_stage(ctx: typer.Context, lead: str = typer.Argument(..., help="Lead id, e-mail or external id."),
                 stage: str = typer.Argument(..., help="Stage name or alias."),
-                reason: Optional[str] = typer.Option(None, "--reason", help="Why (kept in the stage history)."),
+                reason: Optional[str] = typer.Option(
+                    None, "--reason", help="Why (kept in the stage history); to a lost stage: a reason of "
+                                           "stages.yaml's lost_reasons."),
                 force: bool = typer.Option(False, "--force", help="Allow a move back in the funnel.")) -> None:
     """Move a lead to a stage by hand (forward only unless --force)."""
     from ..engine.stages import set_stage

@@ -7,7 +7,10 @@ Stage names and aliases are accepted in any case. A move back in the funnel (by
 the same order the rules use: open stages by position, then won, then lost; leaving
 a won/lost stage is always "back") is refused unless stages.yaml says
 `allow_backward: true` or `force` is given. Every move writes a stage_history row
-with cause "manual" and the reason as detail.
+with cause "manual" and the reason as detail. A move to a lost stage takes its reason
+from stages.yaml's `lost_reasons` (a name, label or alias; anything else is refused
+with the catalogue) and stores its name as the lead's `lost_reason`; a move elsewhere
+clears it, and its reason stays free text.
 """
 from __future__ import annotations
 
@@ -64,7 +67,11 @@ def set_stage(store, lead_ref, stage: str, *, reason: str | None = None, force: 
         stages = StagesConfig()
     elif hasattr(stages, "stages") and not hasattr(stages, "resolve"):
         stages = stages.stages
-    target = stages.get(stage).name   # UsageError with "did you mean" for unknown stages
+    target_stage = stages.get(stage)   # UsageError with "did you mean" for unknown stages
+    target = target_stage.name
+    lost_reason = None
+    if target_stage.kind == "lost" and reason is not None:
+        lost_reason = stages.check_lost_reason(reason)
     with store.begin() as conn:
         lead_id = resolve_lead(conn, lead_ref)
         current = conn.execute(select(LEADS.c.stage).where(LEADS.c.id == lead_id)).scalar_one()
@@ -79,7 +86,7 @@ def set_stage(store, lead_ref, stage: str, *, reason: str | None = None, force: 
                              "and stages only move forward (allow_backward: false); use --force to move it anyway",
                              hint="leadctl leads stage LEAD STAGE --force --reason '...'")
         conn.execute(LEADS.update().where(LEADS.c.id == lead_id)
-                     .values(stage=target, stage_changed_at=now, updated_at=now))
+                     .values(stage=target, stage_changed_at=now, updated_at=now, lost_reason=lost_reason))
         record_stage_changes(conn, [dict(lead_id=lead_id, from_stage=current, to_stage=target, at=now,
                                          cause="manual", detail=reason)])
     return StageResult(lead_id, current, target, True, forced=backward)
