@@ -15,7 +15,6 @@ Definitions used by the reports (and their tests):
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 from typing import Any, Iterable, Sequence
@@ -25,76 +24,38 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
 from ..clock import naive_utc
-from ..engine.contact import CONTACT_TYPES as _CONTACT_TYPES
 from ..engine.leadquery import LEADS, LeadFilter, lead_conditions
-from ..rules.schema import DEFAULT_STAGES as _SCHEMA_STAGES
 from ..store.history import SEP
 from ..store.models import Activity, StageChange
+from .data import (
+    ALL,
+    CONTACT_TYPES,
+    NONE_LABEL,
+    StageInfo,
+    Stages,
+    default_stages,
+    pick as _pick,
+    rate,
+    rnd,
+    stage_list,
+    stepped_percentiles,
+)
 
 HISTORY = StageChange.__table__
 ACTIVITIES = Activity.__table__
 
-# Activity types that count as a person contacting the lead (first-response time).
-CONTACT_TYPES = tuple(sorted(_CONTACT_TYPES))  # one definition of a contact: engine.contact
-NONE_LABEL = "(none)"
-
-
-# ---------------------------------------------------------------- stages
-
-@dataclass(frozen=True)
-class StageInfo:
-    name: str
-    label: str | None = None
-    kind: str | None = None  # None | "won" | "lost"
-
+__all__ = ["ALL", "CONTACT_TYPES", "NONE_LABEL", "StageInfo", "stage_list", "rate", "rnd", "DEFAULT_STAGES", "Funnel"]
 
 # The funnel without a stages.yaml: the rules' own default (rules/schema.py), as reports see it.
-DEFAULT_STAGES = tuple(StageInfo(s["name"], s.get("label"), s.get("kind")) for s in _SCHEMA_STAGES)
+DEFAULT_STAGES = tuple(default_stages())
 
 
-def stage_list(rules: Any | None) -> list[StageInfo]:
-    """The rule set's stages in funnel order — or, without a stages.yaml, the default list.
-
-    Without rules the fallback is the rules' default funnel (rules.schema.DEFAULT_STAGES).
-    """
-    raw = getattr(rules, "stages", None) if rules is not None else None
-    if raw is not None and not isinstance(raw, (list, tuple)) and hasattr(raw, "stages"):
-        raw = raw.stages  # a Stages object wrapping the list
-    out = []
-    for s in list(raw or []):
-        name = getattr(s, "name", None) or (s.get("name") if isinstance(s, dict) else None)
-        if not name:
-            continue
-        get = (lambda k, s=s: s.get(k)) if isinstance(s, dict) else (lambda k, s=s: getattr(s, k, None))
-        kind = get("kind")
-        kind = getattr(kind, "value", kind)
-        out.append(StageInfo(str(name), get("label"), str(kind) if kind else None))
-    return out or list(DEFAULT_STAGES)
-
-
-class Funnel:
-    """The stage list split the way reports need it: funnel stages (with won) and lost ones apart."""
-
-    def __init__(self, stages: Sequence[StageInfo]):
-        self.stages = list(stages)
-        self.funnel = [s for s in self.stages if s.kind != "lost"]
-        self.lost = [s for s in self.stages if s.kind == "lost"]
-        self.won = [s for s in self.funnel if s.kind == "won"]
-        self.index = {s.name: i for i, s in enumerate(self.funnel)}
+class Funnel(Stages):
+    """The stage list split the way reports need it, with the SQL of a stage's funnel position."""
 
     def index_of(self, column) -> ColumnElement:
         """SQL: the funnel position of a stage-name column (NULL for lost or unknown stages)."""
         return case(self.index, value=column, else_=None) if self.index else literal(None, Integer)
-
-    @property
-    def won_index(self) -> int | None:
-        return self.index[self.won[0].name] if self.won else None
-
-    def named_or_nth(self, name: str, n: int) -> int | None:
-        """Index of stage `name`, else of the n-th funnel stage (0-based), else None."""
-        if name in self.index:
-            return self.index[name]
-        return n if n < len(self.funnel) else None
 
 
 # ---------------------------------------------------------------- portable SQL
@@ -185,43 +146,9 @@ def cohort_column(by: str | None, column=None):
 
 # ---------------------------------------------------------------- percentiles
 
-def _pick(sorted_values: Sequence[float], q: float) -> float | None:
-    """percentile_cont: linear interpolation between the closest ranks."""
-    n = len(sorted_values)
-    if n == 0:
-        return None
-    pos = q * (n - 1)
-    lo = int(pos)
-    hi = min(lo + 1, n - 1)
-    return float(sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo))
-
-
 def percentile(values: Iterable[float], q: float) -> float | None:
     """The same interpolation in Python (used by tests and the SQLite path)."""
     return _pick(sorted(values), q)
-
-
-ALL = object()  # key of the overall percentiles in `grouped_percentiles`
-
-
-def _pick_weighted(pairs: Sequence[tuple[float, int]], q: float) -> float | None:
-    """percentile_cont over (value, count) pairs sorted by value."""
-    total = sum(c for _, c in pairs)
-    if total == 0:
-        return None
-    pos = q * (total - 1)
-    lo_rank = int(pos)
-    hi_rank = min(lo_rank + 1, total - 1)
-    lo = hi = None
-    seen = 0
-    for value, count in pairs:
-        seen += count
-        if lo is None and lo_rank < seen:
-            lo = value
-        if hi_rank < seen:
-            hi = value
-            break
-    return float(lo + (hi - lo) * (pos - lo_rank))
 
 
 def grouped_percentiles(conn, stmt, qs: Sequence[float] = (0.5, 0.9), *, overall: bool = False,
@@ -261,20 +188,7 @@ def grouped_percentiles(conn, stmt, qs: Sequence[float] = (0.5, 0.9), *, overall
         step = func.round(value / resolution).label("step")
         rows = conn.execute(select(*keys, step, func.count()).where(notnull if nullable else literal(True))
                             .group_by(*keys, step).order_by(*keys, step))
-        rows = [r for r in rows if r[nk] is not None]
-        everything: dict[float, int] = {}
-        for key, group in groupby(rows, key=key_of) if keys else [(ALL, rows)]:
-            pairs = [(float(r[nk]) * resolution, int(r[nk + 1])) for r in group]
-            out[key] = tuple(_pick_weighted(pairs, q) for q in qs)
-            if overall and keys:
-                for v, c in pairs:
-                    everything[v] = everything.get(v, 0) + c
-        if overall and keys:
-            pairs = sorted(everything.items())
-            out[ALL] = tuple(_pick_weighted(pairs, q) for q in qs)
-        elif ALL not in out and (overall or not keys):
-            out[ALL] = tuple(None for _ in qs)
-        return out
+        return stepped_percentiles(rows, nk, resolution, qs, overall)
     rows = conn.execute(select(*keys, value).where(notnull).order_by(*keys, value))
     values_all: list[float] = []
     if keys:
@@ -384,17 +298,6 @@ def first_response_hours(contacts) -> ColumnElement:
     """SQL: hours from creation to first contact; NULL when never contacted or negative."""
     seconds = seconds_between(LEADS.c.created_at, first_contact_at(contacts))
     return case((seconds >= 0, seconds / 3600.0), else_=None)
-
-
-def rate(part: int | float | None, whole: int | float | None) -> float | None:
-    """part / whole as a percentage rounded to 0.1, None when whole is 0."""
-    if not whole or part is None:
-        return None
-    return round(100.0 * part / whole, 1)
-
-
-def rnd(value: float | None, digits: int = 1) -> float | None:
-    return None if value is None else round(float(value), digits)
 
 
 def source_label(value: str | None) -> str:

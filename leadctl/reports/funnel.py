@@ -19,8 +19,6 @@
 """
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Sequence
 
@@ -35,51 +33,13 @@ from .common import (
     filtered,
     grouped_percentiles,
     lead_facts,
-    rate,
     report_connection,
-    rnd,
     seconds_between,
     time_value,
 )
+from .data import FunnelReport, FunnelRow, funnel_report_from
 
-
-@dataclass
-class FunnelRow:
-    cohort: str | None
-    stage: str
-    label: str
-    kind: str | None
-    reached: int
-    next_conversion_pct: float | None
-    cumulative_conversion_pct: float | None
-    drop_off: int | None
-    median_days: float | None
-    p90_days: float | None
-
-
-@dataclass
-class FunnelReport:
-    rows: list[FunnelRow]
-    filter: LeadFilter
-    now: datetime
-    by: str | None = None
-    strict: bool = False
-    cohorts: list[str | None] = field(default_factory=list)
-
-    COLUMNS = ("cohort", "stage", "kind", "reached", "next_conversion_pct", "cumulative_conversion_pct",
-               "drop_off", "median_days", "p90_days")
-
-    def columns(self) -> tuple[str, ...]:
-        return self.COLUMNS if self.by else self.COLUMNS[1:]
-
-    def records(self) -> list[tuple]:
-        """Rows as tuples in `columns()` order (what CSV and JSON print)."""
-        out = []
-        for r in self.rows:
-            values = (r.cohort, r.stage, r.kind or "", r.reached, r.next_conversion_pct,
-                      r.cumulative_conversion_pct, r.drop_off, r.median_days, r.p90_days)
-            out.append(values if self.by else values[1:])
-        return out
+__all__ = ["FunnelReport", "FunnelRow", "funnel_report"]
 
 
 def _strict_depth(funnel: Funnel):
@@ -99,7 +59,6 @@ def funnel_report(store, stages: Sequence[StageInfo], flt: LeadFilter, *, now: d
                   strict: bool = False) -> FunnelReport:
     """Count, convert and time every funnel stage for the leads the filter selects."""
     funnel = Funnel(stages)
-    n = len(funnel.funnel)
     cohort = cohort_column(by).label("cohort")
     where = filtered(flt)
     if strict:
@@ -131,36 +90,9 @@ def funnel_report(store, stages: Sequence[StageInfo], flt: LeadFilter, *, now: d
     keys = [steps.c.cohort, steps.c.stage] if by else [steps.c.stage]
     durations = select(*keys, days.label("days"))
 
-    reached_by: dict[str | None, list[int]] = {}
-    lost_by: dict[str | None, Counter] = {}
     with report_connection(store) as conn:
-        for row in conn.execute(agg):
-            reached = reached_by.setdefault(row.cohort, [0] * n)
-            for k in range(min(int(row.depth), n - 1) + 1):
-                reached[k] += row.leads
-            if row.lost is not None:
-                lost_by.setdefault(row.cohort, Counter())[row.lost] += row.leads
+        counts = [(row.cohort, row.depth, row.lost, row.leads) for row in conn.execute(agg)]
         # Hour steps on SQLite: exact to well below the 0.1 day shown.
         # `at` is never NULL, so neither is a duration.
         times = grouped_percentiles(conn, durations, resolution=1 / 24, nullable=False) if timed else {}
-
-    cohorts = sorted(reached_by, key=lambda c: (c is None, c or "")) if by else [None]
-    rows: list[FunnelRow] = []
-    for c in cohorts:
-        reached = reached_by.get(c, [0] * n)
-        for k, s in enumerate(funnel.funnel):
-            nxt = reached[k + 1] if k + 1 < n else None
-            t = times.get((c, s.name) if by else s.name, (None, None)) if s.kind is None else (None, None)
-            rows.append(FunnelRow(
-                cohort=c, stage=s.name, label=s.label or s.name, kind=s.kind, reached=reached[k],
-                next_conversion_pct=rate(nxt, reached[k]) if nxt is not None else None,
-                cumulative_conversion_pct=rate(reached[k], reached[0]),
-                drop_off=reached[k] - nxt if nxt is not None else None,
-                median_days=rnd(t[0]), p90_days=rnd(t[1])))
-        for s in funnel.lost:
-            count = lost_by.get(c, Counter())[s.name]
-            cumulative = rate(count, reached[0]) if reached else None
-            rows.append(FunnelRow(cohort=c, stage=s.name, label=s.label or s.name, kind=s.kind, reached=count,
-                                  next_conversion_pct=None, cumulative_conversion_pct=cumulative,
-                                  drop_off=None, median_days=None, p90_days=None))
-    return FunnelReport(rows=rows, filter=flt, now=now, by=by, strict=strict, cohorts=cohorts)
+    return funnel_report_from(stages, counts, times, flt, now=now, by=by, strict=strict)

@@ -12,7 +12,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Sequence
 
 from sqlalchemy import and_, case, func, literal, select
@@ -31,46 +31,16 @@ from .common import (
     grouped_percentiles,
     is_open,
     lead_facts,
-    rate,
     report_connection,
-    rnd,
     with_first_contacts,
 )
+from .data import OwnerRow, OwnersReport, owners_report_from
+
+__all__ = ["OwnerRow", "OwnersReport", "owners_report"]
 
 OWNERS = Owner.__table__
 ASSIGNMENTS = Assignment.__table__
 BREACHES = SlaBreach.__table__
-
-
-@dataclass
-class OwnerRow:
-    owner: str
-    team: str | None
-    capacity: int | None
-    open_leads: int
-    load_pct: float | None
-    leads: int
-    assigned: int
-    contacted: int
-    median_first_response_hours: float | None
-    sla_breaches: int
-    won: int
-    won_rate_pct: float | None
-
-
-@dataclass
-class OwnersReport:
-    rows: list[OwnerRow]
-    filter: LeadFilter
-
-    COLUMNS = ("owner", "team", "capacity", "open_leads", "load_pct", "leads", "assigned", "contacted",
-               "median_first_response_hours", "sla_breaches", "won", "won_rate_pct")
-
-    def columns(self) -> tuple[str, ...]:
-        return self.COLUMNS
-
-    def records(self) -> list[tuple]:
-        return [tuple(getattr(r, c) for c in self.COLUMNS) for r in self.rows]
 
 
 def _in_window(column, flt: LeadFilter):
@@ -110,30 +80,11 @@ def owners_report(store, stages: Sequence[StageInfo], flt: LeadFilter) -> Owners
     response = (select(owner, first_response_hours(contacts).label("hours"))
                 .select_from(with_first_contacts(LEADS, contacts)).where(where))
     with report_connection(store) as conn:
-        stats = {r.owner: r for r in conn.execute(per_owner)}
+        stats = {r.owner: (r.leads, r.contacted, r.won) for r in conn.execute(per_owner)}
         open_by = dict(conn.execute(open_stmt).all())
         assigned_by = dict(conn.execute(assigned).all())
         breaches_by = dict(conn.execute(breaches).all())
-        known = {r.name: r for r in conn.execute(owners)}
+        known = {r.name: (r.team, r.capacity) for r in conn.execute(owners)}
         medians = grouped_percentiles(conn, response, (0.5,), resolution=1 / 60)
 
-    names = set(stats) | set(assigned_by) | set(breaches_by) | set(open_by)
-    if flt.owner:
-        names = {n for n in names if n.lower() == flt.owner.strip().lower()}
-        names |= {n for n in known if n.lower() == flt.owner.strip().lower()}
-    else:
-        names |= set(known)
-    rows = []
-    for name in names:
-        k, s = known.get(name), stats.get(name)
-        leads, won_n = (int(s.leads), int(s.won or 0)) if s else (0, 0)
-        open_n = int(open_by.get(name, 0))
-        capacity = k.capacity if k else None
-        rows.append(OwnerRow(
-            owner=name, team=k.team if k else None, capacity=capacity, open_leads=open_n,
-            load_pct=rate(open_n, capacity) if capacity else None, leads=leads,
-            assigned=int(assigned_by.get(name, 0)), contacted=int(s.contacted or 0) if s else 0,
-            median_first_response_hours=rnd(medians.get(name, (None,))[0]),
-            sla_breaches=int(breaches_by.get(name, 0)), won=won_n, won_rate_pct=rate(won_n, leads)))
-    rows.sort(key=lambda r: (r.owner == NONE_LABEL, -r.open_leads, -r.leads, r.owner.lower()))
-    return OwnersReport(rows=rows, filter=flt)
+    return owners_report_from(stats, open_by, assigned_by, breaches_by, known, medians, flt)

@@ -20,15 +20,12 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Sequence
+from typing import Sequence
 
 from sqlalchemy import case, func, select
 
 from ..engine.leadquery import LEADS, LeadFilter
 from .common import (
-    ALL,
     NONE_LABEL,
     Funnel,
     StageInfo,
@@ -38,96 +35,30 @@ from .common import (
     grouped_percentiles,
     is_lost,
     lead_facts,
-    rate,
     report_connection,
-    rnd,
     with_first_contacts,
 )
+from .data import (
+    TOTAL_LABEL,
+    SourceInfo,
+    SourceRow,
+    SourcesReport,
+    months_in_window,
+    source_infos,
+    source_spellings,
+    sources_report_from,
+)
 
-TOTAL_LABEL = "Total"
-
-
-@dataclass
-class SourceRow:
-    source: str
-    channel: str | None
-    leads: int
-    reached_mql: int
-    reached_sql: int
-    won: int
-    lost: int
-    won_rate_pct: float | None
-    avg_score: float | None
-    median_first_response_hours: float | None
-    spend: float | None
-    cost_per_lead: float | None
-    cost_per_won: float | None
-
-
-@dataclass
-class SourcesReport:
-    rows: list[SourceRow]          # per source, then the total row
-    filter: LeadFilter
-    mql_stage: str | None
-    sql_stage: str | None
-
-    COLUMNS = ("source", "channel", "leads", "reached_mql", "reached_sql", "won", "lost", "won_rate_pct",
-               "avg_score", "median_first_response_hours", "spend", "cost_per_lead", "cost_per_won")
-
-    def columns(self) -> tuple[str, ...]:
-        return self.COLUMNS
-
-    def records(self) -> list[tuple]:
-        return [tuple(getattr(r, c) for c in self.COLUMNS) for r in self.rows]
-
-
-@dataclass(frozen=True)
-class SourceInfo:
-    name: str
-    channel: str | None
-    aliases: tuple[str, ...]
-    cost: dict[str, float]
-
-
-def source_infos(rules: Any | None) -> list[SourceInfo]:
-    """The rule set's sources (sources.yaml), as plain values; empty without the file."""
-    raw = getattr(rules, "sources", None) if rules is not None else None
-    if raw is not None and not isinstance(raw, (list, tuple)) and hasattr(raw, "sources"):
-        raw = raw.sources  # a SourcesConfig wrapping the list
-    out = []
-    for s in list(raw or []):
-        get = (lambda k, s=s: s.get(k)) if isinstance(s, dict) else (lambda k, s=s: getattr(s, k, None))
-        cost = {}
-        for month, amount in dict(get("cost") or {}).items():
-            key = month.strftime("%Y-%m") if hasattr(month, "strftime") else str(month)[:7]
-            cost[key] = float(amount)
-        out.append(SourceInfo(str(get("name")), get("channel"), tuple(str(a) for a in (get("aliases") or ())), cost))
-    return out
+__all__ = ["TOTAL_LABEL", "SourceInfo", "SourceRow", "SourcesReport", "months_in_window", "source_infos",
+           "canonical_source", "sources_report"]
 
 
 def canonical_source(sources: Sequence[SourceInfo], column=LEADS.c.source):
     """SQL: the canonical source name of a lead (`(none)` when blank), from its `column`."""
     trimmed = func.trim(column)
-    mapping: dict[str, str] = {}
-    for s in sources:
-        for spelling in (s.name, *s.aliases):
-            mapping.setdefault(spelling.strip().lower(), s.name)
+    mapping = source_spellings(sources)
     named = case(mapping, value=func.lower(trimmed), else_=trimmed) if mapping else trimmed
     return func.coalesce(func.nullif(named, ""), NONE_LABEL)
-
-
-def months_in_window(since: datetime | None, until: datetime | None, months: Sequence[str]) -> list[str]:
-    """The 'YYYY-MM' months among `months` that overlap [since, until)."""
-    out = []
-    for m in months:
-        try:
-            start = datetime(int(m[:4]), int(m[5:7]), 1)
-        except ValueError:
-            continue
-        end = datetime(start.year + (start.month == 12), start.month % 12 + 1, 1)
-        if (until is None or start < until) and (since is None or end > since):
-            out.append(m)
-    return out
 
 
 def sources_report(store, stages: Sequence[StageInfo], sources: Sequence[SourceInfo], flt: LeadFilter
@@ -157,37 +88,7 @@ def sources_report(store, stages: Sequence[StageInfo], sources: Sequence[SourceI
     response = (select(canonical_source(sources).label("source"), first_response_hours(contacts).label("hours"))
                 .select_from(with_first_contacts(LEADS, contacts)).where(where))
     with report_connection(store) as conn:
-        groups = list(conn.execute(stmt))
+        groups = [tuple(g) for g in conn.execute(stmt)]
         medians = grouped_percentiles(conn, response, (0.5,), overall=True, resolution=1 / 60)
 
-    info = {s.name: s for s in sources}
-    rows = []
-    for g in groups:
-        s = info.get(g.source)
-        spend = None
-        if s and s.cost:
-            spend = round(sum(s.cost[m] for m in months_in_window(flt.since, flt.until, list(s.cost))), 2)
-        leads, won_n = int(g.leads), int(g.won or 0)
-        rows.append(SourceRow(
-            source=g.source, channel=s.channel if s else None, leads=leads, reached_mql=int(g.mql or 0),
-            reached_sql=int(g.sql or 0), won=won_n, lost=int(g.lost or 0), won_rate_pct=rate(won_n, leads),
-            avg_score=rnd(float(g.sum_score) / int(g.scored)) if g.scored else None,
-            median_first_response_hours=rnd(medians.get(g.source, (None,))[0]),
-            spend=spend, cost_per_lead=round(spend / leads, 2) if spend is not None and leads else None,
-            cost_per_won=round(spend / won_n, 2) if spend is not None and won_n else None))
-    rows.sort(key=lambda r: (-r.leads, r.source == NONE_LABEL, r.source.lower()))
-    leads = sum(r.leads for r in rows)
-    won_total = sum(r.won for r in rows)
-    spends = [r.spend for r in rows if r.spend is not None]
-    spend_total = round(sum(spends), 2) if spends else None
-    score_sum = sum(float(g.sum_score or 0) for g in groups)
-    rows.append(SourceRow(
-        source=TOTAL_LABEL, channel=None, leads=leads, reached_mql=sum(r.reached_mql for r in rows),
-        reached_sql=sum(r.reached_sql for r in rows), won=won_total, lost=sum(r.lost for r in rows),
-        won_rate_pct=rate(won_total, leads), avg_score=rnd(score_sum / leads) if leads else None,
-        median_first_response_hours=rnd(medians.get(ALL, (None,))[0]), spend=spend_total,
-        cost_per_lead=round(spend_total / leads, 2) if spend_total is not None and leads else None,
-        cost_per_won=round(spend_total / won_total, 2) if spend_total is not None and won_total else None))
-    names = [s.name for s in funnel.funnel]
-    return SourcesReport(rows=rows, filter=flt, mql_stage=names[mql] if mql is not None else None,
-                         sql_stage=names[sql_] if sql_ is not None else None)
+    return sources_report_from(stages, sources, groups, medians, flt)
