@@ -29,8 +29,8 @@ _API = {
     "ImportResult": "leadctl.ingest.importer",
     "undo_batch": "leadctl.ingest.batches",
     "list_batches": "leadctl.ingest.batches",
-    "import_activities": "leadctl.engine.activities",
-    "log_activity": "leadctl.engine.activities",
+    "import_activities": "leadctl.ingest.activities",
+    "log_activity": "leadctl.ingest.activities",
     # rules applied
     "process_leads": "leadctl.engine.process",
     "explain_lead": "leadctl.engine.explain",

@@ -25,8 +25,8 @@ def activity_log(
     no_process: bool = typer.Option(False, "--no-process", help="Do not re-score the lead."),
 ) -> None:
     """Log one activity for a lead (a call updates last_contacted_at and completes the due call)."""
-    from ..engine.activities import activity_type, check_activity_types, log_activity, parse_when
     from ..engine.leadref import resolve_lead
+    from ..ingest.activities import activity_type, check_activity_types, log_activity, parse_when
 
     s = settings(ctx)
     extra = {}
@@ -75,7 +75,7 @@ def activity_import(
     output_format: str = typer.Option("table", "--output-format", help="table | json."),
 ) -> None:
     """Import events (page views, e-mail opens, demo requests …) keyed by e-mail, phone or external id."""
-    from ..engine.activities import import_activities
+    from ..ingest.activities import import_activities
 
     s = settings(ctx)
     rules = s.rules()

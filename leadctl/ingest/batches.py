@@ -46,6 +46,24 @@ DUPLICATES = models.PossibleDuplicate.__table__
 ROWS = models.ImportedRow.__table__
 
 
+def start_batch(conn, kind: str, files: str, options: dict[str, Any]) -> int:
+    """A new running batch of `kind` (`leads`, `activities`), stamped with the wall clock; its id.
+
+    Batches record when they really ran, whatever `--now` says (that is the logical time of
+    what they import); the options get who runs it, so a killed batch can be told from a live one.
+    """
+    options = {**options, "pid": os.getpid(), "host": socket.gethostname()}
+    return conn.execute(B.insert().values(kind=kind, files=files, sha256="", status="running",
+                                          started_at=utcnow(), options=options)).inserted_primary_key[0]
+
+
+def finish_batch(store: Store, batch_id: int, status: str, **counts: Any) -> None:
+    """Record how a batch ended (`complete`, `failed`, `interrupted`), its counts and message, in a
+    transaction of its own, stamped with the wall clock."""
+    with store.begin() as conn:
+        conn.execute(B.update().where(B.c.id == batch_id).values(status=status, finished_at=utcnow(), **counts))
+
+
 def list_batches(store: Store, limit: int | None = None) -> list[dict[str, Any]]:
     """Every batch, newest first."""
     q = select(B).order_by(B.c.id.desc())

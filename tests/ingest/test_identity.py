@@ -174,7 +174,7 @@ def test_a_number_that_is_an_id_and_another_leads_external_id_is_refused(store, 
 
 
 def test_activities_find_leads_by_every_identifier_and_never_guess_a_shared_phone(store, rules, tmp_path):
-    from leadctl.engine.activities import import_activities
+    from leadctl.ingest.activities import import_activities
 
     a = write_csv(tmp_path / "a.csv", ["Record ID", "Email", "Phone"], [["51638", "ann@acme.com", "+1 415 555 0100"],
                                                                        ["51639", "bob@acme.com", "+1 415 555 0100"]])

@@ -241,7 +241,7 @@ def test_an_unknown_default_region_is_a_usage_error(store, rules, tmp_path):
 
 
 def test_activity_import_reads_national_phones_with_the_projects_region(db_url, rules, tmp_path):
-    from leadctl.engine.activities import import_activities
+    from leadctl.ingest.activities import import_activities
 
     set_region(db_url, "FR", {})
     store = open_store(db_url)

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from leadctl.engine.activities import import_activities, log_activity
 from leadctl.engine.routing import assign_lead
 from leadctl.engine.stages import set_stage
 from leadctl.errors import LeadctlError
+from leadctl.ingest.activities import import_activities, log_activity
 from leadctl.ingest.batches import list_batches, rollback_batch, undo_batch
 from leadctl.ingest.importer import ImportOptions, import_leads
 from leadctl.store import models
@@ -356,8 +356,8 @@ def test_cli_activity_import_warns_unknown_type(store, rules, db_url, cli, tmp_p
 
 
 def test_an_activity_file_that_breaks_midway_leaves_nothing_and_a_failed_batch(store, rules, tmp_path, monkeypatch):
-    from leadctl.engine import activities as A
     from leadctl.errors import InputError
+    from leadctl.ingest import activities as A
 
     monkeypatch.setattr(A, "CHUNK", 500)
     imp(store, rules, write_csv(tmp_path / "l.csv", ["Email"], [["ann@acme.com"]]))
@@ -373,7 +373,7 @@ def test_an_activity_file_that_breaks_midway_leaves_nothing_and_a_failed_batch(s
 
 
 def test_the_same_event_in_two_chunks_is_stored_once(store, rules, tmp_path, monkeypatch):
-    from leadctl.engine import activities as A
+    from leadctl.ingest import activities as A
 
     monkeypatch.setattr(A, "CHUNK", 2)
     imp(store, rules, write_csv(tmp_path / "l.csv", ["Email"], [["ann@acme.com"]]))

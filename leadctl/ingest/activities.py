@@ -1,52 +1,76 @@
-"""Activities: what leads did (page views, demo requests, calls …), logged by hand or imported.
+"""Activity import and logging: what leads did (page views, demo requests, calls …).
 
 Every activity moves the lead's `last_activity_at` forward; a contact made by the
 team (`call`, `email_sent`, `meeting` … see CONTACT_TYPES) moves `last_contacted_at`
-too and completes the lead's due follow-up of that action. An import records, per
-lead, the times it moved and the tasks it completed (`batch_changes`), so
-`batches undo` can put them back. An activity dated more than a day after now did
-not happen yet: it is refused (`FUTURE_GRACE`).
+too and completes the lead's due follow-up of that action. An import is a batch of
+kind `activities` (ingest/batches.py): it records, per lead, the times it moved and
+the tasks it completed (`batch_changes`), so `batches undo` can put them back.
+
+Files are read by ingest/reader.py and mapped like lead files (ingest/headers.py):
+the lead's e-mail, phone and external id take the lead aliases of aliases.yaml, the
+event's own columns (type, at, note, source) the aliases below, and a mapping file
+may name any of them. Batches are stamped with the wall clock (`started_at`,
+`finished_at`, as lead imports are); `now` (`--now`) is the logical time of the
+events: the time of a row without one, and the limit for events in the future — one
+dated more than a day after it did not happen yet and is refused (`FUTURE_GRACE`).
 """
 from __future__ import annotations
 
-import os
 import re
-import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select
 
 from ..clock import parse_now
+from ..engine.contact import CONTACT_TYPES
+from ..engine.followups import ACTIVITY_ACTIONS, complete_matching_tasks
 from ..errors import InputError, LeadctlError, UsageError
-from ..ingest import normalize as N
-from ..ingest.headers import canonical_key, load_mapping
-from ..ingest.reader import BadRecord, read_records
-from ..ingest.rejects import RejectsWriter
 from ..rules.durations import parse_duration
+from ..rules.loader import RuleSet
 from ..setup import project_region
-from ..store import models
 from ..store.db import Store
+from ..store.tables import ACTIVITIES, BATCH_CHANGES, IDENTIFIERS, LEADS
 from ..words import activity_key, snake_case
-from .contact import CONTACT_TYPES
-from .followups import ACTIVITY_ACTIONS, complete_matching_tasks
+from . import normalize as N
+from .batches import finish_batch, rollback_batch, start_batch
+from .headers import ATTRIBUTES_PREFIX, MappingSpec, builtin_aliases, canonical_key, load_mapping
+from .reader import BadRecord, read_records
+from .rejects import RejectsWriter
 
 CHUNK = 5000
 # Clocks disagree and time zones confuse: an event up to a day ahead is taken, not one later.
 FUTURE_GRACE = timedelta(days=1)
 
-# Header spellings → activity field, matched like lead headers (case and punctuation ignored).
-_ACTIVITY_ALIASES = {
-    **{canonical_key(k): "email" for k in ("email", "e-mail", "email address", "lead email", "contact email")},
-    **{canonical_key(k): "phone" for k in ("phone", "phone number", "mobile", "telephone")},
-    **{canonical_key(k): "external_id" for k in ("external_id", "lead id", "record id", "contact id", "id")},
-    **{canonical_key(k): "type" for k in ("type", "activity", "activity type", "event", "event type", "action")},
-    **{canonical_key(k): "at" for k in ("at", "time", "timestamp", "date", "occurred at", "created at", "when")},
-    **{canonical_key(k): "note" for k in ("note", "notes", "comment", "description")},
-    **{canonical_key(k): "source" for k in ("source", "channel", "tool")},
+# What a column of an events file may fill (a mapping file's `columns:` may name these, or fields.<key>).
+TARGETS: tuple[str, ...] = ("email", "phone", "external_id", "type", "at", "note", "source")
+_LEAD_KEYS = ("email", "phone", "external_id")
+# The event's own columns; the lead's keys take the lead aliases (aliases.yaml).
+_EVENT_ALIASES = {
+    "email": ("lead email",),  # an events file names the lead's e-mail so; a lead file never does
+    "type": ("type", "activity", "activity type", "event", "event type", "action"),
+    "at": ("at", "time", "timestamp", "date", "occurred at", "created at", "when"),
+    "note": ("note", "notes", "comment", "description"),
+    "source": ("source", "channel", "tool"),
 }
-_TARGETS = ("email", "phone", "external_id", "type", "at", "note", "source")
+FIELDS_PREFIX = "fields."
+
+
+
+@lru_cache(maxsize=1)
+def _alias_index() -> dict[str, str]:
+    """Canonical header key → activity target: the lead aliases for the lead's keys, then the event's own."""
+    index: dict[str, str] = {}
+    lead = builtin_aliases()
+    for target in _LEAD_KEYS:
+        for header in (target, *lead.get(target, ())):
+            index.setdefault(canonical_key(header), target)
+    for target, headers in _EVENT_ALIASES.items():
+        for header in headers:
+            index.setdefault(canonical_key(header), target)
+    return index
 
 
 def parse_when(value: str, now: datetime, option: str = "--at") -> datetime:
@@ -83,7 +107,7 @@ def check_not_future(at: datetime, now: datetime) -> str | None:
     return None
 
 
-def rule_activity_types(rules) -> set[str]:
+def rule_activity_types(rules: RuleSet | None) -> set[str]:
     """Activity types the rules know: counted by scoring, named in conditions, done by follow-ups."""
     known = set(CONTACT_TYPES) | set(ACTIVITY_ACTIONS)
     actions: set[str] = set()
@@ -130,13 +154,14 @@ class TypeCheck:
     known: list[str]
 
 
-def check_activity_types(conn, rules, types: dict[str, int], *, exclude_batch: int | None = None) -> TypeCheck:
+def check_activity_types(conn, rules: RuleSet | None, types: dict[str, int], *,
+                         exclude_batch: int | None = None) -> TypeCheck:
     """Which of `types` (type → rows) no rule uses and the store has never seen."""
     known = rule_activity_types(rules)
     unknown = {t: n for t, n in types.items() if t not in known}
     if not unknown:
         return TypeCheck({}, sorted(known))
-    a = models.Activity.__table__
+    a = ACTIVITIES
     q = select(a.c.type).distinct()
     if exclude_batch is not None:
         q = q.where(or_(a.c.batch_id.is_(None), a.c.batch_id != exclude_batch))
@@ -175,9 +200,9 @@ def log_activity(store: Store, lead_id: int, type_: str, *, at: datetime, note: 
     """Record one activity for a lead; returns its id."""
     kind = activity_type(type_)
     with store.begin() as conn:
-        aid = conn.execute(models.Activity.__table__.insert().values(
+        aid = conn.execute(ACTIVITIES.insert().values(
             lead_id=lead_id, type=kind, at=at, note=note, fields=fields or None, source=source,
-        )).inserted_primary_key[0]
+        ).returning(ACTIVITIES.c.id)).scalar_one()
         _touch_leads(conn, [(lead_id, kind, at)])
     return aid
 
@@ -185,7 +210,7 @@ def log_activity(store: Store, lead_id: int, type_: str, *, at: datetime, note: 
 def _touch_leads(conn, events: list[tuple[int, str, datetime]], batch_id: int | None = None) -> None:
     """Move last_activity_at / last_contacted_at forward and complete matching follow-ups;
     with a batch, record what moved and what was completed (for `batches undo`)."""
-    t = models.Lead.__table__
+    t = LEADS
     latest: dict[int, datetime] = {}
     contacted: dict[int, datetime] = {}
     for lead_id, kind, at in events:
@@ -211,13 +236,13 @@ def _touch_leads(conn, events: list[tuple[int, str, datetime]], batch_id: int | 
                                 "before": {"task": tid, "status": "pending", "completed_at": None},
                                 "after": {"task": tid, "status": "done", "completed_at": at.isoformat()}})
         if changes:
-            conn.execute(models.BatchChange.__table__.insert(), changes)
+            conn.execute(BATCH_CHANGES.insert(), changes)
 
 
 def _time_changes(conn, batch_id: int, latest: dict[int, datetime],
                   contacted: dict[int, datetime]) -> list[dict[str, Any]]:
     """The batch_changes rows for the activity times these events move (read before they move)."""
-    t = models.Lead.__table__
+    t = LEADS
     ids = sorted(latest)
     out = []
     for i in range(0, len(ids), 500):
@@ -237,7 +262,7 @@ def _time_changes(conn, batch_id: int, latest: dict[int, datetime],
 
 def import_activities(store: Store, path: str, *, now: datetime, mapping: str | None = None,
                       rejects: str | None = None, fmt: str | None = None, default_region: str | None = None,
-                      dry_run: bool = False, rules=None) -> ActivityImportResult:
+                      dry_run: bool = False, rules: RuleSet | None = None) -> ActivityImportResult:
     """Import an events file keyed by the lead's e-mail, phone or external id.
 
     Rows naming no known lead, no type, an unreadable time or a time more than a day
@@ -245,34 +270,36 @@ def import_activities(store: Store, path: str, *, now: datetime, mapping: str | 
     imported twice is stored once. With `rules`, types that neither the rules nor the
     store know are listed in `unknown_types` (stored all the same).
     """
+    spec = load_mapping(mapping, fields=TARGETS) if mapping else None
+    if spec is not None and spec.match:
+        raise UsageError("an activity import finds the lead by e-mail, then phone, then external id; "
+                         "its mapping file cannot set match keys", file=mapping)
     stream = read_records(path, fmt=fmt)
     default_region = default_region or project_region(store)  # the region `leadctl init --region` set
-    columns = _map_columns(stream.headers, load_mapping(mapping) if mapping else None)
-    if "type" not in columns.values():
+    columns = _map_columns(stream.headers, spec)
+    defaults = dict(spec.defaults) if spec is not None else {}
+    if "type" not in columns.values() and "type" not in defaults:
         raise InputError("no activity type column (type, activity, event …)", file=path,
                          hint="map one with a mapping file: columns: {Event: type}")
-    if not {"email", "phone", "external_id"} & set(columns.values()):
+    if not set(_LEAD_KEYS) & set(columns.values()):
         raise InputError("no column identifies the lead (email, phone or external_id)", file=path)
     result = ActivityImportResult(batch=None)
     writer = RejectsWriter(rejects or (path + ".rejects.csv"), stream.headers, enabled=not dry_run)
-    b = models.Batch.__table__
     conn = store.engine.connect()
-    tx = conn.begin()
+    tx: Any = conn.begin()
     try:
-        # "undo": its batch_changes say what it moved and completed; pid/host tell a killed import.
-        options = {"undo": "recorded", "pid": os.getpid(), "host": socket.gethostname()}
+        # "undo": its batch_changes say what it moved and completed.
+        options: dict[str, Any] = {"undo": "recorded"}
         if mapping:
             options["mapping"] = mapping
-        result.batch = conn.execute(b.insert().values(
-            kind="activities", files=path, sha256="", status="running", started_at=now,
-            options=options)).inserted_primary_key[0]
+        result.batch = start_batch(conn, "activities", path, options)
         if not dry_run:  # each chunk commits on its own; the batch row first
             tx.commit()
             tx = None
         pending: list[tuple[int, dict[str, Any]]] = []
 
         def flush() -> None:
-            _import_chunk(store, conn, pending, columns, result, writer, now, default_region, dry_run)
+            _import_chunk(store, conn, pending, columns, defaults, result, writer, now, default_region, dry_run)
             pending.clear()
             if not dry_run:
                 conn.commit()  # end the read snapshot: the next chunk sees what this one wrote
@@ -291,27 +318,22 @@ def import_activities(store: Store, path: str, *, now: datetime, mapping: str | 
                 flush()
         except (LeadctlError, KeyboardInterrupt) as exc:
             if not dry_run:  # a file that cannot be read to the end leaves the store as it was
-                from ..ingest.batches import rollback_batch
-
                 conn.rollback()
                 rollback_batch(store, result.batch)
-                with store.begin() as c2:
-                    c2.execute(b.update().where(b.c.id == result.batch).values(
-                        status="failed" if isinstance(exc, LeadctlError) else "interrupted", finished_at=now,
-                        read=result.read, message=exc.describe() if isinstance(exc, LeadctlError)
-                        else "stopped by the user; its chunks were taken back"))
+                failed = isinstance(exc, LeadctlError)
+                finish_batch(store, result.batch, "failed" if failed else "interrupted", read=result.read,
+                             message=exc.describe() if isinstance(exc, LeadctlError)
+                             else "stopped by the user; its chunks were taken back")
             raise
         if result.types:
             check = check_activity_types(conn, rules, result.types, exclude_batch=result.batch)
             result.unknown_types, result.known_types = check.unknown, check.known
         if not dry_run:
-            with store.begin() as c2:
-                c2.execute(b.update().where(b.c.id == result.batch).values(
-                    status="complete", finished_at=now, read=result.read, created=result.created,
-                    unchanged=result.duplicates, rejected=result.rejected,
-                    warnings=sum(result.unknown_types.values()), sha256=stream.sha256 or "",
-                    message=("unknown activity types: " + ", ".join(result.unknown_types))
-                    if result.unknown_types else None))
+            finish_batch(store, result.batch, "complete", read=result.read, created=result.created,
+                         unchanged=result.duplicates, rejected=result.rejected,
+                         warnings=sum(result.unknown_types.values()), sha256=stream.sha256 or "",
+                         message=("unknown activity types: " + ", ".join(result.unknown_types))
+                         if result.unknown_types else None)
     finally:
         writer.close()
         if tx is not None:
@@ -323,33 +345,52 @@ def import_activities(store: Store, path: str, *, now: datetime, mapping: str | 
     return result
 
 
-def _map_columns(headers: list[str], spec) -> dict[str, str]:
-    """header → activity field (email, phone, external_id, type, at, note, source) or `fields.<key>`."""
-    explicit = {}
+def _map_columns(headers: list[str], spec: MappingSpec | None) -> dict[str, str]:
+    """header → activity target (email, phone, external_id, type, at, note, source) or `fields.<key>`.
+
+    A mapping file's `columns:` come first, then its `aliases:`, then the built-in ones; each target
+    takes the first column (in file order) that names it, and every other column is kept under fields.
+    """
+    explicit: dict[str, str] = {}
+    index = _alias_index()
     if spec is not None:
         for col, cs in spec.columns.items():
-            explicit[canonical_key(col)] = cs.field
+            named = cs.field
+            if named.startswith(ATTRIBUTES_PREFIX):  # `attributes.x` of a lead is `fields.x` of an event
+                named = FIELDS_PREFIX + named[len(ATTRIBUTES_PREFIX):]
+            explicit[canonical_key(col)] = named
+        if spec.aliases:
+            index = dict(index)
+            for named, names in spec.aliases.items():
+                for name in names:
+                    index[canonical_key(name)] = named
     out: dict[str, str] = {}
     taken: set[str] = set()
     for h in headers:
         key = canonical_key(h)
-        target = explicit.get(key) or _ACTIVITY_ALIASES.get(key)
-        if target in _TARGETS and target not in taken:
+        target = explicit.get(key) or index.get(key)
+        if target in TARGETS and target not in taken:
             out[h] = target
             taken.add(target)
+        elif target is not None and target.startswith(FIELDS_PREFIX):
+            out[h] = target
         elif snake_case(h):
-            out[h] = "fields." + snake_case(h)
+            out[h] = FIELDS_PREFIX + snake_case(h)
     return out
 
 
-def _import_chunk(store, conn, pending, columns, result, writer, now, default_region, dry_run) -> None:
+def _import_chunk(store: Store, conn, pending: list[tuple[int, dict[str, Any]]], columns: dict[str, str],
+                  defaults: dict[str, str], result: ActivityImportResult, writer: RejectsWriter, now: datetime,
+                  default_region: str | None, dry_run: bool) -> None:
+    """Parse, match, deduplicate and write one chunk of rows (in one transaction of its own)."""
     parsed: list[tuple[int, dict, dict[str, Any]]] = []
+    cells = [(h, t) for h, t in columns.items()] + [(None, t) for t in defaults]
     for number, raw in pending:
         values: dict[str, Any] = {"fields": {}}
         problem = None
-        for header, target in columns.items():
-            value = raw.get(header)
-            if N.is_missing(value):
+        for header, target in cells:
+            value = raw.get(header) if header is not None else defaults[target]
+            if value is None or N.is_missing(value) or (header is None and target in values):
                 continue
             try:
                 if target == "email":
@@ -360,8 +401,8 @@ def _import_chunk(store, conn, pending, columns, result, writer, now, default_re
                     values["at"] = N.parse_datetime(value)
                 elif target == "type":
                     values["type"] = activity_type(value)
-                elif target.startswith("fields."):
-                    values["fields"][target[7:]] = N.clean_text(value)
+                elif target.startswith(FIELDS_PREFIX):
+                    values["fields"][target[len(FIELDS_PREFIX):]] = N.clean_text(value)
                 else:
                     values[target] = N.clean_text(value)
             except (N.BadValue, UsageError) as exc:
@@ -397,7 +438,7 @@ def _import_chunk(store, conn, pending, columns, result, writer, now, default_re
         result.created += len(rows)
         return
     with store.begin() as wconn:
-        wconn.execute(models.Activity.__table__.insert(), rows)
+        wconn.execute(ACTIVITIES.insert(), rows)
         _touch_leads(wconn, [(r["lead_id"], r["type"], r["at"]) for r in rows], batch_id=result.batch)
     result.created += len(rows)
     result.lead_ids.update(r["lead_id"] for r in rows)
@@ -407,8 +448,8 @@ def _find_leads(conn, values: list[dict[str, Any]]) -> list[int | None]:
     """The lead id for each event: by e-mail, then phone, then external id (one query per key), each also
     among the identifiers a lead was imported with. A value that several leads share (a switchboard
     phone) names none of them: the next key decides, or the event is reported as matching no lead."""
-    t = models.Lead.__table__
-    li = models.LeadIdentifier.__table__
+    t = LEADS
+    li = IDENTIFIERS
     found: dict[tuple[str, str], set[int]] = {}
     for key in ("email", "phone", "external_id"):
         wanted = sorted({v[key] for v in values if v.get(key)})
@@ -437,7 +478,7 @@ def _drop_duplicates(conn, rows: list[dict[str, Any]], result: ActivityImportRes
     """The same event (lead, type, time, note and fields) imported again is not stored twice."""
     if not rows:
         return rows
-    a = models.Activity.__table__
+    a = ACTIVITIES
     lead_ids = sorted({r["lead_id"] for r in rows})
     seen: set[tuple] = set()
     for i in range(0, len(lead_ids), 500):
