@@ -60,21 +60,37 @@ def check_output(path: str | None, option: str = "--output") -> None:
 
 
 @contextmanager
-def output_file(path: str | None, option: str = "--output") -> Iterator[IO[str]]:
-    """stdout for None or '-', else a file readable by its owner only; a failure to open or
-    write it (missing folder, permissions, a full disk) becomes one error naming the file."""
+def output_file(path: str | None, option: str = "--output", *, private: bool = True) -> Iterator[IO[str]]:
+    """stdout for None or '-', else a file readable by its owner only (`private`, for lead data)
+    or with the user's normal mode (umask: aggregate reports meant to be shared); a failure to
+    open or write it (missing folder, permissions, a full disk) becomes one error naming the file."""
     from ..csvsafe import output_stream
     from ..errors import OutputError, os_error
 
     to_stdout = path in (None, "-")
     try:
-        with output_stream(path) as out:
-            yield out
+        if private or to_stdout:
+            with output_stream(path) as out:
+                yield out
+        else:
+            with open(str(path), "w", encoding="utf-8", newline="") as out:
+                yield out
     except BrokenPipeError:
         raise
     except OSError as exc:
         if to_stdout:
             raise os_error(exc, action="write to standard output", cls=OutputError) from exc
+        raise os_error(exc, action="write", option=option, path=path, cls=OutputError) from exc
+
+
+def write_shared(path: str, data: bytes, option: str) -> None:
+    """Write an aggregate file (a chart) with the user's normal mode; errors name the file."""
+    from ..errors import OutputError, os_error
+
+    try:
+        with open(path, "wb") as fh:
+            fh.write(data)
+    except OSError as exc:
         raise os_error(exc, action="write", option=option, path=path, cls=OutputError) from exc
 
 

@@ -320,12 +320,13 @@ def owners_view(report: Any, *, now: datetime | None = None) -> View:
     rows = report.rows
     columns = [Column("Owner", numeric=False, shrink=True, min_width=10),
                Column("Team", numeric=False, shrink=True, min_width=6, priority=5),
-               Column("Open"), Column("Capacity", priority=3), Column("Load %"), Column("Load", bar=True, bar_max=16),
+               Column("Open"), Column("Capacity", priority=3), Column("Load"),
+               Column("Of capacity", bar=True, bar_max=16),
                Column("Leads", priority=4), Column("Assigned", priority=6), Column("Contacted", priority=7),
                Column("1st resp. h", priority=2), Column("SLA breaches", priority=1), Column("Won"),
                Column("Won %")]
     top_open = max((r.open_leads for r in rows), default=0)
-    cells = [[r.owner, r.team or "", text(r.open_leads), text(r.capacity), text(r.load_pct),
+    cells = [[r.owner, r.team or "", text(r.open_leads), text(r.capacity), text(r.load_pct, "%"),
               fraction(r.open_leads, r.capacity or top_open), text(r.leads), text(r.assigned), text(r.contacted),
               text(r.median_first_response_hours), text(r.sla_breaches), text(r.won), text(r.won_rate_pct)]
              for r in rows]
@@ -340,7 +341,7 @@ def owners_view(report: Any, *, now: datetime | None = None) -> View:
               "sla_breaches": sum(r.sla_breaches for r in rows), "won": won,
               "won_rate_pct": round(100.0 * won / leads, 1) if leads else None}
     total_cells: list[Cell] = ["Total", "", text(totals["open_leads"]), text(totals["capacity"]),
-                               text(totals["load_pct"]), None, text(leads), text(totals["assigned"]),
+                               text(totals["load_pct"], "%"), None, text(leads), text(totals["assigned"]),
                                text(totals["contacted"]), "", text(totals["sla_breaches"]), text(won),
                                text(totals["won_rate_pct"])]
     sub = as_of(now)

@@ -49,7 +49,7 @@ def test_cli_owners(store, db_url, run):
     build(store)
     res = run(db_url, "report", "owners", "--format", "json")
     assert res.exit_code == 0, res.output
-    rows = json.loads(res.output)
+    rows = json.loads(res.output)["rows"]
     assert rows[0]["owner"] == "dana" and rows[0]["load_pct"] == 50.0
     res = run(db_url, "report", "owners")
     assert "Owners — all time" in res.output and "50%" in res.output
