@@ -12,8 +12,8 @@ from leadctl.reports.lost import UNSPECIFIED, catalogue_of, lost_report, reason_
 from leadctl.rules.schema import StagesConfig
 from leadctl.store.models import Lead
 
-from conftest import write_rules
 from .conftest import add_lead
+from conftest import write_rules
 
 D = datetime(2026, 1, 5)
 CATALOGUE = StagesConfig()
