@@ -1,10 +1,13 @@
-"""The start-up path of `followups due`: the cron job's command without the CLI framework or SQLAlchemy.
+"""The start-up path of `followups due` and of `report funnel|sources|owners`: without SQLAlchemy or pydantic.
 
 `main()` offers every command line here first. This module reads only the command lines it
-is sure about — the global options and `followups due` with its own options, spelled the
-way Typer accepts them — on an SQLite store that is ready (`store.lite`), with rules from the
-parsed-rules cache. Anything else (help, a usage error, an option it does not take, a URL,
-a store to migrate, rules not cached yet, any error) returns False before printing anything,
+is sure about — the global options and `followups due` or an unfiltered report with their own
+options, spelled the way Typer accepts them — on an SQLite store that is ready (`store.lite`),
+with rules from the parsed-rules cache. A report's numbers come from `reports.lite` (plain
+`sqlite3`, the same statements as `reports.funnel|sources|owners`) and are shown by the
+same `reports.output` view and `cli.reports.show` as on the ordinary path. Anything else
+(help, a usage error, an option it does not take, a URL, a store to migrate, rules not cached
+yet, any error) returns False before printing anything,
 and the command runs through Typer as usual, which prints the same output or the error.
 """
 from __future__ import annotations
@@ -60,6 +63,77 @@ def _root(args: list[str]) -> tuple[dict[str, str | None], list[str]]:
     return settings, rest
 
 
+def _light_rules(settings: dict[str, str | None]) -> dict:
+    from ..rules.cache import folder_key, load_light
+
+    key = folder_key(str(settings["--rules"]))
+    light = load_light(key) if key else None
+    if light is None:
+        raise _NotHere
+    return light
+
+
+# Report options this path takes; a filter, --by, --strict or a picture goes to the ordinary path.
+_REPORTS = ("funnel", "sources", "owners")
+
+
+def _report(name: str, settings: dict[str, str | None], args: list[str]) -> bool:
+    opts, rest = _options(args, {"--format", "--output"}, {"--totals"})
+    fmt = str(opts.get("--format", "table"))
+    output = opts.get("--output")
+    if rest or fmt not in ("table", "csv", "json"):
+        raise _NotHere
+    light = _light_rules(settings)
+    if light.get("stages") is None or light.get("sources") is None:
+        raise _NotHere
+    from ..clock import parse_now
+    from ..errors import LeadctlError
+    from .render import check_output
+
+    try:
+        now = parse_now(settings["--now"])
+        check_output(output, "--output")  # type: ignore[arg-type]
+    except LeadctlError:
+        raise _NotHere from None
+    from ..store.lite import open_ready
+
+    con = open_ready(str(settings["--db"]))
+    if con is None:
+        raise _NotHere
+    import sqlite3
+
+    from ..reports import lite
+    from ..reports.data import SourceInfo, StageInfo
+
+    stages = [StageInfo(*s) for s in light["stages"]]
+    try:
+        con.execute("BEGIN")  # one snapshot for every statement of the report
+        # reports.common.report_connection: temporary b-trees in memory.
+        con.execute("PRAGMA temp_store = MEMORY")
+        if name == "funnel":
+            report = lite.funnel_lite(con, stages, now=now)
+        elif name == "sources":
+            report = lite.sources_lite(con, stages, [SourceInfo(*s) for s in light["sources"]])
+        else:
+            report = lite.owners_lite(con, stages)
+        con.execute("COMMIT")
+    except sqlite3.Error:
+        raise _NotHere from None
+    finally:
+        con.close()
+    from ..reports import output as views
+    from .reports import _stage_labels, show
+
+    if name == "funnel":
+        view = views.funnel_view(report, now=now)
+    elif name == "sources":
+        view = views.sources_view(report, _stage_labels(stages), now=now)
+    else:
+        view = views.owners_view(report, now=now)
+    show(view, fmt=fmt, output=output, totals=bool(opts.get("--totals")))  # type: ignore[arg-type]
+    return True
+
+
 def _due(settings: dict[str, str | None], args: list[str]) -> bool:
     opts, rest = _options(args, {"--until", "--limit", "--format"}, {"--overdue"})
     fmt = str(opts.get("--format", "table"))
@@ -67,12 +141,7 @@ def _due(settings: dict[str, str | None], args: list[str]) -> bool:
     if rest or fmt not in ("table", "csv", "json") or not raw_limit.isdigit():
         raise _NotHere
     limit = int(raw_limit)
-    from ..rules.cache import folder_key, load_light
-
-    key = folder_key(str(settings["--rules"]))
-    light = load_light(key) if key else None
-    if light is None:
-        raise _NotHere
+    light = _light_rules(settings)
     from ..clock import parse_now, parse_when
     from ..errors import LeadctlError
 
@@ -151,6 +220,8 @@ def run(argv: list[str]) -> bool:
         settings, rest = _root(argv)
         if rest[:2] == ["followups", "due"]:
             return _due(settings, rest[2:])
+        if rest[:1] == ["report"] and rest[1:2] and rest[1] in _REPORTS:
+            return _report(rest[1], settings, rest[2:])
     except _NotHere:
         return False
     return False
@@ -159,4 +230,4 @@ def run(argv: list[str]) -> bool:
 def wanted(argv: list[str] | None) -> bool:
     """Is this a command line `run` might take (cheap: no imports)?"""
     args = sys.argv[1:] if argv is None else argv
-    return "followups" in args and "due" in args
+    return ("followups" in args and "due" in args) or ("report" in args and any(r in args for r in _REPORTS))

@@ -73,12 +73,21 @@ def _path(key: str) -> Path | None:
 
 
 def light(rules: Any) -> dict:
-    """What `followups due` needs of the rules, in plain values (no pydantic to unpickle)."""
+    """What the start-up paths (`followups due`, the reports) need of the rules, in plain values
+    (tuples and dicts: no pydantic, no leadctl classes to unpickle)."""
     hours = rules.followups.business_hours
-    return {
+    out: dict[str, Any] = {
         "hours": (tuple(hours.days), hours.start, hours.end),
         "owners": [(o.name, o.email, o.timezone) for o in rules.routing.owners],
     }
+    try:
+        from leadctl.reports.data import source_infos, stage_list
+
+        out["stages"] = [(s.name, s.label, s.kind) for s in stage_list(rules)]
+        out["sources"] = [(s.name, s.channel, s.aliases, dict(s.cost)) for s in source_infos(rules)]
+    except Exception:  # noqa: BLE001 - without them the reports take the ordinary path
+        pass
+    return out
 
 
 class _Pickler(pickle.Pickler):
