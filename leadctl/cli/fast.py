@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 # Global options: name -> environment variable (Typer reads the same ones).
 _ROOT = {"--db": "LEADCTL_DB", "--rules": "LEADCTL_RULES", "--now": "LEADCTL_NOW"}
@@ -95,6 +96,11 @@ def _report(name: str, settings: dict[str, str | None], args: list[str]) -> bool
         check_output(output, "--output")  # type: ignore[arg-type]
     except LeadctlError:
         raise _NotHere from None
+    try:  # the rendering of the ordinary path (reports.output, cli.reports)
+        from ..reports import output as views
+        from .reports import _stage_labels, show
+    except ImportError:
+        raise _NotHere from None
     from ..store.lite import open_ready
 
     con = open_ready(str(settings["--db"]))
@@ -106,6 +112,7 @@ def _report(name: str, settings: dict[str, str | None], args: list[str]) -> bool
     from ..reports.data import SourceInfo, StageInfo
 
     stages = [StageInfo(*s) for s in light["stages"]]
+    report: Any
     try:
         con.execute("BEGIN")  # one snapshot for every statement of the report
         # reports.common.report_connection: temporary b-trees in memory.
@@ -121,9 +128,6 @@ def _report(name: str, settings: dict[str, str | None], args: list[str]) -> bool
         raise _NotHere from None
     finally:
         con.close()
-    from ..reports import output as views
-    from .reports import _stage_labels, show
-
     if name == "funnel":
         view = views.funnel_view(report, now=now)
     elif name == "sources":
