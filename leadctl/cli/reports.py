@@ -395,3 +395,84 @@ def report_lost(
                                                    xlabel="lost leads", ylabel=label))
         _pictures(title, figures, [HtmlTable([h for h, _ in headers[:5]], cells, numeric=[False] * 3 + [True] * 2)],
                   svg=svg, png=png, html=html)
+
+
+@app.command("velocity")
+def report_velocity(
+    ctx: typer.Context,
+    stuck: bool = typer.Option(False, "--stuck", help="Also list open leads in their stage for longer than its "
+                                                      "p90 (CSV/JSON: only those leads)."),
+    since: Optional[str] = _SINCE, until: Optional[str] = _UNTIL, source: Optional[str] = _SOURCE,
+    owner: Optional[str] = _OWNER, stage: Optional[str] = _STAGE,
+    fmt: str = _FORMAT, output: Optional[str] = _OUTPUT, svg: Optional[str] = _SVG, png: Optional[str] = _PNG,
+    html: Optional[str] = _HTML,
+) -> None:
+    """Days from creation to each stage and to won (median, p75, p90) by source, owner, grade and cohort."""
+    from ..reports.common import stage_list
+    from ..reports.html import HtmlTable
+    from ..reports.sources import source_infos
+    from ..reports.velocity import velocity_report
+    from .render import check_format, console
+
+    check_format(fmt)
+    _check_outputs(output, svg, html)
+    _check_png(png)
+    rules = _rules_or_none(ctx)
+    st = settings(ctx)
+    flt = _filter(since, until, source, owner, stage)
+    report = velocity_report(st.store(), stage_list(rules), flt, sources=source_infos(rules), now=st.now,
+                             stuck=stuck)
+    title = _title("Velocity", flt, "days from creation")
+    headers = [("By", "left"), ("Group", "left"), ("Stage", "left"), ("Leads", "right"), ("Median d", "right"),
+               ("P75 d", "right"), ("P90 d", "right")]
+    table = _table(title, headers)
+    cells = []
+    for i, r in enumerate(report.rows):
+        if i and r.dimension != report.rows[i - 1].dimension:
+            table.add_section()
+        row = [r.dimension, r.group, r.stage_label, _fmt(r.leads), _fmt(r.median_days), _fmt(r.p75_days),
+               _fmt(r.p90_days)]
+        table.add_row(*row)
+        cells.append(row)
+    stuck_headers = [("Lead", "right"), ("E-mail", "left"), ("Owner", "left"), ("Stage", "left"),
+                     ("Days in stage", "right"), ("Stage p90 d", "right")]
+    stuck_cells = [[_fmt(s.lead_id), s.email or "", s.owner or "", s.stage, _fmt(s.days_in_stage),
+                    _fmt(s.p90_days)] for s in report.stuck or []]
+    if stuck and fmt in ("csv", "json"):
+        from .render import emit_rows
+
+        emit_rows(report.STUCK_COLUMNS, report.stuck_records(), fmt=fmt, output=output)
+    else:
+        _deliver(table, fmt=fmt, columns=report.columns(), records=report.records(), output=output, svg=None,
+                 html=None)
+        if stuck and fmt == "table" and not (output and output != "-"):
+            lines = _table(f"Stuck leads — {len(stuck_cells):,} open leads past their stage's p90", stuck_headers)
+            for row in stuck_cells:
+                lines.add_row(*row)
+            console().print(lines)
+    if svg or png or html:
+        from ..reports import charts
+
+        overall = [r for r in report.rows if r.dimension == "all"]
+        figures = []
+        if overall:
+            figures.append(charts.bar_chart(
+                [r.stage_label for r in overall],
+                {"median": [r.median_days or 0 for r in overall], "p75": [r.p75_days or 0 for r in overall],
+                 "p90": [r.p90_days or 0 for r in overall]},
+                title=title, xlabel="days from creation", ylabel="stage reached"))
+        for dimension in ("source", "cohort"):
+            rows = [r for r in report.rows if r.dimension == dimension]
+            groups = list(dict.fromkeys(r.group for r in rows))
+            stages_ = list(dict.fromkeys(r.stage_label for r in overall))
+            if groups and stages_:
+                med = {(r.group, r.stage_label): r.median_days for r in rows}
+                figures.append(charts.heatmap(
+                    groups, stages_, [[med.get((g, s)) or 0 for s in stages_] for g in groups],
+                    title=f"{title} · median by {dimension}", xlabel="stage reached", ylabel=dimension,
+                    colour_label="median days"))
+        tables = [HtmlTable([h for h, _ in headers], cells, numeric=[False] * 3 + [True] * 4)]
+        if stuck:
+            tables.append(HtmlTable([h for h, _ in stuck_headers], stuck_cells,
+                                    numeric=[True, False, False, False, True, True], caption="Stuck leads"))
+        _pictures(title, figures, tables, svg=svg, png=png, html=html)

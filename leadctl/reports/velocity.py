@@ -1,0 +1,157 @@
+"""How fast leads move: days from creation to each stage and to won, and leads stuck in a stage.
+
+    report = velocity_report(store, stages, LeadFilter(), sources=sources, now=now)
+
+- For each funnel stage after the first, the days from a lead's creation to the first time
+  its stage history shows the stage; every won-kind stage counts as one row, `won` (the
+  first time any of them was reached). Times before creation are left out.
+- Median, p75 and p90 (percentile_cont, as every report) and the count of leads, overall
+  (`all`) and by source (canonical, as `report sources`), owner, score grade and creation
+  cohort (month).
+- `stuck` (with `--stuck`): open leads (not in a won or lost stage) that have been in their
+  current stage longer than the p90 of the time leads spent in that stage before leaving
+  it (stage-history rows with a `left_at`); the stage needs at least `MIN_LEFT` such rows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Sequence
+
+from sqlalchemy import and_, case, func, literal, select
+
+from ..engine.leadquery import LEADS, LeadFilter
+from .common import (
+    ALL,
+    HISTORY,
+    NONE_LABEL,
+    Funnel,
+    StageInfo,
+    cohort_label,
+    filtered,
+    grouped_percentiles,
+    is_open,
+    report_connection,
+    rnd,
+    seconds_between,
+    time_value,
+)
+from .sources import SourceInfo, canonical_source
+
+DIMENSIONS = ("all", "source", "owner", "grade", "cohort")
+WON = "won"
+QS = (0.5, 0.75, 0.9)
+DAY = 86400.0
+MIN_LEFT = 5          # a stage's p90 needs this many leads that left it before it marks anyone stuck
+RESOLUTION = 0.001    # days: SQLite's percentiles group values to this step (shown to 0.1)
+
+
+@dataclass
+class VelocityRow:
+    dimension: str
+    group: str
+    stage: str
+    stage_label: str
+    leads: int
+    median_days: float | None
+    p75_days: float | None
+    p90_days: float | None
+
+
+@dataclass
+class StuckLead:
+    lead_id: int
+    email: str | None
+    owner: str | None
+    stage: str
+    days_in_stage: float
+    p90_days: float
+
+
+@dataclass
+class VelocityReport:
+    rows: list[VelocityRow]
+    stuck: list[StuckLead] | None
+    filter: LeadFilter
+
+    COLUMNS = ("dimension", "group", "stage", "stage_label", "leads", "median_days", "p75_days", "p90_days")
+    STUCK_COLUMNS = ("lead_id", "email", "owner", "stage", "days_in_stage", "p90_days")
+
+    def columns(self) -> tuple[str, ...]:
+        return self.COLUMNS
+
+    def records(self) -> list[tuple]:
+        return [tuple(getattr(r, c) for c in self.COLUMNS) for r in self.rows]
+
+    def stuck_records(self) -> list[tuple]:
+        return [tuple(getattr(s, c) for c in self.STUCK_COLUMNS) for s in self.stuck or []]
+
+
+def _group(dimension: str, sources: Sequence[SourceInfo]):
+    if dimension == "source":
+        return canonical_source(sources)
+    if dimension == "owner":
+        return func.coalesce(func.nullif(func.trim(LEADS.c.owner), ""), NONE_LABEL)
+    if dimension == "grade":
+        return func.coalesce(func.nullif(func.trim(LEADS.c.grade), ""), NONE_LABEL)
+    if dimension == "cohort":
+        return cohort_label(LEADS.c.created_at, "month")
+    return literal("all")
+
+
+def velocity_report(store, stages: Sequence[StageInfo], flt: LeadFilter, *, sources: Sequence[SourceInfo] = (),
+                    now: datetime, stuck: bool = False) -> VelocityReport:
+    """Days from creation to each stage and to won, by source, owner, grade and cohort; optionally stuck leads."""
+    funnel = Funnel(stages)
+    won_names = [s.name for s in funnel.won]
+    later = [s.name for s in funnel.funnel[1:] if s.kind != "won"]
+    stage_key = case((HISTORY.c.to_stage.in_(won_names), literal(WON)), else_=HISTORY.c.to_stage) \
+        if won_names else HISTORY.c.to_stage
+    firsts = (select(HISTORY.c.lead_id.label("lead_id"), stage_key.label("stage"), func.min(HISTORY.c.at).label("at"))
+              .where(HISTORY.c.to_stage.in_(later + won_names))
+              .group_by(HISTORY.c.lead_id, stage_key).subquery("firsts"))
+    seconds = seconds_between(LEADS.c.created_at, firsts.c.at)
+    days = case((seconds >= 0, seconds / DAY), else_=None)
+    join = LEADS.join(firsts, firsts.c.lead_id == LEADS.c.id)
+    order = later + ([WON] if won_names else [])
+    labels = {s.name: (s.label or s.name) for s in funnel.funnel}
+    labels[WON] = "Won" + (f" ({', '.join(won_names)})" if won_names else "")
+    rows: list[VelocityRow] = []
+    with report_connection(store) as conn:
+        for dimension in DIMENSIONS:
+            group = _group(dimension, sources).label("grp")
+            stmt = select(group, firsts.c.stage, days.label("days")).select_from(join).where(filtered(flt))
+            counts = {(g, st): int(n) for g, st, n in conn.execute(
+                select(group, firsts.c.stage, func.count()).select_from(join)
+                .where(and_(filtered(flt), seconds >= 0)).group_by(group, firsts.c.stage))}
+            pcts = grouped_percentiles(conn, stmt, QS, resolution=RESOLUTION)
+            keys = sorted(counts, key=lambda k: (-sum(n for (g, _), n in counts.items() if g == k[0])
+                                                 if dimension not in ("cohort", "grade") else 0,
+                                                 k[0] == NONE_LABEL, str(k[0]), order.index(k[1])))
+            for g, st in keys:
+                med, p75, p90 = pcts.get((g, st), (None, None, None))
+                rows.append(VelocityRow(dimension, str(g), st, labels.get(st, st), counts[(g, st)],
+                                        rnd(med), rnd(p75), rnd(p90)))
+        stuck_leads = _stuck(conn, funnel, flt, now) if stuck else None
+    return VelocityReport(rows=rows, stuck=stuck_leads, filter=flt)
+
+
+def _stuck(conn, funnel: Funnel, flt: LeadFilter, now: datetime) -> list[StuckLead]:
+    """Open leads in their current stage for longer than that stage's p90 time in stage."""
+    spent = seconds_between(HISTORY.c.at, HISTORY.c.left_at) / DAY
+    left = (select(HISTORY.c.to_stage, spent).where(HISTORY.c.left_at.is_not(None)))
+    p90 = {stage: v[0] for stage, v in grouped_percentiles(conn, left, (0.9,), resolution=RESOLUTION).items()
+           if stage is not ALL and v[0] is not None}
+    enough = {stage for stage, n in conn.execute(
+        select(HISTORY.c.to_stage, func.count()).where(HISTORY.c.left_at.is_not(None)).group_by(HISTORY.c.to_stage))
+        if n >= MIN_LEFT}
+    since = func.coalesce(LEADS.c.stage_changed_at, LEADS.c.created_at)
+    in_stage = seconds_between(since, time_value(now)) / DAY
+    out = []
+    stmt = (select(LEADS.c.id, LEADS.c.email, LEADS.c.owner, LEADS.c.stage, in_stage)
+            .where(and_(filtered(flt), is_open(funnel), LEADS.c.stage.in_(sorted(enough & set(p90))))))
+    for lead_id, email, owner, stage, d in conn.execute(stmt):
+        if d is not None and d > p90[stage]:
+            out.append(StuckLead(int(lead_id), email, owner, stage, round(float(d), 1), round(p90[stage], 1)))
+    out.sort(key=lambda s: (-(s.days_in_stage - s.p90_days), s.lead_id))
+    return out
