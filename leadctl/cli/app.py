@@ -71,6 +71,9 @@ def _build():
     app.add_typer(followups.app, name="followups")
     app.add_typer(reports.app, name="report")
     app.add_typer(exports.app, name="export")
+    from . import model  # `model fit` (its scikit-learn is imported only when a fit runs)
+
+    app.add_typer(model.app, name="model")
     return app
 
 

@@ -70,6 +70,12 @@ def _render(info: dict) -> None:
               + (f" (rule '{info['temperature']['rule']}')" if info["temperature"]["rule"] else ""))
     rule = info["stage"].get("rule")
     out.print(f"stage: {info['stage']['value']}" + (f" — {rule['detail']}" if rule else ""))
+    pred = info.get("predicted")
+    if pred:  # the model's reasons (rules/model.yaml), strongest first
+        out.print(f"predicted: {pred['probability']:.0%} chance of winning")
+        for sign, key in (("+", "up"), ("-", "down")):
+            for f in pred[key]:
+                out.print(Text(f"  {sign} {safe_text(f['words'])}"))
     _table(out, "Stage history", ("at", "from", "to", "cause", "detail"), info["stage_history"])
     _table(out, "Assignments", ("at", "owner", "rule", "strategy", "reason"), info["assignments"])
     _table(out, "Follow-ups due", ("id", "due_at", "action", "cadence", "owner"), info["followups"])

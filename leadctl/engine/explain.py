@@ -32,7 +32,7 @@ def _iso(v: Any) -> Any:
 
 def explain_lead(store, rules, lead_ref, now: datetime) -> dict:
     """Everything that explains one lead, as a JSON-ready dict with stable keys:
-    lead, score, temperature, stage, stage_history, assignments, followups, activity.
+    lead, score, temperature, stage, stage_history, assignments, followups, activity, predicted.
     """
     with store.connect() as conn:
         lead_id = resolve_lead(conn, lead_ref)
@@ -65,6 +65,9 @@ def explain_lead(store, rules, lead_ref, now: datetime) -> dict:
                                            .where(act.c.lead_id == lead_id).group_by(act.c.type)
                                            .order_by(act.c.type))
         ]
+        from ..model.explain import explain_prediction  # the model's top factors (None without model.yaml)
+
+        predicted = explain_prediction(conn, rules, lead_id, now)
     lead = {k: _iso(row[k]) for k in PROFILE}
     lead["do_not_contact"] = bool(lead["do_not_contact"])
     lead["erased"] = row["erased_at"] is not None
@@ -87,6 +90,7 @@ def explain_lead(store, rules, lead_ref, now: datetime) -> dict:
         "assignments": assignments,
         "followups": followups,
         "activity": activity,
+        "predicted": predicted,
     }
 
 
