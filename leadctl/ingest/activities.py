@@ -45,7 +45,8 @@ CHUNK = 5000
 FUTURE_GRACE = timedelta(days=1)
 
 # What a column of an events file may fill (a mapping file's `columns:` may name these, or fields.<key>).
-TARGETS: tuple[str, ...] = ("email", "phone", "external_id", "type", "at", "note", "source")
+TARGETS: tuple[str, ...] = ("email", "phone", "external_id", "type", "at", "note", "source", "touch_source",
+                             "campaign")
 _LEAD_KEYS = ("email", "phone", "external_id")
 # The event's own columns; the lead's keys take the lead aliases (aliases.yaml).
 _EVENT_ALIASES = {
@@ -54,6 +55,10 @@ _EVENT_ALIASES = {
     "at": ("at", "time", "timestamp", "date", "occurred at", "created at", "when"),
     "note": ("note", "notes", "comment", "description"),
     "source": ("source", "channel", "tool"),
+    # The marketing touch the event was (report attribution): UTM parameters and their usual spellings.
+    "touch_source": ("touch_source", "utm_source", "utm source", "touch source", "marketing source",
+                     "traffic source"),
+    "campaign": ("campaign", "utm_campaign", "utm campaign", "campaign name"),
 }
 FIELDS_PREFIX = "fields."
 
@@ -196,12 +201,14 @@ class ActivityImportResult:
 
 
 def log_activity(store: Store, lead_id: int, type_: str, *, at: datetime, note: str | None = None,
-                 fields: dict[str, Any] | None = None, source: str = "manual") -> int:
+                 fields: dict[str, Any] | None = None, source: str = "manual", touch_source: str | None = None,
+                 campaign: str | None = None) -> int:
     """Record one activity for a lead; returns its id."""
     kind = activity_type(type_)
     with store.begin() as conn:
         aid = conn.execute(ACTIVITIES.insert().values(
             lead_id=lead_id, type=kind, at=at, note=note, fields=fields or None, source=source,
+            touch_source=touch_source or None, campaign=campaign or None,
         ).returning(ACTIVITIES.c.id)).scalar_one()
         _touch_leads(conn, [(lead_id, kind, at)])
     return aid
@@ -428,6 +435,7 @@ def _import_chunk(store: Store, conn, pending: list[tuple[int, dict[str, Any]]],
             continue
         rows.append({"lead_id": lead_id, "type": values["type"], "at": values.get("at") or now,
                      "note": values.get("note"), "source": values.get("source") or "import",
+                     "touch_source": values.get("touch_source"), "campaign": values.get("campaign"),
                      "fields": values["fields"] or None, "batch_id": result.batch})
     rows = _drop_duplicates(conn, rows, result)
     if not rows:

@@ -175,3 +175,25 @@ def test_cli_attribution_pictures(store, db_url, run, tmp_path):
     assert "LinkedIn" in text and "webinar" in text
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "<svg" in page.read_text() and "AdWords" in page.read_text()
+
+
+def test_activity_import_reads_utm_columns(store, db_url, run_cli, tmp_path):
+    from conftest import write_csv, write_rules
+
+    with store.begin() as conn:
+        add_lead(conn, email="ada@example.com", source="google", created_at=D,
+                 history=[("new", D), ("customer", D + timedelta(days=3))])
+    events = write_csv(tmp_path / "events.csv", ["Email", "Event", "Timestamp", "utm_source", "UTM Campaign"],
+                       [["ada@example.com", "page_view", "2026-01-02T10:00", "newsletter", "winter"],
+                        ["ada@example.com", "page_view", "2026-01-02T11:00", "", ""]])
+    rules = write_rules(tmp_path / "rules", stages="version: 1\n")
+    res = run_cli("--db", db_url, "--rules", rules, "--now", "2026-03-01T12:00", "activity", "import", events,
+                  "--no-process")
+    assert res.exit_code == 0, res.output
+    with store.connect() as conn:
+        got = conn.execute(Activity.__table__.select().order_by(Activity.__table__.c.at)).mappings().all()
+    assert [(a["touch_source"], a["campaign"]) for a in got] == [("newsletter", "winter"), (None, None)]
+    report = attribution_report(store, DEFAULT_STAGES, [], LeadFilter(), model="last")
+    rows = {(r.dimension, r.name): r for r in report.rows}
+    assert rows[("source", "newsletter")].won == 1 and rows[("campaign", "winter")].won == 1
+    assert rows[("source", "google")].touches == 1 and rows[("source", "google")].won == 0
