@@ -32,7 +32,8 @@ def _iso(v: Any) -> Any:
 
 def explain_lead(store, rules, lead_ref, now: datetime) -> dict:
     """Everything that explains one lead, as a JSON-ready dict with stable keys:
-    lead, score, temperature, stage, stage_history, assignments, followups, activity, predicted.
+    lead, score, temperature, stage, stage_history, assignments, followups, activity, and
+    predicted when the rules folder has a model.
     """
     with store.connect() as conn:
         lead_id = resolve_lead(conn, lead_ref)
@@ -81,7 +82,7 @@ def explain_lead(store, rules, lead_ref, now: datetime) -> dict:
     stage = {"value": row["stage"], "changed_at": _iso(row["stage_changed_at"]), "rule": stage_rule}
     if stage_rule:
         stage["rule_applies"] = (rules.stages.resolve(row["stage"]) or row["stage"]) == stage_rule.get("to")
-    return {
+    out = {
         "lead": lead,
         "score": score,
         "temperature": {"value": row["temperature"], "rule": expl.get("temperature_rule")},
@@ -90,8 +91,10 @@ def explain_lead(store, rules, lead_ref, now: datetime) -> dict:
         "assignments": assignments,
         "followups": followups,
         "activity": activity,
-        "predicted": predicted,
     }
+    if predicted is not None:  # with a model (rules/model.yaml): its probability and top factors
+        out["predicted"] = predicted
+    return out
 
 
 def _stale(expl: dict, rules) -> bool:
