@@ -18,7 +18,7 @@ PYTEST  = $(BIN)/python -m pytest -n $(WORKERS)
 $(BIN)/leadctl: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e ".[test,bench]"
+	$(PIP) install --quiet -e ".[test,bench,model]"
 	touch $@
 
 setup: $(BIN)/leadctl
