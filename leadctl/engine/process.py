@@ -22,7 +22,9 @@ Routing and follow-ups are steps (see engine/context.py for the contract).
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import time
 from collections import Counter, defaultdict
 from contextlib import contextmanager
@@ -31,17 +33,17 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any, Callable, Iterable, Sequence
 
-from sqlalchemy import Text, and_, cast, func, select
+from sqlalchemy import Text, and_, cast, func, or_, select, union
 
 from ..fields import DAYS_SINCE
 from ..model.step import PredictStep
 from ..rules.loader import lead_conditions
-from ..store import bulk
+from ..store import bulk, dirty
 from ..store.history import record_stage_changes
-from ..store.models import Activity, Lead, StageChange
+from ..store.models import Activity, Followup, Lead, Meta, Owner, StageChange
 from ..words import activity_key
 from .context import WRITABLE_COLUMNS, ProcessContext, Step
-from .followups import FollowupStep
+from .followups import CADENCE, FollowupStep
 from .qualify import Qualifier
 from .routing import RoutingStep
 from .scoring import Scorer
@@ -52,6 +54,11 @@ FP_PREFIX = 32
 LEADS = Lead.__table__
 ACTS = Activity.__table__
 HISTORY = StageChange.__table__
+FOLLOWUPS = Followup.__table__
+OWNERS = Owner.__table__
+META = Meta.__table__
+STATE_KEY = "process.state"   # what the last run over every lead saw (see `Plan`)
+RUN_KEY = "process.run"       # the number of the last run, stamped on what it evaluated
 
 # Columns every chunk carries, whatever the rules read; STEP_COLUMNS too when a step runs.
 BASE_COLUMNS = (
@@ -104,6 +111,101 @@ def rules_digest(rules) -> int:
 def load_steps() -> list[Step]:
     """The steps of every run, in order: prediction (before scoring), routing (after the SLA check), follow-ups."""
     return [PredictStep(), RoutingStep(checks=[sla_check]), FollowupStep()]
+
+
+# ---------------------------------------------------------------- which leads to evaluate
+def run_digest(rules, steps: Sequence[Step]) -> str:
+    """Changes whenever any rule file's content or the list of steps changes."""
+    parts = [(f.name, getattr(rules, f.name)) for f in dataclasses.fields(rules)
+             if f.name not in ("directory", "files_loaded")]
+    text = repr((parts, [type(s).__qualname__ for s in steps]))
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def _meta(conn, key: str) -> str | None:
+    return conn.execute(select(META.c.value).where(META.c.key == key)).scalar()
+
+
+def _set_meta(conn, key: str, value: str | None) -> None:
+    conn.execute(META.delete().where(META.c.key == key))
+    if value is not None:
+        conn.execute(META.insert().values(key=key, value=value))
+
+
+def _facts(conn) -> dict:
+    """What besides a lead's own row decides its outcome: activities, cadence tasks, owners."""
+    n, last = conn.execute(select(func.count(), func.max(ACTS.c.id))).one()
+    cadence = conn.execute(select(func.count()).select_from(FOLLOWUPS).where(FOLLOWUPS.c.kind == CADENCE)).scalar()
+    owners = [tuple(r) for r in conn.execute(select(OWNERS).order_by(OWNERS.c.id))]
+    return {"activities": int(n or 0), "last_activity": int(last or 0), "cadence_tasks": int(cadence or 0),
+            "owners": hashlib.sha1(repr(owners).encode()).hexdigest()[:16]}
+
+
+class Plan:
+    """Which leads a run evaluates, and the number it stamps on them (`leads.processed`).
+
+    A run over every lead evaluates only the leads whose outcome can differ from the one
+    stored, when the last such run had the same rules (`run_digest`) and the same clock
+    (`now`): leads written since they were evaluated (`processed IS NULL`: store/dirty.py),
+    leads with activities logged since, and — if any lead is evaluated and routing is on —
+    unassigned leads (an assignment changes the owners' loads). Everything is evaluated
+    again when the rules or the clock changed (decay, `within`, `days_since_*`, SLAs and
+    due times read the clock), when activities were deleted, cadence tasks or owners
+    changed by other means, or the store lacks the trigger. A run over some leads
+    (`lead_ids`) evaluates those; with other rules or another clock it voids the record,
+    so the next full run evaluates everything.
+    """
+
+    def __init__(self, conn, rules, steps: Sequence[Step], now: datetime, *, every: bool):
+        self.digest = run_digest(rules, steps)
+        self.now = now.isoformat()
+        self.every = every
+        self.routing = any(isinstance(s, RoutingStep) for s in steps) and bool(
+            rules.routing.owners or rules.routing.rules or rules.routing.fallback)
+        raw = _meta(conn, RUN_KEY)
+        self.token = (int(raw) if raw and raw.isdigit() else 0) + 1
+        _set_meta(conn, RUN_KEY, str(self.token))
+        state = None
+        if dirty.installed(conn):
+            text = _meta(conn, STATE_KEY)
+            state = json.loads(text) if text else None
+        else:
+            dirty.install(conn)  # stamps from before cannot be trusted: evaluate everything
+            _set_meta(conn, STATE_KEY, None)
+        self.state = state if state and state.get("digest") == self.digest and state.get("now") == self.now else None
+        if not every and state is not None and self.state is None:
+            _set_meta(conn, STATE_KEY, None)
+        self.incremental = False
+        if every and self.state is not None:
+            facts, st = _facts(conn), self.state
+            added = conn.execute(select(func.count()).select_from(ACTS)
+                                 .where(ACTS.c.id > st["last_activity"])).scalar() or 0
+            self.incremental = (facts["activities"] == st["activities"] + added
+                                and facts["cadence_tasks"] == st["cadence_tasks"] and facts["owners"] == st["owners"])
+
+    def lead_ids(self, conn) -> list[int] | None:
+        """The leads to evaluate (None: every lead); read after the steps started (an SLA check may write)."""
+        if not self.incremental:
+            return None
+        live = LEADS.c.erased_at.is_(None)
+        stale = select(LEADS.c.id).where(LEADS.c.processed.is_(None), live)
+        acted = select(ACTS.c.lead_id).where(ACTS.c.id > (self.state or {}).get("last_activity", 0))
+        ids = {i for (i,) in conn.execute(union(stale, acted))}
+        if ids and self.routing:
+            blank = or_(LEADS.c.owner.is_(None), func.trim(LEADS.c.owner) == "")
+            ids.update(i for (i,) in conn.execute(select(LEADS.c.id).where(blank, live)))
+        return sorted(ids)
+
+    def skipped(self, conn, evaluated: int) -> int:
+        """How many live leads this run left alone."""
+        n = conn.execute(select(func.count()).select_from(LEADS).where(LEADS.c.erased_at.is_(None))).scalar() or 0
+        return max(0, n - evaluated)
+
+    def record(self, conn) -> None:
+        """After a run over every lead: what it saw, for the next run to compare with."""
+        if self.every:
+            state = {"digest": self.digest, "now": self.now, **_facts(conn)}
+            _set_meta(conn, STATE_KEY, json.dumps(state))
 
 
 class Pipeline:
@@ -301,6 +403,14 @@ def _skip(*args) -> None:
     return None
 
 
+def _stamp(conn, token: int, leads: list[dict], ranged: bool) -> None:
+    """Mark the chunk's leads as evaluated by this run (those written above already are)."""
+    col = LEADS.c.id
+    where = (and_(col >= leads[0]["id"], col <= leads[-1]["id"], LEADS.c.erased_at.is_(None)) if ranged
+             else col.in_([lead["id"] for lead in leads]))
+    conn.execute(LEADS.update().where(where, LEADS.c.processed.is_distinct_from(token)).values(processed=token))
+
+
 @contextmanager
 def _same(conn):
     yield conn
@@ -308,8 +418,12 @@ def _same(conn):
 
 def run_pipeline(ctx: ProcessContext, pipeline: Pipeline, txn: Callable[[], Any], *,
                  lead_ids: Iterable[int] | None = None,
-                 observe: Callable[[list[tuple], list[dict]], None] | None = None) -> None:
-    """The chunk loop. `txn()` gives a context manager yielding a connection in a transaction."""
+                 observe: Callable[[list[tuple], list[dict]], None] | None = None,
+                 plan: Plan | None = None) -> None:
+    """The chunk loop. `txn()` gives a context manager yielding a connection in a transaction.
+
+    With a `plan`, every lead evaluated is stamped with its run number, and a run over
+    every lead evaluates only the plan's leads."""
     now = pipeline.now
     writes = pipeline.writes
     base = pipeline.select()
@@ -318,9 +432,12 @@ def run_pipeline(ctx: ProcessContext, pipeline: Pipeline, txn: Callable[[], Any]
         ctx.conn = conn
         for step in pipeline.steps:
             step.start(ctx)
+        if plan is not None and ids is None:
+            ids = plan.lead_ids(conn)
     last_id = None
     pos = 0
-    update_keys = (*writes, "explanation", "updated_at", "id")
+    update_keys = (*writes, "explanation", "updated_at", *(("processed",) if plan else ()), "id")
+    stamp_of = (plan.token,) if plan else ()
     stamp = now.isoformat(timespec="seconds")
     digest = pipeline.digest
     while True:
@@ -365,12 +482,14 @@ def run_pipeline(ctx: ProcessContext, pipeline: Pipeline, txn: Callable[[], Any]
                 if new != old or fp != new_fp:
                     # fp first: the next run reads it from the text's first bytes.
                     expl = {"fp": new_fp, **explanation(lead, digest), "at": stamp}
-                    params.append((*new, expl, now, lead["id"]))
+                    params.append((*new, expl, now, *stamp_of, lead["id"]))
             if params:
                 bulk.update_by_id(conn, LEADS, params, update_keys)
                 ctx.counts["updated"] += len(params)
             if history:
                 record_stage_changes(conn, history)
+            if plan is not None:
+                _stamp(conn, plan.token, leads, ranged)
             if observe is not None:
                 observe(before, leads)
             if ids is not None and pos >= len(ids):
@@ -403,5 +522,15 @@ def process_leads(store, rules, *, now: datetime, lead_ids: set[int] | None = No
             finally:
                 trans.rollback()
     else:
-        run_pipeline(ctx, pipeline, store.begin, lead_ids=lead_ids, observe=observe)
+        with store.begin() as conn:
+            plan = Plan(conn, rules, pipeline.steps, now, every=lead_ids is None and observe is None)
+        run_pipeline(ctx, pipeline, store.begin, lead_ids=lead_ids, observe=observe, plan=plan)
+        if plan.every:
+            with store.begin() as conn:
+                plan.record(conn)
+                if plan.incremental:
+                    # The summary counts every lead; those left alone are unchanged by definition.
+                    skipped = plan.skipped(conn, ctx.counts["leads"])
+                    ctx.counts["leads"] += skipped
+                    ctx.counts["unchanged_skipped"] = skipped
     return ProcessResult(ctx.counts, dry_run, time.perf_counter() - started, list(ctx.changes))

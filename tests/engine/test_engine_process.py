@@ -363,3 +363,93 @@ def test_diff_writes_nothing_and_counts_transitions(store, rules, tmp_path):
     assert result.transitions["stage"] == []           # forward only: mql stays mql
     assert result.rules["scoring.yaml"]["changed"] == ["SaaS"]
     assert score_band(73) == "70-79"
+
+
+# ---------------------------------------------------------------- only what changed is evaluated again
+def _outcome(store) -> list[tuple]:
+    with store.connect() as conn:
+        return [tuple(r) for r in conn.execute(
+            select(LEADS.c.id, LEADS.c.score, LEADS.c.grade, LEADS.c.temperature, LEADS.c.stage,
+                   LEADS.c.explanation).order_by(LEADS.c.id))]
+
+
+def _full_outcome(store, rules, now=NOW) -> list[tuple]:
+    """What a run that evaluates every lead gives (the record of the last run removed first)."""
+    with store.begin() as conn:
+        conn.execute(LEADS.update().values(processed=None))
+    process_leads(store, rules, now=now, steps=[])
+    return _outcome(store)
+
+
+def test_a_rerun_with_the_same_rules_and_clock_evaluates_nothing(store, rules):
+    ids = [add_lead(store, email=f"ceo{i}@acme.com", title="CEO", industry="SaaS") for i in range(3)]
+    first = run(store, rules)
+    assert first.to_dict()["leads"] == 3 and "unchanged_skipped" not in first.to_dict()
+    again = run(store, rules)
+    assert again.to_dict()["unchanged_skipped"] == 3
+    assert again.summary().startswith("processed 3 leads: 0 scores changed")
+    assert [lead(store, i)["score"] for i in ids] == [40, 40, 40]
+
+
+def test_a_lead_written_by_anyone_else_is_evaluated_again(store, rules):
+    a = add_lead(store, email="a@acme.com", title="CEO")
+    b = add_lead(store, email="b@acme.com")
+    run(store, rules)
+    with store.begin() as conn:   # any writer: the trigger marks the row
+        conn.execute(LEADS.update().where(LEADS.c.id == b).values(industry="SaaS"))
+    res = run(store, rules)
+    assert res.to_dict()["unchanged_skipped"] == 1 and res.counts["scores_changed"] == 1
+    assert lead(store, b)["score"] == 20 and lead(store, a)["score"] == 25
+    assert _outcome(store) == _full_outcome(store, rules)
+
+
+def test_a_new_activity_makes_its_lead_evaluated_again(store, rules):
+    lid = add_lead(store, email="a@acme.com")
+    run(store, rules)
+    add_activity(store, lid, "demo_request", NOW - timedelta(hours=1))
+    res = run(store, rules)
+    assert res.to_dict()["unchanged_skipped"] == 0
+    assert lead(store, lid)["engagement_score"] == 30
+
+
+def test_a_deleted_activity_makes_every_lead_evaluated_again(store, rules):
+    lid = add_lead(store, email="a@acme.com")
+    add_lead(store, email="b@acme.com")
+    add_activity(store, lid, "demo_request", NOW - timedelta(hours=1))
+    run(store, rules)
+    with store.begin() as conn:
+        conn.execute(ACTS.delete())
+    res = run(store, rules)
+    assert "unchanged_skipped" not in res.to_dict()
+    assert lead(store, lid)["engagement_score"] == 0
+
+
+def test_another_clock_or_other_rules_evaluate_everything(store, rules, tmp_path):
+    lid = add_lead(store, email="a@acme.com", title="CEO")
+    run(store, rules)
+    later = process_leads(store, rules, now=NOW + timedelta(days=1), steps=[])
+    assert "unchanged_skipped" not in later.to_dict()
+    other = load_rules(write_rules(tmp_path / "other", scoring=SCORING.replace("points: 25", "points: 5"),
+                                   qualification=QUALIFICATION))
+    res = process_leads(store, other, now=NOW + timedelta(days=1), steps=[])
+    assert "unchanged_skipped" not in res.to_dict() and lead(store, lid)["score"] == 5
+
+
+def test_a_run_over_some_leads_with_other_rules_voids_the_record(store, rules, tmp_path):
+    a = add_lead(store, email="a@acme.com", title="CEO")
+    b = add_lead(store, email="b@acme.com", title="CEO")
+    run(store, rules)
+    other = load_rules(write_rules(tmp_path / "other", scoring=SCORING.replace("points: 25", "points: 5"),
+                                   qualification=QUALIFICATION))
+    run(store, other, lead_ids={a})
+    assert lead(store, a)["score"] == 5
+    res = run(store, rules)               # a was stamped under other rules: everything again
+    assert "unchanged_skipped" not in res.to_dict()
+    assert lead(store, a)["score"] == 25 and lead(store, b)["score"] == 25
+
+
+def test_a_dry_run_stamps_nothing(store, rules):
+    add_lead(store, email="a@acme.com", title="CEO")
+    run(store, rules, dry_run=True)
+    res = run(store, rules)
+    assert "unchanged_skipped" not in res.to_dict() and res.counts["scores_changed"] == 1
