@@ -288,7 +288,11 @@ def render(fig: Figure, fmt: str) -> bytes:
 def svg_text(fig: Figure) -> str:
     """The figure as an <svg> element (no XML prolog or DOCTYPE), for inlining in HTML."""
     text = render(fig, "svg").decode("utf-8")
-    return text[text.index("<svg"):]
+    text = text[text.index("<svg"):]
+    start, end = text.find("<metadata>"), text.find("</metadata>")
+    if 0 <= start < end:  # the RDF block names external vocabularies: nothing a page needs
+        text = text[:start] + text[end + len("</metadata>"):]
+    return text
 
 
 def png_bytes(fig: Figure) -> bytes:

@@ -58,6 +58,13 @@ def text(value: Any, suffix: str = "") -> str:
     return safe_text(str(value)) + suffix
 
 
+def display(name: str, label: str | None) -> str:
+    """A stage's display name: its label, else its name with a capital (`opportunity` → `Opportunity`)."""
+    if label and label != name:
+        return label
+    return name[:1].upper() + name[1:] if name.islower() else name
+
+
 def json_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
@@ -119,7 +126,7 @@ def rich_table(view: View, width: int):
     kept = [i for i, w in enumerate(widths) if w is not None]
     for i in kept:
         col, w = view.columns[i], widths[i]
-        justify: Any = "center" if col.bar and col.header == "Funnel" else ("right" if col.numeric else "left")
+        justify: Any = "right" if col.numeric and not col.bar else "left"  # a funnel bar is centred by its padding
         table.add_column(col.header, justify=justify, no_wrap=True, min_width=w, max_width=w,
                          overflow="ellipsis" if col.shrink else "fold")
 
@@ -215,7 +222,7 @@ def funnel_view(report: Any, *, now: datetime | None = None) -> View:
     extra = ", ".join(x for x in (f"by {by}" if by else "", "strict" if report.strict else "") if x)
     head = title("Funnel", report.filter, extra)
     columns = ([Column("Cohort", numeric=False)] if by else []) + [
-        Column("Stage", numeric=False, shrink=True, min_width=10), Column("Funnel", bar=True, bar_max=40),
+        Column("Stage", numeric=False, shrink=True, min_width=10), Column("Funnel", bar=True, bar_max=40, priority=3),
         Column("Reached"), Column("Next %", priority=1), Column("Cumul. %"), Column("Drop-off", priority=2),
         Column("Median d", priority=3), Column("P90 d", priority=4)]
     cells: list[list[Cell]] = []
@@ -232,12 +239,12 @@ def funnel_view(report: Any, *, now: datetime | None = None) -> View:
                 if not by:
                     sections.add(len(cells))
             cells.append(([r.cohort or ""] if by else []) + [
-                r.label, fraction(r.reached, top), text(r.reached), text(r.next_conversion_pct),
+                display(r.stage, r.label), fraction(r.reached, top), text(r.reached), text(r.next_conversion_pct),
                 text(r.cumulative_conversion_pct), text(r.drop_off), text(r.median_days), text(r.p90_days)])
     data_columns = ("cohort", "stage", "label", "kind", "reached", "next_conversion_pct",
                     "cumulative_conversion_pct", "drop_off", "median_days", "p90_days")
-    records = [(r.cohort, r.stage, r.label, r.kind, r.reached, r.next_conversion_pct, r.cumulative_conversion_pct,
-                r.drop_off, r.median_days, r.p90_days) for r in report.rows]
+    records = [(r.cohort, r.stage, display(r.stage, r.label), r.kind, r.reached, r.next_conversion_pct,
+                r.cumulative_conversion_pct, r.drop_off, r.median_days, r.p90_days) for r in report.rows]
     funnel_rows = [r for r in report.rows if r.kind != "lost"]
     lost_rows = [r for r in report.rows if r.kind == "lost"]
     stages: list[Any] = []
@@ -255,8 +262,8 @@ def funnel_view(report: Any, *, now: datetime | None = None) -> View:
 
         counts = [reached[s.stage] for s in stages]
         conv = [round(100.0 * counts[i + 1] / counts[i], 1) if counts[i] else None for i in range(len(counts) - 1)]
-        labels = [s.label for s in stages]
-        lost = [(r.label, sum(x.reached for x in lost_rows if x.stage == r.stage)) for r in lost_rows
+        labels = [display(s.stage, s.label) for s in stages]
+        lost = [(display(r.stage, r.label), sum(x.reached for x in lost_rows if x.stage == r.stage)) for r in lost_rows
                 if r.cohort == report.cohorts[0]]
         if lost:
             sub_lost = "; ".join(f"{name}: {n:,}" for name, n in lost)
@@ -270,7 +277,7 @@ def funnel_view(report: Any, *, now: datetime | None = None) -> View:
 
             grid = [[next((r.cumulative_conversion_pct for r in funnel_rows if r.cohort == c and r.stage == s.stage),
                           None) for s in stages] for c in report.cohorts]
-            return heatmap([c or "(none)" for c in report.cohorts], [s.label for s in stages], grid,
+            return heatmap([c or "(none)" for c in report.cohorts], [display(s.stage, s.label) for s in stages], grid,
                            title=head + " · % of the cohort reaching each stage", xlabel="Stage",
                            ylabel=f"Creation {by}", subtitle=sub, suffix="%", colour_label="% of cohort")
         charts.append((f"Cohorts by creation {by}", cohort_fig))
@@ -282,8 +289,8 @@ def sources_view(report: Any, stage_labels: dict[str, str], *, now: datetime | N
     head = title("Sources", report.filter)
     groups = [r for r in report.rows if r.source != "Total"]
     total = next((r for r in report.rows if r.source == "Total"), None)
-    mql = stage_labels.get(report.mql_stage or "", report.mql_stage or "MQL")
-    sql = stage_labels.get(report.sql_stage or "", report.sql_stage or "SQL")
+    mql = display(report.mql_stage, stage_labels.get(report.mql_stage)) if report.mql_stage else "MQL"
+    sql = display(report.sql_stage, stage_labels.get(report.sql_stage)) if report.sql_stage else "SQL"
     columns = [Column("Source", numeric=False, shrink=True, min_width=10), Column("Leads"),
                Column("Share", bar=True, bar_max=20), Column(mql, priority=3), Column(sql, priority=3),
                Column("Won"), Column("Lost", priority=4), Column("Won %"), Column("Score", priority=5),

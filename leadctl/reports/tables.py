@@ -3,9 +3,10 @@
     widths = fit([Column("Source", numeric=False, shrink=True), Column("Leads"), ...], cells, width=80)
 
 `fit` returns each column's width, or None for a column left out. When the table
-is too wide, in this order (as `gh` does): bar columns go first; then names
-(`shrink` columns) are shortened, with an ellipsis, down to `min_width`; then the
-columns with the highest `priority` number go, one at a time. Numbers are never
+is too wide, in this order (as `gh` does): bar columns go first; then long names
+(`shrink` columns) are shortened, with an ellipsis, to 16 characters; then the
+columns with the highest `priority` number go, one at a time; then names shorten
+further, down to `min_width`. Numbers are never
 shortened: a column is either shown whole or not at all. Leftover width goes to
 the bars, up to `bar_max`.
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 ELLIPSIS = "…"
+COMFORTABLE = 16  # a name is shortened to this before any column is left out, and further only after
 
 
 @dataclass
@@ -24,7 +26,7 @@ class Column:
     priority: int = 0      # 0: always shown; the highest number is left out first when space is short
     shrink: bool = False   # a name that may be shortened with "…" (never a number)
     min_width: int = 8     # how short a shrinking name may become
-    bar: bool = False      # a picture (cells are fractions 0..1), shown only when there is room
+    bar: bool = False      # a picture (cells are fractions 0..1); without a priority, the first to go
     bar_min: int = 8
     bar_max: int = 24
 
@@ -50,21 +52,18 @@ def fit(columns: Sequence[Column], cells: Sequence[Sequence[Any]], width: int) -
 
     while total() > width:
         excess = total() - width
-        bars = [i for i, c in enumerate(columns) if c.bar and widths[i] is not None]
+        bars = [i for i, c in enumerate(columns) if c.bar and not c.priority and widths[i] is not None]
         if bars:
             widths[bars[-1]] = None
             continue
-        shrinkable = [i for i, c in enumerate(columns)
-                      if c.shrink and widths[i] is not None and widths[i] > max(c.min_width, len(c.header))]  # type: ignore[operator]
-        if shrinkable:
-            i = max(shrinkable, key=lambda k: widths[k])  # type: ignore[arg-type,return-value]
-            floor = max(columns[i].min_width, len(columns[i].header))
-            widths[i] = max(floor, widths[i] - excess)  # type: ignore[operator]
+        if _shrink(columns, widths, excess, COMFORTABLE):
             continue
         droppable = [i for i, c in enumerate(columns) if c.priority > 0 and widths[i] is not None]
-        if not droppable:
+        if droppable:
+            widths[max(droppable, key=lambda k: (columns[k].priority, k))] = None
+            continue
+        if not _shrink(columns, widths, excess, 0):
             break  # the essential columns alone are wider than the terminal: shown whole anyway
-        widths[max(droppable, key=lambda k: (columns[k].priority, k))] = None
     spare = width - total()
     for i, c in enumerate(columns):
         if c.bar and widths[i] is not None and spare > 0:
@@ -72,6 +71,18 @@ def fit(columns: Sequence[Column], cells: Sequence[Sequence[Any]], width: int) -
             widths[i] = c.bar_min + grow
             spare -= grow
     return widths
+
+
+def _shrink(columns: Sequence[Column], widths: list[int | None], excess: int, comfortable: int) -> bool:
+    """Shorten the widest name column by up to `excess`, not below its floor; False when none can shrink."""
+    floors = {i: max(c.min_width, len(c.header), min(comfortable, natural))
+              for i, (c, natural) in enumerate(zip(columns, widths)) if c.shrink and natural is not None}
+    shrinkable = [i for i, floor in floors.items() if (widths[i] or 0) > floor]
+    if not shrinkable:
+        return False
+    i = max(shrinkable, key=lambda k: widths[k] or 0)
+    widths[i] = max(floors[i], (widths[i] or 0) - excess)
+    return True
 
 
 def shorten(text: str, width: int) -> str:
