@@ -44,15 +44,37 @@ def _marks(n: int) -> str:
     return ", ".join("?" * n)
 
 
-def _depth(funnel: Stages) -> tuple[str, list[Any]]:
-    """SQL and parameters: the furthest funnel position a lead reached (reports.common.lead_facts)."""
-    if not funnel.funnel:
-        return "?", [0]
-    parts, params = [], []
-    for i, s in reversed(list(enumerate(funnel.funnel))):
-        parts.append("WHEN (leads.stage = ? OR (leads.stages_entered LIKE '%' || ? || '%' ESCAPE '/')) THEN ?")
-        params += [s.name, _like(f"{SEP}{s.name}{SEP}"), i]
-    return "CASE " + " ".join(parts) + " ELSE ? END", params + [0]
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _fold(text: str) -> str:
+    """`text` as SQLite's LIKE and lower() compare it: ASCII letters lower-cased, nothing else."""
+    return text.translate(_ASCII_LOWER)
+
+
+class _Facts:
+    """Per (stage, stages_entered): the furthest funnel position, won, lost — as reports.common.lead_facts
+    says them in SQL (a stage in the history is found with LIKE, so ASCII case does not matter)."""
+
+    def __init__(self, funnel: Stages):
+        self.funnel = funnel
+        self.marks = [(i, s.name, _fold(f"{SEP}{s.name}{SEP}")) for i, s in reversed(list(enumerate(funnel.funnel)))]
+        self.won = {s.name for s in funnel.won}
+        self.won_marks = [_fold(f"{SEP}{n}{SEP}") for n in self.won]
+        self.lost = {s.name for s in funnel.lost}
+
+    def depth(self, stage: str | None, entered: str | None) -> int:
+        history = _fold(entered) if entered is not None else None
+        for i, name, mark in self.marks:
+            if stage == name or (history is not None and mark in history):
+                return i
+        return 0
+
+    def is_won(self, stage: str | None, entered: str | None) -> bool:
+        if stage in self.won:
+            return True
+        history = _fold(entered) if entered is not None else None
+        return history is not None and any(m in history for m in self.won_marks)
 
 
 def _like(text: str) -> str:
@@ -61,6 +83,7 @@ def _like(text: str) -> str:
 
 
 def _won(funnel: Stages) -> tuple[str, list[Any]]:
+    """SQL and parameters: the lead reached a won stage (reports.common.lead_facts)."""
     names = [s.name for s in funnel.won]
     if not names:
         return "0", []
@@ -68,8 +91,11 @@ def _won(funnel: Stages) -> tuple[str, list[Any]]:
     return f"(leads.stage IN ({_marks(len(names))}) OR {likes})", names + [_like(f"{SEP}{n}{SEP}") for n in names]
 
 
-def _in(column: str, names: Sequence[str]) -> tuple[str, list[Any]]:
-    return (f"({column} IN ({_marks(len(names))}))", list(names)) if names else ("0", [])
+def _lead_groups(con) -> list[tuple]:
+    """(source, stage, stages_entered, leads, score sum, scored) — in the order of ix_leads_facts,
+    which covers the statement: one pass over the index, no sort."""
+    return con.execute("SELECT source, stage, stages_entered, count(*), sum(score), count(score) FROM leads "
+                       "GROUP BY source, stage, stages_entered").fetchall()
 
 
 _CONTACTS = ("(SELECT activities.lead_id AS lead_id, min(activities.at) AS first_at FROM activities "
@@ -93,11 +119,11 @@ def _response_medians(con, key_sql: str, key_params: list[Any], *, overall: bool
 def funnel_lite(con, stages: Sequence[StageInfo], *, now: datetime) -> FunnelReport:
     """`report funnel` without filters, cohorts or --strict (reports.funnel.funnel_report)."""
     funnel = Stages(stages)
-    depth, depth_params = _depth(funnel)
-    lost, lost_params = _in("leads.stage", [s.name for s in funnel.lost])
-    counts = con.execute(f"SELECT {depth} AS depth, CASE WHEN {lost} THEN leads.stage END AS lost, count(*) "
-                         f"FROM leads GROUP BY {depth}, CASE WHEN {lost} THEN leads.stage END",
-                         [*depth_params, *lost_params, *depth_params, *lost_params]).fetchall()
+    facts = _Facts(funnel)
+    counts: dict[tuple[int, str | None], int] = {}
+    for _source, stage, entered, leads, _sum, _scored in _lead_groups(con):
+        key = (facts.depth(stage, entered), stage if stage in facts.lost else None)
+        counts[key] = counts.get(key, 0) + leads
     timed = [s.name for s in funnel.funnel if s.kind is None]
     times: dict[Any, tuple] = {}
     if timed:
@@ -109,7 +135,8 @@ def funnel_lite(con, stages: Sequence[StageInfo], *, now: datetime) -> FunnelRep
                "GROUP BY anon_1.stage, round(anon_1.days / (? + 0.0)) ORDER BY anon_1.stage, step")
         times = stepped_percentiles(con.execute(sql, [step, at, 86400.0, *timed, at, step]), 1, step,
                                     (0.5, 0.9), False)
-    return funnel_report_from(stages, [(None, d, lo, n) for d, lo, n in counts], times, NO_FILTER, now=now)
+    return funnel_report_from(stages, [(None, d, lo, n) for (d, lo), n in counts.items()], times, NO_FILTER,
+                              now=now)
 
 
 def _canonical(column: str, sources: Sequence[SourceInfo]) -> tuple[str, list[Any]]:
@@ -123,27 +150,34 @@ def _canonical(column: str, sources: Sequence[SourceInfo]) -> tuple[str, list[An
             params + ["", NONE_LABEL])
 
 
+def canonical_name(value: str | None, mapping: dict[str, str]) -> str:
+    """The canonical source of a stored value, as reports.sources.canonical_source says it in SQL on SQLite
+    (trim() takes spaces only; lower() and the CASE compare ASCII case only)."""
+    if value is None:
+        return NONE_LABEL
+    trimmed = value.strip(" ")
+    return mapping.get(_fold(trimmed), trimmed) or NONE_LABEL
+
+
 def sources_lite(con, stages: Sequence[StageInfo], sources: Sequence[SourceInfo]) -> SourcesReport:
     """`report sources` without filters (reports.sources.sources_report)."""
     funnel = Stages(stages)
+    facts = _Facts(funnel)
     mql, sql_ = mql_sql_stages(stages)
-    depth, depth_params = _depth(funnel)
-    won, won_params = _won(funnel)
-    lost, lost_params = _in("leads.stage", [s.name for s in funnel.lost])
-
-    def reached(k):
-        return (f"sum(CASE WHEN ({depth} >= ?) THEN ? ELSE ? END)", [*depth_params, k, 1, 0]) if k is not None \
-            else ("sum(?)", [0])
-
-    (mql_sql, mql_params), (sql_sql, sql_params) = reached(mql), reached(sql_)
-    per_spelling = (f"SELECT leads.source AS spelling, count(*) AS leads, {mql_sql} AS mql, {sql_sql} AS sql, "
-                    f"sum(CASE WHEN {won} THEN ? ELSE ? END) AS won, sum(CASE WHEN {lost} THEN ? ELSE ? END) AS lost, "
-                    "sum(leads.score) AS sum_score, count(leads.score) AS scored FROM leads GROUP BY leads.source")
-    inner_params = [*mql_params, *sql_params, *won_params, 1, 0, *lost_params, 1, 0]
-    src, src_params = _canonical("per_spelling.spelling", sources)
-    sums = ", ".join(f"sum(per_spelling.{c})" for c in ("leads", "mql", "sql", "won", "lost", "sum_score", "scored"))
-    groups = con.execute(f"SELECT {src} AS source, {sums} FROM ({per_spelling}) AS per_spelling GROUP BY {src}",
-                         [*src_params, *inner_params, *src_params]).fetchall()
+    mapping = source_spellings(sources)
+    sums: dict[str, list] = {}
+    for source, stage, entered, leads, score_sum, scored in _lead_groups(con):
+        depth = facts.depth(stage, entered)
+        row = sums.setdefault(canonical_name(source, mapping), [0, 0, 0, 0, 0, None, 0])
+        row[0] += leads
+        row[1] += leads if mql is not None and depth >= mql else 0
+        row[2] += leads if sql_ is not None and depth >= sql_ else 0
+        row[3] += leads if facts.is_won(stage, entered) else 0
+        row[4] += leads if stage in facts.lost else 0
+        if score_sum is not None:
+            row[5] = score_sum if row[5] is None else row[5] + score_sum
+        row[6] += scored
+    groups = [(name, *sums[name]) for name in sorted(sums)]
     key, key_params = _canonical("leads.source", sources)
     medians = _response_medians(con, key, key_params, overall=True)
     return sources_report_from(stages, sources, groups, medians, NO_FILTER)

@@ -60,6 +60,10 @@ def fast_setup(store, db_url, tmp_path, monkeypatch, run_cli):
             if i % 9 == 0:
                 add_breach(conn, lead, owner, created + timedelta(hours=5))
         add_lead(conn, source="Referral", owner="dana", created_at=D, stage="customer")  # won without history
+        # A stage found in the history in another case (LIKE ignores ASCII case); non-ASCII case is kept.
+        add_lead(conn, source=" ÄRZTE ", created_at=D, stage="new",
+                 history=[("new", D), ("MQL", D + timedelta(days=1))])
+        add_lead(conn, source="ärzte", created_at=D, stage="new", history=[("new", D), ("Customer", D)])
     taken: list[bool] = []
     real = fast.run
     monkeypatch.setattr(fast, "run", lambda argv: taken.append(real(argv)) or taken[-1])
