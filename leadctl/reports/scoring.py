@@ -79,3 +79,57 @@ def scoring_report(store, stages: Sequence[StageInfo], flt: LeadFilter, *, bands
         rows.append(row("grade", r.grade, int(r.leads), int(r.won or 0)))
     return ScoringReport(rows=rows, filter=flt, bands=bands, leads=leads, won=won_total,
                          won_rate_pct=rate(won_total, leads))
+
+
+# ---------------------------------------------------------------- `report scoring --model`
+@dataclass
+class ModelComparison:
+    """The model's held-out figures (model.yaml `validation`) beside the hand-written score's on the same leads.
+
+    Rows: held-out leads and won, AUC, log loss (the model only: the score is no probability),
+    lift at the top 10/20/30 %, then one row per decile (lowest first) with the model's mean
+    predicted probability and the score's mean, each beside the decile's actual won rate.
+    """
+
+    rows: list[tuple]
+    holdout_from: str | None
+    fitted_at: str | None
+    path: str
+
+    COLUMNS = ("figure", "model", "model_actual", "score", "score_actual")
+
+    def columns(self) -> tuple[str, ...]:
+        return self.COLUMNS
+
+    def records(self) -> list[tuple]:
+        return list(self.rows)
+
+
+def model_comparison(rules_dir: str) -> ModelComparison:
+    """What `report scoring --model` shows; NotFoundError without a model, or one fitted without a held-out part."""
+    from ..errors import NotFoundError
+    from ..model.model import load_model, model_path
+
+    model = load_model(rules_dir)
+    if model is None:
+        raise NotFoundError(f"no model in {rules_dir} (model.yaml)", hint="run `leadctl model fit` first")
+    v = model.info.get("validation") or {}
+    m, h = v.get("model"), v.get("hand_written_score")
+    if not m:
+        raise NotFoundError(f"{model_path(rules_dir)} holds no validation figures",
+                            hint="run `leadctl model fit` to fit and validate it again")
+    h = h or {}
+    rows: list[tuple] = [("held-out leads", m.get("leads"), None, h.get("leads"), None),
+                         ("won", m.get("won"), None, h.get("won"), None),
+                         ("AUC", m.get("auc"), None, h.get("auc"), None),
+                         ("log loss", m.get("log_loss"), None, None, None)]
+    for k in ("top_10", "top_20", "top_30"):
+        rows.append((f"lift {k.replace('_', ' ')} %", (m.get("lift") or {}).get(k), None,
+                     (h.get("lift") or {}).get(k), None))
+    hand = {c["decile"]: c for c in h.get("calibration") or []}
+    for c in m.get("calibration") or []:
+        s = hand.get(c["decile"], {})
+        rows.append((f"decile {c['decile']}", c["predicted"], c["actual"], s.get("predicted"), s.get("actual")))
+    training = model.info.get("training") or {}
+    return ModelComparison(rows=rows, holdout_from=v.get("holdout_from"), fitted_at=training.get("fitted_at"),
+                           path=model_path(rules_dir))
