@@ -25,8 +25,8 @@ def activity_log(
     no_process: bool = typer.Option(False, "--no-process", help="Do not re-score the lead."),
 ) -> None:
     """Log one activity for a lead (a call updates last_contacted_at and completes the due call)."""
-    from ..engine.leadref import resolve_lead
-    from ..ingest.activities import activity_type, check_activity_types, log_activity, parse_when
+    from ..ingest.activities import parse_when
+    from ..usecases import log_activity_and_process
 
     s = settings(ctx)
     extra = {}
@@ -35,20 +35,12 @@ def activity_log(
         if not sep or not key.strip():
             raise typer.BadParameter(f"'{item}' is not key=value", param_hint="--field")
         extra[key.strip()] = value
-    kind = activity_type(type_)
-    when = parse_when(at, s.now) if at else s.now
-    rules = None if no_process else s.rules()
-    store = s.store()
-    with store.connect() as conn:
-        lead_id = resolve_lead(conn, lead)
-        check = check_activity_types(conn, rules, {kind: 1})
-    aid = log_activity(store, lead_id, kind, at=when, note=note, fields=extra)
-    if rules is not None:
-        from ..engine.process import process_leads
-
-        process_leads(store, rules, now=s.now, lead_ids={lead_id})
-    _warn_unknown(check.unknown, check.known)
-    say(f"activity {aid} logged for lead {lead_id}")
+    when = parse_when(at, s.now) if at else None
+    rules = None if no_process else s.rules()  # --no-process works even while the rules are being fixed
+    done = log_activity_and_process(s.store(), lead, type_, rules=rules, now=s.now, at=when, note=note,
+                                    fields=extra)
+    _warn_unknown(done.types.unknown, done.types.known)
+    say(f"activity {done.activity_id} logged for lead {done.lead_id}")
 
 
 def _warn_unknown(unknown: dict[str, int], known: list[str]) -> None:
@@ -75,18 +67,12 @@ def activity_import(
     output_format: str = typer.Option("table", "--output-format", help="table | json."),
 ) -> None:
     """Import events (page views, e-mail opens, demo requests …) keyed by e-mail, phone or external id."""
-    from ..ingest.activities import import_activities
+    from ..usecases import import_activities_and_process
 
     s = settings(ctx)
-    rules = s.rules()
-    store = s.store()
-    result = import_activities(store, file, now=s.now, mapping=mapping, rejects=rejects, fmt=fmt,
-                               default_region=default_region.upper() if default_region else None, dry_run=dry_run,
-                               rules=rules)
-    if result.lead_ids and not no_process and not dry_run:
-        from ..engine.process import process_leads
-
-        process_leads(store, rules, now=s.now, lead_ids=result.lead_ids)
+    result = import_activities_and_process(
+        s.store(), file, s.rules(), now=s.now, process=not no_process, mapping=mapping, rejects=rejects, fmt=fmt,
+        default_region=default_region.upper() if default_region else None, dry_run=dry_run).result
     if output_format == "json":
         sys.stdout.write(json.dumps(result.summary()) + "\n")
     else:

@@ -64,6 +64,7 @@ def batches_undo(
     """Undo a batch, keeping every change made since: fields later changed and leads touched since stay (listed)."""
     from ..errors import LeadctlError
     from ..ingest.batches import undo_batch
+    from ..usecases import undo_and_process
 
     check_format(fmt, ("table", "json"))
     s = settings(ctx)
@@ -82,13 +83,8 @@ def batches_undo(
             say("nothing changed")
             raise typer.Exit(1)
     rules = None if no_process else s.rules()  # invalid rules stop the command before anything changes
-    result = undo_batch(store, batch_id, force=force, now=s.now)
+    result = undo_and_process(store, batch_id, rules=rules, now=s.now, force=force)
     _render_undo(result, fmt=fmt, every_change=False)
-    if result.affected and rules is not None:
-        # Scores and temperatures follow the values put back (as after an import).
-        from ..engine.process import process_leads
-
-        process_leads(store, rules, now=s.now, lead_ids=set(result.affected))
 
 
 def _interactive() -> bool:

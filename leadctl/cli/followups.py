@@ -27,14 +27,13 @@ def followups_due(
 ) -> None:
     """List open follow-up tasks that are due, earliest first."""
     from ..clock import parse_when
-    from ..engine.followups import due_tasks
+    from ..usecases import due_followups
 
     check_format(fmt)
     s = settings(ctx)
     until_at = parse_when(until, "--until", end=True)
     rules, store = s.rules(), s.store(create=False)
-    with store.connect() as conn:
-        tasks = due_tasks(conn, rules, s.now, owner=owner, until=until_at, overdue=overdue,
+    tasks = due_followups(store, rules, s.now, owner=owner, until=until_at, overdue=overdue,
                           limit=(limit + 1) if limit else None)
     show_due(tasks, fmt=fmt, limit=limit)
 
@@ -132,11 +131,10 @@ def followups_done(
     note: Optional[str] = typer.Option(None, "--note", help="What was done."),
 ) -> None:
     """Mark a follow-up task done."""
-    from ..engine.followups import complete_task
+    from ..usecases import complete_followup
 
     s = settings(ctx)
-    with s.store(create=False).begin() as conn:
-        change = complete_task(conn, task_id, s.now, note)
+    change = complete_followup(s.store(create=False), task_id, s.now, note)
     say(f"task {change.id} done ({change.action}, lead {change.lead_id})")
 
 
@@ -147,12 +145,11 @@ def followups_snooze(
     duration: str = typer.Argument(..., metavar="DURATION", help="How long from now: 30m, 2h, 1d, 1w."),
 ) -> None:
     """Move a task's due time DURATION from now, into the owner's business hours."""
-    from ..engine.followups import snooze_task
     from ..rules.durations import parse_duration
+    from ..usecases import snooze_followup
 
     s = settings(ctx)
     parse_duration(duration)  # a bad duration is a usage error before the store is opened
     rules = s.rules()
-    with s.store(create=False).begin() as conn:
-        change = snooze_task(conn, rules, task_id, duration, s.now)
+    change = snooze_followup(s.store(create=False), rules, task_id, duration, s.now)
     say(f"task {change.id} snoozed: due {change.due_local}")

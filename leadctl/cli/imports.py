@@ -43,7 +43,8 @@ def import_files(
 ) -> None:
     """Import leads from CSV/JSON files: normalise, validate, deduplicate, then process them."""
     from ..ingest.headers import load_mapping
-    from ..ingest.importer import ImportOptions, import_leads
+    from ..ingest.importer import ImportOptions
+    from ..usecases import import_leads_and_process
 
     if output_format not in ("table", "json"):
         raise typer.BadParameter("use table or json", param_hint="--output-format")
@@ -59,18 +60,14 @@ def import_files(
         mode=mode, match=match, source=source, overrides=overrides,
         mapping=load_mapping(mapping) if mapping else None, fmt=fmt, delimiter=delimiter, encoding=encoding,
         default_region=default_region.upper() if default_region else None, dayfirst=dayfirst, strict=strict,
-        dry_run=dry_run, rejects=rejects, collect_ids=not (no_process or dry_run),
+        dry_run=dry_run, rejects=rejects,
     )
     if opts.mapping and opts.mapping.match and match == DEFAULT_MATCH:
         opts.match = ",".join(opts.mapping.match)
-    store = s.store()
     with _progress() as tick:
-        result = import_leads(store, files, opts, rules, now=s.now, progress=tick)
-    processed = None
-    if not no_process and not dry_run and result.lead_ids:
-        from ..engine.process import process_leads
-
-        processed = process_leads(store, rules, now=s.now, lead_ids=result.lead_ids)
+        done = import_leads_and_process(s.store(), files, opts, rules, now=s.now, process=not no_process,
+                                        progress=tick)
+    result, processed = done.result, done.processed
     if output_format == "json":
         sys.stdout.write(json.dumps(result.summary()) + "\n")
     else:

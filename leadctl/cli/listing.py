@@ -10,8 +10,6 @@ from .context import settings
 from .leads import app
 from .render import check_format, emit_rows, say
 
-LIST_COLUMNS = ("id", "name", "email", "company", "source", "stage", "score", "grade", "temperature", "owner",
-                "created")
 TABLE_LIMIT = 50
 
 
@@ -44,10 +42,7 @@ def leads_list(
     fmt: str = typer.Option("table", "--format", help="table | csv | json."),
 ) -> None:
     """List leads with filters, sorting and a limit."""
-    from sqlalchemy import func
-
-    from ..clock import naive_utc
-    from ..engine.leadquery import LEADS, count_leads, select_leads
+    from ..engine.leadquery import LIST_COLUMNS, list_leads
 
     check_format(fmt)
     if mine:
@@ -59,13 +54,8 @@ def leads_list(
         limit = TABLE_LIMIT
     flt = lead_filter(stage=stage, owner=owner, source=source, min_score=min_score, max_score=max_score,
                       search=search, since=since, until=until, sort=sort, limit=limit)
-    c = LEADS.c
-    name = func.trim(func.coalesce(c.first_name, "") + " " + func.coalesce(c.last_name, ""))
-    cols = [c.id, name, c.email, c.company, c.source, c.stage, c.score, c.grade, c.temperature, c.owner, c.created_at]
-    store = settings(ctx).store()
-    with store.connect() as conn:
-        rows = [tuple(naive_utc(v) for v in r) for r in conn.execute(select_leads(flt, cols))]
-        total = conn.execute(count_leads(flt)).scalar() if fmt == "table" and limit and len(rows) >= limit else None
+    page = list_leads(settings(ctx).store(), flt, count=fmt == "table")
+    rows, total = page.rows, page.total
     headers = [h.replace("_", " ").title() if h != "id" else "ID" for h in LIST_COLUMNS]
     title = f"{len(rows)} lead{'s' if len(rows) != 1 else ''}" + (f" ({flt.describe()})" if flt.describe() else "")
     emit_rows(LIST_COLUMNS, rows, fmt=fmt, title=title if fmt == "table" else None, headers=headers)

@@ -15,12 +15,11 @@ _COLUMNS = ("name", "email", "team", "timezone", "open", "capacity", "load", "we
 @app.command("list")
 def owners_list(ctx: typer.Context, fmt: str = typer.Option("table", "--format", help="table | csv | json.")) -> None:
     """List owners: open leads against capacity, availability at --now, and last assignment."""
-    from ..engine.owners import list_owners
+    from ..usecases import owners_status
 
     check_format(fmt)
     s = settings(ctx)
     rules = s.rules()
-    with s.store().connect() as conn:
-        rows = list_owners(conn, rules, s.now)
+    rows = owners_status(s.store(), rules, s.now)
     emit_rows(_COLUMNS, ([getattr(o, c) for c in _COLUMNS] for o in rows), fmt=fmt,
               title=f"Owners at {s.now:%Y-%m-%d %H:%M} UTC")

@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from ..clock import naive_utc
 from ..errors import UsageError
 from ..fields import SORTABLE
+from ..store.db import Store
 from ..store.models import Lead
 from ..words import did_you_mean
 
@@ -127,3 +128,28 @@ def count_leads(flt: LeadFilter) -> Select:
     stmt = select(func.count()).select_from(LEADS)
     where = lead_conditions(flt)
     return stmt.where(and_(*where)) if where else stmt
+
+
+# What `leads list` shows, in order.
+LIST_COLUMNS = ("id", "name", "email", "company", "source", "stage", "score", "grade", "temperature", "owner",
+                "created")
+
+
+@dataclass
+class LeadPage:
+    """The leads a filter lists (LIST_COLUMNS, times naive UTC) and, when asked, how many match in all."""
+
+    rows: list[tuple]
+    total: int | None = None
+
+
+def list_leads(store: Store, flt: LeadFilter, *, count: bool = False) -> LeadPage:
+    """The page of leads `flt` selects; with `count`, also the number matching when the page is full."""
+    c = LEADS.c
+    name = func.trim(func.coalesce(c.first_name, "") + " " + func.coalesce(c.last_name, ""))
+    cols = [c.id, name, c.email, c.company, c.source, c.stage, c.score, c.grade, c.temperature, c.owner, c.created_at]
+    with store.connect() as conn:
+        rows = [tuple(naive_utc(v) for v in r) for r in conn.execute(select_leads(flt, cols))]
+        full = bool(flt.limit) and len(rows) >= (flt.limit or 0)
+        total = conn.execute(count_leads(flt)).scalar() if count and full else None
+    return LeadPage(rows, total)
