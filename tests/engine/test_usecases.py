@@ -5,12 +5,17 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from conftest import add_lead, write_csv
 from leadctl.engine.leadquery import LeadFilter, list_leads
 from leadctl.ingest.importer import ImportOptions
 from leadctl.store.tables import ACTIVITIES, LEADS
-from leadctl.usecases import (import_activities_and_process, import_leads_and_process, log_activity_and_process,
-                              undo_and_process)
+from leadctl.usecases import (
+    import_activities_and_process,
+    import_leads_and_process,
+    log_activity_and_process,
+    undo_and_process,
+)
+
+from conftest import add_lead, write_csv
 
 NOW = datetime(2026, 11, 20, 10, 0)
 
