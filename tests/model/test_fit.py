@@ -221,3 +221,20 @@ def test_conditions_sorting_and_explain_read_the_prediction(store, db_url, rules
     assert any("raises the odds of winning" in f["words"] for f in pred["up"])
     text = run_cli("--db", db_url, "--rules", rules_dir, "--now", NOW.isoformat(), "leads", "explain", str(hot))
     assert "chance of winning" in text.out and "+ source is Webinar: raises the odds" in text.out
+
+
+def test_report_scoring_shows_the_model_beside_the_hand_written_score(store, db_url, rules_dir, run_cli):
+    r = run_cli("--db", db_url, "--rules", rules_dir, "report", "scoring", "--model")
+    assert r.code == 1 and "no model in" in r.err and "model fit" in r.err
+    generate(store, 1500, leak=False)
+    assert fit(run_cli, db_url, rules_dir).code == 0
+    r = run_cli("--db", db_url, "--rules", rules_dir, "report", "scoring", "--model", "--format", "json")
+    assert r.code == 0, r.err
+    rows = {row["figure"]: row for row in json.loads(r.out)}
+    assert rows["AUC"]["model"] > 0.7 and rows["AUC"]["score"] == 0.5  # no scoring rules: every score is 0
+    assert rows["log loss"]["model"] > 0 and rows["log loss"]["score"] is None
+    assert [f"decile {k}" in rows for k in range(1, 11)] == [True] * 10
+    assert rows["decile 10"]["model"] > rows["decile 1"]["model"]
+    assert rows["held-out leads"]["model"] == rows["held-out leads"]["score"] == 300
+    table = run_cli("--db", db_url, "--rules", rules_dir, "report", "scoring", "--model")
+    assert table.code == 0 and "hand-written score" in table.out and "AUC" in table.out
