@@ -163,3 +163,52 @@ def emit_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, fmt: str
             Console(file=fh, width=200, no_color=True, markup=False).print(table)
         return
     console().print(table)
+
+
+# ---------------------------------------------------------------- reports (also the start-up path: no Typer here)
+
+def stage_labels(stages: Iterable[Any]) -> dict[str, str]:
+    """Stage name -> label, for the stages that have one."""
+    return {s.name: s.label for s in stages if s.label}
+
+
+def report_console(file: IO[str] | None = None, width: int | None = None):
+    """A Rich console for a report table: `width` columns; colours off in a file or with NO_COLOR."""
+    from rich.console import Console
+
+    from ..reports.output import terminal_width
+
+    return Console(file=file, width=width or terminal_width(), markup=False, highlight=False, soft_wrap=False,
+                   no_color=bool(os.environ.get("NO_COLOR")) or file is not None)
+
+
+def show_report(view: Any, *, fmt: str, output: str | None, svg: str | None = None, png: str | None = None,
+                html: str | None = None, totals: bool = False) -> None:
+    """Print (or write) a report view in `fmt`, then save its pictures when asked.
+
+    Report files hold aggregates only: they get the user's normal file mode (umask).
+    """
+    from ..reports import output as out
+
+    if fmt in ("csv", "json"):
+        with output_file(output, "--output", private=False) as fh:
+            if fmt == "json":
+                out.write_json(view, fh)
+            else:
+                out.write_csv(view, fh, totals=totals)
+    elif output and output != "-":
+        with output_file(output, "--output", private=False) as fh:
+            width = out.terminal_width(fh)
+            report_console(fh, width).print(out.rich_table(view, width))
+    else:
+        width = out.terminal_width()
+        report_console(width=width).print(out.rich_table(view, width))
+    if svg or png:
+        from ..reports.charts import render
+
+        figure = out.main_chart(view)
+        for path, kind in ((svg, "svg"), (png, "png")):
+            if path:
+                write_shared(path, render(figure, kind), f"--{kind}")
+    if html:
+        write_shared(html, out.html_text(view).encode("utf-8"), "--html")
