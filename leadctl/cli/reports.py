@@ -16,6 +16,7 @@ import typer
 
 from . import options as opt
 from .context import settings
+from .render import report_console as _console, show_report as show, stage_labels as _stage_labels  # noqa: F401
 
 app = typer.Typer(help="Funnel, source, owner and scoring reports.", no_args_is_help=True)
 
@@ -70,48 +71,6 @@ def _width() -> int:
     return terminal_width()
 
 
-def _console(file=None, width: int | None = None):
-    import os
-
-    from rich.console import Console
-
-    return Console(file=file, width=width or _width(), no_color=bool(os.environ.get("NO_COLOR")) or file is not None,
-                   markup=False, highlight=False, soft_wrap=False)
-
-
-def show(view, *, fmt: str, output: str | None, svg: str | None = None, png: str | None = None,
-         html: str | None = None, totals: bool = False) -> None:
-    """Print (or write) a report view in `fmt`, then save its pictures when asked.
-
-    Report files hold aggregates only: they get the user's normal file mode (umask).
-    """
-    from ..reports import output as out
-    from .render import output_file, write_shared
-
-    if fmt in ("csv", "json"):
-        with output_file(output, "--output", private=False) as fh:
-            if fmt == "json":
-                out.write_json(view, fh)
-            else:
-                out.write_csv(view, fh, totals=totals)
-    elif output and output != "-":
-        with output_file(output, "--output", private=False) as fh:
-            width = out.terminal_width(fh)
-            _console(fh, width).print(out.rich_table(view, width))
-    else:
-        width = _width()
-        _console(width=width).print(out.rich_table(view, width))
-    if svg or png:
-        from ..reports.charts import render
-
-        figure = out.main_chart(view)
-        for path, kind in ((svg, "svg"), (png, "png")):
-            if path:
-                write_shared(path, render(figure, kind), f"--{kind}")
-    if html:
-        write_shared(html, out.html_text(view).encode("utf-8"), "--html")
-
-
 # The plain-table path (a Rich table built by the command itself); the four reports above use `show`.
 def _table(title: str, headers: Sequence[tuple[str, str]]):
     from rich.table import Table
@@ -152,10 +111,6 @@ _SVG = typer.Option(None, "--svg", help="Also save the report's chart as SVG.")
 _PNG = typer.Option(None, "--png", help="Also save the report's chart as PNG.")
 _HTML = typer.Option(None, "--html", help="Also save one HTML page with every chart and the full table.")
 _TOTALS = typer.Option(False, "--totals", help="CSV: add a Total row after the groups (JSON always has `totals`).")
-
-
-def _stage_labels(stages) -> dict[str, str]:
-    return {s.name: s.label for s in stages if s.label}
 
 
 @app.command("funnel")
