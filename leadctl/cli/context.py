@@ -3,9 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from ..rules.loader import RuleSet
+    from ..store.db import Store
 
 # The commands that may create the database: the first thing done in a new folder is one of these.
 # Every other command works on an existing store and refuses a missing one (a wrong folder or --db
@@ -32,7 +36,7 @@ class Settings:
             self._now = parse_now(self.now_text, option=self.now_option)
         return self._now
 
-    def store(self, *, create: bool | None = None):
+    def store(self, *, create: bool | None = None) -> Store:
         """The open store; only the commands of CREATING_COMMANDS create a missing one (unless told)."""
         if self._store is None:
             from ..store.db import open_store
@@ -42,7 +46,7 @@ class Settings:
             self._store = open_store(self.db, create=create)
         return self._store
 
-    def rules(self):
+    def rules(self) -> RuleSet:
         """The validated rule set; invalid rules stop the command with every problem listed."""
         if self._rules is None:
             from ..rules.loader import load_rules

@@ -11,7 +11,7 @@ rules changed since (the stored fingerprint's rule digest no longer matches),
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
@@ -19,6 +19,10 @@ from ..fields import PROFILE
 from ..store.models import Activity, Assignment, Followup, Lead, StageChange
 from .leadref import resolve_lead
 from .process import rules_digest
+
+if TYPE_CHECKING:
+    from ..rules.loader import RuleSet
+    from ..store.db import Store
 
 LEADS = Lead.__table__
 SCORE_KEYS = ("fit", "engagement", "fit_raw", "fit_max", "fit_capped", "engagement_raw", "decay_factor", "idle_days",
@@ -30,7 +34,7 @@ def _iso(v: Any) -> Any:
     return v.isoformat(timespec="seconds") if isinstance(v, datetime) else v
 
 
-def explain_lead(store, rules, lead_ref, now: datetime) -> dict:
+def explain_lead(store: Store, rules: RuleSet, lead_ref: str | int, now: datetime) -> dict:
     """Everything that explains one lead, as a JSON-ready dict with stable keys:
     lead, score, temperature, stage, stage_history, assignments, followups, activity, and
     predicted when the rules folder has a model.
@@ -97,7 +101,7 @@ def explain_lead(store, rules, lead_ref, now: datetime) -> dict:
     return out
 
 
-def _stale(expl: dict, rules) -> bool:
+def _stale(expl: dict, rules: RuleSet) -> bool:
     """Whether the stored breakdown came from other scoring/qualification rules than `rules`."""
     stored = expl.get("digest")
     if stored is None:

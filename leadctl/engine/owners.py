@@ -21,13 +21,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
 from ..clock import naive_utc, to_local, zone
 from ..store.models import Assignment, Lead, Owner
+
+if TYPE_CHECKING:
+    from ..rules.loader import RuleSet
 
 OWNERS = Owner.__table__
 LEADS = Lead.__table__
@@ -51,12 +54,12 @@ def away_until(owner: Any, now: datetime) -> date | None:
     return max(ends) if ends else None
 
 
-def terminal_stages(rules) -> frozenset[str]:
+def terminal_stages(rules: RuleSet) -> frozenset[str]:
     """Stage names of kind won or lost: leads there are not open."""
     return frozenset(rules.stages.won) | frozenset(rules.stages.lost)
 
 
-def queue_names(rules) -> tuple[str, ...]:
+def queue_names(rules: RuleSet) -> tuple[str, ...]:
     """Owners named by rules or the fallback but not listed under `owners:` (always-available queues)."""
     routing = rules.routing
     names: dict[str, str] = {}
@@ -66,7 +69,7 @@ def queue_names(rules) -> tuple[str, ...]:
     return tuple(names.values())
 
 
-def open_loads(conn: Connection, rules) -> dict[str, int]:
+def open_loads(conn: Connection, rules: RuleSet) -> dict[str, int]:
     """Open (non-terminal) leads per owner name, in one grouped query."""
     terminal = sorted(terminal_stages(rules))
     stmt = select(LEADS.c.owner, func.count()).where(LEADS.c.owner.is_not(None))
@@ -99,7 +102,7 @@ class SyncResult:
         return bool(self.added or self.updated or self.removed)
 
 
-def sync_owners(conn: Connection, rules) -> SyncResult:
+def sync_owners(conn: Connection, rules: RuleSet) -> SyncResult:
     """Make the owners table match routing.yaml: insert new owners, update changed ones,
     and mark owners no longer listed as removed (their rows stay, for history)."""
     stored = {key(r.name): dict(r._mapping) for r in conn.execute(select(OWNERS))}
@@ -170,7 +173,7 @@ def availability(owner, open_count: int, now: datetime) -> tuple[str, bool]:
     return "available", True
 
 
-def list_owners(conn: Connection, rules, now: datetime) -> list[OwnerStatus]:
+def list_owners(conn: Connection, rules: RuleSet, now: datetime) -> list[OwnerStatus]:
     """Every owner — listed ones in routing.yaml order, then queues, then removed ones —
     with open load against capacity, availability at `now` and last assignment."""
     loads = {key(k): v for k, v in _merge_case(open_loads(conn, rules)).items()}
