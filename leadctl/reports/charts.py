@@ -120,7 +120,14 @@ def bar_chart(categories: Sequence[Any], series: Mapping[str, Sequence[Number]],
                 bars = ax.barh(offsets, values, height=thick, label=name, color=colour)
             else:
                 bars = ax.bar(offsets, values, width=thick, label=name, color=colour)
-            ax.bar_label(bars, labels=[show(v) for v in series[name]], padding=3, fontsize=8)
+            if marks is None:
+                ax.bar_label(bars, labels=[show(v) for v in series[name]], padding=3, fontsize=8)
+            else:  # the value goes past the bar or its mark, whichever is further, so the two never overlap
+                for i, (off, v) in enumerate(zip(offsets, series[name])):
+                    at = max(float(v or 0), float(marks[i] or 0) if i < len(marks) else 0.0)
+                    xy, shift = ((at, off), (6, 0)) if horizontal else ((off, at), (0, 6))
+                    ax.annotate(show(v), xy, xytext=shift, textcoords="offset points", fontsize=8,
+                                va="center" if horizontal else "bottom", ha="left" if horizontal else "center")
         if marks is not None:
             pos = [(i, float(m)) for i, m in enumerate(marks) if m is not None]
             if pos:
