@@ -16,7 +16,8 @@ from . import normalize as N
 from .headers import ColumnMap
 from .reader import EXTRA_KEY
 
-_TEXT = {"first_name", "last_name", "company", "title", "industry", "city", "campaign", "owner", "external_id"}
+_TEXT = {"first_name", "last_name", "company", "title", "industry", "city", "campaign", "owner", "external_id",
+         "lost_reason"}
 DATES = {"created_at", "last_activity_at", "last_contacted_at", "stage_at"}
 # Fields whose candidate columns must parse in a row to be chosen for it.
 _PARSED = {"email", "linkedin", "country", "employees", "annual_revenue", "do_not_contact", "stage", *DATES}

@@ -155,3 +155,22 @@ def test_cli_report_lost(store, db_url, run, tmp_path):
     ET.fromstring(text)
     assert "No budget" in text and "Marketing qualified" in text
     assert "Not a fit" in page.read_text()
+
+
+def test_an_import_column_sets_the_lost_reason(store, db_url, run_cli, tmp_path):
+    from conftest import write_csv
+
+    rules = write_rules(tmp_path / "rules", stages="version: 1\n")
+    leads = write_csv(tmp_path / "opps.csv", ["Email", "Status", "Loss Reason"],
+                      [["a@example.com", "Closed - Not Converted", "Too expensive"],
+                       ["b@example.com", "Lost", "Lost to competitor"],
+                       ["c@example.com", "Lost", "the moon was full"],
+                       ["d@example.com", "New", ""]])
+    res = run_cli("--db", db_url, "--rules", rules, "--now", "2026-03-01T12:00", "import", leads, "--no-process")
+    assert res.exit_code == 0, res.output
+    with store.connect() as conn:
+        stored = dict(conn.execute(select(Lead.__table__.c.email, Lead.__table__.c.lost_reason)).all())
+    assert stored["a@example.com"] == "Too expensive" and stored["c@example.com"] == "the moon was full"
+    report = lost_report(store, DEFAULT_STAGES, CATALOGUE, LeadFilter())
+    assert {r.reason: r.leads for r in report.rows if r.dimension == "reason"} == \
+        {"no_budget": 1, "chose_competitor": 1, UNSPECIFIED: 1}
