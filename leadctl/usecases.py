@@ -90,7 +90,8 @@ class LoggedActivity:
 
 def log_activity_and_process(store: Store, lead: str | int, type_: str, *, rules: RuleSet | None, now: datetime,
                              at: datetime | None = None, note: str | None = None,
-                             fields: dict[str, Any] | None = None) -> LoggedActivity:
+                             fields: dict[str, Any] | None = None, touch_source: str | None = None,
+                             campaign: str | None = None) -> LoggedActivity:
     """Log one activity for the lead `lead` names (at `now` unless `at`), then process that lead.
 
     Without `rules` the lead is not processed and the type is checked against the built-in
@@ -100,7 +101,8 @@ def log_activity_and_process(store: Store, lead: str | int, type_: str, *, rules
     with store.connect() as conn:
         lead_id = resolve_lead(conn, lead)
         check = check_activity_types(conn, rules, {kind: 1})
-    aid = log_activity(store, lead_id, kind, at=at or now, note=note, fields=fields)
+    aid = log_activity(store, lead_id, kind, at=at or now, note=note, fields=fields, touch_source=touch_source,
+                       campaign=campaign)
     return LoggedActivity(aid, lead_id, check, _process(store, rules, {lead_id}, now))
 
 

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from .context import settings
+from .context import from_option, settings
 from .render import say
 
 app = typer.Typer(help="Record what leads did: calls, e-mails, page views, demo requests.", no_args_is_help=True)
@@ -23,6 +23,9 @@ def activity_log(
     note: Optional[str] = typer.Option(None, "--note", help="A note."),
     fields: List[str] = typer.Option([], "--field", help="k=v detail, e.g. url=/pricing (repeatable)."),
     no_process: bool = typer.Option(False, "--no-process", help="Do not re-score the lead."),
+    touch_source: Optional[str] = typer.Option(None, "--touch-source",
+                                               help="The marketing source this touch came from (utm_source)."),
+    campaign: Optional[str] = typer.Option(None, "--campaign", help="Its campaign (utm_campaign)."),
 ) -> None:
     """Log one activity for a lead (a call updates last_contacted_at and completes the due call)."""
     from ..ingest.activities import parse_when
@@ -35,10 +38,12 @@ def activity_log(
         if not sep or not key.strip():
             raise typer.BadParameter(f"'{item}' is not key=value", param_hint="--field")
         extra[key.strip()] = value
-    when = parse_when(at, s.now) if at else None
+    with from_option("--at"):
+        when = parse_when(at, s.now) if at else None
     rules = None if no_process else s.rules()  # --no-process works even while the rules are being fixed
     done = log_activity_and_process(s.store(), lead, type_, rules=rules, now=s.now, at=when, note=note,
-                                    fields=extra)
+                                    fields=extra, touch_source=(touch_source or "").strip() or None,
+                                    campaign=(campaign or "").strip() or None)
     _warn_unknown(done.types.unknown, done.types.known)
     say(f"activity {done.activity_id} logged for lead {done.lead_id}")
 

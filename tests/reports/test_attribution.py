@@ -197,3 +197,15 @@ def test_activity_import_reads_utm_columns(store, db_url, run_cli, tmp_path):
     rows = {(r.dimension, r.name): r for r in report.rows}
     assert rows[("source", "newsletter")].won == 1 and rows[("campaign", "winter")].won == 1
     assert rows[("source", "google")].touches == 1 and rows[("source", "google")].won == 0
+
+
+def test_activity_log_records_a_touch(store, db_url, run_cli, tmp_path):
+    with store.begin() as conn:
+        add_lead(conn, email="bo@example.com", source="fair", created_at=D)
+    res = run_cli("--db", db_url, "--rules", tmp_path / "none", "--now", "2026-03-01T12:00", "activity", "log",
+                  "bo@example.com", "page_view", "--touch-source", "newsletter", "--campaign", "spring",
+                  "--no-process")
+    assert res.exit_code == 0, res.output
+    with store.connect() as conn:
+        row = conn.execute(Activity.__table__.select()).mappings().one()
+    assert (row["touch_source"], row["campaign"], row["source"]) == ("newsletter", "spring", "manual")
