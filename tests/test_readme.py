@@ -9,7 +9,7 @@ from conftest import REPO
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 REFERENCE = README.split("<!-- commands")[1].split("<!-- /commands -->")[0]
-GROUPS = {"batches", "leads", "activity", "rules", "owners", "followups", "report", "export"}
+GROUPS = {"batches", "leads", "activity", "rules", "owners", "followups", "report", "export", "model"}
 
 
 def _commands() -> list[tuple[list[str], list[str]]]:

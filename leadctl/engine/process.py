@@ -118,7 +118,7 @@ def run_digest(rules, steps: Sequence[Step]) -> str:
     """Changes whenever any rule file's content or the list of steps changes."""
     parts = [(f.name, getattr(rules, f.name)) for f in dataclasses.fields(rules)
              if f.name not in ("directory", "files_loaded")]
-    text = repr((parts, [type(s).__qualname__ for s in steps]))
+    text = repr((parts, [type(s).__qualname__ + str(getattr(s, "digest", "")) for s in steps]))  # digest: model.yaml
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 

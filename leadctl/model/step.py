@@ -6,6 +6,7 @@ nothing; a lead's `predicted` stays as stored.
 """
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from .facts import columns_for, fact, reads_activity
@@ -20,11 +21,13 @@ class PredictStep:
         self.columns: frozenset[str] = frozenset()
         self.writes: frozenset[str] = frozenset()
         self.needs_activity = False
+        self.digest = ""   # changes with the model: a run after a new model evaluates every lead again
 
     def bind(self, rules: Any) -> None:
         """Read the rules folder's model (before the pipeline plans its reads)."""
         self.model = load_model(rules.directory)
         if self.model is not None:
+            self.digest = hashlib.sha1(repr(self.model.to_dict()).encode()).hexdigest()[:16]
             self.columns = frozenset(columns_for(self.model.facts) | {"predicted"})
             self.writes = frozenset({"predicted"})
             self.needs_activity = reads_activity(self.model.facts)

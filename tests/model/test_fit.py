@@ -238,3 +238,50 @@ def test_report_scoring_shows_the_model_beside_the_hand_written_score(store, db_
     assert rows["held-out leads"]["model"] == rows["held-out leads"]["score"] == 300
     table = run_cli("--db", db_url, "--rules", rules_dir, "report", "scoring", "--model")
     assert table.code == 0 and "hand-written score" in table.out and "AUC" in table.out
+
+
+def test_a_new_model_reaches_every_lead_on_the_next_process(store, db_url, rules_dir, run_cli):
+    """Same clock, same rule files, a changed model.yaml: no lead keeps the old chance."""
+    from sqlalchemy import select
+
+    from leadctl.store.models import Lead
+
+    generate(store, 600, leak=False)
+    assert fit(run_cli, db_url, rules_dir, "--min-each", "20").code == 0
+    run = ("--db", db_url, "--rules", rules_dir, "--now", NOW.isoformat(), "process", "--format", "json")
+    assert run_cli(*run).code == 0
+    assert json.loads(run_cli(*run).out).get("predictions_changed", 0) == 0
+    path = rules_dir / "model.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["intercept"] += 1.0
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    assert json.loads(run_cli(*run).out)["predictions_changed"] == 600
+    with store.connect() as conn:
+        assert conn.execute(select(Lead.__table__.c.predicted).where(Lead.__table__.c.predicted.is_(None))).all() == []
+
+
+def test_the_model_file_of_the_docs_loads_and_mistakes_name_the_feature(tmp_path, run_cli):
+    import re
+
+    from leadctl.model.model import parse_model
+
+    from conftest import REPO
+
+    text = (REPO / "docs" / "rules.md").read_text(encoding="utf-8")
+    block = re.search(r"^```yml\n(# rules/model\.yaml\n.*?)^```", text, re.DOTALL | re.MULTILINE).group(1)
+    model = parse_model(yaml.safe_load(block))
+    assert model.facts == ["source", "employees"]
+    assert model.probability({"source": "Webinar", "employees": 800}) == pytest.approx(
+        1 / (1 + math.exp(-(-0.85 + 1.21 + 0.52))))
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "model.yaml").write_text(block, encoding="utf-8")
+    assert run_cli("rules", "check", folder).code == 0
+    broken = block.replace("weight: 1.21", "weight: high").replace("{from: 500,", "{from: 400,")
+    broken = broken.replace("after_contact:", "  - {name: attributes.rating, type: category}\nafter_contact:")
+    (folder / "model.yaml").write_text(broken, encoding="utf-8")
+    r = run_cli("rules", "check", folder)
+    assert r.code == 2
+    assert "features[0] (source) value 'Webinar': a weight must be a finite number, not 'high'" in r.out
+    assert "features[1] (employees) bins[2]: `from` must equal the previous bin's `below` (500)" in r.out
+    assert "features[2] (attributes.rating): declared after_contact" in r.out
