@@ -14,6 +14,7 @@ import textwrap
 import threading
 from collections import Counter
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
@@ -76,7 +77,9 @@ def mailbox():
 
 
 @pytest.fixture
-def setup(store, tmp_path):
+def sweeps(store, db_url, tmp_path):
+    """60 due tasks of three owners; `sweeps.start(*options)` starts a sweep in its own process (a
+    Popen), `sweeps.run(*options)` runs one to the end (a CompletedProcess), `sweeps.n` the task count."""
     rules = tmp_path / "rules"
     rules.mkdir()
     (rules / "followups.yaml").write_text(textwrap.dedent(FOLLOWUPS_YAML))
@@ -91,7 +94,16 @@ def setup(store, tmp_path):
         conn.execute(f.insert(), [dict(lead_id=lid, owner=OWNERS[i % 3], kind="cadence", cadence="Hot lead", step=1,
                                        action="call", due_at=NOW - timedelta(minutes=i), status="pending",
                                        created_at=NOW - timedelta(hours=2)) for i, lid in enumerate(ids)])
-    return rules, n
+
+    def start(*extra):
+        return subprocess.Popen(sweep_cmd(db_url, rules, *extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=env())
+
+    def run(*extra):
+        return subprocess.run(sweep_cmd(db_url, rules, *extra), capture_output=True, text=True, env=env(),
+                              timeout=120)
+
+    return SimpleNamespace(n=n, start=start, run=run)
 
 
 def sweep_cmd(db_url, rules, *extra):
@@ -116,10 +128,9 @@ def unreminded(store) -> int:
         return conn.execute(select(func.count()).select_from(f).where(f.c.reminded_at.is_(None))).scalar()
 
 
-def test_two_concurrent_sweeps_remind_each_task_once(store, db_url, setup, mailbox):
-    rules, n = setup
-    procs = [subprocess.Popen(sweep_cmd(db_url, rules, "--smtp", mailbox.url), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=env()) for _ in range(2)]
+def test_two_concurrent_sweeps_remind_each_task_once(store, sweeps, mailbox):
+    n = sweeps.n
+    procs = [sweeps.start("--smtp", mailbox.url) for _ in range(2)]
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [e for _, e in outs]
     # sent by e-mail: neither sweep prints a digest (cron would mail it a second time)
@@ -132,21 +143,19 @@ def test_two_concurrent_sweeps_remind_each_task_once(store, db_url, setup, mailb
     assert unreminded(store) == 0
 
 
-def test_many_concurrent_sweeps_without_smtp(store, db_url, setup):
-    rules, n = setup
-    procs = [subprocess.Popen(sweep_cmd(db_url, rules, "--format", "text"), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=env()) for _ in range(4)]
+def test_many_concurrent_sweeps_without_smtp(store, sweeps):
+    n = sweeps.n
+    procs = [sweeps.start("--format", "text") for _ in range(4)]
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [e for _, e in outs]
     seen = Counter(tid for out, _ in outs for tid in task_ids(out))
     assert len(seen) == n and set(seen.values()) == {1}
 
 
-def test_killed_sweep_leaves_tasks_unreminded(store, db_url, setup, mailbox):
-    rules, n = setup
+def test_killed_sweep_leaves_tasks_unreminded(store, sweeps, mailbox):
+    n = sweeps.n
     mailbox.hold = True
-    p = subprocess.Popen(sweep_cmd(db_url, rules, "--smtp", mailbox.url), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=env())
+    p = sweeps.start("--smtp", mailbox.url)
     assert mailbox.started.wait(30), p.communicate(timeout=5)
     p.send_signal(signal.SIGKILL)
     p.communicate(timeout=30)
@@ -154,8 +163,7 @@ def test_killed_sweep_leaves_tasks_unreminded(store, db_url, setup, mailbox):
     # The killed run's message stays held (the server would still finish it) until the retry is done.
     mailbox.hold, mailbox.delay = False, 0
     # Tell the runs apart by sender.
-    done = subprocess.run(sweep_cmd(db_url, rules, "--smtp", mailbox.url + "?from=retry@example.com"),
-                          capture_output=True, text=True, env=env(), timeout=120)
+    done = sweeps.run("--smtp", mailbox.url + "?from=retry@example.com")
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
     mailbox.release.set()
@@ -165,14 +173,13 @@ def test_killed_sweep_leaves_tasks_unreminded(store, db_url, setup, mailbox):
     assert unreminded(store) == 0
 
 
-def test_failing_smtp_in_a_subprocess_exits_1_and_retries(store, db_url, setup):
-    rules, n = setup
-    bad = subprocess.run(sweep_cmd(db_url, rules, "--smtp", f"smtp://u:pw-XYZ-123@127.0.0.1:{free_port()}"),
-                         capture_output=True, text=True, env=env(), timeout=120)
+def test_failing_smtp_in_a_subprocess_exits_1_and_retries(store, sweeps):
+    n = sweeps.n
+    bad = sweeps.run("--smtp", f"smtp://u:pw-XYZ-123@127.0.0.1:{free_port()}")
     assert bad.returncode == 1 and bad.stderr.startswith("error: 3 digests not sent")
     assert "pw-XYZ-123" not in bad.stdout + bad.stderr and "not sent to dana: cannot send e-mail" in bad.stdout
     assert unreminded(store) == n
-    ok = subprocess.run(sweep_cmd(db_url, rules), capture_output=True, text=True, env=env(), timeout=120)
+    ok = sweeps.run()
     assert ok.returncode == 0 and len(task_ids(ok.stdout)) == n
-    again = subprocess.run(sweep_cmd(db_url, rules), capture_output=True, text=True, env=env(), timeout=120)
+    again = sweeps.run()
     assert (again.returncode, again.stdout, again.stderr) == (0, "", "")

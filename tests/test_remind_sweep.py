@@ -144,6 +144,19 @@ def remind(cli, db_url, rules_dir, *extra, now=SWEEP):
                *extra)
 
 
+@pytest.fixture
+def leadctl(db_url, rules_dir, cli):
+    """`leadctl --db … --rules … *args` on the test's store and rules: (exit code, stdout, stderr)."""
+    return lambda *args: cli("--db", db_url, "--rules", str(rules_dir), *args)
+
+
+@pytest.fixture
+def sweep(store, db_url, rules_dir, cli):
+    """The seeded store's cron sweep: `sweep(*options, now=SWEEP)` runs `followups remind`."""
+    seed(store, rules_dir)
+    return lambda *extra, now=SWEEP: remind(cli, db_url, rules_dir, *extra, now=now)
+
+
 def reminded(store):
     t = Followup.__table__
     with store.connect() as conn:
@@ -154,21 +167,19 @@ EMPTY = {"source": "leadctl", "digests": [], "reminded": 0, "failed": [], "dry_r
 
 
 # ---------------------------------------------------------------- tests
-def test_quiet_when_nothing_is_due(store, db_url, rules_dir, cli):
-    seed(store, rules_dir)
-    code, out, _ = remind(cli, db_url, rules_dir, now=ENTRY)    # the quiet lead's inactivity task
+def test_quiet_when_nothing_is_due(sweep):
+    code, out, _ = sweep(now=ENTRY)    # the quiet lead's inactivity task
     assert out.startswith("leadctl: 1 follow-up due for dana\n- [due now] call Quiet <quiet@x.com> (Gone quiet)")
-    code, out, err = remind(cli, db_url, rules_dir, "--format", "text", now=ENTRY + timedelta(minutes=5))
+    code, out, err = sweep("--format", "text", now=ENTRY + timedelta(minutes=5))
     assert (code, out, err) == (0, "", "")
     # JSON is always one document, so `| jq` works when nothing is due too
-    code, out, err = remind(cli, db_url, rules_dir, "--format", "json", now=ENTRY + timedelta(minutes=5))
+    code, out, err = sweep("--format", "json", now=ENTRY + timedelta(minutes=5))
     assert (code, err) == (0, "") and out.count("\n") == 1
     assert json.loads(out) == {**EMPTY, "at": (ENTRY + timedelta(minutes=5)).isoformat()}
 
 
-def test_digest_on_stdout_once(store, db_url, rules_dir, cli):
-    seed(store, rules_dir)
-    code, out, err = remind(cli, db_url, rules_dir)
+def test_digest_on_stdout_once(sweep):
+    code, out, err = sweep()
     assert code == 0 and err == ""
     assert out == (
         "leadctl: 3 follow-ups due for dana\n"
@@ -185,23 +196,22 @@ def test_digest_on_stdout_once(store, db_url, rules_dir, cli):
         "- [overdue 1h] call Nobody Ltd (Hot lead, step 1) — due 2026-11-20 09:15 UTC (task 7)\n"
     )
     # again, in the same second and later: nothing new
-    assert remind(cli, db_url, rules_dir) == (0, "", "")
-    assert remind(cli, db_url, rules_dir, now=SWEEP + timedelta(minutes=5)) == (0, "", "")
+    assert sweep() == (0, "", "")
+    assert sweep(now=SWEEP + timedelta(minutes=5)) == (0, "", "")
     # Monday: the e-mail steps come due, each reminded once
-    code, out, _ = remind(cli, db_url, rules_dir, "--format", "json", now=MONDAY)
+    code, out, _ = sweep("--format", "json", now=MONDAY)
     doc = json.loads(out)
     assert doc["reminded"] == 4 and doc["failed"] == []
     assert {(d["owner"], len(d["tasks"])) for d in doc["digests"]} == {("dana", 2), ("lee", 1), (None, 1)}
     assert all(t["action"] == "email" for d in doc["digests"] for t in d["tasks"])
     assert doc["dry_run"] is False
-    code, out, err = remind(cli, db_url, rules_dir, "--format", "json", now=MONDAY)
+    code, out, err = sweep("--format", "json", now=MONDAY)
     assert (code, err) == (0, "") and json.loads(out) == {**EMPTY, "at": MONDAY.isoformat()}
 
 
-def test_real_smtp_server_gets_one_digest_per_owner_once(store, db_url, rules_dir, cli, smtp_server):
-    seed(store, rules_dir)
+def test_real_smtp_server_gets_one_digest_per_owner_once(smtp_server, sweep):
     url = smtp_server.url + "?from=crm@example.com&to=sales@example.com"
-    code, out, err = remind(cli, db_url, rules_dir, "--smtp", url)
+    code, out, err = sweep("--smtp", url)
     assert code == 0, err
     assert (out, err) == ("", "")        # sent by e-mail: cron has nothing to mail a second time
     got = {tuple(rcpt): msg for rcpt, msg in smtp_server.messages}
@@ -217,26 +227,23 @@ def test_real_smtp_server_gets_one_digest_per_owner_once(store, db_url, rules_di
     subjects = sorted(m["Subject"] for _, m in smtp_server.messages)
     assert subjects == ["leadctl: 1 follow-up due for (unassigned)", "leadctl: 1 follow-up due for lee",
                         "leadctl: 3 follow-ups due for dana"]
-    assert remind(cli, db_url, rules_dir, "--smtp", url) == (0, "", "")
+    assert sweep("--smtp", url) == (0, "", "")
     assert len(smtp_server.messages) == 3
 
 
-def test_smtp_url_from_environment_and_owner_without_address(store, db_url, rules_dir, cli, smtp_server,
-                                                            monkeypatch):
-    seed(store, rules_dir)
+def test_smtp_url_from_environment_and_owner_without_address(smtp_server, monkeypatch, sweep):
     monkeypatch.setenv("LEADCTL_SMTP_URL", smtp_server.url)
-    code, out, err = remind(cli, db_url, rules_dir)
+    code, out, err = sweep()
     assert code == 0
     assert [tuple(r) for r, _ in smtp_server.messages] == [("dana@example.com",)]
     assert "warning: no e-mail address for lee" in err and "(unassigned)" in err
     assert "for lee" in out and "for (unassigned)" in out
 
 
-def test_failing_smtp_server_exits_1_and_tasks_stay_due(store, db_url, rules_dir, cli, smtp_server):
-    seed(store, rules_dir)
+def test_failing_smtp_server_exits_1_and_tasks_stay_due(store, smtp_server, sweep):
     smtp_server.fail = True
     url = smtp_server.url.replace("smtp://", "smtp://bot:hunter2secret@") + "?to=sales@example.com"
-    code, out, err = remind(cli, db_url, rules_dir, "--smtp", url)
+    code, out, err = sweep("--smtp", url)
     assert code == 1
     # stdout carries the failures only (no digest text: the tasks are retried by e-mail)
     assert out.splitlines()[0].startswith(
@@ -248,24 +255,22 @@ def test_failing_smtp_server_exits_1_and_tasks_stay_due(store, db_url, rules_dir
     assert all(v is None for v in reminded(store).values())
     # the server is fixed: the next run sends, and says nothing
     smtp_server.fail = False
-    code, out, err = remind(cli, db_url, rules_dir, "--smtp", smtp_server.url + "?to=sales@example.com")
+    code, out, err = sweep("--smtp", smtp_server.url + "?to=sales@example.com")
     assert (code, out, err) == (0, "", "") and len(smtp_server.messages) == 3
     assert "3 follow-ups due for dana" in smtp_server.messages[0][1]["Subject"]
 
 
-def test_unreachable_smtp_server(store, db_url, rules_dir, cli, monkeypatch):
-    seed(store, rules_dir)
+def test_unreachable_smtp_server(store, monkeypatch, sweep):
     monkeypatch.setenv("LEADCTL_SMTP_PASSWORD", "s3cr3t-pw")
-    code, out, err = remind(cli, db_url, rules_dir, "--smtp", f"smtp://bot@127.0.0.1:{free_port()}?timeout=3&to=x@y.z")
+    code, out, err = sweep("--smtp", f"smtp://bot@127.0.0.1:{free_port()}?timeout=3&to=x@y.z")
     assert code == 1 and "s3cr3t-pw" not in out + err
     assert "not sent to dana: cannot send e-mail to dana@example.com via smtp://***@127.0.0.1" in out
     assert err.startswith("error: 3 digests not sent")
     assert all(v is None for v in reminded(store).values())
 
 
-def test_webhook_gets_one_json_document_once(store, db_url, rules_dir, cli, webhook):
-    seed(store, rules_dir)
-    code, out, err = remind(cli, db_url, rules_dir, "--webhook", webhook.url)
+def test_webhook_gets_one_json_document_once(webhook, sweep):
+    code, out, err = sweep("--webhook", webhook.url)
     assert (code, out, err) == (0, "", "")
     assert len(webhook.received) == 1 and webhook.auth == [None]
     path, ctype, doc = webhook.received[0]
@@ -275,14 +280,13 @@ def test_webhook_gets_one_json_document_once(store, db_url, rules_dir, cli, webh
     assert [t["lead"] for t in doc["digests"][0]["tasks"]] == [
         "Ada Lovelace <ada@x.com>", "Grace Hopper <grace@x.com>", "Quiet <quiet@x.com>"]
     assert doc["digests"][0]["email"] == "dana@example.com"
-    assert remind(cli, db_url, rules_dir, "--webhook", webhook.url) == (0, "", "")
+    assert sweep("--webhook", webhook.url) == (0, "", "")
     assert len(webhook.received) == 1
 
 
-def test_failing_webhook_masks_the_url(store, db_url, rules_dir, cli, webhook):
-    seed(store, rules_dir)
+def test_failing_webhook_masks_the_url(store, webhook, sweep):
     webhook.status = 500
-    code, out, err = remind(cli, db_url, rules_dir, "--webhook", webhook.url)
+    code, out, err = sweep("--webhook", webhook.url)
     assert code == 1 and err.startswith("error: 3 digests not sent")
     assert out.splitlines() == [f"not sent to {o}: webhook http://127.0.0.1:{webhook.port}/… answered HTTP 500"
                                 for o in ("dana", "lee", "(unassigned)")]
@@ -290,8 +294,7 @@ def test_failing_webhook_masks_the_url(store, db_url, rules_dir, cli, webhook):
     assert all(v is None for v in reminded(store).values())
 
 
-def test_sla_notify_breaches_are_sent_once(store, db_url, rules_dir, cli):
-    seed(store, rules_dir)
+def test_sla_notify_breaches_are_sent_once(store, sweep):
     with store.begin() as conn:
         conn.execute(SlaBreach.__table__.insert(), [
             dict(lead_id=1, rule="Hot leads within the hour", owner="dana", assigned_at=ENTRY,
@@ -299,51 +302,47 @@ def test_sla_notify_breaches_are_sent_once(store, db_url, rules_dir, cli):
             dict(lead_id=2, rule="Hot leads within the hour", owner="dana", assigned_at=ENTRY,
                  due_at=ENTRY + timedelta(hours=1), breached_at=MONDAY, action="reassign"),
         ])
-    code, out, _ = remind(cli, db_url, rules_dir, now=ENTRY + timedelta(hours=2))
+    code, out, _ = sweep(now=ENTRY + timedelta(hours=2))
     assert code == 0
     assert out.startswith("leadctl: 3 follow-ups due and 1 SLA breach for dana\n")
     assert ("- [SLA missed 1h] Ada Lovelace <ada@x.com>: Hot leads within the hour — was due "
             "2026-11-20 10:00 Europe/Berlin (lead 1)\n") in out
     assert out.count("SLA missed") == 1
-    assert remind(cli, db_url, rules_dir, now=ENTRY + timedelta(hours=2)) == (0, "", "")
+    assert sweep(now=ENTRY + timedelta(hours=2)) == (0, "", "")
 
 
-def test_snoozed_task_is_reminded_again(store, db_url, rules_dir, cli):
-    seed(store, rules_dir)
-    remind(cli, db_url, rules_dir)
-    code, out, err = cli("--db", db_url, "--rules", str(rules_dir), "--now", SWEEP.isoformat(),
-                         "followups", "snooze", "1", "2h")
+def test_snoozed_task_is_reminded_again(sweep, leadctl):
+    sweep()
+    code, out, err = leadctl("--now", SWEEP.isoformat(), "followups", "snooze", "1", "2h")
     assert code == 0 and "due 2026-11-20 14:00 Europe/Berlin" in err
-    code, out, err = cli("--db", db_url, "--rules", str(rules_dir), "--now", SWEEP.isoformat(),
-                         "followups", "done", "3", "--note", "spoke to her")
+    code, out, err = leadctl("--now", SWEEP.isoformat(), "followups", "done", "3", "--note", "spoke to her")
     assert code == 0
-    assert remind(cli, db_url, rules_dir, now=SWEEP + timedelta(hours=1)) == (0, "", "")
-    code, out, _ = remind(cli, db_url, rules_dir, now=SWEEP + timedelta(hours=2))
+    assert sweep(now=SWEEP + timedelta(hours=1)) == (0, "", "")
+    code, out, _ = sweep(now=SWEEP + timedelta(hours=2))
     assert out.startswith("leadctl: 1 follow-up due for dana\n- [due now] call Ada Lovelace")
-    assert cli("--db", db_url, "--rules", str(rules_dir), "followups", "done", "3")[0] == 2
-    assert cli("--db", db_url, "--rules", str(rules_dir), "followups", "done", "99")[0] == 1
-    assert cli("--db", db_url, "--rules", str(rules_dir), "followups", "snooze", "1", "30")[0] == 2
+    assert leadctl("followups", "done", "3")[0] == 2
+    assert leadctl("followups", "done", "99")[0] == 1
+    assert leadctl("followups", "snooze", "1", "30")[0] == 2
 
 
-def test_due_command_formats(store, db_url, rules_dir, cli):
-    seed(store, rules_dir)
-    base = ("--db", db_url, "--rules", str(rules_dir), "--now", SWEEP.isoformat(), "followups", "due")
-    code, out, _ = cli(*base, "--format", "json")
+def test_due_command_formats(store, sweep, leadctl):
+    base = ("--now", SWEEP.isoformat(), "followups", "due")
+    code, out, _ = leadctl(*base, "--format", "json")
     rows = json.loads(out)
     assert code == 0 and [r["id"] for r in rows] == [1, 3, 5, 7]     # the sweep has not created the quiet task
     assert rows[0] == {"id": 1, "due_at": "2026-11-20T08:15:00", "due_local": "2026-11-20 09:15 Europe/Berlin",
                        "overdue": "2h", "owner": "dana", "action": "call", "lead_id": 1,
                        "lead": "Ada Lovelace <ada@x.com>", "cadence": "Hot lead", "step": 1, "kind": "cadence",
                        "note": None}
-    code, out, _ = cli(*base, "--owner", "lee", "--format", "csv")
+    code, out, _ = leadctl(*base, "--owner", "lee", "--format", "csv")
     assert out.splitlines()[0].startswith("id,due_at,due_local,overdue,owner") and len(out.splitlines()) == 2
-    code, out, err = cli(*base, "--until", "2026-11-24", "--limit", "2", "--format", "json")
+    code, out, err = leadctl(*base, "--until", "2026-11-24", "--limit", "2", "--format", "json")
     assert len(json.loads(out)) == 2 and "--limit 0" in err
-    code, out, _ = cli(*base, "--until", "2026-11-30", "--overdue", "--format", "json")
+    code, out, _ = leadctl(*base, "--until", "2026-11-30", "--overdue", "--format", "json")
     assert len(json.loads(out)) == 4
-    code, out, _ = cli(*base)
+    code, out, _ = leadctl(*base)
     assert code == 0 and "Ada Lovelace" in out
-    assert cli(*base, "--format", "xml")[0] == 2
+    assert leadctl(*base, "--format", "xml")[0] == 2
 
 
 # ---------------------------------------------------------------- a sweep that cannot be spent by accident
@@ -353,11 +352,10 @@ def count_tasks(store):
         return conn.execute(select(func.count()).select_from(t)).scalar()
 
 
-def test_dry_run_shows_what_would_be_sent_and_marks_nothing(store, db_url, rules_dir, cli, smtp_server):
-    seed(store, rules_dir)
+def test_dry_run_shows_what_would_be_sent_and_marks_nothing(store, smtp_server, sweep):
     url = smtp_server.url + "?to=sales@example.com"
     before = count_tasks(store)
-    code, out, err = remind(cli, db_url, rules_dir, "--smtp", url, "--dry-run")
+    code, out, err = sweep("--smtp", url, "--dry-run")
     assert code == 0
     assert out.startswith("leadctl: 3 follow-ups due for dana\n- [overdue 2h] call Ada Lovelace")
     assert "Quiet <quiet@x.com> (Gone quiet)" in out          # the inactivity task the run would create
@@ -369,13 +367,13 @@ def test_dry_run_shows_what_would_be_sent_and_marks_nothing(store, db_url, rules
     ]
     assert smtp_server.messages == []
     assert all(v is None for v in reminded(store).values()) and count_tasks(store) == before
-    code, out, _ = remind(cli, db_url, rules_dir, "--dry-run", "--format", "json")
+    code, out, _ = sweep("--dry-run", "--format", "json")
     doc = json.loads(out)
     assert doc["dry_run"] is True and doc["reminded"] == 5 and doc["failed"] == []
     # the real run after looking: everything still goes out, once
-    assert remind(cli, db_url, rules_dir, "--smtp", url) == (0, "", "")
+    assert sweep("--smtp", url) == (0, "", "")
     assert len(smtp_server.messages) == 3
-    code, out, err = remind(cli, db_url, rules_dir, "--dry-run")
+    code, out, err = sweep("--dry-run")
     assert (code, out, err) == (0, "", "dry run: nothing to remind\n")
 
 
@@ -406,31 +404,28 @@ def test_dry_run_leaves_sla_breaches_and_owners_alone(store, db_url, tmp_path, c
         assert conn.execute(select(Lead.__table__.c.owner)).scalar() == "bob"
 
 
-def test_printing_in_a_terminal_says_it_counts_as_delivery(store, db_url, rules_dir, cli, monkeypatch):
+def test_printing_in_a_terminal_says_it_counts_as_delivery(store, monkeypatch, sweep):
     import leadctl.cli.followups as cli_followups
 
-    seed(store, rules_dir)
     monkeypatch.setattr(cli_followups, "_stdout_is_terminal", lambda: True)
-    code, out, err = remind(cli, db_url, rules_dir)
+    code, out, err = sweep()
     assert code == 0 and "3 follow-ups due for dana" in out
     assert err == ("note: printing counts as delivery: 5 tasks now marked reminded and not sent again; "
                    "use --dry-run to look first, --smtp or --webhook to send\n")
     assert sum(v is not None for v in reminded(store).values()) == 5
-    assert remind(cli, db_url, rules_dir) == (0, "", "nothing to remind\n")
+    assert sweep() == (0, "", "nothing to remind\n")
 
 
-def test_no_note_in_a_terminal_with_a_transport(store, db_url, rules_dir, cli, monkeypatch, webhook):
+def test_no_note_in_a_terminal_with_a_transport(monkeypatch, webhook, sweep):
     import leadctl.cli.followups as cli_followups
 
-    seed(store, rules_dir)
     monkeypatch.setattr(cli_followups, "_stdout_is_terminal", lambda: True)
-    assert remind(cli, db_url, rules_dir, "--webhook", webhook.url) == (0, "", "")
+    assert sweep("--webhook", webhook.url) == (0, "", "")
     assert len(webhook.received) == 1
 
 
-def test_json_with_a_transport_is_the_document_only(store, db_url, rules_dir, cli, smtp_server):
-    seed(store, rules_dir)
-    code, out, err = remind(cli, db_url, rules_dir, "--smtp", smtp_server.url + "?to=s@example.com",
+def test_json_with_a_transport_is_the_document_only(smtp_server, sweep):
+    code, out, err = sweep("--smtp", smtp_server.url + "?to=s@example.com",
                             "--format", "json")
     assert (code, err) == (0, "")
     doc = json.loads(out)
@@ -438,32 +433,28 @@ def test_json_with_a_transport_is_the_document_only(store, db_url, rules_dir, cl
     assert len(smtp_server.messages) == 3
 
 
-def test_owner_without_address_is_printed_with_smtp_and_not_with_a_webhook_too(
-        store, db_url, rules_dir, cli, smtp_server, webhook):
-    seed(store, rules_dir)
-    code, out, err = remind(cli, db_url, rules_dir, "--smtp", smtp_server.url, "--webhook", webhook.url)
+def test_owner_without_address_is_printed_with_smtp_and_not_with_a_webhook_too(smtp_server, webhook, sweep):
+    code, out, err = sweep("--smtp", smtp_server.url, "--webhook", webhook.url)
     # the webhook carried every digest: nothing is left to print, and no warning
     assert (code, out, err) == (0, "", "")
     assert len(webhook.received) == 1 and [tuple(r) for r, _ in smtp_server.messages] == [("dana@example.com",)]
 
 
 # ---------------------------------------------------------------- webhook credentials
-def test_webhook_credentials_are_sent_as_basic_auth(store, db_url, rules_dir, cli, webhook):
+def test_webhook_credentials_are_sent_as_basic_auth(webhook, sweep):
     import base64
 
-    seed(store, rules_dir)
     url = webhook.url.replace("http://", "http://leadbot:p%40ss-w0rd-777@")
-    code, out, err = remind(cli, db_url, rules_dir, "--webhook", url)
+    code, out, err = sweep("--webhook", url)
     assert (code, out, err) == (0, "", "")
     assert webhook.received[0][0] == "/hooks/secret-token-123"
     assert webhook.auth == ["Basic " + base64.b64encode(b"leadbot:p@ss-w0rd-777").decode()]
 
 
-def test_rejected_webhook_credentials_are_never_printed(store, db_url, rules_dir, cli, webhook):
-    seed(store, rules_dir)
+def test_rejected_webhook_credentials_are_never_printed(store, webhook, sweep):
     webhook.status = 401
     url = webhook.url.replace("http://", "http://leadbot:p4ss-w0rd-777@")
-    code, out, err = remind(cli, db_url, rules_dir, "--webhook", url)
+    code, out, err = sweep("--webhook", url)
     assert code == 1
     assert (f"not sent to dana: webhook http://***@127.0.0.1:{webhook.port}/… answered HTTP 401 "
             "(check the user and password in the URL)") in out
@@ -471,9 +462,8 @@ def test_rejected_webhook_credentials_are_never_printed(store, db_url, rules_dir
     assert all(v is None for v in reminded(store).values())
 
 
-def test_unreachable_webhook_with_credentials_names_the_host_not_dns(store, db_url, rules_dir, cli):
-    seed(store, rules_dir)
-    code, out, err = remind(cli, db_url, rules_dir, "--webhook",
+def test_unreachable_webhook_with_credentials_names_the_host_not_dns(sweep):
+    code, out, err = sweep("--webhook",
                             f"http://leadbot:p4ss-w0rd-777@127.0.0.1:{free_port()}/hook")
     assert code == 1
     assert "cannot reach webhook http://***@127.0.0.1:" in out and "Connection refused" in out
