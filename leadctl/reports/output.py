@@ -217,7 +217,8 @@ def as_of(now: datetime | None) -> str:
 # ---------------------------------------------------------------- the reports
 
 def funnel_view(report: Any, *, now: datetime | None = None) -> View:
-    """`report funnel`: stages by display name, lost stages apart; chart: the funnel, and per cohort a heat map."""
+    """`report funnel`: stages by display name, lost stages apart; chart: the funnel (with `--by`, first a heat map
+    of the share of each cohort reaching each stage)."""
     by = report.by
     extra = ", ".join(x for x in (f"by {by}" if by else "", "strict" if report.strict else "") if x)
     head = title("Funnel", report.filter, extra)
@@ -265,6 +266,7 @@ def funnel_view(report: Any, *, now: datetime | None = None) -> View:
         labels = [display(s.stage, s.label) for s in stages]
         lost = [(display(r.stage, r.label), sum(x.reached for x in lost_rows if x.stage == r.stage)) for r in lost_rows
                 if r.cohort == report.cohorts[0]]
+        lost = [(name, n) for name, n in lost if n]
         if lost:
             sub_lost = "; ".join(f"{name}: {n:,}" for name, n in lost)
             return funnel_chart(labels, counts, conv, title=head, subtitle=f"{sub} · lost — {sub_lost}")
@@ -280,7 +282,7 @@ def funnel_view(report: Any, *, now: datetime | None = None) -> View:
             return heatmap([c or "(none)" for c in report.cohorts], [display(s.stage, s.label) for s in stages], grid,
                            title=head + " · % of the cohort reaching each stage", xlabel="Stage",
                            ylabel=f"Creation {by}", subtitle=sub, suffix="%", colour_label="% of cohort")
-        charts.append((f"Cohorts by creation {by}", cohort_fig))
+        charts.insert(0, (f"Cohorts by creation {by}", cohort_fig))  # with --by, the cohorts are the picture
     return View("funnel", head, sub, columns, cells, data_columns, records, totals, None, sections, charts)
 
 

@@ -3,7 +3,8 @@
     widths = fit([Column("Source", numeric=False, shrink=True), Column("Leads"), ...], cells, width=80)
 
 `fit` returns each column's width, or None for a column left out. When the table
-is too wide, in this order (as `gh` does): bar columns go first; then long names
+is too wide, in this order (as `gh` does): optional columns with nothing in them
+go first, then bar columns; then long names
 (`shrink` columns) are shortened, with an ellipsis, to 16 characters; then the
 columns with the highest `priority` number go, one at a time; then names shorten
 further, down to `min_width`. Numbers are never
@@ -50,6 +51,11 @@ def fit(columns: Sequence[Column], cells: Sequence[Sequence[Any]], width: int) -
         shown = [w for w in widths if w is not None]
         return sum(shown) + overhead(len(shown))
 
+    # An optional column with nothing in it (no spend anywhere) goes before anything is shortened.
+    blank = [i for i, c in enumerate(columns) if c.priority > 0 and not c.bar
+             and not any(str(row[i] or "").strip() for row in cells)]
+    while total() > width and any(widths[i] is not None for i in blank):
+        widths[max((i for i in blank if widths[i] is not None), key=lambda k: (columns[k].priority, k))] = None
     while total() > width:
         excess = total() - width
         bars = [i for i, c in enumerate(columns) if c.bar and not c.priority and widths[i] is not None]
