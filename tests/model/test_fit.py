@@ -285,3 +285,22 @@ def test_the_model_file_of_the_docs_loads_and_mistakes_name_the_feature(tmp_path
     assert "features[0] (source) value 'Webinar': a weight must be a finite number, not 'high'" in r.out
     assert "features[1] (employees) bins[2]: `from` must equal the previous bin's `below` (500)" in r.out
     assert "features[2] (attributes.rating): declared after_contact" in r.out
+
+
+def test_rules_diff_shows_what_a_new_model_would_move(store, db_url, rules_dir, run_cli, tmp_path):
+    import shutil
+
+    generate(store, 800, leak=False)
+    (rules_dir / "qualification.yaml").write_text(yaml.safe_dump({"version": 1, "stages": [
+        {"to": "sql", "name": "Likely to close", "when": {"predicted": {"gte": 0.6}}}]}), encoding="utf-8")
+    add_leads(store, 20, source="Webinar", employees=500, attributes={"product": "pro"})
+    run = ("--db", db_url, "--now", NOW.isoformat())
+    assert run_cli(*run, "--rules", rules_dir, "process").code == 0  # no model yet: nobody moves
+    new = tmp_path / "new-rules"
+    shutil.copytree(rules_dir, new)
+    assert fit(run_cli, db_url, new).code == 0
+    r = run_cli(*run, "--rules", rules_dir, "rules", "diff", new, "--format", "json")
+    assert r.code == 0, r.err
+    stage = json.loads(r.out)["transitions"]["stage"]
+    assert {"from": "new", "to": "sql"} in [{"from": t["from"], "to": t["to"]} for t in stage]
+    assert sum(t["count"] for t in stage if t["to"] == "sql") >= 20
