@@ -5,7 +5,7 @@ is sure about — the global options and `followups due` or an unfiltered report
 options, spelled the way Typer accepts them — on an SQLite store that is ready (`store.lite`),
 with rules from the parsed-rules cache. A report's numbers come from `reports.lite` (plain
 `sqlite3`, the same statements as `reports.funnel|sources|owners`) and are shown by the
-same `reports.output` view and `cli.reports.show` as on the ordinary path. Anything else
+same `reports.output` view and `cli.render.show_report` as on the ordinary path. Anything else
 (help, a usage error, an option it does not take, a URL, a store to migrate, rules not cached
 yet, any error) returns False before printing anything,
 and the command runs through Typer as usual, which prints the same output or the error.
@@ -96,9 +96,9 @@ def _report(name: str, settings: dict[str, str | None], args: list[str]) -> bool
         check_output(output, "--output")  # type: ignore[arg-type]
     except LeadctlError:
         raise _NotHere from None
-    try:  # the rendering of the ordinary path (reports.output, cli.reports)
+    try:  # the rendering of the ordinary path (reports.output, cli.render)
         from ..reports import output as views
-        from .reports import _stage_labels, show
+        from .render import show_report, stage_labels
     except ImportError:
         raise _NotHere from None
     from ..store.lite import open_ready
@@ -131,10 +131,10 @@ def _report(name: str, settings: dict[str, str | None], args: list[str]) -> bool
     if name == "funnel":
         view = views.funnel_view(report, now=now)
     elif name == "sources":
-        view = views.sources_view(report, _stage_labels(stages), now=now)
+        view = views.sources_view(report, stage_labels(stages), now=now)
     else:
         view = views.owners_view(report, now=now)
-    show(view, fmt=fmt, output=output, totals=bool(opts.get("--totals")))  # type: ignore[arg-type]
+    show_report(view, fmt=fmt, output=output, totals=bool(opts.get("--totals")))  # type: ignore[arg-type]
     return True
 
 
