@@ -41,7 +41,7 @@ def _isoparse(text: str) -> datetime:
 def parse_now(value: str | None, option: str | None = None) -> datetime:
     """Parse a date and time (ISO date or datetime, offset allowed) into naive UTC; None is now.
 
-    `option` names where the value came from (`--now`, `--at` …) in the error message.
+    `option` is where the value came from (`--now`, `LEADCTL_NOW` …), shown before the error.
     """
     if not value:
         return utcnow()
@@ -53,15 +53,16 @@ def parse_now(value: str | None, option: str | None = None) -> datetime:
         try:
             dt = parser.parse(value.strip())
         except (ValueError, OverflowError) as exc:
-            raise UsageError(f"{option + ': ' if option else ''}cannot read '{value}' as a date and time",
+            raise UsageError(f"cannot read '{value}' as a date and time", option=option,
                              hint="use ISO 8601, e.g. 2026-11-20T09:00 or 2026-11-20T09:00+01:00") from exc
     return naive_utc(dt)
 
 
-def parse_when(text: str | None, option: str, *, end: bool = False) -> datetime | None:
-    """Parse a `--since`/`--until` value (date or ISO datetime, offset allowed) to naive UTC.
+def parse_when(text: str | None, option: str | None = None, *, end: bool = False) -> datetime | None:
+    """Parse a date bound such as `--since`/`--until` (date or ISO datetime, offset allowed) to naive UTC.
 
-    With `end=True` a bare date means the end of that day (the next midnight, exclusive).
+    With `end=True` a bare date means the end of that day (the next midnight, exclusive);
+    `option` is where the value came from, shown before the error.
     """
     if text is None or not str(text).strip():
         return None
@@ -69,7 +70,7 @@ def parse_when(text: str | None, option: str, *, end: bool = False) -> datetime 
     try:
         value = naive_utc(_isoparse(raw))
     except (ValueError, OverflowError) as exc:
-        raise UsageError(f"{option}: cannot read '{text}' as a date",
+        raise UsageError(f"cannot read '{text}' as a date", option=option,
                          hint="use YYYY-MM-DD or an ISO 8601 date and time, e.g. 2026-01-31T18:00") from exc
     date_only = len(raw) <= 10 and "T" not in raw and ":" not in raw
     if end and date_only:

@@ -9,20 +9,25 @@ from dataclasses import dataclass
 class LeadctlError(Exception):
     """Base of every error leadctl reports to a person.
 
-    `message` is one line saying what is wrong; `hint` optionally says what to do.
-    The CLI prints `error: <message>` (and `hint: <hint>`) and exits with `exit_code`.
+    `message` is one line saying what is wrong, as a fact about the value, file or row
+    (never about a command-line flag); `hint` optionally says what to do. `option` is the
+    command-line option the value came from, set by the CLI (see cli.context.from_option),
+    which shows it first. The CLI prints `error: <message>` (and `hint: <hint>`) and exits
+    with `exit_code`.
     """
 
     exit_code = 1
 
     def __init__(self, message: str, *, hint: str | None = None, file: str | None = None,
-                 line: int | None = None, row: int | None = None, field: str | None = None):
+                 line: int | None = None, row: int | None = None, field: str | None = None,
+                 option: str | None = None):
         self.message = message
         self.hint = hint
         self.file = file
         self.line = line
         self.row = row
         self.field = field
+        self.option = option
         super().__init__(self.describe())
 
     def describe(self) -> str:
@@ -36,6 +41,8 @@ class LeadctlError(Exception):
             where += ": "
         elif self.row is not None:
             where = f"row {self.row}: "
+        elif self.option:
+            where = f"{self.option}: "
         return where + self.message
 
 
@@ -126,5 +133,4 @@ def os_error(exc: OSError, *, action: str | None = None, option: str | None = No
         what = f"cannot {action} {shown}" if action else shown
     if hint and "{folder}" in hint:
         hint = hint.format(folder=os.path.dirname(shown or "") or ".")
-    prefix = f"{option}: " if option else ""
-    return cls(f"{prefix}{what}: {reason}", hint=hint)
+    return cls(f"{what}: {reason}", hint=hint, option=option)

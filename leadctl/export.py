@@ -100,7 +100,7 @@ def export_leads(store, flt: LeadFilter, out: IO[str], *, fmt: str = "csv",
     from .errors import UsageError
 
     if fmt not in EXPORT_FORMATS:
-        raise UsageError(f"--format: '{fmt}' is not one of {', '.join(EXPORT_FORMATS)}")
+        raise UsageError(f"'{fmt}' is not an export format (one of {', '.join(EXPORT_FORMATS)})")
     flt_sorted = flt if flt.sort else LeadFilter(**{**flt.__dict__, "sort": "id"})
     stmt = select_leads(flt_sorted, [LEADS.c[name] for name in BASE_COLUMNS] + [LEADS.c.attributes])
     count = 0

@@ -62,10 +62,10 @@ def _region_code(value: str) -> str | None:
 
 
 def parse_region(value: str) -> str:
-    """A --region value as the ISO code phone numbers use (`fr`, `France` → FR); UsageError otherwise."""
+    """A region as the ISO code phone numbers use (`fr`, `France` → FR); UsageError otherwise."""
     code = _region_code(value.strip())
     if code is None:
-        raise UsageError(f"--region: '{value}' is not a country code", hint="an ISO 3166 code such as FR, US or DE")
+        raise UsageError(f"'{value}' is not a country code", hint="an ISO 3166 code such as FR, US or DE")
     return code
 
 

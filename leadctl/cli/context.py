@@ -1,9 +1,10 @@
 """What every command needs from the global options: the store, the rules and the clock."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import typer
 
@@ -53,6 +54,20 @@ class Settings:
 
             self._rules = load_rules(self.rules_dir)
         return self._rules
+
+
+@contextmanager
+def from_option(name: str) -> Iterator[None]:
+    """Errors about a value given as option `name` show it first (`--at: cannot read 'x' …`): the core
+    states the fact, the command line knows which option carried the value."""
+    from ..errors import LeadctlError
+
+    try:
+        yield
+    except LeadctlError as exc:
+        if exc.option is None:
+            exc.option = name
+        raise
 
 
 def settings(ctx: typer.Context) -> Settings:

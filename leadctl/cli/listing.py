@@ -6,7 +6,7 @@ from typing import Optional
 import typer
 
 from . import options as opt
-from .context import settings
+from .context import from_option, settings
 from .leads import app
 from .render import check_format, emit_rows, say
 
@@ -17,8 +17,12 @@ def lead_filter(*, stage=None, owner=None, source=None, min_score=None, max_scor
                 until=None, sort=None, limit=None):
     """A LeadFilter from command-line text (dates parsed, `--until DATE` covering that whole day)."""
     from ..clock import parse_when
-    from ..engine.leadquery import LeadFilter
+    from ..engine.leadquery import LeadFilter, sort_column
 
+    with from_option("--sort"):  # an unknown field is named before the store is opened
+        for part in (sort or "").split(","):
+            if part.strip():
+                sort_column(part)
     return LeadFilter(stage=stage, owner=owner, source=source, min_score=min_score, max_score=max_score,
                       search=search, since=parse_when(since, "--since"), until=parse_when(until, "--until", end=True),
                       sort=sort, limit=limit)

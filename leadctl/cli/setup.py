@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from .context import settings
+from .context import from_option, settings
 from .render import say
 
 
@@ -24,7 +24,8 @@ def init(ctx: typer.Context,
 
     s = settings(ctx)
     if region is not None:
-        region = parse_region(region)  # before anything is created
+        with from_option("--region"):
+            region = parse_region(region)  # before anything is created
     created, kept = init_project(s.db, s.rules_dir)
     for path in created:
         say(f"created {path}")

@@ -70,7 +70,7 @@ def sort_column(field: str) -> tuple[ColumnElement[Any], bool]:
     name = text.lstrip("+-").strip().lower()
     name = SORT_ALIASES.get(name, name)
     if name not in SORT_FIELDS:
-        raise UsageError(f"--sort: unknown field '{field}'{did_you_mean(name, SORT_FIELDS)}",
+        raise UsageError(f"cannot sort by '{field}': no such field{did_you_mean(name, SORT_FIELDS)}",
                          hint="sort by one of: " + ", ".join(SORT_FIELDS) + " (prefix - for descending)")
     return LEADS.c[name], descending
 

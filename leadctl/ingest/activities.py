@@ -78,7 +78,7 @@ def _alias_index() -> dict[str, str]:
     return index
 
 
-def parse_when(value: str, now: datetime, option: str = "--at") -> datetime:
+def parse_when(value: str, now: datetime) -> datetime:
     """When an activity happened: `2026-11-19T15:00`, `now`, `today`, `yesterday` (this time
     yesterday), `3h ago` or `2d ago` → naive UTC; refused more than a day after `now`."""
     text = value.strip().lower()
@@ -95,12 +95,12 @@ def parse_when(value: str, now: datetime, option: str = "--at") -> datetime:
         try:
             when = parse_now(value)
         except UsageError:
-            raise UsageError(f"{option}: cannot read '{value}' as a date and time",
+            raise UsageError(f"cannot read '{value}' as a date and time",
                              hint="use ISO 8601 (2026-11-20T09:00, offsets allowed), now, yesterday or 3h ago") \
                 from None
     future = check_not_future(when, now)
     if future:
-        raise UsageError(f"{option}: {future}", hint="an activity is logged once it has happened")
+        raise UsageError(future, hint="an activity is logged once it has happened")
     return when
 
 

@@ -80,13 +80,28 @@ def test_the_clock_names_where_its_value_came_from(leads, run):
     assert r.exit_code == 2 and "LEADCTL_NOW: cannot read 'tomorrowish'" in r.output and "--now" not in r.output
 
 
-def test_shared_time_parsing_names_only_the_option_it_is_given():
+def test_shared_time_parsing_states_the_fact_and_carries_the_option_apart():
     with pytest.raises(UsageError) as info:
         parse_now("yesterdayish")
-    assert info.value.message == "cannot read 'yesterdayish' as a date and time"
+    assert info.value.message == "cannot read 'yesterdayish' as a date and time" and info.value.option is None
     with pytest.raises(UsageError) as info:
         parse_now("yesterdayish", option="--at")
-    assert info.value.message == "--at: cannot read 'yesterdayish' as a date and time"
+    assert info.value.message == "cannot read 'yesterdayish' as a date and time"
+    assert info.value.describe() == "--at: cannot read 'yesterdayish' as a date and time"
+
+
+def test_core_errors_name_no_command_line_flag(leads, run):
+    from leadctl.engine.leadquery import sort_column
+    from leadctl.ingest.activities import parse_when
+    from leadctl.setup import parse_region
+
+    for call in (lambda: sort_column("colour"), lambda: parse_region("XX"),
+                 lambda: parse_when("someday", datetime(2026, 11, 20))):
+        with pytest.raises(UsageError) as info:
+            call()
+        assert "--" not in info.value.describe()
+    r = run(leads, "leads", "list", "--sort", "colour")  # the command line names the option
+    assert r.exit_code == 2 and r.err.startswith("error: --sort: cannot sort by 'colour': no such field")
 
 
 def test_activity_log_at_names_at_not_now(leads, run):
