@@ -16,9 +16,11 @@ Counting (docs/json.md): every row read is exactly one of
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import socket
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator
@@ -34,6 +36,7 @@ from ..store.db import Store
 from ..store.history import record_stage_changes, stages_text
 from ..store.identity import add_identifiers
 from . import normalize as N
+from .deferred import Deferred
 from .fastpath import in_worker, use_worker
 from .headers import ColumnMap, MappingSpec, build_column_map, check_plan, snake_case
 from .identity import (
@@ -52,6 +55,7 @@ from .rejects import RejectsWriter
 from .rows import DATES, HEAD_ROWS, Normaliser, Row, Sources, plan_values
 
 CHUNK = 5000
+DEFERRED_SLICE = 4  # rows held for the end-of-import fold are folded CHUNK * this many at a time
 MODES = ("upsert", "create", "update")
 
 Progress = Callable[[int], None]
@@ -193,9 +197,25 @@ def import_leads(store: Store, paths: list[str], opts: ImportOptions, rules, *, 
     result = ImportResult(batch=None, files=list(paths), dry_run=opts.dry_run)
     t0 = _clock()
     importer = _Importer(store, opts, rules, match, now, result, progress)
-    importer.run(paths)
+    with _few_collections():
+        importer.run(paths)
     result.seconds = round(_clock() - t0, 3)
     return result
+
+
+@contextmanager
+def _few_collections() -> Iterator[None]:
+    """Run with the cyclic garbage collector seldom: an import allocates millions of short-lived
+    dicts and tuples that reference counting frees, and each full collection walks every object
+    alive (measured at 100k rows: 2 of 17.6 CPU seconds). What exists before is frozen out of it."""
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
 
 
 def _clock() -> float:
@@ -294,6 +314,7 @@ class _Importer:
         known = self._known_sources()
         self.rejects_by_file: dict[str, RejectsWriter] = {}
         self.sources = Sources(self.rules, known)
+        self.deferred = Deferred()
         plans = []
         try:
             for path in paths:
@@ -313,10 +334,11 @@ class _Importer:
                 digest.update((sha or "").encode())
             # Rows that share a key with another row of these files, folded together and compared
             # with the store once: a lead's result does not depend on where chunks fall.
-            if self.deferred:
-                self._flush(self.deferred)
-                self.deferred = []
+            # In slices of whole groups (rows sharing a value): memory stays flat.
+            for rows in self.deferred.slices(DEFERRED_SLICE * CHUNK):
+                self._flush(rows)
         finally:
+            self.deferred.close()
             for rejects in self.rejects_by_file.values():
                 rejects.close()
                 if rejects.path_written:
@@ -329,7 +351,6 @@ class _Importer:
         Standard input cannot be read twice: its rows are folded chunk by chunk (a duplicate that
         falls in another chunk is still merged, but a re-import may count it as updated).
         """
-        self.deferred: list[Row] = []
         self.shared = SharedKeys()
         self.identity_headers: dict[str, dict[str, str]] = {}
         for path, _stream, colmap in plans:
@@ -368,8 +389,13 @@ class _Importer:
         shared = self.shared
 
         def flagged(events):
+            # `defer`: the row's value hashes when one of them repeats in the import, else None
             for number, fields, reason, warnings, raw in events:
-                defer = fields is not None and shared.any_repeated(raw_hashes(raw, headers))
+                defer = None
+                if fields is not None:
+                    hashes = raw_hashes(raw, headers)
+                    if shared.any_repeated(hashes):
+                        defer = hashes
                 yield number, fields, reason, warnings, raw, defer
 
         if use_worker(stream, path):
@@ -403,8 +429,8 @@ class _Importer:
                 continue
             row = Row(number, path, *fields, raw)
             row.system = system
-            if defer:
-                self.deferred.append(row)
+            if defer is not None:
+                self.deferred.add(row, defer)
                 continue
             chunk.append(row)
             if len(chunk) >= CHUNK:
