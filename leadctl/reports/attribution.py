@@ -251,3 +251,43 @@ def _spend(sources: Sequence[SourceInfo], flt: LeadFilter) -> dict[str, float]:
         if s.cost:
             out[s.name] = round(sum(s.cost[m] for m in months_in_window(flt.since, flt.until, sorted(s.cost))), 2)
     return out
+
+
+# ---------------------------------------------------------------- how it is shown
+
+def attribution_view(report: AttributionReport, *, now: datetime | None = None, half_life: str = "7d"):
+    """`report attribution` as a reports.output View; charts: each conversion kind's credit split by source
+    (then by campaign), as stacked bars."""
+    from .output import Column, View, as_of, text, title
+
+    extra = f"model {report.model}" + (f" (half-life {half_life})" if report.model == "time_decay" else "")
+    head = title("Attribution", report.filter, extra)
+    sub = as_of(now)
+    qualified = report.qualified_stage or "Qualified"
+    columns = [Column("By", numeric=False), Column("Name", numeric=False, shrink=True, min_width=10),
+               Column("Touches", priority=3), Column("Leads"), Column(qualified), Column("Won"),
+               Column("Spend", priority=2), Column("Cost/won", priority=1)]
+    cells = [[r.dimension, r.name, text(r.touches), f"{float(r.leads):,.2f}", f"{float(r.qualified):,.2f}",
+              f"{float(r.won):,.2f}", text(r.spend), text(r.cost_per_won)] for r in report.rows]
+    sections = {i for i in range(1, len(report.rows)) if report.rows[i].dimension != report.rows[i - 1].dimension}
+    spend = [r.spend for r in report.rows if r.dimension == "source" and r.spend is not None]
+    totals = {**report.conversions, "spend": round(sum(spend), 2) if spend else None}
+
+    def chart(dimension: str):
+        def build():
+            from .charts import stacked_bars
+
+            rows = [r for r in report.rows if r.dimension == dimension]
+            shown, rest = rows[:9], rows[9:]
+            series = {r.name: [float(r.leads), float(r.qualified), float(r.won)] for r in shown}
+            if rest:
+                series["other"] = [float(sum(r.leads for r in rest)), float(sum(r.qualified for r in rest)),
+                                   float(sum(r.won for r in rest))]
+            return stacked_bars(["Leads", qualified, "Won"], series, title=f"{head} · by {dimension}",
+                                xlabel="Attributed conversions", ylabel="Conversion", subtitle=sub)
+        return build
+
+    charts = [(f"Credit by {d}", chart(d)) for d in ("source", "campaign")
+              if any(r.dimension == d for r in report.rows)]
+    return View("attribution", head, sub, columns, cells, report.columns(), report.records(), totals, None,
+                sections, charts)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Sequence
 
 from sqlalchemy import and_, select
@@ -131,3 +132,34 @@ def lost_report(store, stages: Sequence[StageInfo], catalogue, flt: LeadFilter,
         for (group, reason), n in sorted(counts[dimension].items(), key=key):
             rows.append(LostRow(dimension, group, reason, label_of[reason], n, rate(n, totals[group])))
     return LostReport(rows=rows, filter=flt, lost=lost, reasons=reasons)
+
+
+# ---------------------------------------------------------------- how it is shown
+
+def lost_view(report: LostReport, *, now: datetime | None = None):
+    """`report lost` as a reports.output View; charts: reasons by stage reached, source and owner (stacked bars)."""
+    from .output import Column, View, as_of, text, title
+
+    head = title("Lost reasons", report.filter, f"{report.lost:,} lost leads")
+    sub = as_of(now)
+    columns = [Column("By", numeric=False), Column("Group", numeric=False, shrink=True, min_width=10),
+               Column("Reason", numeric=False, shrink=True, min_width=10), Column("Leads"), Column("Share %"),
+               Column("Share", bar=True, bar_max=16)]
+    cells = [[r.dimension, r.group, r.reason_label, text(r.leads), text(r.share_pct),
+              (r.share_pct or 0) / 100.0 or None] for r in report.rows]
+    sections = {i for i in range(1, len(report.rows)) if report.rows[i].dimension != report.rows[i - 1].dimension}
+
+    def chart(dimension: str, label: str):
+        def build():
+            from .charts import stacked_bars
+
+            groups, series = report.matrix(dimension)
+            return stacked_bars(groups, series, title=f"{head} · by {label}", xlabel="Lost leads",
+                                ylabel=label[:1].upper() + label[1:], subtitle=sub)
+        return build
+
+    charts = [(f"Reasons by {label}", chart(d, label))
+              for d, label in (("stage", "stage reached"), ("source", "source"), ("owner", "owner"))
+              if any(r.dimension == d for r in report.rows)]
+    return View("lost", head, sub, columns, cells, report.columns(), report.records(), {"lost": report.lost}, None,
+                sections, charts)

@@ -155,3 +155,63 @@ def _stuck(conn, funnel: Funnel, flt: LeadFilter, now: datetime) -> list[StuckLe
             out.append(StuckLead(int(lead_id), email, owner, stage, round(float(d), 1), round(p90[stage], 1)))
     out.sort(key=lambda s: (-(s.days_in_stage - s.p90_days), s.lead_id))
     return out
+
+
+# ---------------------------------------------------------------- how it is shown
+
+def velocity_view(report: VelocityReport, *, now: datetime | None = None):
+    """`report velocity` as a reports.output View; charts: median/p75/p90 days per stage, then median days by
+    source and by cohort as heat maps."""
+    from .output import Column, View, as_of, text, title
+
+    head = title("Velocity", report.filter, "days from creation")
+    sub = as_of(now)
+    columns = [Column("By", numeric=False), Column("Group", numeric=False, shrink=True, min_width=10),
+               Column("Stage", numeric=False, shrink=True, min_width=10), Column("Leads"), Column("Median d"),
+               Column("P75 d", priority=2), Column("P90 d", priority=1)]
+    cells = [[r.dimension, r.group, r.stage_label, text(r.leads), text(r.median_days), text(r.p75_days),
+              text(r.p90_days)] for r in report.rows]
+    sections = {i for i in range(1, len(report.rows)) if report.rows[i].dimension != report.rows[i - 1].dimension}
+    overall = [r for r in report.rows if r.dimension == "all"]
+    stages = list(dict.fromkeys(r.stage_label for r in overall))
+
+    def bars():
+        from .charts import bar_chart
+
+        return bar_chart(stages, {"Median": [r.median_days or 0 for r in overall],
+                                  "P75": [r.p75_days or 0 for r in overall],
+                                  "P90": [r.p90_days or 0 for r in overall]},
+                         title=head, xlabel="Days from creation", ylabel="Stage reached", subtitle=sub)
+
+    def grid(dimension: str):
+        def build():
+            from .charts import heatmap
+
+            rows = [r for r in report.rows if r.dimension == dimension]
+            groups = list(dict.fromkeys(r.group for r in rows))
+            med = {(r.group, r.stage_label): r.median_days for r in rows}
+            return heatmap(groups, stages, [[med.get((g, s)) for s in stages] for g in groups],
+                           title=f"{head} · median by {dimension}", xlabel="Stage reached",
+                           ylabel=dimension[:1].upper() + dimension[1:], subtitle=sub, colour_label="Median days")
+        return build
+
+    charts = [("Days to each stage", bars)] if overall else []
+    charts += [(f"Median days by {d}", grid(d)) for d in ("source", "cohort")
+               if overall and any(r.dimension == d for r in report.rows)]
+    return View("velocity", head, sub, columns, cells, report.columns(), report.records(), None, None, sections,
+                charts)
+
+
+def stuck_view(report: VelocityReport, *, now: datetime | None = None):
+    """The leads `--stuck` lists, as a View (lead-level data: written owner-only)."""
+    from .output import Column, View, as_of, text, title
+
+    stuck = report.stuck or []
+    head = title("Stuck leads", report.filter, f"{len(stuck):,} open leads past their stage's p90")
+    columns = [Column("Lead"), Column("E-mail", numeric=False, shrink=True, min_width=10),
+               Column("Owner", numeric=False, shrink=True, priority=1), Column("Stage", numeric=False),
+               Column("Days in stage"), Column("Stage p90 d")]
+    cells = [[text(s.lead_id), s.email or "", s.owner or "", s.stage, text(s.days_in_stage), text(s.p90_days)]
+             for s in stuck]
+    return View("stuck", head, as_of(now), columns, cells, report.STUCK_COLUMNS, report.stuck_records(), None, None,
+                set(), [])

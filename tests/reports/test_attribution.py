@@ -150,9 +150,11 @@ def test_cli_attribution(store, db_url, run):
     _fixture(store)
     res = run(db_url, "report", "attribution", "--model", "w_shaped", "--format", "json")
     assert res.exit_code == 0, res.output
-    rows = json.loads(res.output)
-    rows = rows["rows"] if isinstance(rows, dict) else rows
+    doc = json.loads(res.output)
+    rows = doc["rows"]
+    assert doc["totals"] == {"leads": 3, "qualified": 2, "won": 1, "spend": None}
     assert abs(sum(r["won"] for r in rows if r["dimension"] == "source") - 1) < 1e-9
+    assert all(isinstance(r["won"], float) and isinstance(r["touches"], int) for r in rows)
     res = run(db_url, "report", "attribution", "--model", "time_decay", "--half-life", "2d", "--format", "csv")
     assert res.exit_code == 0, res.output
     recs = list(csv.DictReader(io.StringIO(res.output)))

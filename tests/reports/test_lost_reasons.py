@@ -143,8 +143,9 @@ def test_cli_report_lost(store, db_url, run, tmp_path):
     _fixture(store)
     res = run(db_url, "report", "lost", "--format", "json")
     assert res.exit_code == 0, res.output
-    rows = json.loads(res.output)
-    rows = rows["rows"] if isinstance(rows, dict) else rows
+    doc = json.loads(res.output)
+    rows = doc["rows"]
+    assert doc["totals"] == {"lost": 5}
     assert list(rows[0]) == ["dimension", "group", "reason", "reason_label", "leads", "share_pct"]
     assert sum(r["leads"] for r in rows if r["dimension"] == "reason") == 5
     svg, page = tmp_path / "l.svg", tmp_path / "l.html"

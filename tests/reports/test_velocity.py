@@ -61,10 +61,11 @@ def test_cli_velocity(store, db_url, run, tmp_path):
     _fixture(store)
     res = run(db_url, "report", "velocity", "--format", "json")
     assert res.exit_code == 0, res.output
-    rows = json.loads(res.output)
-    rows = rows["rows"] if isinstance(rows, dict) else rows
+    rows = json.loads(res.output)["rows"]
     assert list(rows[0]) == ["dimension", "group", "stage", "stage_label", "leads", "median_days", "p75_days",
                              "p90_days"]
+    stuck = json.loads(run(db_url, "report", "velocity", "--stuck", "--format", "json").output)
+    assert stuck["rows"] == [] and stuck["totals"] is None
     res = run(db_url, "report", "velocity", "--stuck")
     assert res.exit_code == 0 and "Velocity" in res.output and "Won (customer)" in res.output, res.output
     svg, png, page = tmp_path / "v.svg", tmp_path / "v.png", tmp_path / "v.html"
