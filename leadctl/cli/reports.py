@@ -212,37 +212,6 @@ def report_scoring(
 
 # ---------------------------------------------------------------- attribution, velocity, lost reasons
 
-_PNG = typer.Option(None, "--png", help="Also save the chart as PNG.")
-
-
-def _pictures(title: str, figures: list, tables: list, *, svg: str | None, png: str | None,
-              html: str | None) -> None:
-    """Save the report's first chart as SVG/PNG, and every chart with its tables as one HTML page."""
-    from ..reports import charts
-    from ..reports.html import Section, html_page
-    from .render import output_file
-
-    for path, fmt in ((svg, "svg"), (png, "png")):
-        if path and figures:
-            data = charts.render(figures[0], fmt)
-            with open(path, "wb") as fh:  # an aggregate picture: the user's normal file mode
-                fh.write(data)
-    if html:
-        page = html_page(title, [Section(charts=[charts.svg_text(f) for f in figures], tables=tables)])
-        with output_file(html, "--html") as fh:
-            fh.write(page)
-
-
-def _check_png(png: str | None) -> None:
-    from .render import check_output
-
-    check_output(png, "--png")
-
-
-def _credit(value) -> str:
-    return f"{float(value):,.2f}"
-
-
 @app.command("attribution")
 def report_attribution(
     ctx: typer.Context,
@@ -252,58 +221,26 @@ def report_attribution(
     since: Optional[str] = _SINCE, until: Optional[str] = _UNTIL, source: Optional[str] = _SOURCE,
     owner: Optional[str] = _OWNER, stage: Optional[str] = _STAGE,
     fmt: str = _FORMAT, output: Optional[str] = _OUTPUT, svg: Optional[str] = _SVG, png: Optional[str] = _PNG,
-    html: Optional[str] = _HTML,
+    html: Optional[str] = _HTML, totals: bool = _TOTALS,
 ) -> None:
     """Credit for leads, qualified leads and wins spread over the touches before them, by source and campaign."""
-    from ..reports.attribution import MODELS, attribution_report, parse_half_life
+    from ..reports.attribution import MODELS, attribution_report, attribution_view, parse_half_life
     from ..reports.common import stage_list
-    from ..reports.html import HtmlTable
     from ..reports.sources import source_infos
     from .render import check_format
 
     check_format(fmt)
-    _check_outputs(output, svg, html)
-    _check_png(png)
+    _check_outputs(output, svg, html, png)
     if model not in MODELS:
         raise typer.BadParameter(f"'{model}' is not one of {', '.join(MODELS)}", param_hint="--model")
     decay = parse_half_life(half_life)
     rules = _rules_or_none(ctx)
     flt = _filter(since, until, source, owner, stage)
-    report = attribution_report(settings(ctx).store(), stage_list(rules), source_infos(rules), flt, model=model,
+    st = settings(ctx)
+    report = attribution_report(st.store(), stage_list(rules), source_infos(rules), flt, model=model,
                                 half_life=decay)
-    extra = f"model {model}" + (f" (half-life {half_life})" if model == "time_decay" else "")
-    title = _title("Attribution", flt, extra)
-    headers = [("By", "left"), ("Name", "left"), ("Touches", "right"), ("Leads", "right"),
-               (report.qualified_stage or "Qualified", "right"), ("Won", "right"), ("Spend", "right"),
-               ("Cost/won", "right")]
-    table = _table(title, headers)
-    cells = []
-    for i, r in enumerate(report.rows):
-        if i and r.dimension != report.rows[i - 1].dimension:
-            table.add_section()
-        row = [r.dimension, r.name, _fmt(r.touches), _credit(r.leads), _credit(r.qualified), _credit(r.won),
-               _fmt(r.spend), _fmt(r.cost_per_won)]
-        table.add_row(*row)
-        cells.append(row)
-    _deliver(table, fmt=fmt, columns=report.columns(), records=report.records(), output=output, svg=None, html=None)
-    if svg or png or html:
-        from ..reports import charts
-
-        figures = []
-        kinds = ["Leads", report.qualified_stage or "Qualified", "Won"]
-        for dimension in ("source", "campaign"):
-            rows = [r for r in report.rows if r.dimension == dimension]
-            # Each bar is one kind of conversion split by who earned it: the parts add up to the conversions.
-            series = {r.name: [float(r.leads), float(r.qualified), float(r.won)] for r in rows[:9]}
-            if len(rows) > 9:
-                rest = rows[9:]
-                series["other"] = [float(sum(r.leads for r in rest)), float(sum(r.qualified for r in rest)),
-                                   float(sum(r.won for r in rest))]
-            if series:
-                figures.append(charts.stacked_bars(kinds, series, title=f"{title} · by {dimension}",
-                                                   xlabel="attributed conversions", ylabel="conversion"))
-        _pictures(title, figures, [HtmlTable([h for h, _ in headers], cells, numeric=[False, False] + [True] * 6)],
-                  svg=svg, png=png, html=html)
+    show(attribution_view(report, now=st.now, half_life=half_life), fmt=fmt, output=output, svg=svg, png=png,
+         html=html, totals=totals)
 
 
 @app.command("lost")
@@ -312,44 +249,21 @@ def report_lost(
     since: Optional[str] = _SINCE, until: Optional[str] = _UNTIL, source: Optional[str] = _SOURCE,
     owner: Optional[str] = _OWNER, stage: Optional[str] = _STAGE,
     fmt: str = _FORMAT, output: Optional[str] = _OUTPUT, svg: Optional[str] = _SVG, png: Optional[str] = _PNG,
-    html: Optional[str] = _HTML,
+    html: Optional[str] = _HTML, totals: bool = _TOTALS,
 ) -> None:
     """Why leads are lost: stages.yaml's lost reasons, by stage reached, source and owner."""
     from ..reports.common import stage_list
-    from ..reports.html import HtmlTable
-    from ..reports.lost import catalogue_of, lost_report
+    from ..reports.lost import catalogue_of, lost_report, lost_view
     from ..reports.sources import source_infos
     from .render import check_format
 
     check_format(fmt)
-    _check_outputs(output, svg, html)
-    _check_png(png)
+    _check_outputs(output, svg, html, png)
     rules = _rules_or_none(ctx)
     flt = _filter(since, until, source, owner, stage)
-    report = lost_report(settings(ctx).store(), stage_list(rules), catalogue_of(rules), flt, source_infos(rules))
-    title = _title("Lost reasons", flt, f"{report.lost:,} lost leads")
-    headers = [("By", "left"), ("Group", "left"), ("Reason", "left"), ("Leads", "right"), ("Share %", "right"),
-               ("", "left")]
-    table = _table(title, headers)
-    cells = []
-    for i, r in enumerate(report.rows):
-        if i and r.dimension != report.rows[i - 1].dimension:
-            table.add_section()
-        row = [r.dimension, r.group, r.reason_label, _fmt(r.leads), _fmt(r.share_pct)]
-        table.add_row(*row, bar(r.share_pct, 100.0, BAR_WIDTH // 2))
-        cells.append(row)
-    _deliver(table, fmt=fmt, columns=report.columns(), records=report.records(), output=output, svg=None, html=None)
-    if svg or png or html:
-        from ..reports import charts
-
-        figures = []
-        for dimension, label in (("stage", "stage reached"), ("source", "source"), ("owner", "owner")):
-            groups, series = report.matrix(dimension)
-            if groups:
-                figures.append(charts.stacked_bars(groups, series, title=f"{title} · by {label}",
-                                                   xlabel="lost leads", ylabel=label))
-        _pictures(title, figures, [HtmlTable([h for h, _ in headers[:5]], cells, numeric=[False] * 3 + [True] * 2)],
-                  svg=svg, png=png, html=html)
+    st = settings(ctx)
+    report = lost_report(st.store(), stage_list(rules), catalogue_of(rules), flt, source_infos(rules))
+    show(lost_view(report, now=st.now), fmt=fmt, output=output, svg=svg, png=png, html=html, totals=totals)
 
 
 @app.command("velocity")
@@ -360,74 +274,53 @@ def report_velocity(
     since: Optional[str] = _SINCE, until: Optional[str] = _UNTIL, source: Optional[str] = _SOURCE,
     owner: Optional[str] = _OWNER, stage: Optional[str] = _STAGE,
     fmt: str = _FORMAT, output: Optional[str] = _OUTPUT, svg: Optional[str] = _SVG, png: Optional[str] = _PNG,
-    html: Optional[str] = _HTML,
+    html: Optional[str] = _HTML, totals: bool = _TOTALS,
 ) -> None:
     """Days from creation to each stage and to won (median, p75, p90) by source, owner, grade and cohort."""
+    from ..reports import output as out
     from ..reports.common import stage_list
-    from ..reports.html import HtmlTable
     from ..reports.sources import source_infos
-    from ..reports.velocity import velocity_report
-    from .render import check_format, console
+    from ..reports.velocity import stuck_view, velocity_report, velocity_view
+    from .render import check_format, output_file, report_console, write_shared
 
     check_format(fmt)
-    _check_outputs(output, svg, html)
-    _check_png(png)
+    _check_outputs(output, svg, html, png)
     rules = _rules_or_none(ctx)
     st = settings(ctx)
     flt = _filter(since, until, source, owner, stage)
     report = velocity_report(st.store(), stage_list(rules), flt, sources=source_infos(rules), now=st.now,
                              stuck=stuck)
-    title = _title("Velocity", flt, "days from creation")
-    headers = [("By", "left"), ("Group", "left"), ("Stage", "left"), ("Leads", "right"), ("Median d", "right"),
-               ("P75 d", "right"), ("P90 d", "right")]
-    table = _table(title, headers)
-    cells = []
-    for i, r in enumerate(report.rows):
-        if i and r.dimension != report.rows[i - 1].dimension:
-            table.add_section()
-        row = [r.dimension, r.group, r.stage_label, _fmt(r.leads), _fmt(r.median_days), _fmt(r.p75_days),
-               _fmt(r.p90_days)]
-        table.add_row(*row)
-        cells.append(row)
-    stuck_headers = [("Lead", "right"), ("E-mail", "left"), ("Owner", "left"), ("Stage", "left"),
-                     ("Days in stage", "right"), ("Stage p90 d", "right")]
-    stuck_cells = [[_fmt(s.lead_id), s.email or "", s.owner or "", s.stage, _fmt(s.days_in_stage),
-                    _fmt(s.p90_days)] for s in report.stuck or []]
-    if stuck and fmt in ("csv", "json"):
-        from .render import emit_rows
+    view = velocity_view(report, now=st.now)
+    if not stuck:
+        show(view, fmt=fmt, output=output, svg=svg, png=png, html=html, totals=totals)
+        return
+    # The stuck leads are lead-level data (e-mails): files holding them stay owner-only.
+    listed = stuck_view(report, now=st.now)
+    with output_file(output, "--output") as fh:
+        if fmt in ("csv", "json"):
+            (out.write_json if fmt == "json" else out.write_csv)(listed, fh)
+        else:
+            width = out.terminal_width(fh)
+            console = report_console(fh, width) if output and output != "-" else report_console(width=width)
+            console.print(out.rich_table(view, width))
+            console.print(out.rich_table(listed, width))
+    if svg or png:
+        from ..reports.charts import render
 
-        emit_rows(report.STUCK_COLUMNS, report.stuck_records(), fmt=fmt, output=output)
-    else:
-        _deliver(table, fmt=fmt, columns=report.columns(), records=report.records(), output=output, svg=None,
-                 html=None)
-        if stuck and fmt == "table" and not (output and output != "-"):
-            lines = _table(f"Stuck leads — {len(stuck_cells):,} open leads past their stage's p90", stuck_headers)
-            for row in stuck_cells:
-                lines.add_row(*row)
-            console().print(lines)
-    if svg or png or html:
-        from ..reports import charts
+        figure = out.main_chart(view)
+        for path, kind in ((svg, "svg"), (png, "png")):
+            if path:
+                write_shared(path, render(figure, kind), f"--{kind}")
+    if html:
+        with output_file(html, "--html") as fh:
+            fh.write(_with_stuck(out.html_text(view), listed))
 
-        overall = [r for r in report.rows if r.dimension == "all"]
-        figures = []
-        if overall:
-            figures.append(charts.bar_chart(
-                [r.stage_label for r in overall],
-                {"median": [r.median_days or 0 for r in overall], "p75": [r.p75_days or 0 for r in overall],
-                 "p90": [r.p90_days or 0 for r in overall]},
-                title=title, xlabel="days from creation", ylabel="stage reached"))
-        for dimension in ("source", "cohort"):
-            rows = [r for r in report.rows if r.dimension == dimension]
-            groups = list(dict.fromkeys(r.group for r in rows))
-            stages_ = list(dict.fromkeys(r.stage_label for r in overall))
-            if groups and stages_:
-                med = {(r.group, r.stage_label): r.median_days for r in rows}
-                figures.append(charts.heatmap(
-                    groups, stages_, [[med.get((g, s)) or 0 for s in stages_] for g in groups],
-                    title=f"{title} · median by {dimension}", xlabel="stage reached", ylabel=dimension,
-                    colour_label="median days"))
-        tables = [HtmlTable([h for h, _ in headers], cells, numeric=[False] * 3 + [True] * 4)]
-        if stuck:
-            tables.append(HtmlTable([h for h, _ in stuck_headers], stuck_cells,
-                                    numeric=[True, False, False, False, True, True], caption="Stuck leads"))
-        _pictures(title, figures, tables, svg=svg, png=png, html=html)
+
+def _with_stuck(page: str, view) -> str:
+    """The velocity page with the stuck leads as one more section."""
+    from ..reports.html import HtmlTable, Section, html_page
+
+    table = HtmlTable([c.header for c in view.columns], view.cells, numeric=[c.numeric for c in view.columns])
+    extra = html_page(view.title, [Section(view.title, tables=[table])])
+    section = extra[extra.index("<section>"):extra.rindex("</section>") + len("</section>")]
+    return page.replace("</main>", section + "</main>", 1)
