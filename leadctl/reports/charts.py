@@ -107,7 +107,7 @@ def bar_chart(categories: Sequence[Any], series: Mapping[str, Sequence[Number]],
     names = list(series)
     n, k = len(labels), max(1, len(names))
     with matplotlib.rc_context(_rc()):
-        fig = _figure(9.0, _height(n, 0.32 * k + 0.2, labels) if horizontal else 5.0)
+        fig = _figure(9.0, _height(n, 0.22 * k + 0.14, labels) if horizontal else 5.0)
         ax = fig.add_subplot()
         thick = 0.8 / k
         top = max([float(v) for vals in series.values() for v in vals if v is not None]
@@ -155,7 +155,7 @@ def bar_chart(categories: Sequence[Any], series: Mapping[str, Sequence[Number]],
         # Headroom for the value labels past the longest bar.
         if horizontal:
             ax.set_yticks(range(n), labels)
-            ax.invert_yaxis()
+            ax.set_ylim(n - 0.5, -0.5)  # first category on top, no empty band above or below
             ax.set_xlim(0, top * 1.18 if top else 1)
             ax.set_xlabel(xlabel)
             ax.set_ylabel(ylabel)
@@ -166,7 +166,9 @@ def bar_chart(categories: Sequence[Any], series: Mapping[str, Sequence[Number]],
             ax.set_ylabel(xlabel)
             ax.set_xlabel(ylabel)
         if len(names) > 1 or (marks is not None and mark_label):
-            ax.legend(loc="lower right" if horizontal else "upper right", frameon=False, fontsize=9)
+            # Above the plot, left: never over a bar.
+            ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=len(names) + (marks is not None),
+                      frameon=False, fontsize=9, borderaxespad=0.2)
         _title(fig, title, subtitle)
     return fig
 

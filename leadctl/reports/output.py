@@ -324,7 +324,7 @@ def sources_view(report: Any, stage_labels: dict[str, str], *, now: datetime | N
 
 
 def owners_view(report: Any, *, now: datetime | None = None) -> View:
-    """`report owners`; chart: open leads against capacity."""
+    """`report owners`; charts: open leads against capacity, and leads and won per owner."""
     head = title("Owners", report.filter)
     rows = report.rows
     columns = [Column("Owner", numeric=False, shrink=True, min_width=10),
@@ -363,8 +363,19 @@ def owners_view(report: Any, *, now: datetime | None = None) -> View:
                          mark_label="Capacity", title=head, xlabel="Open leads (now)", subtitle=sub,
                          annotation_title="Load", annotations=[text(r.load_pct, "%") or "—" for r in rows])
 
-    return View("owners", head, sub, columns, cells, cols, records, totals, total_cells, set(),
-                [("Open leads against capacity", fig)])
+    def outcome_fig():
+        from .charts import bar_chart
+
+        names = [r.owner + (f" ({r.team})" if r.team else "") for r in rows]
+        return bar_chart(names, {"Leads": [r.leads for r in rows], "Won": [r.won for r in rows]}, title=head,
+                         xlabel="Leads owned (created in the window)", subtitle=sub, annotation_title="Won %",
+                         annotations=[text(r.won_rate_pct, "%") or "—" for r in rows])
+
+    charts: list[tuple[str, Callable[[], Any]]] = [("Open leads against capacity", fig),
+                                                   ("Leads and won by owner", outcome_fig)]
+    if not any(r.open_leads for r in rows):
+        charts.reverse()  # nothing open (every lead closed): the outcomes are the picture
+    return View("owners", head, sub, columns, cells, cols, records, totals, total_cells, set(), charts)
 
 
 def scoring_view(report: Any, *, now: datetime | None = None) -> View:
