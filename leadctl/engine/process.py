@@ -483,11 +483,12 @@ def run_pipeline(ctx: ProcessContext, pipeline: Pipeline, txn: Callable[[], Any]
                     # fp first: the next run reads it from the text's first bytes.
                     expl = {"fp": new_fp, **explanation(lead, digest), "at": stamp}
                     params.append((*new, expl, now, *stamp_of, lead["id"]))
+            if history:
+                # Before the lead rows: its write of stages_entered would otherwise clear their new stamp.
+                record_stage_changes(conn, history)
             if params:
                 bulk.update_by_id(conn, LEADS, params, update_keys)
                 ctx.counts["updated"] += len(params)
-            if history:
-                record_stage_changes(conn, history)
             if plan is not None:
                 _stamp(conn, plan.token, leads, ranged)
             if observe is not None:
