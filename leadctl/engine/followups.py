@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from sqlalchemy import bindparam, exists, func, or_, select
 
@@ -276,11 +276,14 @@ def _activity_facts(conn, ids: list[int]) -> dict[int, dict]:
     return out
 
 
-def create_inactivity_tasks(conn, rules, now: datetime, calendars: Calendars | None = None) -> int:
+def create_inactivity_tasks(conn, rules, now: datetime, calendars: Calendars | None = None,
+                            narrow: Callable[[Any], list | None] | None = None) -> int:
     """Create the inactivity tasks that are due at `now`; return how many.
 
     Candidates are narrowed in SQL (see `_prefilter`, and no covering task), then each
-    is checked with the rule's compiled condition.
+    is checked with the rule's compiled condition. `narrow(rule)`, when given, adds SQL
+    conditions every lead the rule can newly take meets (the cron sweep's incremental
+    scan, engine.remind), or returns None to look at every lead.
     """
     fu = rules.followups
     if not fu.inactivity:
@@ -295,8 +298,9 @@ def create_inactivity_tasks(conn, rules, now: datetime, calendars: Calendars | N
             FOLLOWUPS.c.lead_id == LEADS.c.id, FOLLOWUPS.c.kind == INACTIVITY, FOLLOWUPS.c.cadence == rule.name,
             or_(FOLLOWUPS.c.status == PENDING, LEADS.c.last_activity_at.is_(None),
                 FOLLOWUPS.c.created_at >= LEADS.c.last_activity_at))
+        extra = narrow(rule) if narrow is not None else None
         q = (select(*(LEADS.c[c] for c in sorted(cols)))
-             .where(LEADS.c.erased_at.is_(None), ~covered, *_prefilter(rule.when.source, now, rules))
+             .where(LEADS.c.erased_at.is_(None), ~covered, *_prefilter(rule.when.source, now, rules), *(extra or ()))
              .order_by(LEADS.c.id))
         result = conn.execute(q)
         while True:
