@@ -211,3 +211,19 @@ def test_activity_log_records_a_touch(store, db_url, run_cli, tmp_path):
     with store.connect() as conn:
         row = conn.execute(Activity.__table__.select()).mappings().one()
     assert (row["touch_source"], row["campaign"], row["source"]) == ("newsletter", "spring", "manual")
+
+
+@pytest.mark.parametrize("model", ["first", "linear", "w_shaped", "time_decay"])
+def test_olist_credits_add_up(olist_store, model):
+    store, mqls, deals = olist_store
+    report = attribution_report(store, DEFAULT_STAGES, [], LeadFilter(), model=model)
+    assert report.conversions == {"leads": len(mqls), "qualified": len(mqls), "won": len(deals)}
+    rows = [r for r in report.rows if r.dimension == "source"]
+    assert sum(r.leads for r in rows) == len(mqls) and sum(r.won for r in rows) == len(deals)
+    # One touch per lead (its origin): every model gives the origin all of the credit.
+    won = {r.name: r.won for r in rows}
+    expected: dict[str, int] = {}
+    for m in mqls:
+        if m["mql_id"] in deals:
+            expected[m["origin"] or "(none)"] = expected.get(m["origin"] or "(none)", 0) + 1
+    assert {k: v for k, v in won.items() if v} == expected

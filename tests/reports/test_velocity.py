@@ -77,3 +77,54 @@ def test_cli_velocity(store, db_url, run, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     html = page.read_text()
     assert html.count("<svg") == 3 and "median by source" in html and "2026-01" in html and "Stuck leads" in html
+
+
+def test_olist_days_to_won_match_an_independent_count(olist_store):
+    from .conftest import parse, pct_cont
+
+    store, mqls, deals = olist_store
+    report = velocity_report(store, DEFAULT_STAGES, LeadFilter(), now=NOW)
+    won = next(r for r in report.rows if r.dimension == "all" and r.stage == "won")
+    by_id = {m["mql_id"]: m for m in mqls}
+    days = [(parse(d["won_date"]) - parse(by_id[k]["first_contact_date"])).total_seconds() / 86400
+            for k, d in deals.items() if k in by_id]
+    days = [d for d in days if d >= 0]
+    assert won.leads == len(days)
+    for got, q in ((won.median_days, 0.5), (won.p75_days, 0.75), (won.p90_days, 0.9)):
+        assert abs(got - pct_cont(days, q)) <= 0.06  # shown to 0.1 day, computed on 0.001-day steps
+
+
+def test_maven_pipeline(store, shared_data):
+    """Maven's sales pipeline: won and lost deals by agent, days from engaging to closing."""
+    import csv
+    import statistics
+
+    from leadctl.store.history import record_stage_changes
+    from leadctl.store.models import Lead
+
+    path = shared_data / "real" / "maven-crm-sales-opportunities" / "sales_pipeline.csv"
+    with open(path, newline="", encoding="utf-8") as fh:
+        deals = [d for d in csv.DictReader(fh) if d["engage_date"]]
+    leads, hist = [], []
+    for i, d in enumerate(deals, start=1):
+        start = datetime.fromisoformat(d["engage_date"])
+        stage = {"Won": "customer", "Lost": "lost"}.get(d["deal_stage"], "opportunity")
+        leads.append({"id": i, "owner": d["sales_agent"], "source": d["product"], "created_at": start,
+                      "updated_at": start, "stage": stage, "score": 0})
+        hist.append({"lead_id": i, "from_stage": None, "to_stage": "opportunity", "at": start, "cause": "import"})
+        if d["close_date"] and stage != "opportunity":
+            hist.append({"lead_id": i, "from_stage": "opportunity", "to_stage": stage,
+                         "at": datetime.fromisoformat(d["close_date"]), "cause": "import"})
+    with store.begin() as conn:
+        conn.execute(Lead.__table__.insert(), leads)
+        record_stage_changes(conn, hist, new_leads=True)
+    report = velocity_report(store, DEFAULT_STAGES, LeadFilter(), now=NOW)
+    won = next(r for r in report.rows if r.dimension == "all" and r.stage == "won")
+    days = [(datetime.fromisoformat(d["close_date"]) - datetime.fromisoformat(d["engage_date"])).days
+            for d in deals if d["deal_stage"] == "Won"]
+    assert won.leads == len(days) and won.median_days == statistics.median(days)
+    from leadctl.reports.lost import UNSPECIFIED, catalogue_of, lost_report
+
+    lost = lost_report(store, DEFAULT_STAGES, catalogue_of(None), LeadFilter())
+    assert lost.lost == sum(d["deal_stage"] == "Lost" for d in deals)
+    assert [(r.reason, r.leads) for r in lost.rows if r.dimension == "reason"] == [(UNSPECIFIED, lost.lost)]
