@@ -108,6 +108,8 @@ STEPS: tuple[Step, ...] = (
     Step("leads_predicted", None, "leads.predicted: the chance of winning by rules/model.yaml"),
     Step("leads_processed", _install_processed_trigger,
          "leads.processed and the trigger that clears it on other writes (process re-evaluates only changed leads)"),
+    Step("sweep_indexes", None,
+         "indexes on leads.processed, leads.last_activity_at and closed follow-ups (the sweep's incremental scan)"),
 )
 NAMES = tuple(s.name for s in STEPS)
 

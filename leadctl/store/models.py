@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Index, Integer, Text, event
+from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Index, Integer, Text, event, text
 from sqlmodel import Field, SQLModel
 
 from ..fields import EXPORTED
@@ -57,6 +57,10 @@ class Lead(SQLModel, table=True):
         Index("ix_leads_facts", "source", "stage", "stages_entered", "score", "created_at", "last_contacted_at"),
         Index("ix_leads_created_at", "created_at"),
         Index("ix_leads_assigned_at", "assigned_at"),  # the cron SLA check jumps to recent deadlines
+        # The cron sweep's incremental inactivity scan (engine.remind): leads written since the
+        # last sweep, and leads whose quiet period crossed a rule's threshold since then.
+        Index("ix_leads_processed", "processed"),
+        Index("ix_leads_last_activity_at", "last_activity_at"),
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -301,6 +305,9 @@ class Followup(SQLModel, table=True):
         # a task of this inactivity rule?" check skip the task rows.
         Index("ix_followups_lead_rule", "lead_id", "status", "kind", "cadence", "created_at"),
         Index("ix_followups_remind", "status", "reminded_at", "due_at"),
+        # Tasks closed since the last sweep (their lead may have lost its cover): closed ones only.
+        Index("ix_followups_closed", "completed_at", sqlite_where=text("status <> 'pending'"),
+              postgresql_where=text("status <> 'pending'")),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
     lead_id: int = Field(sa_column=_lead_ref("followups", "lead_id"))
