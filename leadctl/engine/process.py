@@ -59,6 +59,7 @@ OWNERS = Owner.__table__
 META = Meta.__table__
 STATE_KEY = "process.state"   # what the last run over every lead saw (see `Plan`)
 RUN_KEY = "process.run"       # the number of the last run, stamped on what it evaluated
+DONE_KEY = "process.done"     # the number of the last run that finished (engine.remind trusts stamps up to it)
 
 # Columns every chunk carries, whatever the rules read; STEP_COLUMNS too when a step runs.
 BASE_COLUMNS = (
@@ -534,4 +535,6 @@ def process_leads(store, rules, *, now: datetime, lead_ids: set[int] | None = No
                     skipped = plan.skipped(conn, ctx.counts["leads"])
                     ctx.counts["leads"] += skipped
                     ctx.counts["unchanged_skipped"] = skipped
+        with store.begin() as conn:
+            _set_meta(conn, DONE_KEY, str(plan.token))
     return ProcessResult(ctx.counts, dry_run, time.perf_counter() - started, list(ctx.changes))
