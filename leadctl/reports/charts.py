@@ -98,8 +98,9 @@ def bar_chart(categories: Sequence[Any], series: Mapping[str, Sequence[Number]],
               xlabel: str, ylabel: str = "", subtitle: str | None = None, horizontal: bool = True,
               annotations: Sequence[str | None] | None = None, marks: Sequence[Number] | None = None,
               mark_label: str = "", suffix: str = "", fmt: Callable[[Number], str] | None = None,
-              annotation_title: str = "") -> Figure:
-    """Grouped bars, one per category and series, each labelled with its value (`fmt` or `number`)."""
+              annotation_title: str = "", reference: tuple[float, str] | None = None) -> Figure:
+    """Grouped bars, one per category and series, each labelled with its value (`fmt` or `number`);
+    `reference` (value, label) draws a dashed line across the bars (an overall rate)."""
     import matplotlib
 
     show = fmt or (lambda v: number(v, suffix))
@@ -151,6 +152,11 @@ def bar_chart(categories: Sequence[Any], series: Mapping[str, Sequence[Number]],
                         ax.annotate(text, (i, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 4),
                                     textcoords="offset points", va="bottom", ha="center", fontsize=9,
                                     annotation_clip=False)
+        if reference is not None:
+            value, label = reference
+            line = ax.axvline if horizontal else ax.axhline
+            line(value, color=OKABE_ITO[3], linestyle="--", linewidth=1.2, label=label, zorder=4)
+            top = max(top, float(value))
         _thousands(ax.xaxis if horizontal else ax.yaxis)
         # Headroom for the value labels past the longest bar.
         if horizontal:
@@ -165,10 +171,10 @@ def bar_chart(categories: Sequence[Any], series: Mapping[str, Sequence[Number]],
             ax.set_ylim(0, top * 1.18 if top else 1)
             ax.set_ylabel(xlabel)
             ax.set_xlabel(ylabel)
-        if len(names) > 1 or (marks is not None and mark_label):
+        if len(names) > 1 or (marks is not None and mark_label) or reference is not None:
             # Above the plot, left: never over a bar.
-            ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=len(names) + (marks is not None),
-                      frameon=False, fontsize=9, borderaxespad=0.2)
+            ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), frameon=False, fontsize=9, borderaxespad=0.2,
+                      ncols=len(names) + (marks is not None) + (reference is not None))
         _title(fig, title, subtitle)
     return fig
 

@@ -409,7 +409,9 @@ def scoring_view(report: Any, *, now: datetime | None = None) -> View:
             return bar_chart([r.bucket for r in rows], {"Won %": [r.won_rate_pct for r in rows]}, title=head,
                              xlabel="Won rate (%)", ylabel=label, subtitle=sub, suffix="%",
                              annotation_title="Won / leads",
-                             annotations=[f"{r.won:,} / {r.leads:,}" for r in rows])
+                             annotations=[f"{r.won:,} / {r.leads:,}" for r in rows],
+                             reference=(report.won_rate_pct, f"Overall {text(report.won_rate_pct, '%')}")
+                             if report.won_rate_pct is not None else None)
         return fig
 
     charts = [("Won rate by score band", chart("score", "Score band"))]
