@@ -20,17 +20,6 @@ from .render import report_console as _console, show_report as show, stage_label
 
 app = typer.Typer(help="Funnel, source, owner and scoring reports.", no_args_is_help=True)
 
-BAR_WIDTH = 16
-_EIGHTHS = " ▏▎▍▌▋▊▉"
-
-
-def bar(value: float | None, top: float | None, width: int = BAR_WIDTH) -> str:
-    """A left-aligned bar of block characters, `value / top` of `width` (eighth-block precision)."""
-    from ..reports.output import bar_text, fraction
-
-    return bar_text(fraction(value, top), width)
-
-
 def _rules_or_none(ctx: typer.Context):
     """The rule set, or None when the rules folder does not exist (reports then use the default stages)."""
     st = settings(ctx)
@@ -63,12 +52,6 @@ def _check_outputs(output: str | None, svg: str | None, html: str | None, png: s
 
     for path, option in ((output, "--output"), (svg, "--svg"), (html, "--html"), (png, "--png")):
         check_output(path, option)
-
-
-def _width() -> int:
-    from ..reports.output import terminal_width
-
-    return terminal_width()
 
 
 # The plain-table path (a Rich table built by the command itself); the four reports above use `show`.
