@@ -5,16 +5,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import func, select
 
 from leadctl.engine.diff import diff_rules, score_band
 from leadctl.engine.explain import explain_lead
 from leadctl.engine.leadref import resolve_lead
-from leadctl.engine.process import process_leads
+from leadctl.engine.process import STATE_KEY, process_leads
 from leadctl.engine.stages import set_stage
 from leadctl.errors import NotFoundError, UsageError
 from leadctl.rules.loader import load_rules
-from leadctl.store.models import Activity, Lead, StageChange
+from leadctl.store.models import Activity, Lead, Meta, StageChange
 
 import conftest as factories
 from conftest import write_rules
@@ -23,6 +24,7 @@ NOW = datetime(2026, 11, 20, 10, 0)
 LEADS = Lead.__table__
 ACTS = Activity.__table__
 HISTORY = StageChange.__table__
+META = Meta.__table__
 
 SCORING = """
 fit:
@@ -376,7 +378,7 @@ def _outcome(store) -> list[tuple]:
 def _full_outcome(store, rules, now=NOW) -> list[tuple]:
     """What a run that evaluates every lead gives (the record of the last run removed first)."""
     with store.begin() as conn:
-        conn.execute(LEADS.update().values(processed=None))
+        conn.execute(META.delete().where(META.c.key == STATE_KEY))
     process_leads(store, rules, now=now, steps=[])
     return _outcome(store)
 
@@ -453,3 +455,45 @@ def test_a_dry_run_stamps_nothing(store, rules):
     run(store, rules, dry_run=True)
     res = run(store, rules)
     assert "unchanged_skipped" not in res.to_dict() and res.counts["scores_changed"] == 1
+
+
+_TITLES = st.sampled_from([None, "CEO", "cto", " VP Sales ", "Intern", "Engineer"])
+_INDUSTRIES = st.sampled_from([None, "SaaS", "saas ", "Retail"])
+_EMAILS = st.sampled_from(["@acme.com", "@gmail.com", "@yahoo.com"])
+_BUDGETS = st.sampled_from([None, ">100k", "10k", 5])
+_EDITS = st.lists(st.tuples(st.sampled_from(["title", "industry", "budget", "demo", "view", "forget", "dnc"]),
+                            st.integers(0, 7), _TITLES, _INDUSTRIES, _BUDGETS), min_size=1, max_size=6)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(leads=st.lists(st.tuples(_TITLES, _INDUSTRIES, _EMAILS, _BUDGETS), min_size=1, max_size=8),
+       edits=_EDITS)
+def test_evaluating_only_what_changed_equals_evaluating_everything(store, rules, leads, edits):
+    """Any writes between two runs: the second run, evaluating only what changed, leaves every lead
+    (score, grade, temperature, stage, explanation) as a run evaluating every lead does."""
+    with store.begin() as conn:
+        conn.execute(ACTS.delete())
+        conn.execute(LEADS.delete())
+    ids = [add_lead(store, email=f"p{i}{dom}", title=t, industry=ind,
+                    attributes=None if b is None else {"budget": b})
+           for i, (t, ind, dom, b) in enumerate(leads)]
+    run(store, rules)
+    for what, i, title, industry, budget in edits:
+        lid = ids[i % len(ids)]
+        with store.begin() as conn:
+            one = LEADS.update().where(LEADS.c.id == lid)
+            if what == "title":
+                conn.execute(one.values(title=title))
+            elif what == "industry":
+                conn.execute(one.values(industry=industry))
+            elif what == "budget":
+                conn.execute(one.values(attributes=None if budget is None else {"budget": budget}))
+            elif what == "dnc":
+                conn.execute(one.values(do_not_contact=True))
+            elif what == "forget":
+                conn.execute(ACTS.delete().where(ACTS.c.lead_id == lid))
+            else:
+                conn.execute(ACTS.insert().values(lead_id=lid, type="demo_request" if what == "demo" else "page_view",
+                                                  at=NOW - timedelta(days=i), fields={"url": "/pricing"}))
+    run(store, rules)
+    assert _outcome(store) == _full_outcome(store, rules)
