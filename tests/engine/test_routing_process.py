@@ -129,3 +129,30 @@ def test_default_rules_route(store, tmp_path):
         owners = Counter(r[0] for r in conn.execute(select(LEADS.c.owner)))
     assert owners["dana"] + owners["lee"] == 30 and abs(owners["dana"] - owners["lee"]) <= 1
     assert owners["priya"] + owners["marco"] + owners["aiko"] == 30
+
+
+def test_a_lead_that_frees_capacity_gets_the_waiting_unassigned_lead_routed(store, tmp_path):
+    """Evaluating only what changed still routes the leads left unassigned when another lead frees a slot."""
+    d = tmp_path / "rules"
+    d.mkdir()
+    (d / "routing.yaml").write_text(textwrap.dedent("""
+        owners:
+          - {name: priya, team: inbound, capacity: 2}
+        rules:
+          - name: Everyone
+            assign: {team: inbound, strategy: round_robin}
+    """))
+    rules = load_rules(d)
+    add(store, 3, country="US")
+    process_leads(store, rules, now=NOW)
+    with store.connect() as conn:
+        owners = dict(conn.execute(select(LEADS.c.id, LEADS.c.owner)).all())
+    waiting = [i for i, o in owners.items() if o is None]
+    assert len(waiting) == 1
+    done = min(i for i, o in owners.items() if o == "priya")
+    with store.begin() as conn:   # priya wins one: a slot is free
+        conn.execute(LEADS.update().where(LEADS.c.id == done).values(stage="customer"))
+    res = process_leads(store, rules, now=NOW)
+    assert res.counts["unchanged_skipped"] == 1       # priya's other lead
+    with store.connect() as conn:
+        assert conn.execute(select(LEADS.c.owner).where(LEADS.c.id == waiting[0])).scalar() == "priya"
