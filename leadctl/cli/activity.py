@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import typer
 
+from . import options as opt
 from .context import from_option, settings
 from .render import say
 
@@ -22,7 +23,7 @@ def activity_log(
                                                         "(default: now; at most a day ahead)."),
     note: Optional[str] = typer.Option(None, "--note", help="A note."),
     fields: List[str] = typer.Option([], "--field", help="k=v detail, e.g. url=/pricing (repeatable)."),
-    no_process: bool = typer.Option(False, "--no-process", help="Do not re-score the lead."),
+    no_process: bool = opt.NO_PROCESS,
     touch_source: Optional[str] = typer.Option(None, "--touch-source",
                                                help="The marketing source this touch came from (utm_source)."),
     campaign: Optional[str] = typer.Option(None, "--campaign", help="Its campaign (utm_campaign)."),
@@ -68,7 +69,7 @@ def activity_import(
     default_region: Optional[str] = typer.Option(None, "--default-region", help="Country for local phones."),
     rejects: Optional[str] = typer.Option(None, "--rejects", help="Rejects file (default <input>.rejects.csv)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Count only; write nothing."),
-    no_process: bool = typer.Option(False, "--no-process", help="Do not re-score the leads."),
+    no_process: bool = opt.NO_PROCESS,
     output_format: str = typer.Option("table", "--output-format", help="table | json."),
 ) -> None:
     """Import events (page views, e-mail opens, demo requests …) keyed by e-mail, phone or external id."""

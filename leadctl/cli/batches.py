@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import typer
 
+from . import options as opt
 from .context import settings
 from .render import check_format, emit_rows, say
 
@@ -14,14 +15,14 @@ _COLUMNS = ("id", "status", "files", "started_at", "read", "created", "updated",
 
 @app.callback()
 def batches_root(ctx: typer.Context,
-                 fmt: str = typer.Option("table", "--format", help="table | csv | json.")) -> None:
+                 fmt: str = opt.TABLE_CSV_JSON) -> None:
     """Import batches; with no sub-command, list them."""
     if ctx.invoked_subcommand is None:
         batches_list(ctx, fmt)
 
 
 @app.command("list")
-def batches_list(ctx: typer.Context, fmt: str = typer.Option("table", "--format", help="table | csv | json.")) -> None:
+def batches_list(ctx: typer.Context, fmt: str = opt.TABLE_CSV_JSON) -> None:
     """List import batches, newest first."""
     from ..ingest.batches import list_batches
 
@@ -32,7 +33,7 @@ def batches_list(ctx: typer.Context, fmt: str = typer.Option("table", "--format"
 
 @app.command("show")
 def batches_show(ctx: typer.Context, batch_id: int = typer.Argument(..., metavar="ID"),
-                 fmt: str = typer.Option("table", "--format", help="table | json.")) -> None:
+                 fmt: str = opt.TABLE_OR_JSON) -> None:
     """Show one batch: files, checksum, options, counts and timing."""
     from ..ingest.batches import get_batch
 
@@ -58,8 +59,8 @@ def batches_undo(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     force: bool = typer.Option(False, "--force", help="Also delete leads the batch created that were changed since "
                                                       "(they are listed first)."),
-    no_process: bool = typer.Option(False, "--no-process", help="Do not re-score the leads it changes."),
-    fmt: str = typer.Option("table", "--format", help="table | json."),
+    no_process: bool = opt.NO_PROCESS,
+    fmt: str = opt.TABLE_OR_JSON,
 ) -> None:
     """Undo a batch, keeping every change made since: fields later changed and leads touched since stay (listed)."""
     from ..errors import LeadctlError

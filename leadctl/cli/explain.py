@@ -6,6 +6,7 @@ from typing import Optional
 
 import typer
 
+from . import options as opt
 from .context import settings
 from .leads import app
 from .render import check_format, console, safe_text
@@ -13,7 +14,7 @@ from .render import check_format, console, safe_text
 
 @app.command("explain")
 def leads_explain(ctx: typer.Context, lead: str = typer.Argument(..., help="Lead id, e-mail or external id."),
-                  fmt: str = typer.Option("table", "--format", help="table | json.")) -> None:
+                  fmt: str = opt.TABLE_OR_JSON) -> None:
     """Explain a lead: every scoring rule that fired, caps and decay, temperature, stage, owner, tasks."""
     from ..engine.explain import explain_lead
 

@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from ..ingest.identity import DEFAULT_MATCH as _MATCH
+from . import options as opt
 from .context import settings
 from .render import say
 
@@ -38,7 +39,7 @@ def import_files(
                                 help="Reject rows with any unreadable value; exit 1 when any row is rejected."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the column plan and what would happen; write nothing."),
     rejects: Optional[str] = typer.Option(None, "--rejects", help="Rejects file (default <input>.rejects.csv)."),
-    no_process: bool = typer.Option(False, "--no-process", help="Do not score, qualify and route the leads."),
+    no_process: bool = opt.NO_PROCESS,
     output_format: str = typer.Option("table", "--output-format", help="table | json."),
 ) -> None:
     """Import leads from CSV/JSON files: normalise, validate, deduplicate, then process them."""

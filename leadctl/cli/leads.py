@@ -6,6 +6,7 @@ import json
 import typer
 
 from ..fields import PROFILE
+from . import options as opt
 from .context import settings
 from .render import check_format, console, jsonable, safe_text, say
 
@@ -16,7 +17,7 @@ app = typer.Typer(help="Work the queue: list, show, explain, stage, assign, merg
 
 @app.command("show")
 def leads_show(ctx: typer.Context, lead: str = typer.Argument(..., help="Lead id, e-mail or external id."),
-               fmt: str = typer.Option("table", "--format", help="table | json.")) -> None:
+               fmt: str = opt.TABLE_OR_JSON) -> None:
     """Show a lead: profile, attributes, stage history, activities, follow-ups, assignments."""
     from ..engine.leadops import show_lead
 

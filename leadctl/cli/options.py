@@ -1,4 +1,4 @@
-"""Options shared by the commands that filter leads (`leads list`, `export leads`, `report …`)."""
+"""Options several commands share: lead filters (`leads list`, `export leads`, `report …`), formats, `--no-process`."""
 from __future__ import annotations
 
 import typer
@@ -12,3 +12,9 @@ SEARCH = typer.Option(None, "--search", help="Text in e-mail, name or company (a
 SINCE = typer.Option(None, "--since", help="Leads created on or after this date (YYYY-MM-DD).")
 UNTIL = typer.Option(None, "--until", help="Leads created up to this date (the whole day).")
 OUTPUT = typer.Option(None, "--output", "-o", help="Write to FILE (created readable by you only); default stdout.")
+
+# Output formats and the "then process" switch, shared by the commands that print a result or change leads.
+TABLE_OR_JSON = typer.Option("table", "--format", help="table | json.")
+TABLE_CSV_JSON = typer.Option("table", "--format", help="table | csv | json.")
+NO_PROCESS = typer.Option(False, "--no-process",
+                          help="Do not process the leads it changes (scoring, qualification, routing, follow-ups).")

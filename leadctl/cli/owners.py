@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import typer
 
+from . import options as opt
 from .context import settings
 from .render import check_format, emit_rows
 
@@ -13,7 +14,7 @@ _COLUMNS = ("name", "email", "team", "timezone", "open", "capacity", "load", "we
 
 
 @app.command("list")
-def owners_list(ctx: typer.Context, fmt: str = typer.Option("table", "--format", help="table | csv | json.")) -> None:
+def owners_list(ctx: typer.Context, fmt: str = opt.TABLE_CSV_JSON) -> None:
     """List owners: open leads against capacity, availability at --now, and last assignment."""
     from ..usecases import owners_status
 

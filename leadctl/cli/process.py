@@ -5,6 +5,7 @@ import json
 
 import typer
 
+from . import options as opt
 from .context import settings
 from .render import check_format
 
@@ -14,7 +15,7 @@ def register(app: typer.Typer) -> None:
     def process_run(
         ctx: typer.Context,
         dry_run: bool = typer.Option(False, "--dry-run", help="Compute everything, write nothing."),
-        fmt: str = typer.Option("table", "--format", help="table | json."),
+        fmt: str = opt.TABLE_OR_JSON,
     ) -> None:
         """Re-apply scoring, qualification, routing and cadences to all leads."""
         from ..engine.process import process_leads

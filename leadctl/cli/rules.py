@@ -6,6 +6,7 @@ from typing import Optional
 
 import typer
 
+from . import options as opt
 from .context import settings
 from .render import check_format, console, say
 
@@ -45,7 +46,7 @@ def rules_check(ctx: typer.Context,
 def rules_diff(ctx: typer.Context,
                new_dir: str = typer.Argument(..., metavar="NEWDIR", help="The changed rules folder."),
                examples: int = typer.Option(3, "--examples", min=0, help="Example leads per transition."),
-               fmt: str = typer.Option("table", "--format", help="table | json.")) -> None:
+               fmt: str = opt.TABLE_OR_JSON) -> None:
     """Show what the rules in NEWDIR would change in the store (stage, grade, score band, owner), writing nothing."""
     from ..engine.diff import DIMENSIONS, diff_rules
     from ..rules.loader import load_rules

@@ -2,18 +2,17 @@
 from __future__ import annotations
 
 import json
-import textwrap
 from datetime import datetime
 
 import pytest
 from sqlalchemy import select
 
-from leadctl.cli.app import main
-from leadctl.store.models import Activity, Lead
+from leadctl.store.models import Activity
 from leadctl.words import activity_key
 
+from conftest import add_lead, write_rules
+
 NOW = datetime(2026, 11, 20, 10, 0)
-LEADS = Lead.__table__
 
 SCORING = """
     engagement:
@@ -23,24 +22,19 @@ SCORING = """
     """
 
 
-def run(capsys, db_url, rules, *args) -> tuple[int, str, str]:
-    """`leadctl ARGS` through main(), as a user runs it: (exit code, stdout, stderr)."""
-    argv = ["--db", db_url, "--rules", str(rules), "--now", "2026-11-20T10:00", *args]
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
+@pytest.fixture
+def run(run_cli, db_url, rules):
+    """`leadctl ARGS` against this test's store and rules, at NOW: (exit code, stdout, stderr)."""
+    def run(*args: str) -> tuple[int, str, str]:
+        r = run_cli("--db", db_url, "--rules", rules, "--now", NOW.isoformat(), *args)
+        return r.code, r.out, r.err
+
+    return run
 
 
 @pytest.fixture
 def rules(tmp_path):
-    folder = tmp_path / "rules"
-    folder.mkdir()
-    (folder / "scoring.yaml").write_text(textwrap.dedent(SCORING))
-    return folder
+    return write_rules(tmp_path / "rules", scoring=SCORING)
 
 
 @pytest.mark.parametrize("written, key", [
@@ -51,15 +45,14 @@ def test_activity_key(written, key):
     assert activity_key(written) == key
 
 
-def test_a_rule_naming_web_visit_scores_a_logged_web_visit(capsys, store, db_url, rules):
-    with store.begin() as conn:
-        conn.execute(LEADS.insert(), [{"email": "ada@example.com", "created_at": NOW, "updated_at": NOW}])
-    code, out, err = run(capsys, db_url, rules, "activity", "log", "ada@example.com", "Web.Visit")
+def test_a_rule_naming_web_visit_scores_a_logged_web_visit(run, store):
+    add_lead(store, at=NOW, email="ada@example.com")
+    code, out, err = run("activity", "log", "ada@example.com", "Web.Visit")
     assert code == 0, err
     assert "warning" not in out + err  # the rules know the type: no "unknown type" warning
-    code, out, err = run(capsys, db_url, rules, "process")
+    code, out, err = run("process")
     assert code == 0, err
-    code, out, err = run(capsys, db_url, rules, "leads", "explain", "ada@example.com", "--format", "json")
+    code, out, err = run("leads", "explain", "ada@example.com", "--format", "json")
     assert code == 0, err
     score = json.loads(out)["score"]
     assert score["engagement"] == [{"rule": "Visited", "points": 10, "count": 1}]
@@ -67,14 +60,13 @@ def test_a_rule_naming_web_visit_scores_a_logged_web_visit(capsys, store, db_url
         assert conn.execute(select(Activity.__table__.c.type)).scalars().all() == ["web_visit"]
 
 
-def test_an_activity_count_condition_reads_the_stored_spelling(capsys, store, db_url, rules, tmp_path):
-    with store.begin() as conn:
-        conn.execute(LEADS.insert(), [{"email": "ada@example.com", "created_at": NOW, "updated_at": NOW}])
+def test_an_activity_count_condition_reads_the_stored_spelling(run, store, tmp_path):
+    add_lead(store, at=NOW, email="ada@example.com")
     data = tmp_path / "acts.csv"
     data.write_text("email,type,at\nada@example.com,Demo Requested,2026-11-19T09:00\n")
-    code, out, err = run(capsys, db_url, rules, "activity", "import", str(data))
+    code, out, err = run("activity", "import", str(data))
     assert code == 0, err
-    code, out, err = run(capsys, db_url, rules, "leads", "explain", "ada@example.com", "--format", "json")
+    code, out, err = run("leads", "explain", "ada@example.com", "--format", "json")
     assert code == 0, err
     assert json.loads(out)["score"]["engagement"] == [{"rule": "Demo asked", "points": 7}]
 

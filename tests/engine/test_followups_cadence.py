@@ -1,15 +1,12 @@
 """Cadence entry, stop and switch; inactivity tasks; idempotent re-runs; completing tasks."""
 from __future__ import annotations
 
-import textwrap
 from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from leadctl.engine.context import ProcessContext
 from leadctl.engine.followups import (
-    FollowupStep,
     complete_matching_task,
     complete_task,
     create_inactivity_tasks,
@@ -25,13 +22,7 @@ import conftest as factories
 FOLLOWUPS_YAML = """
 business_hours: {days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}
 cadences:
-  - name: Hot lead
-    when: {temperature: hot}
-    steps:
-      - {after: 15m, action: call}
-      - {after: 1d, action: email}
-      - {after: 3d, action: call}
-    stop_when: {stage: [opportunity, customer, lost, disqualified]}
+""" + factories.HOT_LEAD_CADENCE + """\
   - name: Nurture
     when: {temperature: warm}
     steps:
@@ -52,11 +43,7 @@ NOW = datetime(2026, 11, 20, 15, 55)   # Friday 16:55 in Berlin
 
 @pytest.fixture
 def rules(tmp_path):
-    d = tmp_path / "rules"
-    d.mkdir()
-    (d / "followups.yaml").write_text(textwrap.dedent(FOLLOWUPS_YAML))
-    (d / "routing.yaml").write_text(textwrap.dedent(ROUTING_YAML))
-    return load_rules(d)
+    return load_rules(factories.write_rules(tmp_path / "rules", followups=FOLLOWUPS_YAML, routing=ROUTING_YAML))
 
 
 def add_lead(store, **values):
@@ -74,13 +61,8 @@ def lead_dicts(store, ids):
 
 
 def run_step(store, rules, leads, now=NOW):
-    step = FollowupStep()
     with store.begin() as conn:
-        ctx = ProcessContext(conn=conn, rules=rules, now=now)
-        step.start(ctx)
-        step.chunk(ctx, leads)
-        step.finish(ctx)
-    return ctx.counts
+        return factories.run_followup_step(conn, rules, leads, now)
 
 
 def tasks(store, lead_id=None):

@@ -3,18 +3,17 @@ business hours have passed, a business day is a business day, and a lead is reas
 most `max_reassignments` times, its open follow-ups going with it."""
 from __future__ import annotations
 
-import textwrap
 from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from leadctl.engine.bizhours import BusinessCalendar
-from leadctl.engine.context import ProcessContext
-from leadctl.engine.followups import FollowupStep
 from leadctl.rules.loader import load_rules
 from leadctl.rules.schema import BusinessHours
 from leadctl.store.models import Assignment, Followup, Lead, SlaBreach
+
+from conftest import HOT_LEAD_CADENCE, run_followup_step, write_rules
 
 LEADS, TASKS, BREACHES, ASSIGNMENTS = (Lead.__table__, Followup.__table__, SlaBreach.__table__,
                                        Assignment.__table__)
@@ -36,26 +35,14 @@ ROUTING = """
         within: 1d
         then: reassign{max}
 """
-FOLLOWUPS = """
-    cadences:
-      - name: Hot lead
-        when: {temperature: hot}
-        steps:
-          - {after: 15m, action: call}
-          - {after: 1d, action: email}
-          - {after: 3d, action: call}
-"""
+FOLLOWUPS = "cadences:\n" + HOT_LEAD_CADENCE
 ARRIVED = datetime(2026, 11, 20, 3, 0)     # Thursday 22:00 in New York (Friday 03:00 UTC)
 NY_10 = datetime(2026, 11, 20, 15, 0)      # Friday 10:00 New York: priya's business hour is over
 LA_MONDAY_9 = datetime(2026, 11, 23, 17, 0)   # Monday 09:00 Los Angeles
 
 
 def make_rules(tmp_path, max_line: str = ""):
-    d = tmp_path / "rules"
-    d.mkdir()
-    (d / "routing.yaml").write_text(textwrap.dedent(ROUTING.replace("{max}", max_line)))
-    (d / "followups.yaml").write_text(textwrap.dedent(FOLLOWUPS))
-    return d
+    return write_rules(tmp_path / "rules", routing=ROUTING.replace("{max}", max_line), followups=FOLLOWUPS)
 
 
 def arrive(store, rules_dir) -> int:
@@ -69,10 +56,7 @@ def arrive(store, rules_dir) -> int:
         conn.execute(ASSIGNMENTS.insert().values(lead_id=lead_id, owner="priya", rule="Everyone",
                                                  strategy="round_robin", at=ARRIVED, reason="rule 'Everyone'",
                                                  manual=False))
-        ctx = ProcessContext(conn=conn, rules=rules, now=ARRIVED)
-        step = FollowupStep()
-        step.start(ctx)
-        step.chunk(ctx, [dict(r._mapping) for r in conn.execute(select(LEADS))])
+        run_followup_step(conn, rules, [dict(r._mapping) for r in conn.execute(select(LEADS))], ARRIVED)
     return lead_id
 
 
