@@ -28,7 +28,7 @@ Definitions (the README's "Attribution" section says the same for users):
 """
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
@@ -90,6 +90,13 @@ def _positional(model: str, n: int, creation: int | None = None) -> tuple[Fracti
 
 def _decay(ages: tuple[float, ...], half_life: float) -> list[Fraction]:
     """Shares ∝ 2^(-age/half-life), rounded to multiples of 2^-40 so they sum to exactly 1."""
+    return [Fraction(u, _DECAY_UNIT) for u in _decay_units(ages, half_life)]
+
+
+def _decay_units(ages: tuple[float, ...], half_life: float) -> list[int]:
+    """`_decay`'s shares in units of 2^-40 (they add up to exactly 2^40)."""
+    if len(ages) == 1:
+        return [_DECAY_UNIT]
     raw = [2.0 ** (-age / half_life) if half_life > 0 else 1.0 for age in ages]
     total = sum(raw)
     if total == 0:  # every touch infinitely old: equal shares
@@ -99,7 +106,7 @@ def _decay(ages: tuple[float, ...], half_life: float) -> list[Fraction]:
     short = _DECAY_UNIT - sum(units)
     for i in sorted(range(len(units)), key=lambda i: units[i] - scaled[i])[:short]:
         units[i] += 1
-    return [Fraction(u, _DECAY_UNIT) for u in units]
+    return units
 
 
 def parse_half_life(text: str) -> timedelta:
@@ -182,7 +189,7 @@ def _lead_rows(conn, funnel: Funnel, flt: LeadFilter) -> Iterator:
                    func.coalesce(first.c.w_at, case((LEADS.c.stage.in_(won), fallback), else_=None)))
             .select_from(LEADS.outerjoin(first, first.c.lead_id == LEADS.c.id))
             .where(filtered(flt)).order_by(LEADS.c.id))
-    return iter(conn.execute(stmt))
+    return iter(conn.execute(stmt.execution_options(yield_per=2000)))
 
 
 def _touch_rows(conn, flt: LeadFilter) -> Iterator:
@@ -191,7 +198,7 @@ def _touch_rows(conn, flt: LeadFilter) -> Iterator:
     stmt = (select(a.lead_id, a.at, a.touch_source, a.campaign)
             .select_from(ACTIVITIES.join(LEADS, LEADS.c.id == a.lead_id))
             .where(and_(has_touch, filtered(flt))).order_by(a.lead_id, a.at, a.id))
-    return iter(conn.execute(stmt))
+    return iter(conn.execute(stmt.execution_options(yield_per=2000)))
 
 
 def attribution_report(store, stages: Sequence[StageInfo], sources: Sequence[SourceInfo], flt: LeadFilter, *,
@@ -204,8 +211,13 @@ def attribution_report(store, stages: Sequence[StageInfo], sources: Sequence[Sou
                          hint="models: " + ", ".join(MODELS))
     funnel = Funnel(stages)
     canonical = _canonical(sources)
-    credit: dict[tuple[str, str], dict[str, Fraction]] = defaultdict(lambda: dict.fromkeys(CONVERSIONS, Fraction(0)))
-    touched: dict[tuple[str, str], int] = defaultdict(int)
+    decay = model == "time_decay"
+    seconds = half_life.total_seconds()
+    # Tallies, turned into fractions once at the end (a Fraction sum per touch was most of the time):
+    # positional models count (group, kind, n touches, milestone, position); time decay adds 2^-40 units.
+    tally: Counter = Counter()
+    units: Counter = Counter()
+    touched: Counter = Counter()
     conversions = dict.fromkeys(CONVERSIONS, 0)
     with report_connection(store) as conn:
         activity = _touch_rows(conn, flt)
@@ -218,7 +230,8 @@ def attribution_report(store, stages: Sequence[StageInfo], sources: Sequence[Sou
                 _, at, t_source, t_campaign = pending
                 touches.append(Touch(at, canonical(t_source), source_label(t_campaign)))
                 pending = next(activity, None)
-            touches.sort(key=lambda t: (t.at, not t.creation))
+            if len(touches) > 1:
+                touches.sort(key=lambda t: (t.at, not t.creation))
             for t in touches:
                 touched[("source", t.source)] += 1
                 touched[("campaign", t.campaign)] += 1
@@ -228,10 +241,25 @@ def attribution_report(store, stages: Sequence[StageInfo], sources: Sequence[Sou
                 at = max(at, created)
                 counted = [t for t in touches if t.at <= at or t.creation]
                 conversions[kind] += 1
-                for t, share in zip(counted, weights(model, counted, at, half_life=half_life)):
-                    if share:
-                        credit[("source", t.source)][kind] += share
-                        credit[("campaign", t.campaign)][kind] += share
+                if decay:
+                    ages = tuple(max(0.0, (at - t.at).total_seconds()) for t in counted)
+                    for t, u in zip(counted, _decay_units(ages, seconds)):
+                        units[("source", t.source, kind)] += u
+                        units[("campaign", t.campaign, kind)] += u
+                    continue
+                n = len(counted)
+                milestone = next((i for i, t in enumerate(counted) if t.creation), None) \
+                    if model == "w_shaped" else None
+                positions = (0,) if model == "first" else (n - 1,) if model == "last" else range(n)
+                for i in positions:
+                    t = counted[i]
+                    tally[("source", t.source, kind, n, milestone, i)] += 1
+                    tally[("campaign", t.campaign, kind, n, milestone, i)] += 1
+    credit: dict[tuple[str, str], dict[str, Fraction]] = defaultdict(lambda: dict.fromkeys(CONVERSIONS, Fraction(0)))
+    for (dimension, name, kind, n, milestone, i), count in tally.items():
+        credit[(dimension, name)][kind] += _positional(model, n, milestone)[i] * count
+    for (dimension, name, kind), u in units.items():
+        credit[(dimension, name)][kind] += Fraction(u, _DECAY_UNIT)
     spend = _spend(sources, flt)
     rows = []
     for (dimension, name) in touched:
