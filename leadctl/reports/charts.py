@@ -77,9 +77,12 @@ def number(value: Number, suffix: str = "") -> str:
     return text + suffix
 
 
-def _thousands(axis: Any) -> None:
-    from matplotlib.ticker import FuncFormatter
+def _thousands(axis: Any, integer: bool = False) -> None:
+    """Tick labels with thousands separators; `integer`: whole numbers only (counts)."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+    if integer:
+        axis.set_major_locator(MaxNLocator(integer=True))
     axis.set_major_formatter(FuncFormatter(lambda v, _pos: number(int(v) if v == int(v) else v)))
 
 
@@ -157,7 +160,8 @@ def bar_chart(categories: Sequence[Any], series: Mapping[str, Sequence[Number]],
             line = ax.axvline if horizontal else ax.axhline
             line(value, color=OKABE_ITO[3], linestyle="--", linewidth=1.2, label=label, zorder=4)
             top = max(top, float(value))
-        _thousands(ax.xaxis if horizontal else ax.yaxis)
+        counts = all(isinstance(v, int) for vals in series.values() for v in vals if v is not None)
+        _thousands(ax.xaxis if horizontal else ax.yaxis, integer=counts)
         # Headroom for the value labels past the longest bar.
         if horizontal:
             ax.set_yticks(range(n), labels)

@@ -72,6 +72,17 @@ def test_funnel_svg_labels_stages_by_display_name_with_conversions(store, db_url
     assert not {"mql", "sql"} & set(texts)
 
 
+def test_long_names_are_wrapped_whole_never_cut(store, db_url, tmp_path, run):
+    name = "A source with a remarkably long name indeed, longer than one line of a chart"
+    with store.begin() as conn:
+        add_lead(conn, source=name, created_at=D, history=[("new", D)])
+    svg = tmp_path / "long.svg"
+    assert run(db_url, "report", "sources", "--svg", str(svg)).exit_code == 0
+    texts = svg_texts(svg)
+    assert " ".join(t for t in texts if t and t in name) == name     # every word, over several lines
+    assert not any("…" in t for t in texts)
+
+
 def test_png_decodes_at_the_size_its_header_gives(store, db_url, tmp_path, run):
     import matplotlib.image
 
