@@ -30,27 +30,36 @@ printed, with a warning.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Callable
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 
+from ..fields import DAYS_SINCE, names_of_type
 from ..notify import NotifyError, mask_url, post_json, send_mail
-from ..store.db import serialise
-from ..store.models import Followup, Lead, Owner, SlaBreach
+from ..rules.durations import DurationError, parse_duration
+from ..store import dirty
+from ..store.db import get_meta, serialise, set_meta
+from ..store.models import Activity, Followup, Lead, Owner, SlaBreach
 from .bizhours import Calendars, owner_zones
 from .due import DueTask, lead_label, overdue_text
-from .followups import PENDING, create_inactivity_tasks
+from .followups import INACTIVITY, PENDING, create_inactivity_tasks
 from .sla import check_sla
 
 FOLLOWUPS = Followup.__table__
 LEADS = Lead.__table__
 BREACHES = SlaBreach.__table__
 OWNERS = Owner.__table__
+ACTIVITIES = Activity.__table__
 
 REMIND_LOCK = 0x6C656164  # "lead": the PostgreSQL advisory lock key of the sweep
+SWEPT = "remind.swept"    # meta: what the last sweep saw, for the next one's incremental scan
+RUN_KEY = "process.run"   # meta: the number of the last `process` run that started (engine.process)
+DONE_KEY = "process.done"  # meta: ... and of the last one that finished
 UNASSIGNED = "(unassigned)"
 
 
@@ -230,6 +239,123 @@ def _plan(digests: list[Digest], smtp, webhook: str | None) -> None:
         d.via = " and ".join(ways) if ways else "printed"
 
 
+# ---------------------------------------------------------------- the incremental inactivity scan
+#
+# A lead an inactivity rule did not take at the last sweep can be taken now only if (a) its row
+# was written since (leads.processed: NULL or a newer `process` run than the sweep saw — the
+# trigger of store/dirty.py clears it on any write but `process`'s own stamp), (b) an activity was
+# logged for it since, (c) one of its inactivity tasks was closed since (it may have lost its
+# cover), or (d) time alone made the rule hold: a top-level `days_since_*: {gte|gt: N}` or
+# `<date column>: {older_than: D}` crossed its threshold between the two sweeps. A rule whose
+# `when` reads the clock any other way (within, older_than under any/not, activity or attribute
+# dates), other rules, another clock (earlier than the last sweep), no record or no trigger:
+# every lead is looked at, as before.
+
+_DATE_COLUMNS = names_of_type("datetime")
+_RELATIVE_OPS = ("within", "older_than")
+
+
+def sweep_digest(rules) -> str:
+    """What the inactivity scan's outcome depends on in the rules (its rules, stages, business hours)."""
+    fu = getattr(rules, "followups", None)
+    parts = [[(r.name, r.when.source, r.action, r.note) for r in getattr(fu, "inactivity", ()) or ()],
+             repr(getattr(fu, "business_hours", None)), repr(getattr(rules, "stages", None))]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:24]
+
+
+def _reads_clock(spec: Any) -> bool:
+    """Does any part of `spec` depend on the time of the check?"""
+    if isinstance(spec, list):
+        return any(_reads_clock(x) for x in spec)
+    if not isinstance(spec, dict):
+        return False
+    for key, value in spec.items():
+        if key in DAYS_SINCE or key in _RELATIVE_OPS or _reads_clock(value):
+            return True
+    return False
+
+
+def time_windows(spec: Any, prev: datetime, now: datetime) -> list | None:
+    """SQL conditions, one per top-level clock threshold of `spec`, that hold for a lead whose
+    threshold was crossed between `prev` and `now`; None when time can make `spec` hold some other way."""
+    out: list = []
+    if isinstance(spec, list):
+        for item in spec:
+            part = time_windows(item, prev, now)
+            if part is None:
+                return None
+            out += part
+        return out
+    if not isinstance(spec, dict):
+        return out
+    for key, value in spec.items():
+        if key == "all":
+            part = time_windows(value, prev, now)
+            if part is None:
+                return None
+            out += part
+        elif key in DAYS_SINCE:
+            # Only "at least N days" turns from false to true with time alone, and stays true.
+            if not isinstance(value, dict) or not value or any(
+                    op not in ("gte", "gt") or isinstance(arg, bool) or not isinstance(arg, (int, float))
+                    for op, arg in value.items()):
+                return None
+            col = LEADS.c[DAYS_SINCE[key]]
+            for arg in value.values():
+                out.append(and_(col >= prev - timedelta(days=arg), col <= now - timedelta(days=arg)))
+        elif key in _DATE_COLUMNS and isinstance(value, dict) and any(op in value for op in _RELATIVE_OPS):
+            if "within" in value or any(_reads_clock(v) for v in value.values()):
+                return None
+            try:
+                age = parse_duration(value["older_than"])
+            except DurationError:
+                return None
+            col = LEADS.c[key]
+            out.append(and_(col >= prev - age, col <= now - age))
+        elif _reads_clock(value) or key in _RELATIVE_OPS:
+            return None
+    return out
+
+
+def _state(conn) -> dict:
+    """The newest `process` stamp that cannot change any more and the newest activity, as of now."""
+    started, done = (get_meta(conn, k) for k in (RUN_KEY, DONE_KEY))
+    # A run that started and has not finished (or never will) may still stamp leads with its
+    # number after this sweep: trust stamps only up to the last finished run.
+    run = int(done) if done and done.isdigit() else 0
+    if started and started.isdigit() and int(started) < run:
+        run = int(started)
+    last_act = conn.execute(select(func.max(ACTIVITIES.c.id))).scalar()
+    return {"run": run, "activity": int(last_act or 0)}
+
+
+def _narrowing(conn, rules, now: datetime) -> Callable[[Any], list | None] | None:
+    """`narrow` for create_inactivity_tasks from the last sweep's record; None: scan every lead."""
+    raw = get_meta(conn, SWEPT)
+    try:
+        last = json.loads(raw) if raw else {}
+        prev = datetime.fromisoformat(last["at"])
+        run, activity = int(last["run"]), int(last["activity"])
+    except (ValueError, TypeError, KeyError):
+        return None
+    if last.get("digest") != sweep_digest(rules) or now < prev or not dirty.installed(conn):
+        return None
+    written = or_(LEADS.c.processed.is_(None), LEADS.c.processed > run)
+    acted = LEADS.c.id.in_(select(ACTIVITIES.c.lead_id).where(ACTIVITIES.c.id > activity))
+    closed = LEADS.c.id.in_(select(FOLLOWUPS.c.lead_id).where(
+        FOLLOWUPS.c.status != PENDING, FOLLOWUPS.c.completed_at >= prev, FOLLOWUPS.c.kind == INACTIVITY))
+
+    def narrow(rule) -> list | None:
+        windows = time_windows(rule.when.source, prev, now)
+        return None if windows is None else [or_(written, acted, closed, *windows)]
+
+    return narrow
+
+
+def _record_sweep(conn, rules, now: datetime) -> None:
+    set_meta(conn, SWEPT, json.dumps({"at": now.isoformat(), "digest": sweep_digest(rules), **_state(conn)}))
+
+
 def remind(store, rules, now: datetime, *, smtp=None, webhook: str | None = None,
            dry_run: bool = False) -> RemindResult:
     """Run one sweep (see the module docstring). `smtp` is a `notify.SmtpTarget` or None."""
@@ -241,7 +367,9 @@ def remind(store, rules, now: datetime, *, smtp=None, webhook: str | None = None
         try:
             cals = Calendars(rules.followups.business_hours, owner_zones(conn, rules))
             result.sla = _run_sla(conn, rules, now, cals)
-            result.inactivity_created = create_inactivity_tasks(conn, rules, now, cals)
+            result.inactivity_created = create_inactivity_tasks(conn, rules, now, cals,
+                                                                narrow=_narrowing(conn, rules, now))
+            _record_sweep(conn, rules, now)
             digests = collect(conn, rules, now, cals)
             _plan(digests, smtp, webhook)
             if dry_run or not digests:
