@@ -2,7 +2,7 @@
 
     fig = bar_chart(["web", "ads"], {"Leads": [120, 80], "Won": [12, 4]},
                     title="Sources — all time", xlabel="Leads", annotations=["10%", "5%"])
-    save(fig, "sources.svg")          # the suffix chooses the format: .svg or .png
+    save(fig, "sources.svg")          # the suffix chooses the format: .svg or .png (else OutputError)
     html_fragment = svg_text(fig)     # an <svg> element for a self-contained page
 
 Every function returns a `matplotlib.figure.Figure` built without pyplot (no GUI
@@ -322,15 +322,23 @@ FORMATS = {".svg": "svg", ".png": "png"}
 
 
 def format_of(path: str | Path) -> str:
-    """"svg" or "png" from the file's suffix (ValueError for another)."""
+    """"svg" or "png" from the file's suffix (OutputError for another)."""
+    from ..errors import OutputError
+
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
-        raise ValueError(f"{path}: a chart is saved as .svg or .png, not '{suffix or 'no suffix'}'")
+        raise OutputError(f"a chart is saved as .svg or .png, not '{suffix or 'a name without a suffix'}'",
+                          file=str(path), hint="name the file *.svg or *.png")
     return FORMATS[suffix]
 
 
 def save(fig: Figure, path: str | Path) -> None:
-    """Write the figure to `path` as SVG or PNG, chosen by the suffix (ValueError for another)."""
+    """Write the figure to `path` as SVG or PNG, chosen by the suffix; OutputError naming the file on failure."""
+    from ..errors import OutputError, os_error
+
     data = render(fig, format_of(path))
-    with open(path, "wb") as fh:  # an aggregate picture: the user's normal file mode (umask)
-        fh.write(data)
+    try:
+        with open(path, "wb") as fh:  # an aggregate picture: the user's normal file mode (umask)
+            fh.write(data)
+    except OSError as exc:
+        raise os_error(exc, action="write", path=str(path), cls=OutputError) from exc

@@ -241,3 +241,18 @@ def test_html_page_renders_charts_and_tables_in_a_browser(store, db_url, tmp_pat
     assert len(colours) >= 20                                     # not blank: text, bars, table lines
     blue, orange = (0, 114, 178), (230, 159, 0)                   # the Okabe–Ito bars of leads and won
     assert blue in colours and orange in colours
+
+
+def test_save_chooses_the_format_by_suffix_and_names_the_file_it_refuses(tmp_path):
+    from leadctl.errors import OutputError
+    from leadctl.reports.charts import bar_chart, save
+
+    fig = bar_chart(["a", "b"], {"Leads": [1, 2]}, title="T", xlabel="Leads")
+    save(fig, tmp_path / "c.svg")
+    save(fig, tmp_path / "c.PNG")
+    assert (tmp_path / "c.svg").read_text().lstrip().startswith("<?xml")
+    assert png_size(tmp_path / "c.PNG")[0] > 0
+    with pytest.raises(OutputError, match=r"c\.pdf: a chart is saved as \.svg or \.png"):
+        save(fig, tmp_path / "c.pdf")
+    with pytest.raises(OutputError, match="missing"):
+        save(fig, tmp_path / "missing" / "c.svg")
