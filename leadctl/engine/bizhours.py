@@ -210,11 +210,11 @@ def owner_zones(conn: Any, rules: Any = None) -> dict[str, str]:
         if o.email:
             zones[o.email] = o.timezone
     if conn is not None:
-        from sqlalchemy import select  # here, not at the top: `followups due` uses the calendars without them
+        # Here, not at the top: the start-up paths (cli.fast) use the calendars without SQLAlchemy or SQLModel.
+        from sqlalchemy import select
 
-        from ..store.models import Owner
+        from ..store.tables import OWNERS as t
 
-        t = Owner.__table__
         for name, email, tz in conn.execute(select(t.c.name, t.c.email, t.c.timezone)):
             if tz:
                 zones[name] = tz
