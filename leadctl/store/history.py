@@ -30,6 +30,7 @@ from typing import Any, Iterable, Sequence
 
 from sqlalchemy import bindparam, func, select
 
+from . import bulk
 from .models import Lead, StageChange
 
 HISTORY = StageChange.__table__
@@ -89,7 +90,7 @@ def record_stage_changes(conn, rows: Sequence[dict[str, Any]], *, new_leads: boo
     if closes:
         conn.execute(HISTORY.update().where(HISTORY.c.lead_id == bindparam("lid"), HISTORY.c.left_at.is_(None))
                      .values(left_at=bindparam("left")), closes)
-    conn.execute(HISTORY.insert(), out)
+    bulk.insert(conn, HISTORY, out, (*_COLUMNS, "left_at"))
     if relink:
         relink_stage_history(conn, relink)  # recomputes their stages_entered too
     relinked = set(relink)
