@@ -18,6 +18,10 @@ starts with a fingerprint, `fp`, read from the first bytes of the stored text, s
 unchanged leads cost no JSON decoding). Erased leads (`leads forget`) are left alone. With no scoring rules
 at all, stored scores are left as they are (they may come from an import).
 
+A run over every lead evaluates only the leads whose outcome can have changed since
+the last such run (same rules and clock: leads written since, leads with new activities,
+unassigned leads): `Plan` says which, and store/dirty.py how written leads are known.
+
 Routing and follow-ups are steps (see engine/context.py for the contract).
 """
 from __future__ import annotations
