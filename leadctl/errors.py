@@ -102,7 +102,7 @@ class RulesError(LeadctlError):
 
 
 # What a person can do about each operating-system error; the message names the file.
-_OS_REASONS = {
+_OS_REASONS: dict[int | None, tuple[str, str | None]] = {
     errno.ENOENT: ("no such file or folder", "check the path; the folder {folder} must exist"),
     errno.ENOTDIR: ("a part of the path is not a folder", "check the path"),
     errno.EISDIR: ("is a folder, not a file", "name a file inside the folder"),

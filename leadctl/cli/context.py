@@ -75,7 +75,7 @@ def settings(ctx: typer.Context) -> Settings:
     root = ctx.find_root()
     s: Settings = root.obj
     names = []
-    c = ctx
+    c: Any = ctx  # typer's Context; its parents are click's
     while c is not None and c is not root:
         names.append(c.info_name or "")
         c = c.parent

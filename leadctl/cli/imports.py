@@ -58,13 +58,13 @@ def import_files(
         col, _, target = item.rpartition("=")
         overrides[col.strip()] = target.strip()
     opts = ImportOptions(
-        mode=mode, match=match, source=source, overrides=overrides,
+        mode=mode, match=tuple(match.split(",")), source=source, overrides=overrides,
         mapping=load_mapping(mapping) if mapping else None, fmt=fmt, delimiter=delimiter, encoding=encoding,
         default_region=default_region.upper() if default_region else None, dayfirst=dayfirst, strict=strict,
         dry_run=dry_run, rejects=rejects,
     )
     if opts.mapping and opts.mapping.match and match == DEFAULT_MATCH:
-        opts.match = ",".join(opts.mapping.match)
+        opts.match = tuple(opts.mapping.match)
     with _progress() as tick:
         done = import_leads_and_process(s.store(), files, opts, rules, now=s.now, process=not no_process,
                                         progress=tick)

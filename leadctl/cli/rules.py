@@ -71,8 +71,8 @@ def rules_diff(ctx: typer.Context,
         if not rows:
             continue
         t = Table(title=dim.replace("_", " "), header_style="bold")
-        for col, just in (("from", "left"), ("to", "left"), ("leads", "right"), ("examples", "left")):
-            t.add_column(col, justify=just, overflow="fold")
+        for col in ("from", "to", "leads", "examples"):
+            t.add_column(col, justify="right" if col == "leads" else "left", overflow="fold")
         for tr in rows:
             ex = ", ".join(f"{e['id']}" + (f" {e['email']}" if e.get("email") else "") for e in tr.examples)
             t.add_row(tr.from_ or "-", tr.to or "-", f"{tr.count:,}", ex)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from ..fields import PROFILE
-from ..store.models import Activity, Assignment, Followup, Lead, StageChange
+from ..store.tables import ACTIVITIES, ASSIGNMENTS, FOLLOWUPS, LEADS, STAGE_HISTORY
 from .leadref import resolve_lead
 from .process import rules_digest
 
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from ..rules.loader import RuleSet
     from ..store.db import Store
 
-LEADS = Lead.__table__
 SCORE_KEYS = ("fit", "engagement", "fit_raw", "fit_max", "fit_capped", "engagement_raw", "decay_factor", "idle_days",
               "engagement_decayed", "engagement_max", "engagement_capped", "total_raw", "total_min", "total_max",
               "score", "grade")
@@ -44,26 +43,26 @@ def explain_lead(store: Store, rules: RuleSet, lead_ref: str | int, now: datetim
         row = conn.execute(select(*(LEADS.c[c] for c in PROFILE), LEADS.c.explanation)
                            .where(LEADS.c.id == lead_id)).mappings().one()
         expl = row["explanation"] or {}
-        h = StageChange.__table__
+        h = STAGE_HISTORY
         history = [
             {"at": _iso(r.at), "from": r.from_stage, "to": r.to_stage, "cause": r.cause, "detail": r.detail}
             for r in conn.execute(select(h.c.at, h.c.from_stage, h.c.to_stage, h.c.cause, h.c.detail)
                                   .where(h.c.lead_id == lead_id).order_by(h.c.at, h.c.id))
         ]
-        a = Assignment.__table__
+        a = ASSIGNMENTS
         assignments = [
             {"at": _iso(r.at), "owner": r.owner, "previous_owner": r.previous_owner, "rule": r.rule,
              "strategy": r.strategy, "reason": r.reason, "manual": bool(r.manual)}
             for r in conn.execute(select(a).where(a.c.lead_id == lead_id).order_by(a.c.at, a.c.id))
         ]
-        f = Followup.__table__
+        f = FOLLOWUPS
         followups = [
             {"id": r.id, "due_at": _iso(r.due_at), "action": r.action, "kind": r.kind, "cadence": r.cadence,
              "step": r.step, "owner": r.owner, "note": r.note}
             for r in conn.execute(select(f).where(f.c.lead_id == lead_id, f.c.status == "pending")
                                   .order_by(f.c.due_at, f.c.id))
         ]
-        act = Activity.__table__
+        act = ACTIVITIES
         activity = [
             {"type": t, "count": n, "last": _iso(last)}
             for t, n, last in conn.execute(select(act.c.type, func.count(), func.max(act.c.at))

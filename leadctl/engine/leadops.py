@@ -8,26 +8,38 @@ from sqlalchemy import delete, select
 
 from ..errors import UsageError
 from ..fields import IDENTITY, MERGEABLE, PERSONAL
-from ..store import models
 from ..store.db import Store, overwrite_deleted, truncate_log
 from ..store.history import record_stage_changes
 from ..store.identity import add_identifiers
+from ..store.tables import (
+    ACTIVITIES,
+    ASSIGNMENTS,
+    BATCH_CHANGES,
+    ERASURES,
+    FOLLOWUPS,
+    IDENTIFIERS,
+    IMPORTED_ROWS,
+    LEADS,
+    POSSIBLE_DUPLICATES,
+    SLA_BREACHES,
+    STAGE_HISTORY,
+)
 from .leadref import resolve_lead
 
 # Personal data erased by `forget` (the catalogue's `personal` fields); what stays (source, stage,
 # times, scores, company facts such as industry and size) is what anonymous reports need.
 PERSONAL_FIELDS = PERSONAL
-_CHILD_TABLES = (models.StageChange, models.Activity, models.Assignment, models.SlaBreach, models.Followup)
+_CHILD_TABLES = (STAGE_HISTORY, ACTIVITIES, ASSIGNMENTS, SLA_BREACHES, FOLLOWUPS)
 
 
 def show_lead(store: Store, ref: str, *, activities: int = 20) -> dict[str, Any]:
     """Everything about a lead: profile, identifiers, possible duplicates, stage history, recent activities,
     open follow-ups, assignments."""
-    leads = models.Lead.__table__
-    sh = models.StageChange.__table__
-    act = models.Activity.__table__
-    fu = models.Followup.__table__
-    asg = models.Assignment.__table__
+    leads = LEADS
+    sh = STAGE_HISTORY
+    act = ACTIVITIES
+    fu = FOLLOWUPS
+    asg = ASSIGNMENTS
     with store.connect() as conn:
         lead_id = resolve_lead(conn, ref)
         lead = dict(conn.execute(select(leads).where(leads.c.id == lead_id)).one()._mapping)
@@ -43,7 +55,7 @@ def show_lead(store: Store, ref: str, *, activities: int = 20) -> dict[str, Any]
         lead["assignments"] = [dict(r._mapping) for r in conn.execute(
             select(asg.c.at, asg.c.owner, asg.c.reason).where(asg.c.lead_id == lead_id)
             .order_by(asg.c.at.desc(), asg.c.id.desc()).limit(5))]
-        li, pd = models.LeadIdentifier.__table__, models.PossibleDuplicate.__table__
+        li, pd = IDENTIFIERS, POSSIBLE_DUPLICATES
         lead["identifiers"] = [dict(r._mapping) for r in conn.execute(
             select(li.c.kind, li.c.system, li.c.value).where(li.c.lead_id == lead_id).order_by(li.c.id))]
         lead["possible_duplicates"] = [
@@ -59,7 +71,7 @@ def merge_leads(store: Store, keep_ref: str, other_ref: str, *, now: datetime) -
 
     Returns {"kept": id, "removed": id, "filled": [fields]}.
     """
-    t = models.Lead.__table__
+    t = LEADS
     with store.begin() as conn:
         keep_id = resolve_lead(conn, keep_ref)
         other_id = resolve_lead(conn, other_ref)
@@ -79,8 +91,7 @@ def merge_leads(store: Store, keep_ref: str, other_ref: str, *, now: datetime) -
             values["created_at"] = other["created_at"]
         values["do_not_contact"] = bool(keep["do_not_contact"] or other["do_not_contact"])
         values["updated_at"] = now
-        for model in _CHILD_TABLES:
-            ct = model.__table__
+        for ct in _CHILD_TABLES:
             conn.execute(ct.update().where(ct.c.lead_id == other_id).values(lead_id=keep_id))
         _keep_identifiers(conn, keep_id, other)
         # The other lead goes first: unique-looking keys (e-mail, phone) move to the survivor.
@@ -97,14 +108,14 @@ def merge_leads(store: Store, keep_ref: str, other_ref: str, *, now: datetime) -
 
 def _keep_identifiers(conn, keep_id: int, other: dict[str, Any]) -> None:
     """Every identifier of a merged-away lead keeps finding the survivor (`leads show OLD-ID`)."""
-    li = models.LeadIdentifier.__table__
+    li = IDENTIFIERS
     conn.execute(li.update().where(li.c.lead_id == other["id"]).values(lead_id=keep_id))
-    ir = models.ImportedRow.__table__  # rows imported into either lead stay imported
+    ir = IMPORTED_ROWS  # rows imported into either lead stay imported
     conn.execute(ir.update().where(ir.c.lead_id == other["id"]).values(lead_id=keep_id))
     rows = [{"lead_id": keep_id, "kind": kind, "value": str(other[kind]).casefold(), "system": "", "batch_id": None}
             for kind in IDENTITY if other.get(kind)]
     add_identifiers(conn, rows)
-    pd = models.PossibleDuplicate.__table__
+    pd = POSSIBLE_DUPLICATES
     conn.execute(delete(pd).where(((pd.c.lead_id == keep_id) & (pd.c.other_id == other["id"]))
                                   | ((pd.c.lead_id == other["id"]) & (pd.c.other_id == keep_id))))
     conn.execute(pd.update().where(pd.c.lead_id == other["id"]).values(lead_id=keep_id))
@@ -120,11 +131,11 @@ def forget_lead(store: Store, ref: str, *, now: datetime) -> dict[str, Any]:
     personal data in it). On SQLite the freed bytes are overwritten (secure_delete)
     and the WAL is checkpointed and truncated, so the values are gone from the files.
     """
-    t = models.Lead.__table__
-    act = models.Activity.__table__
-    fu = models.Followup.__table__
-    bc = models.BatchChange.__table__
-    sh = models.StageChange.__table__
+    t = LEADS
+    act = ACTIVITIES
+    fu = FOLLOWUPS
+    bc = BATCH_CHANGES
+    sh = STAGE_HISTORY
     with store.begin() as conn:
         overwrite_deleted(conn)
         lead_id = resolve_lead(conn, ref)
@@ -139,14 +150,14 @@ def forget_lead(store: Store, ref: str, *, now: datetime) -> dict[str, Any]:
                      .values(status="cancelled", completed_at=now))
         conn.execute(bc.update().where(bc.c.lead_id == lead_id).values(before=None, after=None))
         # Identifiers are the person's data; possible-duplicate notes name only what was shared.
-        conn.execute(delete(models.LeadIdentifier.__table__).where(
-            models.LeadIdentifier.__table__.c.lead_id == lead_id))
-        pd = models.PossibleDuplicate.__table__
+        conn.execute(delete(IDENTIFIERS).where(
+            IDENTIFIERS.c.lead_id == lead_id))
+        pd = POSSIBLE_DUPLICATES
         conn.execute(delete(pd).where((pd.c.lead_id == lead_id) | (pd.c.other_id == lead_id)))
-        ir = models.ImportedRow.__table__  # hashes of the person's rows are the person's data too
+        ir = IMPORTED_ROWS  # hashes of the person's rows are the person's data too
         conn.execute(delete(ir).where(ir.c.lead_id == lead_id))
         conn.execute(sh.update().where(sh.c.lead_id == lead_id, sh.c.cause == "manual").values(detail=None))
-        conn.execute(models.Erasure.__table__.insert().values(
+        conn.execute(ERASURES.insert().values(
             lead_id=lead_id, at=now, fields_erased=erased, activities_erased=activities))
     truncate_log(store)
     return {"lead": lead_id, "fields_erased": erased, "activities_erased": activities}

@@ -22,10 +22,8 @@ from ..clock import naive_utc
 from ..errors import UsageError
 from ..fields import SORTABLE
 from ..store.db import Store
-from ..store.models import Lead
+from ..store.tables import LEADS
 from ..words import did_you_mean
-
-LEADS = Lead.__table__
 
 # Fields `--sort` accepts; `-field` sorts descending. `id` always breaks ties.
 SORT_FIELDS = SORTABLE
@@ -106,7 +104,7 @@ def select_leads(flt: LeadFilter, columns: Sequence[Any] | None = None) -> Selec
     where = lead_conditions(flt)
     if where:
         stmt = stmt.where(and_(*where))
-    order = []
+    order: list[ColumnElement[Any]] = []
     if flt.sort:
         for part in str(flt.sort).split(","):
             if part.strip():

@@ -14,10 +14,9 @@ from sqlalchemy import select
 
 from ..errors import NotFoundError
 from ..store.db import Store
-from ..store.models import Lead, LeadIdentifier
+from ..store.tables import IDENTIFIERS, LEADS
 
-LEADS = Lead.__table__
-IDS = LeadIdentifier.__table__
+IDS = IDENTIFIERS
 _HINT = "name a lead by id (id:42), e-mail, external id (ext:42) or LinkedIn profile URL"
 
 
@@ -46,6 +45,8 @@ def resolve_lead(conn, ref: str | int) -> int:
             url = normalize_linkedin(text)
         except BadValue as exc:
             raise NotFoundError(str(exc), hint=_HINT) from None
+        if url is None:
+            raise NotFoundError(f"'{text}' is not a LinkedIn profile URL", hint=_HINT)
         return _one(conn, _by_value(conn, LEADS.c.linkedin, "linkedin", url), f"LinkedIn profile {url}")
     if "@" in text:
         email = text.casefold()

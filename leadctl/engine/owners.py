@@ -27,14 +27,11 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
 from ..clock import naive_utc, to_local, zone
-from ..store.models import Assignment, Lead, Owner
+from ..store.tables import ASSIGNMENTS, LEADS, OWNERS
 
 if TYPE_CHECKING:
     from ..rules.loader import RuleSet
 
-OWNERS = Owner.__table__
-LEADS = Lead.__table__
-ASSIGNMENTS = Assignment.__table__
 
 
 def key(name: str | None) -> str:

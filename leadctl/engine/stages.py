@@ -21,11 +21,10 @@ from sqlalchemy import select
 
 from ..errors import UsageError
 from ..store.history import record_stage_changes
-from ..store.models import Lead, StageChange
+from ..store.tables import LEADS, STAGE_HISTORY
 from .leadref import resolve_lead
 
-LEADS = Lead.__table__
-HISTORY = StageChange.__table__
+HISTORY = STAGE_HISTORY
 
 
 @dataclass

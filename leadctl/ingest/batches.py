@@ -22,9 +22,20 @@ from sqlalchemy import and_, delete, func, or_, select
 
 from ..clock import utcnow
 from ..errors import LeadctlError, NotFoundError
-from ..store import models
 from ..store.db import Store
 from ..store.history import relink_stage_history
+from ..store.tables import (
+    ACTIVITIES,
+    ASSIGNMENTS,
+    BATCH_CHANGES,
+    BATCHES,
+    FOLLOWUPS,
+    IDENTIFIERS,
+    IMPORTED_ROWS,
+    LEADS,
+    POSSIBLE_DUPLICATES,
+    STAGE_HISTORY,
+)
 
 _DATETIME_FIELDS = {"created_at", "last_activity_at", "last_contacted_at", "stage_changed_at", "updated_at",
                     "assigned_at"}
@@ -34,16 +45,13 @@ _ACTIVITY_TIMES = ("last_activity_at", "last_contacted_at")
 _PART = 500
 _MISSING = object()
 
-B = models.Batch.__table__
-BC = models.BatchChange.__table__
-LEADS = models.Lead.__table__
-ACTS = models.Activity.__table__
-HISTORY = models.StageChange.__table__
-ASSIGNMENTS = models.Assignment.__table__
-TASKS = models.Followup.__table__
-IDENTIFIERS = models.LeadIdentifier.__table__
-DUPLICATES = models.PossibleDuplicate.__table__
-ROWS = models.ImportedRow.__table__
+B = BATCHES
+BC = BATCH_CHANGES
+ACTS = ACTIVITIES
+HISTORY = STAGE_HISTORY
+TASKS = FOLLOWUPS
+DUPLICATES = POSSIBLE_DUPLICATES
+ROWS = IMPORTED_ROWS
 
 
 def start_batch(conn, kind: str, files: str, options: dict[str, Any]) -> int:

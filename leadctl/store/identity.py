@@ -7,19 +7,19 @@ from typing import Iterable
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from . import models
+from .tables import IDENTIFIERS, LEADS
 
 
 def add_identifiers(conn: Connection, rows: Iterable[dict]) -> None:
     """Record identifiers: dicts with lead_id, kind, value, system, batch_id."""
     rows = list(rows)
     if rows:
-        conn.execute(models.LeadIdentifier.__table__.insert(), rows)
+        conn.execute(IDENTIFIERS.insert(), rows)
 
 
 def backfill_identifiers(conn: Connection) -> None:
     """Record the identifiers of leads stored before the table existed."""
-    t = models.Lead.__table__
+    t = LEADS
     out = []
     query = select(t.c.id, t.c.email, t.c.phone, t.c.external_id, t.c.attributes).where(t.c.erased_at.is_(None))
     for lid, email, phone, ext, attributes in conn.execute(query):
