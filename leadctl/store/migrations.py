@@ -90,6 +90,11 @@ def _lead_foreign_keys(conn: Connection) -> None:
                                   f"({fk.parent.name}) REFERENCES {leads.name} (id) ON DELETE CASCADE"))
 
 
+def _consent_from_flag(conn: Connection) -> None:
+    conn.execute(text("UPDATE leads SET consent_email = 'opted_out', consent_phone = 'opted_out', "
+                      "consent_sms = 'opted_out' WHERE do_not_contact = true"))
+
+
 STEPS: tuple[Step, ...] = (
     Step("stage_history_left_at", _fill_left_at,
          "each stage-history row learns when the lead left that stage (its next row's time)"),
@@ -110,6 +115,10 @@ STEPS: tuple[Step, ...] = (
          "leads.processed and the trigger that clears it on other writes (process re-evaluates only changed leads)"),
     Step("sweep_indexes", None,
          "indexes on leads.processed, leads.last_activity_at and closed follow-ups (the sweep's incremental scan)"),
+    Step("duplicate_review", None,
+         "not_duplicates (pairs a person rejected) and duplicate_merges (what `batches undo` needs to split a merge)"),
+    Step("lead_consent", _consent_from_flag,
+         "leads.consent_email|phone|sms and leads.consent; leads marked do_not_contact opted out of every channel"),
 )
 NAMES = tuple(s.name for s in STEPS)
 

@@ -96,6 +96,12 @@ class Lead(SQLModel, table=True):
     last_activity_at: Optional[datetime] = Field(default=None, sa_type=DateTime)
     last_contacted_at: Optional[datetime] = Field(default=None, sa_type=DateTime)
     do_not_contact: bool = False
+    # Consent per channel (engine/consent.py): granted | unknown | opted_out | bounced (None: unknown);
+    # `consent` holds each channel's reason and date. do_not_contact still means every channel opted out.
+    consent_email: Optional[str] = Field(default=None, max_length=20)
+    consent_phone: Optional[str] = Field(default=None, max_length=20)
+    consent_sms: Optional[str] = Field(default=None, max_length=20)
+    consent: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
     external_id: Optional[str] = Field(default=None, max_length=255)
     # A LinkedIn profile URL, normalised to https://www.linkedin.com/in/<slug>: an identity of its own.
     linkedin: Optional[str] = Field(default=None, max_length=255)
@@ -333,3 +339,38 @@ class Erasure(SQLModel, table=True):
     at: datetime = Field(sa_type=DateTime, nullable=False)
     fields_erased: int = 0
     activities_erased: int = 0
+
+
+class NotDuplicate(SQLModel, table=True):
+    """Two leads a person said are not duplicates (a reviewed merge plan): never proposed again.
+
+    The pair is stored with the smaller id first."""
+
+    __tablename__ = "not_duplicates"
+    lead_id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    other_id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    at: datetime = Field(sa_type=DateTime, nullable=False)
+
+
+class DuplicateMerge(SQLModel, table=True):
+    """One lead merged into another by `leads duplicates apply`: what `batches undo` needs to split them.
+
+    `removed` is the merged lead's row as it was; `kept_before`/`kept_after` the survivor's fields the
+    merge changed; `moved` the ids of the child rows that moved to the survivor, per table; `saved`
+    rows that went with the merged lead (its batch_changes, possible duplicates) to put back.
+    """
+
+    __tablename__ = "duplicate_merges"
+    __table_args__ = (Index("ix_duplicate_merges_batch", "batch_id"),
+                      Index("ix_duplicate_merges_kept", "kept_id"),
+                      Index("ix_duplicate_merges_removed", "removed_id"))
+    id: Optional[int] = Field(default=None, primary_key=True)
+    batch_id: int
+    kept_id: int
+    removed_id: int
+    at: datetime = Field(sa_type=DateTime, nullable=False)
+    removed: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+    kept_before: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+    kept_after: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+    moved: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+    saved: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
