@@ -71,37 +71,42 @@ def merge_leads(store: Store, keep_ref: str, other_ref: str, *, now: datetime) -
 
     Returns {"kept": id, "removed": id, "filled": [fields]}.
     """
-    t = LEADS
     with store.begin() as conn:
         keep_id = resolve_lead(conn, keep_ref)
         other_id = resolve_lead(conn, other_ref)
         if keep_id == other_id:
             raise UsageError("KEEP and OTHER are the same lead")
-        keep = dict(conn.execute(select(t).where(t.c.id == keep_id)).one()._mapping)
-        other = dict(conn.execute(select(t).where(t.c.id == other_id)).one()._mapping)
-        values: dict[str, Any] = {}
-        for col in MERGEABLE:  # KEEP's gaps; created_at (earliest) and do_not_contact (either) below
-            if keep.get(col) in (None, "") and other.get(col) not in (None, ""):
-                values[col] = other[col]
-        if other.get("attributes"):
-            attrs = {**other["attributes"], **(keep.get("attributes") or {})}
-            if attrs != keep.get("attributes"):
-                values["attributes"] = attrs
-        if other["created_at"] < keep["created_at"]:
-            values["created_at"] = other["created_at"]
-        values["do_not_contact"] = bool(keep["do_not_contact"] or other["do_not_contact"])
-        values["updated_at"] = now
-        for ct in _CHILD_TABLES:
-            conn.execute(ct.update().where(ct.c.lead_id == other_id).values(lead_id=keep_id))
-        _keep_identifiers(conn, keep_id, other)
-        # The other lead goes first: unique-looking keys (e-mail, phone) move to the survivor.
-        # What batches recorded about it goes with it (ON DELETE CASCADE); everything else moved above.
-        conn.execute(delete(t).where(t.c.id == other_id))
-        conn.execute(t.update().where(t.c.id == keep_id).values(**values))
-        # The moved rows interleave with KEEP's: recording the merge row relinks KEEP's whole history.
-        record_stage_changes(conn, [dict(
-            lead_id=keep_id, from_stage=keep["stage"], to_stage=keep["stage"], at=now, cause="merge",
-            detail=f"merged lead {other_id}")])
+        return merge_into(conn, keep_id, other_id, now=now)
+
+
+def merge_into(conn, keep_id: int, other_id: int, *, now: datetime) -> dict[str, Any]:
+    """`merge_leads` inside the caller's transaction, on two lead ids (a duplicate plan merges many as one)."""
+    t = LEADS
+    keep = dict(conn.execute(select(t).where(t.c.id == keep_id)).one()._mapping)
+    other = dict(conn.execute(select(t).where(t.c.id == other_id)).one()._mapping)
+    values: dict[str, Any] = {}
+    for col in MERGEABLE:  # KEEP's gaps; created_at (earliest) and do_not_contact (either) below
+        if keep.get(col) in (None, "") and other.get(col) not in (None, ""):
+            values[col] = other[col]
+    if other.get("attributes"):
+        attrs = {**other["attributes"], **(keep.get("attributes") or {})}
+        if attrs != keep.get("attributes"):
+            values["attributes"] = attrs
+    if other["created_at"] < keep["created_at"]:
+        values["created_at"] = other["created_at"]
+    values["do_not_contact"] = bool(keep["do_not_contact"] or other["do_not_contact"])
+    values["updated_at"] = now
+    for ct in _CHILD_TABLES:
+        conn.execute(ct.update().where(ct.c.lead_id == other_id).values(lead_id=keep_id))
+    _keep_identifiers(conn, keep_id, other)
+    # The other lead goes first: unique-looking keys (e-mail, phone) move to the survivor.
+    # What batches recorded about it goes with it (ON DELETE CASCADE); everything else moved above.
+    conn.execute(delete(t).where(t.c.id == other_id))
+    conn.execute(t.update().where(t.c.id == keep_id).values(**values))
+    # The moved rows interleave with KEEP's: recording the merge row relinks KEEP's whole history.
+    record_stage_changes(conn, [dict(
+        lead_id=keep_id, from_stage=keep["stage"], to_stage=keep["stage"], at=now, cause="merge",
+        detail=f"merged lead {other_id}")])
     return {"kept": keep_id, "removed": other_id,
             "filled": sorted(k for k in values if k not in ("updated_at", "do_not_contact"))}
 
