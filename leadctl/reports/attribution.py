@@ -40,6 +40,7 @@ from sqlalchemy import and_, case, func, or_, select
 from ..engine.leadquery import LEADS, LeadFilter
 from ..errors import UsageError
 from .common import ACTIVITIES, HISTORY, NONE_LABEL, Funnel, StageInfo, filtered, report_connection, source_label
+from .output import display
 from .sources import SourceInfo, months_in_window
 
 MODELS = ("first", "last", "linear", "u_shaped", "w_shaped", "time_decay")
@@ -144,6 +145,7 @@ class AttributionReport:
     half_life_days: float | None
     conversions: dict[str, int]   # leads / qualified / won: what each column sums to
     qualified_stage: str | None
+    qualified_label: str | None = None  # its display name
 
     COLUMNS = ("dimension", "name", "touches", "leads", "qualified", "won", "spend", "cost_per_won")
 
@@ -260,6 +262,7 @@ def attribution_report(store, stages: Sequence[StageInfo], sources: Sequence[Sou
         credit[(dimension, name)][kind] += _positional(model, n, milestone)[i] * count
     for (dimension, name, kind), u in units.items():
         credit[(dimension, name)][kind] += Fraction(u, _DECAY_UNIT)
+    qualified_stage = _conversion_stages(funnel)[2]
     spend = _spend(sources, flt)
     rows = []
     for (dimension, name) in touched:
@@ -270,7 +273,9 @@ def attribution_report(store, stages: Sequence[StageInfo], sources: Sequence[Sou
     rows.sort(key=lambda r: (r.dimension != "source", -r.won, -r.leads, r.name == NONE_LABEL, r.name))
     return AttributionReport(rows=rows, filter=flt, model=model,
                              half_life_days=half_life / timedelta(days=1) if model == "time_decay" else None,
-                             conversions=conversions, qualified_stage=_conversion_stages(funnel)[2])
+                             conversions=conversions, qualified_stage=qualified_stage,
+                             qualified_label=next((display(st.name, st.label) for st in funnel.funnel
+                                                   if st.name == qualified_stage), None))
 
 
 def _spend(sources: Sequence[SourceInfo], flt: LeadFilter) -> dict[str, float]:
@@ -291,7 +296,7 @@ def attribution_view(report: AttributionReport, *, now: datetime | None = None, 
     extra = f"model {report.model}" + (f" (half-life {half_life})" if report.model == "time_decay" else "")
     head = title("Attribution", report.filter, extra)
     sub = as_of(now)
-    qualified = report.qualified_stage or "Qualified"
+    qualified = report.qualified_label or report.qualified_stage or "Qualified"
     columns = [Column("By", numeric=False), Column("Name", numeric=False, shrink=True, min_width=10),
                Column("Touches", priority=3), Column("Leads"), Column(qualified), Column("Won"),
                Column("Spend", priority=2), Column("Cost/won", priority=1)]

@@ -24,6 +24,7 @@ from sqlalchemy import and_, select
 
 from ..engine.leadquery import LEADS, LeadFilter
 from .common import HISTORY, NONE_LABEL, Funnel, StageInfo, filtered, is_lost, lead_facts, rate, report_connection
+from .output import display
 from .sources import SourceInfo, canonical_source
 
 UNSPECIFIED = "unspecified"
@@ -104,7 +105,7 @@ def lost_report(store, stages: Sequence[StageInfo], catalogue, flt: LeadFilter,
                    canonical_source(sources).label("source"), LEADS.c.owner)
             .select_from(join).where(and_(filtered(flt), is_lost(funnel))))
     counts: dict[str, Counter] = {d: Counter() for d in DIMENSIONS}
-    labels = {i: (s.label or s.name) for i, s in enumerate(funnel.funnel)}
+    labels = {i: display(s.name, s.label) for i, s in enumerate(funnel.funnel)}
     lost = 0
     with report_connection(store) as conn:
         for stored, detail, reached, source, owner in conn.execute(stmt):

@@ -38,6 +38,7 @@ from .common import (
     seconds_between,
     time_value,
 )
+from .output import display
 from .sources import SourceInfo, canonical_source
 
 DIMENSIONS = ("all", "source", "owner", "grade", "cohort")
@@ -116,7 +117,7 @@ def velocity_report(store, stages: Sequence[StageInfo], flt: LeadFilter, *, sour
     days = case((seconds >= 0, seconds / DAY), else_=None)
     join = LEADS.join(firsts, firsts.c.lead_id == LEADS.c.id)
     order = later + ([WON] if won_names else [])
-    labels = {s.name: (s.label or s.name) for s in funnel.funnel}
+    labels = {s.name: display(s.name, s.label) for s in funnel.funnel}
     labels[WON] = "Won" + (f" ({', '.join(won_names)})" if won_names else "")
     # One pass over (lead, stage reached) pairs, grouped in Python for every dimension at once:
     # one scan instead of two queries per dimension (100k leads: 2.2 s -> 0.4 s CPU).

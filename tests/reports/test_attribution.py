@@ -174,7 +174,7 @@ def test_cli_attribution_pictures(store, db_url, run, tmp_path):
     assert res.exit_code == 0, res.output
     text = svg.read_text()
     ET.fromstring(text)
-    assert "LinkedIn" in text and "webinar" in text
+    assert "LinkedIn" in text and "webinar" in text and "Marketing qualified" in text
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "<svg" in page.read_text() and "AdWords" in page.read_text()
 

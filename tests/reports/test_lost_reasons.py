@@ -63,8 +63,8 @@ def test_every_lost_lead_shows_a_catalogue_reason(store):
     names = {r.name for r in CATALOGUE.lost_reasons} | {UNSPECIFIED}
     assert {r.reason for r in report.rows} <= names
     by_stage = {(r.group, r.reason): r.leads for r in report.rows if r.dimension == "stage"}
-    assert by_stage == {("Marketing qualified", "no_budget"): 1, ("new", "no_budget"): 1, ("new", "not_a_fit"): 1,
-                        ("new", UNSPECIFIED): 2}
+    assert by_stage == {("Marketing qualified", "no_budget"): 1, ("New", "no_budget"): 1, ("New", "not_a_fit"): 1,
+                        ("New", UNSPECIFIED): 2}
     by_source = {(r.group, r.reason): (r.leads, r.share_pct) for r in report.rows if r.dimension == "source"}
     assert by_source[("web", "no_budget")] == (2, 100.0)
     assert by_source[("fair", UNSPECIFIED)] == (2, 66.7)
