@@ -282,8 +282,9 @@ def stacked_bars(categories: Sequence[Any], series: Mapping[str, Sequence[Number
         _thousands(ax.xaxis)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=min(4, max(1, len(series))),
-                  frameon=False, fontsize=9)
+        # Above the plot, left, as bar_chart's: below it the legend ran over the axis label.
+        ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=min(5, max(1, len(series))),
+                  frameon=False, fontsize=9, borderaxespad=0.2)
         _title(fig, title, subtitle)
     return fig
 
