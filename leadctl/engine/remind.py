@@ -30,18 +30,15 @@ printed, with a warning.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Callable
 
 from sqlalchemy import and_, func, or_, select, union
 
-from ..fields import DAYS_SINCE, names_of_type
 from ..notify import NotifyError, mask_url, post_json, send_mail
-from ..rules.durations import DurationError, parse_duration
 from ..store import dirty
 from ..store.db import get_meta, serialise, set_meta
 from ..store.models import Activity, Followup, Lead, Owner, SlaBreach
@@ -49,6 +46,7 @@ from .bizhours import Calendars, owner_zones
 from .due import DueTask, lead_label, overdue_text
 from .followups import INACTIVITY, PENDING, create_inactivity_tasks
 from .sla import check_sla
+from .sweepscan import clock_thresholds, sweep_digest
 
 FOLLOWUPS = Followup.__table__
 LEADS = Lead.__table__
@@ -251,70 +249,13 @@ def _plan(digests: list[Digest], smtp, webhook: str | None) -> None:
 # dates), other rules, another clock (earlier than the last sweep), no record or no trigger:
 # every lead is looked at, as before.
 
-_DATE_COLUMNS = names_of_type("datetime")
-_RELATIVE_OPS = ("within", "older_than")
-
-
-def sweep_digest(rules) -> str:
-    """What the inactivity scan's outcome depends on in the rules (its rules, stages, business hours)."""
-    fu = getattr(rules, "followups", None)
-    parts = [[(r.name, r.when.source, r.action, r.note) for r in getattr(fu, "inactivity", ()) or ()],
-             repr(getattr(fu, "business_hours", None)), repr(getattr(rules, "stages", None))]
-    return hashlib.sha256(repr(parts).encode()).hexdigest()[:24]
-
-
-def _reads_clock(spec: Any) -> bool:
-    """Does any part of `spec` depend on the time of the check?"""
-    if isinstance(spec, list):
-        return any(_reads_clock(x) for x in spec)
-    if not isinstance(spec, dict):
-        return False
-    for key, value in spec.items():
-        if key in DAYS_SINCE or key in _RELATIVE_OPS or _reads_clock(value):
-            return True
-    return False
-
-
 def time_windows(spec: Any, prev: datetime, now: datetime) -> list | None:
     """SQL conditions, one per top-level clock threshold of `spec`, that hold for a lead whose
     threshold was crossed between `prev` and `now`; None when time can make `spec` hold some other way."""
-    out: list = []
-    if isinstance(spec, list):
-        for item in spec:
-            part = time_windows(item, prev, now)
-            if part is None:
-                return None
-            out += part
-        return out
-    if not isinstance(spec, dict):
-        return out
-    for key, value in spec.items():
-        if key == "all":
-            part = time_windows(value, prev, now)
-            if part is None:
-                return None
-            out += part
-        elif key in DAYS_SINCE:
-            # Only "at least N days" turns from false to true with time alone, and stays true.
-            if not isinstance(value, dict) or not value or any(
-                    op not in ("gte", "gt") or isinstance(arg, bool) or not isinstance(arg, (int, float))
-                    for op, arg in value.items()):
-                return None
-            col = LEADS.c[DAYS_SINCE[key]]
-            for arg in value.values():
-                out.append(and_(col >= prev - timedelta(days=arg), col <= now - timedelta(days=arg)))
-        elif key in _DATE_COLUMNS and isinstance(value, dict) and any(op in value for op in _RELATIVE_OPS):
-            if "within" in value or any(_reads_clock(v) for v in value.values()):
-                return None
-            try:
-                age = parse_duration(value["older_than"])
-            except DurationError:
-                return None
-            col = LEADS.c[key]
-            out.append(and_(col >= prev - age, col <= now - age))
-        elif _reads_clock(value) or key in _RELATIVE_OPS:
-            return None
-    return out
+    thresholds = clock_thresholds(spec)
+    if thresholds is None:
+        return None
+    return [and_(LEADS.c[col] >= prev - age, LEADS.c[col] <= now - age) for col, age in thresholds]
 
 
 def _state(conn) -> dict:

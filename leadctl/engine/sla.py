@@ -31,7 +31,7 @@ Runs in `process` (the routing step's start) and in the cron sweep (`followups r
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Integer, and_, bindparam, cast, func, not_, or_, select
@@ -45,6 +45,7 @@ from .bizhours import BusinessCalendar, Calendars, owner_zones
 from .followups import move_open_tasks
 from .owners import terminal_stages
 from .routing import Router, assign, insert_assignments
+from .sweepscan import sla_window
 
 LEADS = Lead.__table__
 BREACHES = SlaBreach.__table__
@@ -53,8 +54,6 @@ ASSIGNMENTS = Assignment.__table__
 WATERMARK = "sla.checked_until"
 _SKIP = ("explanation",)
 REASON_PREFIX = "SLA '"        # how an SLA reassignment's stored reason starts (counted for max_reassignments)
-# A DST change inside business hours can make a window an hour shorter in UTC than on the wall clock.
-_DST_SLACK = timedelta(hours=2)
 
 
 def _in_time_sql(conn: Connection, within) -> Any:
@@ -105,11 +104,6 @@ def reassignment_counts(conn: Connection, ids: list[int]) -> dict[int, int]:
     return out
 
 
-def _shortest(within: timedelta, cal: BusinessCalendar) -> timedelta:
-    """No window of `within` is shorter than this in clock time (working time, less DST slack)."""
-    return max(cal.business_work(within) - _DST_SLACK, timedelta(0))
-
-
 def check_sla(conn: Connection, rules, now: datetime, *, dry_run: bool = False,
               calendars: Calendars | None = None) -> list[dict[str, Any]]:
     """Find SLA breaches due since the last check, store them and reassign where the rule says.
@@ -131,14 +125,13 @@ def check_sla(conn: Connection, rules, now: datetime, *, dry_run: bool = False,
     for r in sla:
         # Windows that ended before `now` started by `latest`; those ending at or after `since` at or
         # after `earliest` — in any owner's zone. The index on assigned_at reads just that range.
-        latest = max(c.business_start_after(now, r.within) for c in zone_cals) + _DST_SLACK
+        earliest, latest, shortest = sla_window(zone_cals, now, since, r.within)
         # A deadline is never before its assignment, so a lead assigned at `now` cannot be late yet
         # (a `process` run at this same `now` leaves every lead it assigned there).
         parts = [LEADS.c.assigned_at <= latest, LEADS.c.assigned_at < now]
-        if since is not None:
-            earliest = min(c.business_start_before(since, r.within) for c in zone_cals) - _DST_SLACK
+        if earliest is not None:
             parts.append(LEADS.c.assigned_at >= earliest)
-        parts.append(not_(_in_time_sql(conn, _shortest(r.within, zone_cals[0]))))
+        parts.append(not_(_in_time_sql(conn, shortest)))
         per_rule.append(and_(*parts))
     cols = [c for c in LEADS.c if c.name not in _SKIP]
     stmt = select(*cols).where(LEADS.c.owner.is_not(None), LEADS.c.assigned_at.is_not(None),
