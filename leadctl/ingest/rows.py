@@ -40,10 +40,72 @@ class Row:
     hash: int = 0                    # of its values: the same row imported again is unchanged (importer)
 
 
+# Fields whose values are (nearly) unique per row: remembering them would only cost memory.
+_UNIQUE = {"email", "linkedin", "external_id"}
+_MEMO_SIZE = 50_000  # distinct values remembered per column; past that, the rest are parsed each time
+
+
+def _memo(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """`parse`, remembering its answer (or its BadValue reason) per distinct value."""
+    seen: dict[str, tuple[bool, Any]] = {}
+    get = seen.get
+
+    def parse_once(value: str) -> Any:
+        hit = get(value)
+        if hit is None:
+            try:
+                hit = (True, parse(value))
+            except N.BadValue as exc:
+                hit = (False, exc.reason)
+            if len(seen) < _MEMO_SIZE:
+                seen[value] = hit
+        if hit[0]:
+            return hit[1]
+        raise N.BadValue(hit[1])
+
+    return parse_once
+
+
+def _attribute_text(value: str) -> str | None:
+    """An attribute cell as kept: clean text, or None for a placeholder."""
+    text = N.clean_text(value)
+    return text if text and not N.is_missing(text) else None
+
+
 # A cell holding several values of one field, as Google Contacts writes them: the first is the
 # lead's, the others are kept as attributes.other_<field>s.
 _MULTI_SEP = " ::: "
 _MULTI_VALUE_FIELDS = ("email", "phone", "linkedin")
+
+
+_CONSENT = {"consent_email", "consent_phone", "consent_sms"}
+
+
+def _consent(value: str) -> str | None:
+    """A consent column's cell → granted | unknown | opted_out | bounced (yes = opted out)."""
+    from ..engine.consent import parse_status
+
+    try:
+        return parse_status(value)
+    except ValueError as exc:
+        raise N.BadValue(str(exc)) from None
+
+
+def _bounce_columns(field_plan: list, choice_plan: list) -> None:
+    """An `Email Bounced: yes` column says bounced, not opted out: its yes is read as `bounced`."""
+    from ..engine.consent import parse_status
+
+    def bounced(value):
+        try:
+            return "bounced" if parse_status(value, bounced_column=True) == "bounced" else value
+        except ValueError:
+            return value
+
+    for plan in [field_plan, *(cands for name, cands in choice_plan if name == "consent_email")]:
+        for i, (header, name, translate) in enumerate(plan):
+            if (plan is not field_plan or name == "consent_email") and "bounce" in header.casefold() \
+                    and translate is None:
+                plan[i] = (header, name, bounced)
 
 
 class Normaliser:
@@ -71,6 +133,7 @@ class Normaliser:
                            for name, cands in colmap.candidates.items() if len(cands) == 1]
         self.choice_plan = [(name, [(c.header, c.attribute, c.translate if c.values else None) for c in cands])
                             for name, cands in colmap.candidates.items() if len(cands) > 1]
+        _bounce_columns(self.field_plan, self.choice_plan)
         self.header_of = {name: cands[0].header for name, cands in colmap.candidates.items()}
         # where an unreadable value is kept: the attribute key of the column it came from in this row
         self.key_of = {name: cands[0].attribute for name, cands in colmap.candidates.items()}
@@ -111,7 +174,13 @@ class Normaliser:
             "source": lambda v: sources.canonical(N.clean_text(v)),
             **{name: date_parser(name) for name in DATES},
             **{name: text for name in _TEXT},
+            **{name: _consent for name in _CONSENT},
         }
+        # Most columns hold few distinct values (countries, sources, dates, sizes, companies):
+        # each is parsed once per file. E-mails, phones and ids are nearly unique per row.
+        for name in self.parsers.keys() - _UNIQUE:
+            self.parsers[name] = _memo(self.parsers[name])
+        self._attribute_text = _memo(_attribute_text)
 
     def row(self, number: int, raw: dict[str, Any]) -> tuple[Row | None, str | None, list[tuple[str, str, str]]]:
         """Return (row, reject reason, warnings[(field, value, reason)])."""
@@ -119,11 +188,12 @@ class Normaliser:
             if type(cell) is str and "<" in cell and N.is_vendor_test(cell):
                 return None, "vendor test lead", []
         attributes: dict[str, Any] = {}
+        attribute_text = self._attribute_text
         for header, key in self.attr_plan:
             value = raw.get(header)
             if value:
-                value = N.clean_text(value)
-                if value and not N.is_missing(value):
+                value = attribute_text(value)
+                if value:
                     attributes[key] = value
         texts: dict[str, str] = {}
         for header, name, translate in self.field_plan:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from ..clock import utcnow
 from ..errors import StoreError
-from . import migrations, models
+from . import indexes, migrations, models
 from .models import SCHEMA_VERSION, SQLModel
 
 BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for another one (LEADCTL_BUSY_TIMEOUT, in seconds)
@@ -286,6 +286,9 @@ def migrate(store: Store, *, create: bool = True, shown: str | None = None) -> l
         if state is None:
             _refuse_foreign(conn, shown, create=create)
     if state is not None and not migrations.pending(_refuse_newer(state, shown)):
+        if store.is_sqlite and _indexes_away(store):
+            with store.begin() as conn:  # a killed import's indexes (store/indexes.py)
+                indexes.restore_if_abandoned(conn)
         if store.is_sqlite and state[1] is not None and state[1] == set(migrations.NAMES):
             from .lite import save_facts
 
@@ -308,6 +311,11 @@ def migrate(store: Store, *, create: bool = True, shown: str | None = None) -> l
         ran = migrations.upgrade(conn, done, now)
         conn.execute(meta.update().where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
         return ran
+
+
+def _indexes_away(store: Store) -> bool:
+    with store.connect() as conn:
+        return indexes.pending(conn)
 
 
 def _state(conn: Connection) -> tuple[int, set[str] | None] | None:

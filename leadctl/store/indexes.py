@@ -1,0 +1,113 @@
+"""Secondary indexes built after a large load instead of kept up to date row by row.
+
+The first import of a big export into a small store inserts far more rows than the store
+holds: SQLite then spends more time keeping the report and history indexes in order than
+writing the rows. `built_after(store, rows)` drops the indexes that no import query reads
+(`AFTER_LOAD`), and creates them again when the load ends (done, failed or interrupted).
+The indexes an import reads (e-mail, phone, external id, identifiers, a lead's history,
+imported-row hashes) stay in place. Only on SQLite; other databases keep every index.
+
+Which indexes are away is recorded in `meta` (key `indexes_after_load`, with the importing
+process): a store whose importing process was killed is given them back when it is next
+opened (`restore_if_abandoned`, from store.db's open), so no store stays without them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import Index, select, text
+from sqlalchemy.engine import Connection
+
+from . import models
+
+# Indexes no query of an import reads: reports, routing, SLA, history reach and undo read them.
+AFTER_LOAD = ("ix_leads_stage", "ix_leads_owner", "ix_leads_facts", "ix_leads_created_at", "ix_leads_assigned_at",
+              "ix_leads_last_activity_at", "ix_leads_batch_id", "ix_stage_history_to", "ix_stage_history_reach",
+              "ix_imported_rows_lead", "ix_imported_rows_batch")
+MIN_ROWS = 50_000  # below this, rebuilding costs more than keeping the indexes up to date
+RATIO = 4          # the load must bring at least this many times the leads the store holds
+_KEY = "indexes_after_load"
+_META = models.SQLModel.metadata.tables["meta"]
+
+
+def _indexes() -> list[Index]:
+    tables = models.SQLModel.metadata.tables
+    by_name = {str(ix.name): ix for name in ("leads", "stage_history", "imported_rows") for ix in tables[name].indexes}
+    return [by_name[n] for n in AFTER_LOAD if n in by_name]
+
+
+def worth_it(conn: Connection, rows: int) -> bool:
+    """Whether a load of about `rows` leads is large against the store's leads (SQLite only)."""
+    if conn.dialect.name != "sqlite" or rows < MIN_ROWS:
+        return False
+    held = conn.execute(text("SELECT max(id) FROM leads")).scalar() or 0  # no count(*) scan of a big table
+    return rows >= RATIO * (held + 1)
+
+
+@contextmanager
+def built_after(store, rows: int) -> Iterator[bool]:
+    """Around a load of about `rows` leads: drop AFTER_LOAD first when `worth_it`, create them at
+    the end whatever happens. Yields whether they were dropped."""
+    with store.begin() as conn:
+        drop = worth_it(conn, rows)
+        if drop:
+            _record(conn, {"pid": os.getpid(), "host": socket.gethostname(), "indexes": list(AFTER_LOAD)})
+            for index in _indexes():
+                conn.execute(text(f'DROP INDEX IF EXISTS "{index.name}"'))
+    try:
+        yield drop
+    finally:
+        if drop:
+            with store.begin() as conn:
+                _create(conn)
+
+
+def restore_if_abandoned(conn: Connection) -> bool:
+    """Create the indexes an import that was killed left dropped (its process is gone); True if it did."""
+    meta = _META
+    row = conn.execute(select(meta.c.value).where(meta.c.key == _KEY)).first()
+    if row is None:
+        return False
+    try:
+        owner = json.loads(row[0])
+    except ValueError:
+        owner = {}
+    if owner.get("host") == socket.gethostname() and _alive(owner.get("pid")):
+        return False  # a running import builds them itself when its load ends
+    _create(conn)
+    return True
+
+
+def pending(conn: Connection) -> bool:
+    """Whether some import's indexes are away (a cheap read for the open of a store)."""
+    meta = _META
+    return conn.execute(select(meta.c.key).where(meta.c.key == _KEY)).first() is not None
+
+
+def _create(conn: Connection) -> None:
+    for index in _indexes():
+        index.create(conn, checkfirst=True)
+    meta = _META
+    conn.execute(meta.delete().where(meta.c.key == _KEY))
+
+
+def _record(conn: Connection, owner: dict) -> None:
+    meta = _META
+    conn.execute(meta.delete().where(meta.c.key == _KEY))
+    conn.execute(meta.insert().values(key=_KEY, value=json.dumps(owner)))
+
+
+def _alive(pid) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
