@@ -29,6 +29,9 @@ def _build():
 
     # isort: split
     from . import assign, explain, listing  # noqa: F401 - they add list, explain, stage and assign to `leads`
+
+    # isort: split
+    from . import duplicates  # noqa: F401 - adds `leads duplicates`
     from .context import Settings
 
     app = typer.Typer(

@@ -165,6 +165,7 @@ class UndoResult:
     activities_deleted: int = 0
     activities: dict[int, int] = field(default_factory=dict)    # lead id → its activities deleted
     tasks_reopened: list[int] = field(default_factory=list)
+    recreated: list[int] = field(default_factory=list)      # leads a merge batch removed, put back
     affected: set[int] = field(default_factory=set, repr=False)  # leads still there whose data changed
 
     @property
@@ -173,12 +174,14 @@ class UndoResult:
 
     @property
     def changes_anything(self) -> bool:
-        return bool(self.deleted or self.restored or self.activities_deleted or self.tasks_reopened)
+        return bool(self.deleted or self.restored or self.activities_deleted or self.tasks_reopened
+                    or self.recreated)
 
     def counts(self) -> dict[str, int]:
         return {"deleted": len(self.deleted), "restored": self.leads_restored, "fields_restored": len(self.restored),
                 "kept": len(self.kept), "conflicts": len(self.conflicts), "forced": len(self.forced),
-                "activities_deleted": self.activities_deleted, "tasks_reopened": len(self.tasks_reopened)}
+                "activities_deleted": self.activities_deleted, "tasks_reopened": len(self.tasks_reopened),
+                "recreated": len(self.recreated)}
 
     def describe(self) -> str:
         """One line: what the undo did (or would do), then what it kept."""
@@ -186,6 +189,8 @@ class UndoResult:
             return f"would {present}" if self.dry_run else past
 
         parts = []
+        if self.recreated:
+            parts.append(f"{verb('split', 'split')} {_n(len(self.recreated), 'merged lead')} back out")
         if self.deleted:
             parts.append(f"{verb('delete', 'deleted')} {_n(len(self.deleted), 'lead')}"
                          + (f" ({len(self.forced)} changed since, --force)" if self.forced else ""))
@@ -221,6 +226,7 @@ class UndoResult:
             "activities_deleted": self.activities_deleted,
             "activities": [{"lead": lid, "deleted": n} for lid, n in sorted(self.activities.items())],
             "tasks_reopened": list(self.tasks_reopened),
+            "recreated": list(self.recreated),
         }
 
 
@@ -239,6 +245,21 @@ def undo_batch(store: Store, batch_id: int, *, force: bool = False, dry_run: boo
 
     A failed import takes back its own chunks through this too (nothing has touched them).
     """
+    with store.connect() as conn:
+        kind = _batch(conn, batch_id).get("kind")
+    if kind == "merge":  # a reviewed duplicate plan (dedupe.merge); a dry run rolls back
+        from ..dedupe.merge import undo_merge_batch
+
+        with store.connect() as conn:
+            trans = conn.begin()
+            batch = _batch(conn, batch_id)
+            result = UndoResult(batch=batch_id, kind="merge", dry_run=dry_run, force=force)
+            undo_merge_batch(conn, batch, result, now or utcnow())
+            if dry_run:
+                trans.rollback()
+            else:
+                trans.commit()
+        return result
     if dry_run:
         with store.connect() as conn:
             batch = _batch(conn, batch_id)
