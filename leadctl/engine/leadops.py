@@ -15,6 +15,7 @@ from ..store.tables import (
     ACTIVITIES,
     ASSIGNMENTS,
     BATCH_CHANGES,
+    DUPLICATE_MERGES,
     ERASURES,
     FOLLOWUPS,
     IDENTIFIERS,
@@ -162,6 +163,10 @@ def forget_lead(store: Store, ref: str, *, now: datetime) -> dict[str, Any]:
         ir = IMPORTED_ROWS  # hashes of the person's rows are the person's data too
         conn.execute(delete(ir).where(ir.c.lead_id == lead_id))
         conn.execute(sh.update().where(sh.c.lead_id == lead_id, sh.c.cause == "manual").values(detail=None))
+        # What a duplicate merge kept to split the leads again (`batches undo`) is the person's data too.
+        dm = DUPLICATE_MERGES
+        conn.execute(dm.update().where((dm.c.kept_id == lead_id) | (dm.c.removed_id == lead_id)).values(
+            removed=None, kept_before=None, kept_after=None, saved=None))
         conn.execute(ERASURES.insert().values(
             lead_id=lead_id, at=now, fields_erased=erased, activities_erased=activities))
     truncate_log(store)

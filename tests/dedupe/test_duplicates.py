@@ -217,3 +217,19 @@ def test_a_bad_plan_is_refused_naming_the_row_and_nothing_changes(store, db_url,
     r = run_cli("--db", db_url, "leads", "duplicates", "apply", str(field), "--yes")
     assert r.code == 1 and "row 4: employees 'many' is not a int" in r.err
     assert _snapshot(store) == before
+
+
+def test_forget_erases_what_a_merge_kept_to_undo_it(store, db_url, run_cli, tmp_path):
+    from leadctl.store.tables import DUPLICATE_MERGES
+
+    keep, other, _third = _world(store)
+    plan = tmp_path / "plan.csv"
+    assert run_cli("--db", db_url, "leads", "duplicates", "--plan", str(plan)).code == 0
+    assert run_cli("--db", db_url, "leads", "duplicates", "apply", str(plan), "-y").code == 0
+    assert run_cli("--db", db_url, "leads", "forget", str(keep), "-y").code == 0
+    with store.connect() as conn:
+        kept = conn.execute(select(DUPLICATE_MERGES.c.removed, DUPLICATE_MERGES.c.saved)).all()
+    assert kept and all(r == (None, None) for r in kept)
+    r = run_cli("--db", db_url, "batches", "undo", "1", "--yes", "--no-process")
+    assert r.code == 0, r.err
+    assert _lead(store, other) is None  # nothing of the erased person comes back
