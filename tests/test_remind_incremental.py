@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import textwrap
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -29,6 +30,7 @@ inactivity:
     action: call
 """
 LEADS, TASKS = Lead.__table__, Followup.__table__
+REPO_RULES = Path(__file__).resolve().parents[1] / "leadctl" / "default_rules"
 
 
 @pytest.fixture
@@ -155,3 +157,75 @@ def test_a_process_run_still_going_is_not_trusted(store, world):
 def test_which_conditions_the_clock_can_turn(spec, analysable):
     windows = time_windows(spec, T0, T0 + timedelta(hours=1))
     assert (windows is not None) == analysable
+
+
+# ---------------------------------------------------------------- the start-up path of an idle sweep
+def write_leads(path) -> str:
+    """Two hot leads and a warm one, to import and process (cadences, routing, SLA clocks)."""
+    path.write_text("first_name,email,temperature\nAda,ada@x.com,hot\nAlan,alan@x.com,hot\nWarm,w@x.com,warm\n")
+    return str(path)
+
+
+def test_an_idle_sweep_on_the_start_up_path_is_one_the_ordinary_path_would_not_act_in(
+        store, db_url, tmp_path, monkeypatch, run_cli):
+    """At each moment: when the start-up path takes the sweep (printing nothing), the ordinary
+    sweep on a copy of the store prints nothing and creates, sends and marks nothing either."""
+    import shutil
+    import sqlite3
+
+    from leadctl.cli import fast
+
+    if "://" in db_url:
+        pytest.skip("the start-up path reads SQLite stores only")
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "followups.yaml").write_text(textwrap.dedent(QUIET % 14 + """
+        cadences:
+          - name: Hot lead
+            when: {temperature: hot}
+            steps:
+              - {after: 15m, action: call}
+              - {after: 1d, action: email}
+        """.replace("\n        ", "\n")))
+    shutil.copy(REPO_RULES / "routing.yaml", rules / "routing.yaml")    # with SLA rules
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    add(store, "Quiet", quiet_days=30)
+    add(store, "Soon", quiet_days=12)
+    run_cli("--db", db_url, "--rules", rules, "--now", T0.isoformat(), "import",
+            write_leads(tmp_path / "hot.csv"))
+    run_cli("--db", db_url, "--rules", rules, "--now", T0.isoformat(), "process")
+    taken: list[bool] = []
+    real = fast.run
+    monkeypatch.setattr(fast, "run", lambda argv: taken.append(real(argv)) or taken[-1])
+
+    def counts(path: str) -> tuple:
+        con = sqlite3.connect(path)
+        try:
+            return tuple(con.execute(q).fetchone()[0] for q in (
+                "SELECT count(*) FROM followups", "SELECT count(*) FROM followups WHERE reminded_at IS NOT NULL",
+                "SELECT count(*) FROM sla_breaches", "SELECT count(*) FROM assignments"))
+        finally:
+            con.close()
+
+    # The SLA rule "touched within a business day" breaches the leads routed at T0 just after T0 + 1d;
+    # Soon (quiet 12 days at T0) crosses the 14-day threshold at T0 + 2d; in between: idle moments.
+    day, hour = timedelta(days=1), timedelta(hours=1)
+    moments = [T0, T0 + timedelta(minutes=5), T0 + timedelta(minutes=20), T0 + timedelta(minutes=25), T0 + 3 * hour,
+               T0 + day, T0 + day + hour, T0 + day + 4 * hour, T0 + 2 * day + hour, T0 + 2 * day + 2 * hour,
+               T0 + 2 * day + 2 * hour, T0 + 30 * day]
+    for at in moments:
+        copy = str(tmp_path / "copy.db")
+        src, dst = sqlite3.connect(db_url), sqlite3.connect(copy)
+        src.backup(dst)
+        src.close()
+        dst.close()
+        res = run_cli("--db", db_url, "--rules", rules, "--now", at.isoformat(), "followups", "remind")
+        assert res.code == 0, res.err
+        if taken[-1]:
+            assert (res.out, res.err) == ("", "")
+            before = counts(copy)
+            ordinary = run_cli("--db", copy, "--rules", rules, "--now", at.isoformat(), "followups", "remind",
+                               env={"LEADCTL_RULES_CACHE": "0"})
+            assert (ordinary.code, ordinary.out, ordinary.err) == (0, "", "")
+            assert counts(copy) == before
+    assert True in taken and False in taken

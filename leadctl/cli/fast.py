@@ -138,6 +138,139 @@ def _report(name: str, settings: dict[str, str | None], args: list[str]) -> bool
     return True
 
 
+def _remind(settings: dict[str, str | None], args: list[str]) -> bool:
+    """`followups remind` when the sweep is surely idle: nothing due, no breach to send, no lead an
+    inactivity rule or an SLA check could take since the last sweep — then it prints nothing and
+    writes nothing (the next sweep that does work covers this one's time as well). Anything else,
+    options and transports included, is for the ordinary path."""
+    if args or os.environ.get("LEADCTL_SMTP_URL") or os.environ.get("LEADCTL_WEBHOOK_URL"):
+        raise _NotHere
+    try:
+        if sys.stdout.isatty():
+            raise _NotHere  # in a terminal the sweep says "nothing to remind"
+    except (AttributeError, ValueError):
+        raise _NotHere from None
+    light = _light_rules(settings)
+    sweep = light.get("sweep")
+    if not isinstance(sweep, dict) or any(t is None for _, t in sweep["inactivity"]):
+        raise _NotHere
+    from ..clock import parse_now
+    from ..errors import LeadctlError
+
+    try:
+        now = parse_now(settings["--now"])
+    except LeadctlError:
+        raise _NotHere from None
+    from ..store.lite import open_ready
+
+    con = open_ready(str(settings["--db"]))
+    if con is None:
+        raise _NotHere
+    import sqlite3
+
+    try:
+        con.execute("BEGIN")
+        idle = _surely_idle(con, light, sweep, now)
+        con.execute("COMMIT")
+    except (sqlite3.Error, ValueError, TypeError, KeyError):
+        raise _NotHere from None
+    finally:
+        con.close()
+    if not idle:
+        raise _NotHere
+    return True
+
+
+def _surely_idle(con, light: dict, sweep: dict, now) -> bool:
+    """The checks of engine.remind's sweep, each a superset in plain SQL: False at the first that may act."""
+    import json
+    from datetime import datetime
+    from types import SimpleNamespace
+
+    from ..engine.bizhours import BusinessCalendar, Calendars
+    from ..engine.sweepscan import sla_window
+
+    def t(value: datetime) -> str:
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")  # as the store's DateTime columns hold it
+
+    def meta(key: str) -> str | None:
+        row = con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    raw = meta("remind.swept")
+    last = json.loads(raw) if raw else None
+    if not isinstance(last, dict) or last.get("digest") != sweep["digest"]:
+        return False
+    prev = datetime.fromisoformat(last["at"])
+    if now < prev or not con.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' "
+                                     "AND name = 'leads_processed_stale'").fetchone():
+        return False
+    # Due tasks not reminded yet; breaches to send.
+    if con.execute("SELECT 1 FROM followups WHERE status = 'pending' AND reminded_at IS NULL AND due_at <= ? "
+                   "LIMIT 1", (t(now),)).fetchone():
+        return False
+    if con.execute("SELECT 1 FROM sla_breaches WHERE action = 'notify' AND notified_at IS NULL LIMIT 1").fetchone():
+        return False
+    # Inactivity (engine.remind._narrowing): leads written, active, uncovered or quiet long enough since.
+    since = ["SELECT id FROM leads WHERE processed IS NULL", "SELECT id FROM leads WHERE processed > ?",
+             "SELECT lead_id FROM activities WHERE id > ?",
+             "SELECT lead_id FROM followups WHERE status != 'pending' AND completed_at >= ? AND kind = 'inactivity'"]
+    base = [int(last["run"]), int(last["activity"]), t(prev)]
+    for name, thresholds in sweep["inactivity"]:
+        parts, params = list(since), list(base)
+        for column, age in thresholds:
+            if column not in ("created_at", "last_activity_at", "last_contacted_at", "assigned_at",
+                              "stage_changed_at", "updated_at"):
+                return False
+            parts.append(f"SELECT id FROM leads WHERE {column} >= ? AND {column} <= ?")
+            params += [t(prev - age), t(now - age)]
+        sql = ("SELECT 1 FROM leads WHERE erased_at IS NULL AND id IN (" + " UNION ".join(parts) + ") "
+               "AND NOT EXISTS (SELECT 1 FROM followups f WHERE f.lead_id = leads.id AND f.kind = 'inactivity' "
+               "AND f.cadence = ? AND (f.status = 'pending' OR leads.last_activity_at IS NULL "
+               "OR f.created_at >= leads.last_activity_at)) LIMIT 1")
+        if con.execute(sql, (*params, name)).fetchone():
+            return False
+    # SLA (engine.sla.check_sla): no deadline since the last check can have passed.
+    if sweep["sla"]:
+        raw_since = meta("sla.checked_until")
+        checked = datetime.fromisoformat(raw_since) if raw_since else None
+        since_at = checked if checked is not None and checked <= now else None
+        days, start, end = light["hours"]
+        zones: dict[str, str] = {}
+        for owner, email, tz in light["owners"]:
+            zones[owner] = tz
+            if email:
+                zones[email] = tz
+        for owner, email, tz in con.execute("SELECT name, email, timezone FROM owners"):
+            if tz:
+                zones[owner] = tz
+                if email:
+                    zones[email] = tz
+        cals = Calendars(SimpleNamespace(days=days, start=start, end=end), zones)
+        zone_cals = [BusinessCalendar(cals.hours, z) for z in sorted({"UTC", *cals.zones.values()})]
+        rules_sql, params = [], []
+        for within in sweep["sla"]:
+            earliest, latest, shortest = sla_window(zone_cals, now, since_at, within)
+            part = "(assigned_at <= ? AND assigned_at < ?"
+            params += [t(latest), t(now)]
+            if earliest is not None:
+                part += " AND assigned_at >= ?"
+                params.append(t(earliest))
+            # not surely contacted in time (engine.sla._in_time_sql)
+            part += (" AND NOT (last_contacted_at IS NOT NULL AND last_contacted_at >= assigned_at AND "
+                     "CAST(strftime('%s', last_contacted_at) AS INTEGER) < "
+                     "CAST(strftime('%s', assigned_at) AS INTEGER) + ?))")
+            params.append(int(shortest.total_seconds()))
+            rules_sql.append(part)
+        terminal = list(sweep["terminal"])
+        sql = ("SELECT 1 FROM leads WHERE owner IS NOT NULL AND assigned_at IS NOT NULL AND erased_at IS NULL "
+               + (f"AND stage NOT IN ({', '.join('?' * len(terminal))}) " if terminal else "")
+               + "AND (" + " OR ".join(rules_sql) + ") LIMIT 1")
+        if con.execute(sql, (*terminal, *params)).fetchone():
+            return False
+    return True
+
+
 def _due(settings: dict[str, str | None], args: list[str]) -> bool:
     opts, rest = _options(args, {"--until", "--limit", "--format"}, {"--overdue"})
     fmt = str(opts.get("--format", "table"))
@@ -224,6 +357,8 @@ def run(argv: list[str]) -> bool:
         settings, rest = _root(argv)
         if rest[:2] == ["followups", "due"]:
             return _due(settings, rest[2:])
+        if rest[:2] == ["followups", "remind"]:
+            return _remind(settings, rest[2:])
         if rest[:1] == ["report"] and rest[1:2] and rest[1] in _REPORTS:
             return _report(rest[1], settings, rest[2:])
     except _NotHere:
@@ -234,4 +369,5 @@ def run(argv: list[str]) -> bool:
 def wanted(argv: list[str] | None) -> bool:
     """Is this a command line `run` might take (cheap: no imports)?"""
     args = sys.argv[1:] if argv is None else argv
-    return ("followups" in args and "due" in args) or ("report" in args and any(r in args for r in _REPORTS))
+    return (("followups" in args and ("due" in args or "remind" in args))
+            or ("report" in args and any(r in args for r in _REPORTS)))

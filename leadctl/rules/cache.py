@@ -87,6 +87,17 @@ def light(rules: Any) -> dict:
         out["sources"] = [(s.name, s.channel, s.aliases, dict(s.cost)) for s in source_infos(rules)]
     except Exception:  # noqa: BLE001 - without them the reports take the ordinary path
         pass
+    try:
+        from leadctl.engine.sweepscan import clock_thresholds, sweep_digest
+
+        out["sweep"] = {
+            "digest": sweep_digest(rules),
+            "inactivity": [(r.name, clock_thresholds(r.when.source)) for r in rules.followups.inactivity],
+            "sla": [r.within for r in rules.routing.sla],
+            "terminal": sorted(set(rules.stages.won) | set(rules.stages.lost)),
+        }
+    except Exception:  # noqa: BLE001 - without it the sweep takes the ordinary path
+        pass
     return out
 
 
