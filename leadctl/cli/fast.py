@@ -1,14 +1,16 @@
-"""The start-up path of `followups due` and of `report funnel|sources|owners`: without SQLAlchemy or pydantic.
+"""The start-up paths of `followups due`, an idle `followups remind` and `report funnel|sources|owners`:
+the cron jobs and the reports without Typer, SQLAlchemy or pydantic.
 
 `main()` offers every command line here first. This module reads only the command lines it
-is sure about — the global options and `followups due` or an unfiltered report with their own
-options, spelled the way Typer accepts them — on an SQLite store that is ready (`store.lite`),
-with rules from the parsed-rules cache. A report's numbers come from `reports.lite` (plain
-`sqlite3`, the same statements as `reports.funnel|sources|owners`) and are shown by the
-same `reports.output` view and `cli.render.show_report` as on the ordinary path. Anything else
-(help, a usage error, an option it does not take, a URL, a store to migrate, rules not cached
-yet, any error) returns False before printing anything,
-and the command runs through Typer as usual, which prints the same output or the error.
+is sure about — the global options and one of these commands with its own options, spelled
+the way Typer accepts them — on an SQLite store that is ready (`store.lite`), with rules from
+the parsed-rules cache. A report's numbers come from `reports.lite` (plain `sqlite3`, the
+same statements as `reports.funnel|sources|owners`) and are shown by the same
+`reports.output` view and `cli.render.show_report` as on the ordinary path. `followups
+remind` is taken only when the sweep is surely idle (`_surely_idle`), and then does nothing.
+Anything else (help, a usage error, an option it does not take, a URL, a store to migrate,
+rules not cached yet, any error or doubt) returns False before printing anything, and the
+command runs through Typer as usual, which prints the same output or the error.
 """
 from __future__ import annotations
 
