@@ -75,11 +75,16 @@ CATALOGUE: tuple[LeadField, ...] = (
     _field("stage_changed_at", "datetime", record=True, sortable=True),
     _field("assigned_at", "datetime", record=True, sortable=True),
     _field("do_not_contact", "bool", imported=True, merge="any"),
+    # Per channel: granted | unknown | opted_out | bounced (engine/consent.py); reasons and dates in `consent`.
+    _field("consent_email", imported=True, sortable=True),
+    _field("consent_phone", imported=True, sortable=True),
+    _field("consent_sms", imported=True, sortable=True),
     _field("external_id", imported=True, identity=True, matchable=True, personal=True, merge="fill"),
     _field("linkedin", imported=True, identity=True, matchable=True, personal=True, merge="fill"),
     _field("erased_at", "datetime", record=True),
     # Derived from the e-mail on every write: conditions read it, forget erases it.
     _field("email_domain", record=True, condition=True, personal=True, shown=False, merge="fill"),
+    _field("consent", "json", record=True, shown=False),  # each channel's consent reason and date
     _field("attributes", "json", record=True, personal=True, shown=False),  # custom fields, a document
     _field("explanation", "json", record=True, personal=True, shown=False),  # the last scoring, naming values
     _field("stages_entered", record=True, shown=False),         # every stage the history shows (store.history)

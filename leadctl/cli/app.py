@@ -28,7 +28,7 @@ def _build():
     from . import activity, batches, exports, followups, imports, leads, owners, process, reports, rules, setup
 
     # isort: split
-    from . import assign, explain, listing  # noqa: F401 - they add list, explain, stage and assign to `leads`
+    from . import assign, consent, explain, listing  # noqa: F401 - they add list, explain, stage, assign, consent
 
     # isort: split
     from . import duplicates  # noqa: F401 - adds `leads duplicates`

@@ -80,6 +80,8 @@ def _render(info: dict) -> None:
     _table(out, "Stage history", ("at", "from", "to", "cause", "detail"), info["stage_history"])
     _table(out, "Assignments", ("at", "owner", "rule", "strategy", "reason"), info["assignments"])
     _table(out, "Follow-ups due", ("id", "due_at", "action", "cadence", "owner"), info["followups"])
+    _table(out, "Follow-ups skipped", ("id", "due_at", "action", "cadence", "reason"),
+           info.get("followups_skipped", []))
 
 
 def _table(out, title: str, cols: tuple, rows: list) -> None:

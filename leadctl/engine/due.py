@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from .consent import allowed_sql
+
 
 @dataclass
 class DueTask:
@@ -53,7 +55,8 @@ def overdue_text(due_at: datetime, now: datetime) -> str:
 DUE_SQL = ("SELECT f.id, f.lead_id, f.owner, f.action, f.kind, f.cadence, f.step, f.due_at, f.note, "
            "l.first_name, l.last_name, l.email, l.company "
            "FROM followups AS f LEFT OUTER JOIN leads AS l ON l.id = f.lead_id "
-           "WHERE f.status = 'pending' AND f.due_at {op} ? ORDER BY f.due_at, f.id")
+           "WHERE f.status = 'pending' AND f.due_at {op} ? AND " + allowed_sql("f", "l")  # allowed channels only
+           + " ORDER BY f.due_at, f.id")
 
 
 def sqlite_time(value: datetime) -> str:

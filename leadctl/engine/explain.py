@@ -35,8 +35,8 @@ def _iso(v: Any) -> Any:
 
 def explain_lead(store: Store, rules: RuleSet, lead_ref: str | int, now: datetime) -> dict:
     """Everything that explains one lead, as a JSON-ready dict with stable keys:
-    lead, score, temperature, stage, stage_history, assignments, followups, activity, and
-    predicted when the rules folder has a model.
+    lead, score, temperature, stage, stage_history, assignments, followups, activity,
+    followups_skipped when steps were skipped (and why), and predicted when the rules folder has a model.
     """
     with store.connect() as conn:
         lead_id = resolve_lead(conn, lead_ref)
@@ -95,6 +95,13 @@ def explain_lead(store: Store, rules: RuleSet, lead_ref: str | int, now: datetim
         "followups": followups,
         "activity": activity,
     }
+    with store.connect() as conn:  # steps not done, and why (consent per channel): only when there are some
+        skipped = [{"id": r.id, "due_at": _iso(r.due_at), "action": r.action, "cadence": r.cadence, "step": r.step,
+                    "reason": r.note}
+                   for r in conn.execute(select(f).where(f.c.lead_id == lead_id, f.c.status == "skipped")
+                                         .order_by(f.c.due_at, f.c.id))]
+    if skipped:
+        out["followups_skipped"] = skipped
     if predicted is not None:  # with a model (rules/model.yaml): its probability and top factors
         out["predicted"] = predicted
     return out

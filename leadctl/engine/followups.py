@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import bindparam, exists, func, or_, select
+from sqlalchemy import bindparam, exists, func, or_, select, text
 
 from ..errors import NotFoundError, UsageError
 from ..fields import DAYS_SINCE, names_of_type
@@ -45,6 +45,7 @@ from ..store import bulk
 from ..store.models import Activity, Followup, Lead, Owner
 from ..words import activity_key
 from .bizhours import Calendars, owner_zones
+from .consent import COLUMNS as CONSENT_COLUMNS, allowed_sql, blocked_reason
 from .due import DueTask, lead_label, overdue_text
 
 FOLLOWUPS = Followup.__table__
@@ -78,7 +79,9 @@ def _append_note(reason: str):
 class FollowupStep:
     """The `process` pipeline's last step: cadence entry/stop/switch and inactivity tasks."""
 
-    columns = frozenset({"owner", "last_activity_at", "erased_at"})
+    # do_not_contact and consent_*: a step of a channel the lead does not allow is skipped (engine.consent).
+    columns = frozenset({"owner", "last_activity_at", "erased_at", "do_not_contact", "consent",
+                         *CONSENT_COLUMNS.values()})
     writes: frozenset = frozenset()
 
     def start(self, ctx) -> None:
@@ -98,7 +101,7 @@ class FollowupStep:
         wanted = set(ids)
         tasks: dict[int, list] = defaultdict(list)
         q = select(FOLLOWUPS.c.id, FOLLOWUPS.c.lead_id, FOLLOWUPS.c.kind, FOLLOWUPS.c.cadence, FOLLOWUPS.c.status,
-                   FOLLOWUPS.c.owner, FOLLOWUPS.c.created_at)
+                   FOLLOWUPS.c.owner, FOLLOWUPS.c.created_at, FOLLOWUPS.c.action)
         lo, hi = min(ids), max(ids)
         # A chunk of consecutive ids is one range scan; scattered ids (process of a few leads) an IN list.
         wheres = ([FOLLOWUPS.c.lead_id.between(lo, hi)] if hi - lo < 4 * len(ids) + 100
@@ -119,6 +122,9 @@ class FollowupStep:
             entered = {t.cadence for t in mine if t.kind == CADENCE}
             pending: dict[str, list] = defaultdict(list)
             for t in mine:
+                if t.status == PENDING and (why := blocked_reason(lead, t.action)):
+                    cancel[f"skipped: {why}"].append(t.id)
+                    continue
                 if t.status == PENDING and t.kind == CADENCE:
                     pending[t.cadence].append(t)
                 if t.status == PENDING and (t.owner or None) != (owner or None):
@@ -142,27 +148,31 @@ class FollowupStep:
                 due = now
                 for i, step in enumerate(target.steps, start=1):
                     due = cal.add(due, step.after)
+                    why = blocked_reason(lead, step.action)
                     new_rows.append(dict(lead_id=lid, owner=owner, kind=CADENCE, cadence=target.name, step=i,
-                                         action=step.action, due_at=due, status=PENDING, created_at=now,
-                                         note=step.note))
+                                         action=step.action, due_at=due, status=SKIPPED if why else PENDING,
+                                         created_at=now, note=_with_reason(step.note, why)))
                 ctx.counts["cadences_entered"] += 1
                 if hasattr(ctx, "note_change"):
                     ctx.note_change(lid, cadence=target.name)
 
             for rule in fu.inactivity:
                 if rule.when(lead, now) and not _covered(mine, rule.name, lead.get("last_activity_at")):
+                    why = blocked_reason(lead, rule.action)
                     new_rows.append(dict(lead_id=lid, owner=owner, kind=INACTIVITY, cadence=rule.name, step=None,
                                          action=rule.action, due_at=cals.for_owner(owner).fit(now),
-                                         status=PENDING, created_at=now, note=rule.note))
+                                         status=SKIPPED if why else PENDING, created_at=now,
+                                         note=_with_reason(rule.note, why)))
 
         if new_rows:
             _insert_tasks(conn, new_rows)
             ctx.counts["tasks_created"] += len(new_rows)
         for reason, tids in cancel.items():
+            status = SKIPPED if reason.startswith("skipped:") else CANCELLED
             for part in _parts(tids):
                 n = conn.execute(FOLLOWUPS.update().where(FOLLOWUPS.c.id.in_(part), FOLLOWUPS.c.status == PENDING)
-                                 .values(status=CANCELLED, completed_at=now, note=_append_note(reason))).rowcount
-                ctx.counts["tasks_cancelled"] += n
+                                 .values(status=status, completed_at=now, note=_append_note(reason))).rowcount
+                ctx.counts["tasks_cancelled" if status == CANCELLED else "tasks_skipped"] += n
         if reowned:
             conn.execute(FOLLOWUPS.update().where(FOLLOWUPS.c.id == bindparam("tid"))
                          .values(owner=bindparam("new_owner"), reminded_at=None), reowned)
@@ -177,6 +187,13 @@ _TASK_KEYS = ("lead_id", "owner", "kind", "cadence", "step", "action", "due_at",
 
 def _insert_tasks(conn, rows: list[dict]) -> None:
     bulk.insert(conn, FOLLOWUPS, rows, _TASK_KEYS)
+
+
+def _with_reason(note: str | None, why: str | None) -> str | None:
+    """A skipped step's note says why (`skipped: email opted_out: asked by phone`)."""
+    if not why:
+        return note
+    return (note + " | " if note else "") + f"skipped: {why}"
 
 
 def _covered(tasks: Iterable, rule_name: str, last_activity: datetime | None) -> bool:
@@ -292,6 +309,7 @@ def create_inactivity_tasks(conn, rules, now: datetime, calendars: Calendars | N
     created = 0
     for rule in fu.inactivity:
         cols, attrs, acts = _needed_columns(rule.when.fields)
+        cols.update(("do_not_contact", "consent", *CONSENT_COLUMNS.values()))
         if attrs:
             cols.add("attributes")
         covered = exists().where(
@@ -314,7 +332,8 @@ def create_inactivity_tasks(conn, rules, now: datetime, calendars: Calendars | N
                     lead["activity"] = facts.get(lead["id"], {})
             new = [dict(lead_id=lead["id"], owner=lead.get("owner"), kind=INACTIVITY, cadence=rule.name,
                         step=None, action=rule.action, due_at=cals.for_owner(lead.get("owner")).fit(now),
-                        status=PENDING, created_at=now, note=rule.note)
+                        status=SKIPPED if (why := blocked_reason(lead, rule.action)) else PENDING,
+                        created_at=now, note=_with_reason(rule.note, why))
                    for lead in leads if rule.when(lead, now)]
             if new:
                 _insert_tasks(conn, new)
@@ -434,7 +453,8 @@ def due_select(now: datetime, *, owner: str | None = None, until: datetime | Non
                 FOLLOWUPS.c.cadence, FOLLOWUPS.c.step, FOLLOWUPS.c.due_at, FOLLOWUPS.c.note,
                 LEADS.c.first_name, LEADS.c.last_name, LEADS.c.email, LEADS.c.company)
          .select_from(FOLLOWUPS.outerjoin(LEADS, LEADS.c.id == FOLLOWUPS.c.lead_id))
-         .where(FOLLOWUPS.c.status == PENDING, bound))
+         .where(FOLLOWUPS.c.status == PENDING, bound,
+                text(allowed_sql(FOLLOWUPS.name, LEADS.name))))  # never a channel the lead does not allow
     if owner is not None:
         q = q.where(FOLLOWUPS.c.owner.is_(None) if owner == "" else FOLLOWUPS.c.owner == owner)
     return q.order_by(FOLLOWUPS.c.due_at, FOLLOWUPS.c.id)

@@ -44,7 +44,7 @@ EXPORTS = {
         "Company": "company", "Title": "title", "Industry": "industry", "NumberOfEmployees": "employees",
         "AnnualRevenue": "annual_revenue", "Country": "country", "City": "city", "LeadSource": "source",
         "Status": "stage", "OwnerId": "owner", "CreatedDate": "created_at", "Id": "external_id",
-        "HasOptedOutOfEmail": "do_not_contact",
+        "HasOptedOutOfEmail": "consent_email",
     },
     "hubspot": {
         "Record ID": "external_id", "First Name": "first_name", "Last Name": "last_name", "Email": "email",
@@ -268,7 +268,7 @@ REAL_EXPORTS = {
         "City": "city", "State": "attributes.state", "PostalCode": "attributes.postalcode", "Country": "country",
         "NumberOfEmployees": "employees", "AnnualRevenue": "annual_revenue", "Industry": "industry",
         "Rating": "attributes.rating", "CreatedDate": "created_at", "OwnerId": "owner",
-        "HasOptedOutOfEmail": "do_not_contact",
+        "HasOptedOutOfEmail": "consent_email",
     },
     "salesforce_lead_report": {
         "Lead ID": "external_id", "Lead Owner": "owner", "First Name": "first_name", "Last Name": "last_name",
@@ -299,7 +299,7 @@ REAL_EXPORTS = {
         "Record Id": "external_id", "Lead Owner": "owner", "Company": "company", "First Name": "first_name",
         "Last Name": "last_name", "Designation": "title", "Email": "email", "Phone": "phone", "Mobile": "phone",
         "Lead Source": "source", "Lead Status": "stage", "No. of Employees": "employees",
-        "Secondary Email": "email", "Email Opt Out": "do_not_contact", "Created Time": "created_at",
+        "Secondary Email": "email", "Email Opt Out": "consent_email", "Created Time": "created_at",
     },
     "datablist_leads": {
         "Index": "attributes.index", "Account Id": "attributes.account_id", "Lead Owner": "owner",
