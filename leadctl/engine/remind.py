@@ -36,13 +36,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
-from sqlalchemy import and_, func, or_, select, union
+from sqlalchemy import and_, func, or_, select, text, union
 
 from ..notify import NotifyError, mask_url, post_json, send_mail
 from ..store import dirty
 from ..store.db import get_meta, serialise, set_meta
 from ..store.models import Activity, Followup, Lead, Owner, SlaBreach
 from .bizhours import Calendars, owner_zones
+from .consent import allowed_sql
 from .due import DueTask, lead_label, overdue_text
 from .followups import INACTIVITY, PENDING, create_inactivity_tasks
 from .sla import check_sla

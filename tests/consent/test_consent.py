@@ -230,3 +230,14 @@ def test_migration_step_opts_do_not_contact_leads_out_of_every_channel(store):
         got = {r.id: (r.consent_email, r.consent_phone, r.consent_sms)
                for r in conn.execute(select(t.c.id, t.c.consent_email, t.c.consent_phone, t.c.consent_sms))}
     assert got == {a: ("opted_out",) * 3, b: (None,) * 3}
+
+
+def test_reminders_leave_out_tasks_of_a_withdrawn_channel(store, rules):
+    from leadctl.engine.remind import collect
+
+    lid = enter(store, rules)
+    with store.begin() as conn:
+        conn.execute(Lead.__table__.update().where(Lead.__table__.c.id == lid).values(consent_phone="bounced"))
+    with store.connect() as conn:
+        digests = collect(conn, rules, LATER, Calendars(rules.followups.business_hours, {}))
+    assert sorted(t.action for d in digests for t in d.tasks) == ["email", "meeting", "sms"]
