@@ -69,6 +69,7 @@ MEASUREMENTS = {
     "write-floor": ("write floor: leads + stage history via store.bulk, one transaction", "", None, False),
     "import-process": ("import (processing on)", "", None, False),
     "process": ("process", "< 20 s", 20, False),
+    "process-model": ("process, first run with a model (model.yaml: predicted for every lead)", "", None, False),
     "funnel": ("report funnel", "< 1 s", 1, False),
     "sources": ("report sources", "< 1 s", 1, False),
     "due": ("followups due", "< 0.5 s", 0.5, False),
@@ -171,6 +172,27 @@ def activity_file(cache: Path, n: int, leads: Path) -> Path:
                 out.writerow([email, kind, at.strftime("%Y-%m-%dT%H:%M:%S"), url])
     tmp.rename(path)
     return path
+
+
+# A model over the generated leads' fields and activities, as `model fit` writes one (the
+# generated leads have no outcomes to fit on): what applying a model in `process` costs.
+BENCH_MODEL = """version: 1
+intercept: -1.1
+features:
+  - {name: source, type: category, values: {Webinar: 0.9, Referral: 0.7, Cold Call: -0.8}, other: 0.0, missing: -0.2}
+  - {name: industry, type: category, values: {SaaS: 0.4, Fintech: 0.3, Government: -0.5}, other: 0.0}
+  - {name: title, type: category, values: {CEO: 0.6, CTO: 0.5, Intern: -1.2}, other: 0.0}
+  - name: employees
+    type: number
+    bins: [{below: 50, weight: -0.4}, {from: 50, below: 1000, weight: 0.2}, {from: 1000, weight: 0.5}]
+  - name: activity.demo_request.count
+    type: number
+    bins: [{below: 1, weight: -0.3}, {from: 1, weight: 1.1}]
+  - name: activity.email_open.days_since
+    type: number
+    bins: [{below: 14, weight: 0.4}, {from: 14, weight: -0.1}]
+    missing: -0.3
+"""
 
 
 # ---------------------------------------------------------------- measuring
@@ -280,7 +302,7 @@ def bench_size(n: int, args, cache: Path, work: Path) -> list[Result]:
     # One database per size for the commands that read it: the import must work; a failing later
     # step (activities, process, the first sweep that sends what is due) is noted on those rows.
     prep_error, prep_warnings = init_error, []
-    if not prep_error and wanted & {"process", "funnel", "sources", "due", "remind", "export"}:
+    if not prep_error and wanted & {"process", "process-model", "funnel", "sources", "due", "remind", "export"}:
         print(f"  preparing the {human(n)} database (import, activities, process, first sweep) ...", file=sys.stderr)
         shutil.copyfile(empty, ready)
         try:
@@ -300,6 +322,13 @@ def bench_size(n: int, args, cache: Path, work: Path) -> list[Result]:
     first_dependent = len(results)
 
     add("process", lambda: leadctl(fresh, rules, "process"), rows=n, setup=copy(ready), blocked=prep_error)
+    if "process-model" in wanted:
+        with_model = work / "rules-model"
+        shutil.rmtree(with_model, ignore_errors=True)
+        shutil.copytree(rules, with_model)
+        (with_model / "model.yaml").write_text(BENCH_MODEL, encoding="utf-8")
+        add("process-model", lambda: leadctl(fresh, with_model, "process"), rows=n, setup=copy(ready),
+            blocked=prep_error)
     add("funnel", lambda: leadctl(ready, rules, "report", "funnel", "--format", "json"), blocked=prep_error)
     add("sources", lambda: leadctl(ready, rules, "report", "sources", "--format", "json"), blocked=prep_error)
     add("due", lambda: leadctl(ready, rules, "followups", "due", "--format", "json"), blocked=prep_error)
@@ -335,7 +364,7 @@ def dump_floor_rows(results: list[Result], fresh: Path, reset, import_cmd: list[
 FLOOR_DUMP = """
 import pickle, sys
 from sqlalchemy import select
-from leadctl.ingest.importer import _HISTORY_COLUMNS, _INSERT_COLUMNS
+from leadctl.ingest.write import _HISTORY_COLUMNS, _INSERT_COLUMNS
 from leadctl.store import models
 from leadctl.store.db import open_store
 store = open_store(sys.argv[1], create=False)

@@ -31,6 +31,7 @@ import math
 import os
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from ..errors import RuleProblem, RulesError
@@ -109,6 +110,24 @@ class Feature:
     def weight(self, value: Any) -> float:
         return self.weights.get(self.key(value), 0.0)
 
+    def weights_of(self, values: list[Any]) -> list[float]:
+        """`weight(v)` for each value, with fast paths for text categories and plain numbers (same results)."""
+        missing = self.weights.get(MISSING, 0.0)
+        slow = self.weight
+        if self.type == "number":
+            edges = self.edges
+            by_bin = [self.weights.get(str(i), 0.0) for i in range(len(edges) + 1)]
+            return [missing if v is None else by_bin[bisect_right(edges, v)]
+                    if v.__class__ is int or (v.__class__ is float and v == v) else slow(v) for v in values]
+        memo: dict[str, float] = {}
+
+        def first(v: Any) -> float:
+            w = slow(v)
+            if v.__class__ is str:
+                memo[v] = w
+            return w
+        return [missing if v is None else memo[v] if v.__class__ is str and v in memo else first(v) for v in values]
+
 
 @dataclass
 class Model:
@@ -132,6 +151,15 @@ class Model:
 
     def probability(self, facts: dict[str, Any]) -> float:
         return sigmoid(self.logit(facts))
+
+    def logits(self, leads: list[dict], ref: datetime) -> list[float]:
+        """`logit` of every lead of a chunk (lead dicts as `process` reads them), feature by feature."""
+        from .facts import column
+
+        z = [self.intercept] * len(leads)
+        for f in self.features:
+            z = [a + b for a, b in zip(z, f.weights_of(column(leads, f.name, ref)))]
+        return z
 
     def factors(self, facts: dict[str, Any]) -> list[dict]:
         """Each feature's part in the lead's log-odds, largest effect first."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from .facts import columns_for, fact, reads_activity
-from .model import Model, load_model
+from .facts import columns_for, reads_activity
+from .model import Model, load_model, sigmoid
 
 
 class PredictStep:
@@ -40,13 +40,9 @@ class PredictStep:
         model = self.model
         if model is None:
             return
-        now = ctx.now
-        names = model.facts
         changed = 0
-        for lead in leads:
-            if "attributes" in self.columns and lead.get("attributes") is None:
-                lead["attributes"] = {}
-            p = round(model.probability({n: fact(lead, n, now) for n in names}), 12)
+        for lead, z in zip(leads, model.logits(leads, ctx.now)):
+            p = round(sigmoid(z), 12)
             if p != lead.get("predicted"):
                 changed += 1
             lead["predicted"] = p
