@@ -178,6 +178,8 @@ def report_scoring(
     bands: int = typer.Option(10, "--bands", min=1, max=100, help="Number of equal score bands over 0-100."),
     fmt: str = _FORMAT, output: Optional[str] = _OUTPUT, svg: Optional[str] = _SVG, png: Optional[str] = _PNG,
     html: Optional[str] = _HTML, totals: bool = _TOTALS,
+    model: bool = typer.Option(False, "--model", help="The model's held-out AUC, log loss, lift and calibration "
+                                                      "(rules/model.yaml) beside the hand-written score's."),
 ) -> None:
     """Scoring calibration: won rate by score band and by grade, with lift over the overall rate."""
     from ..reports.common import stage_list
@@ -187,6 +189,15 @@ def report_scoring(
 
     check_format(fmt)
     _check_outputs(output, svg, html, png)
+    if model:  # the figures model fit stored: they do not depend on the filters
+        from ..reports.scoring import model_comparison
+        from .render import emit_rows
+
+        cmp = model_comparison(settings(ctx).rules().directory)
+        emit_rows(cmp.columns(), cmp.records(), fmt=fmt, output=output,
+                  title=f"Model vs hand-written score, held-out leads created from {(cmp.holdout_from or '?')[:10]}",
+                  headers=("Figure", "Model", "Actual", "Score", "Actual"))
+        return
     flt = _filter(since, until, source, owner, stage)
     st = settings(ctx)
     report = scoring_report(st.store(), stage_list(_rules_or_none(ctx)), flt, bands=bands)
