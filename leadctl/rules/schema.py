@@ -612,10 +612,38 @@ class InactivityRule(_Model):
     note: Optional[Text] = None
 
 
+class ContactLimit(_Model):
+    """At most `max` touches of a lead in any `per`, over every cadence (`channel`: of that channel only)."""
+
+    max: int = Field(ge=1)
+    per: Duration
+    channel: Optional[Literal["email", "phone", "sms"]] = None
+
+    @field_validator("per")
+    @classmethod
+    def _positive(cls, v):
+        if v <= timedelta(0):
+            raise ValueError("must be a positive duration, like 7d")
+        return v
+
+
+def _quiet_hours(v: Any):
+    """`"20:00-08:00"` → (start, end) local times; the range may cross midnight."""
+    if not isinstance(v, str) or v.count("-") != 1:
+        raise ValueError(f"must be a range like \"20:00-08:00\", got {v!r}")
+    start, end = (_clock(p.strip()) for p in v.split("-"))
+    if start == end:
+        raise ValueError("start and end must differ")
+    return (start, end)
+
+
 class FollowupsConfig(_File):
     business_hours: BusinessHours = BusinessHours()
     cadences: tuple[Cadence, ...] = ()
     inactivity: tuple[InactivityRule, ...] = ()
+    # Contact limits per lead across all cadences, and hours no one is contacted (engine/limits.py).
+    limits: tuple[ContactLimit, ...] = ()
+    quiet_hours: Optional[Annotated[tuple[time, time], BeforeValidator(_quiet_hours)]] = None
 
 
 # ---------------------------------------------------------------- sources.yaml
