@@ -15,17 +15,22 @@ app = typer.Typer(help="Likely duplicates among stored leads, with evidence; pla
 leads_app.add_typer(app, name="duplicates")
 
 
+_PLAN = typer.Option(None, "--plan", help="Write a merge plan to FILE (.csv or .yaml) to review and then apply.")
+_MIN_SCORE = typer.Option(50, "--min-score", min=1, max=100, help="Only pairs scoring at least N (1–100).")
+
+
 @app.callback()
-def duplicates_find(
-    ctx: typer.Context,
-    plan: Optional[str] = typer.Option(None, "--plan", help="Write a merge plan to FILE (.csv or .yaml) to review "
-                                                            "and then apply."),
-    min_score: int = typer.Option(50, "--min-score", min=1, max=100, help="Only pairs scoring at least N (1–100)."),
-    fmt: str = opt.TABLE_CSV_JSON,
-) -> None:
+def duplicates_root(ctx: typer.Context, plan: Optional[str] = _PLAN, min_score: int = _MIN_SCORE,
+                    fmt: str = opt.TABLE_CSV_JSON) -> None:
+    """Likely duplicates among stored leads; with no sub-command, find them."""
+    if ctx.invoked_subcommand is None:
+        duplicates_find(ctx, plan, min_score, fmt)
+
+
+@app.command("find")
+def duplicates_find(ctx: typer.Context, plan: Optional[str] = _PLAN, min_score: int = _MIN_SCORE,
+                    fmt: str = opt.TABLE_CSV_JSON) -> None:
     """List likely duplicate pairs with a score and the evidence; --plan writes a merge plan."""
-    if ctx.invoked_subcommand is not None:
-        return
     from ..dedupe.finder import find_pairs
 
     check_format(fmt)
