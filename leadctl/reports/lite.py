@@ -77,20 +77,6 @@ class _Facts:
         return history is not None and any(m in history for m in self.won_marks)
 
 
-def _like(text: str) -> str:
-    """`text` escaped for LIKE … ESCAPE '/' (SQLAlchemy's autoescape)."""
-    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
-
-
-def _won(funnel: Stages) -> tuple[str, list[Any]]:
-    """SQL and parameters: the lead reached a won stage (reports.common.lead_facts)."""
-    names = [s.name for s in funnel.won]
-    if not names:
-        return "0", []
-    likes = " OR ".join(["(leads.stages_entered LIKE '%' || ? || '%' ESCAPE '/')"] * len(names))
-    return f"(leads.stage IN ({_marks(len(names))}) OR {likes})", names + [_like(f"{SEP}{n}{SEP}") for n in names]
-
-
 def _lead_groups(con) -> list[tuple]:
     """(source, stage, stages_entered, leads, score sum, scored) — in the order of ix_leads_facts,
     which covers the statement: one pass over the index, no sort."""
@@ -186,17 +172,24 @@ def sources_lite(con, stages: Sequence[StageInfo], sources: Sequence[SourceInfo]
 def owners_lite(con, stages: Sequence[StageInfo]) -> OwnersReport:
     """`report owners` without filters (reports.owners.owners_report)."""
     funnel = Stages(stages)
-    won, won_params = _won(funnel)
-    stats = {r[0]: r[1:] for r in con.execute(
-        "SELECT coalesce(leads.owner, ?) AS owner, count(*), "
-        "sum(CASE WHEN (coalesce(contacts.first_at, leads.last_contacted_at) IS NOT NULL) THEN ? ELSE ? END), "
-        f"sum(CASE WHEN {won} THEN ? ELSE ? END) FROM leads LEFT OUTER JOIN {_CONTACTS} "
-        "ON contacts.lead_id = leads.id GROUP BY coalesce(leads.owner, ?)",
-        [NONE_LABEL, 1, 0, *won_params, 1, 0, *CONTACT_TYPES, NONE_LABEL])}
-    terminal = [s.name for s in funnel.stages if s.kind in ("won", "lost")]
-    open_where = f"leads.stage NOT IN ({_marks(len(terminal))})" if terminal else "1"
-    open_by = dict(con.execute(f"SELECT coalesce(leads.owner, ?), count(*) FROM leads WHERE {open_where} "
-                               "GROUP BY coalesce(leads.owner, ?)", [NONE_LABEL, *terminal, NONE_LABEL]).fetchall())
+    facts = _Facts(funnel)
+    terminal = {s.name for s in funnel.stages if s.kind in ("won", "lost")}
+    # One pass over the leads for the counts, leads and open leads per owner, worked out per group.
+    stats: dict[str, list[int]] = {}
+    open_by: dict[str, int] = {}
+    for owner, stage, entered, contacted, leads in con.execute(
+            "SELECT leads.owner, leads.stage, leads.stages_entered, "
+            "coalesce(contacts.first_at, leads.last_contacted_at) IS NOT NULL, count(*) "
+            f"FROM leads LEFT OUTER JOIN {_CONTACTS} ON contacts.lead_id = leads.id GROUP BY 1, 2, 3, 4",
+            CONTACT_TYPES):
+        name = NONE_LABEL if owner is None else owner
+        row = stats.setdefault(name, [0, 0, 0])
+        row[0] += leads
+        row[1] += leads if contacted else 0
+        row[2] += leads if facts.is_won(stage, entered) else 0
+        # reports.common.is_open: `stage NOT IN (terminal)` leaves out a missing stage (NULL)
+        if not terminal or (stage is not None and stage not in terminal):
+            open_by[name] = open_by.get(name, 0) + leads
     assigned_by = dict(con.execute(
         "SELECT assignments.owner, count(*) FROM assignments JOIN leads ON leads.id = assignments.lead_id "
         "WHERE assignments.owner IS NOT NULL GROUP BY assignments.owner").fetchall())
