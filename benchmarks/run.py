@@ -72,6 +72,8 @@ MEASUREMENTS = {
     "process-model": ("process, first run with a model (model.yaml: predicted for every lead)", "", None, False),
     "funnel": ("report funnel", "< 1 s", 1, False),
     "sources": ("report sources", "< 1 s", 1, False),
+    "owners": ("report owners", "< 1 s", 1, False),
+    "report-floor": ("report floor: plain sqlite3 GROUP BY stage, source and owner, as JSON", "", None, False),
     "due": ("followups due", "< 0.5 s", 0.5, False),
     "remind": ("followups remind (idle sweep)", "< 0.5 s", 0.5, False),
     "export": ("export leads", "< 300 MB", None, False),
@@ -302,7 +304,8 @@ def bench_size(n: int, args, cache: Path, work: Path) -> list[Result]:
     # One database per size for the commands that read it: the import must work; a failing later
     # step (activities, process, the first sweep that sends what is due) is noted on those rows.
     prep_error, prep_warnings = init_error, []
-    if not prep_error and wanted & {"process", "process-model", "funnel", "sources", "due", "remind", "export"}:
+    if not prep_error and wanted & {"process", "process-model", "funnel", "sources", "owners", "report-floor", "due",
+                                    "remind", "export"}:
         print(f"  preparing the {human(n)} database (import, activities, process, first sweep) ...", file=sys.stderr)
         shutil.copyfile(empty, ready)
         try:
@@ -331,6 +334,8 @@ def bench_size(n: int, args, cache: Path, work: Path) -> list[Result]:
             blocked=prep_error)
     add("funnel", lambda: leadctl(ready, rules, "report", "funnel", "--format", "json"), blocked=prep_error)
     add("sources", lambda: leadctl(ready, rules, "report", "sources", "--format", "json"), blocked=prep_error)
+    add("owners", lambda: leadctl(ready, rules, "report", "owners", "--format", "json"), blocked=prep_error)
+    add("report-floor", lambda: [sys.executable, "-c", REPORT_FLOOR, str(ready)], blocked=prep_error)
     add("due", lambda: leadctl(ready, rules, "followups", "due", "--format", "json"), blocked=prep_error)
     add("remind", lambda: leadctl(ready, rules, "followups", "remind"), blocked=prep_error)
     add("export", lambda: leadctl(ready, rules, "export", "leads", "--format", "csv", "--output",
@@ -409,6 +414,14 @@ print(json.dumps({"write_s": total - load, "load_s": load}))
 """
 
 # The floor when the sqlite3 shell is missing: the raw CSV rows into one table of TEXT columns.
+# The reports' floor: Python's sqlite3 doing the plain GROUP BYs the reports start from, printing JSON.
+REPORT_FLOOR = """
+import json, sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+print(json.dumps({c: con.execute(f"SELECT {c}, count(*) FROM leads GROUP BY {c}").fetchall()
+                  for c in ("stage", "source", "owner")}))
+"""
+
 PY_FLOOR = """
 import csv, sqlite3, sys
 with open(sys.argv[1], newline="", encoding="utf-8") as fh:
