@@ -26,6 +26,9 @@ def model_fit(
     after_contact: List[str] = typer.Option([], "--after-contact", metavar="FACT",
                                             help="A fact known only after contact: refused (repeatable)."),
     exclude: List[str] = typer.Option([], "--exclude", metavar="FACT", help="Leave a fact out (repeatable)."),
+    mappings: List[str] = typer.Option([], "--mapping", metavar="FILE",
+                                       help="An import mapping whose columns marked after_contact: true are "
+                                            "refused (repeatable)."),
     output: Optional[str] = typer.Option(None, "--output",
                                          help="Where to write the model (default: RULES/model.yaml)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Fit and report, write nothing."),
@@ -40,6 +43,10 @@ def model_fit(
     rules = s.rules()
     current = load_model(rules.directory)
     declared = list(current.info.get("after_contact", [])) if current is not None else []
+    for path in mappings:
+        from ..ingest.headers import load_mapping
+
+        declared += [c.field for c in load_mapping(path).columns.values() if c.after_contact]
     options = FitOptions(holdout=holdout, open_after_days=open_after, min_each=min_each, rare=rare, bins=bins, c=c,
                          after_contact=tuple(dict.fromkeys([*declared, *after_contact])), exclude=tuple(exclude))
     result = fit_model(s.store(), rules, now=s.now, options=options)

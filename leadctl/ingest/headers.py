@@ -132,6 +132,7 @@ class ColumnSpec:
     field: str
     values: dict[str, str] | None = None  # keys trimmed and case-folded
     format: str | None = None
+    after_contact: bool = False  # known only after a salesperson talked to the lead: `model fit` refuses it
 
 
 @dataclass(frozen=True)
@@ -347,7 +348,7 @@ def check_plan(cmap: ColumnMap, headers: list[str], *, file: str) -> None:
 # --------------------------------------------------------------------------- mapping file
 
 _TOP_KEYS = ("version", "columns", "defaults", "match", "aliases")
-_COLUMN_KEYS = ("field", "values", "format")
+_COLUMN_KEYS = ("field", "values", "format", "after_contact")
 
 
 def load_mapping(path: str, *, fields: tuple[str, ...] = FIELDS) -> MappingSpec:
@@ -428,6 +429,11 @@ def load_mapping(path: str, *, fields: tuple[str, ...] = FIELDS) -> MappingSpec:
                         entry["field"] = target(v_node, "field")
                     elif k == "format":
                         entry["format"] = scalar(v_node, "format") or None
+                    elif k == "after_contact":
+                        flag = scalar(v_node, "after_contact").strip().casefold()
+                        if flag not in ("true", "false", "yes", "no"):
+                            fail(v_node, f"column {column!r}: after_contact is true or false")
+                        entry["after_contact"] = flag in ("true", "yes")
                     else:
                         entry["values"] = {scalar(a, "a value").casefold(): scalar(b, "a value")
                                            for a, b in mapping(v_node, "values")}

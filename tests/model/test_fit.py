@@ -304,3 +304,23 @@ def test_rules_diff_shows_what_a_new_model_would_move(store, db_url, rules_dir, 
     stage = json.loads(r.out)["transitions"]["stage"]
     assert {"from": "new", "to": "sql"} in [{"from": t["from"], "to": t["to"]} for t in stage]
     assert sum(t["count"] for t in stage if t["to"] == "sql") >= 20
+
+
+def test_a_column_the_mapping_marks_after_contact_is_refused(store, db_url, rules_dir, run_cli, tmp_path):
+    generate(store, 1000)
+    mapping = tmp_path / "deals.mapping.yaml"
+    mapping.write_text("columns:\n  Deal ID: external_id\n"
+                       "  Status: {field: attributes.status, after_contact: true}\n", encoding="utf-8")
+    r = fit(run_cli, db_url, rules_dir, "--mapping", mapping, "--format", "json")
+    assert r.code == 0, r.err
+    left = {x["fact"]: x["reason"] for x in json.loads(r.out)["left_out"]}
+    assert left["attributes.status"].startswith("refused: declared after_contact")
+    assert "attributes.status" not in json.loads(r.out)["features"]
+    # the importer reads the same file (after_contact changes nothing there)
+    data = tmp_path / "deals.csv"
+    data.write_text("Deal ID,Status\nD-1,closing\n", encoding="utf-8")
+    imp = run_cli("--db", db_url, "--rules", rules_dir, "import", data, "--mapping", mapping, "--no-process")
+    assert imp.code == 0, imp.err
+    mapping.write_text("columns:\n  Status: {field: attributes.status, after_contact: maybe}\n", encoding="utf-8")
+    bad = fit(run_cli, db_url, rules_dir, "--mapping", mapping)
+    assert bad.code == 2 and "after_contact is true or false" in bad.err
