@@ -61,7 +61,7 @@ def test_each_kind_of_evidence_is_found_and_explained(store):
     assert _pair(pairs, mail_a, mail_b).evidence == ["e-mail addresses differ only by dots or a plus tag"]
     assert _pair(pairs, co_a, co_b).evidence == ["same name at the same company (globex)"]
     near = _pair(pairs, near_a, near_b)
-    assert near.evidence[0].startswith("near-identical names at the same company")
+    assert near.evidence == ["near-identical names (94% alike) at the same company (initech)"]
     assert _pair(pairs, li_a, li_b).score == 90
     assert _pair(pairs, free_a, free_b).evidence == ["same name"]  # not "at the same e-mail domain"
     assert _pair(pairs, rec_a, rec_b).evidence == ["recorded at import: shared placeholder"]
