@@ -77,6 +77,7 @@ MEASUREMENTS = {
     "due": ("followups due", "< 0.5 s", 0.5, False),
     "remind": ("followups remind (idle sweep)", "< 0.5 s", 0.5, False),
     "export": ("export leads", "< 300 MB", None, False),
+    "duplicates": ("leads duplicates (store-wide duplicate finder)", "", None, False),
 }
 PG = {"pg-import": "PostgreSQL: import --no-process", "pg-process": "PostgreSQL: process"}
 MEMORY_LIMIT_MB = {"import": 300, "export": 300}
@@ -305,7 +306,7 @@ def bench_size(n: int, args, cache: Path, work: Path) -> list[Result]:
     # step (activities, process, the first sweep that sends what is due) is noted on those rows.
     prep_error, prep_warnings = init_error, []
     if not prep_error and wanted & {"process", "process-model", "funnel", "sources", "owners", "report-floor", "due",
-                                    "remind", "export"}:
+                                    "remind", "export", "duplicates"}:
         print(f"  preparing the {human(n)} database (import, activities, process, first sweep) ...", file=sys.stderr)
         shutil.copyfile(empty, ready)
         try:
@@ -340,6 +341,8 @@ def bench_size(n: int, args, cache: Path, work: Path) -> list[Result]:
     add("remind", lambda: leadctl(ready, rules, "followups", "remind"), blocked=prep_error)
     add("export", lambda: leadctl(ready, rules, "export", "leads", "--format", "csv", "--output",
                                   str(work / "export.csv")), rows=n, blocked=prep_error)
+    add("duplicates", lambda: leadctl(ready, rules, "leads", "duplicates", "--format", "csv"), rows=n,
+        blocked=prep_error)
     for res in results[first_dependent:]:
         res.note = "; ".join(filter(None, [res.note, *prep_warnings]))
     for path in (empty, ready, fresh, work / "export.csv"):
