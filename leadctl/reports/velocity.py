@@ -158,12 +158,16 @@ def _stuck(conn, funnel: Funnel, flt: LeadFilter, now: datetime) -> list[StuckLe
         if n >= MIN_LEFT}
     since = func.coalesce(LEADS.c.stage_changed_at, LEADS.c.created_at)
     in_stage = seconds_between(since, time_value(now)) / DAY
-    out = []
+    out: list[StuckLead] = []
+    marked = {stage: p90[stage] for stage in sorted(enough & set(p90))}
+    if not marked:
+        return out
+    # The comparison runs in SQL: only the stuck leads come back (1M leads: most are not stuck).
+    threshold = case(marked, value=LEADS.c.stage, else_=None)
     stmt = (select(LEADS.c.id, LEADS.c.email, LEADS.c.owner, LEADS.c.stage, in_stage)
-            .where(and_(filtered(flt), is_open(funnel), LEADS.c.stage.in_(sorted(enough & set(p90))))))
+            .where(and_(filtered(flt), is_open(funnel), LEADS.c.stage.in_(list(marked)), in_stage > threshold)))
     for lead_id, email, owner, stage, d in conn.execute(stmt):
-        if d is not None and d > p90[stage]:
-            out.append(StuckLead(int(lead_id), email, owner, stage, round(float(d), 1), round(p90[stage], 1)))
+        out.append(StuckLead(int(lead_id), email, owner, stage, round(float(d), 1), round(marked[stage], 1)))
     out.sort(key=lambda s: (-(s.days_in_stage - s.p90_days), s.lead_id))
     return out
 
