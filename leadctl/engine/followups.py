@@ -45,8 +45,9 @@ from ..store import bulk
 from ..store.models import Activity, Followup, Lead, Owner
 from ..words import activity_key
 from .bizhours import Calendars, owner_zones
-from .consent import COLUMNS as CONSENT_COLUMNS, allowed_sql, blocked_reason
+from .consent import COLUMNS as CONSENT_COLUMNS, allowed_sql, blocked_reason, channel_of
 from .due import DueTask, lead_label, overdue_text
+from .limits import ContactPlan
 
 FOLLOWUPS = Followup.__table__
 LEADS = Lead.__table__
@@ -80,7 +81,8 @@ class FollowupStep:
     """The `process` pipeline's last step: cadence entry/stop/switch and inactivity tasks."""
 
     # do_not_contact and consent_*: a step of a channel the lead does not allow is skipped (engine.consent).
-    columns = frozenset({"owner", "last_activity_at", "erased_at", "do_not_contact", "consent",
+    # country: quiet hours in the lead's time zone when its country has one (engine.limits).
+    columns = frozenset({"owner", "last_activity_at", "erased_at", "do_not_contact", "consent", "country",
                          *CONSENT_COLUMNS.values()})
     writes: frozenset = frozenset()
 
@@ -101,7 +103,8 @@ class FollowupStep:
         wanted = set(ids)
         tasks: dict[int, list] = defaultdict(list)
         q = select(FOLLOWUPS.c.id, FOLLOWUPS.c.lead_id, FOLLOWUPS.c.kind, FOLLOWUPS.c.cadence, FOLLOWUPS.c.status,
-                   FOLLOWUPS.c.owner, FOLLOWUPS.c.created_at, FOLLOWUPS.c.action)
+                   FOLLOWUPS.c.owner, FOLLOWUPS.c.created_at, FOLLOWUPS.c.action, FOLLOWUPS.c.due_at,
+                   FOLLOWUPS.c.completed_at)
         lo, hi = min(ids), max(ids)
         # A chunk of consecutive ids is one range scan; scattered ids (process of a few leads) an IN list.
         wheres = ([FOLLOWUPS.c.lead_id.between(lo, hi)] if hi - lo < 4 * len(ids) + 100
@@ -113,6 +116,7 @@ class FollowupStep:
 
         new_rows: list[dict] = []
         cancel: dict[str, list[int]] = defaultdict(list)   # reason → task ids
+        plan = ContactPlan(fu)  # contact limits and quiet hours: a touch that breaks one is moved
         reowned: list[dict] = []
         for lead in leads:
             if lead.get("erased_at"):
@@ -143,15 +147,20 @@ class FollowupStep:
                 else:
                     continue
                 cancel[reason].extend(t.id for t in open_tasks)
+            touches = plan.touches(mine) if plan.active else []
             if target is not None and not stopped and target.name not in entered:
                 cal = cals.for_owner(owner)
                 due = now
                 for i, step in enumerate(target.steps, start=1):
                     due = cal.add(due, step.after)
                     why = blocked_reason(lead, step.action)
+                    note = _with_reason(step.note, why)
+                    if not why:
+                        due, moved = plan.place(touches, due, channel_of(step.action), cal, lead)
+                        note = _with_note(note, moved)
                     new_rows.append(dict(lead_id=lid, owner=owner, kind=CADENCE, cadence=target.name, step=i,
                                          action=step.action, due_at=due, status=SKIPPED if why else PENDING,
-                                         created_at=now, note=_with_reason(step.note, why)))
+                                         created_at=now, note=note))
                 ctx.counts["cadences_entered"] += 1
                 if hasattr(ctx, "note_change"):
                     ctx.note_change(lid, cadence=target.name)
@@ -159,10 +168,13 @@ class FollowupStep:
             for rule in fu.inactivity:
                 if rule.when(lead, now) and not _covered(mine, rule.name, lead.get("last_activity_at")):
                     why = blocked_reason(lead, rule.action)
+                    at, note = cals.for_owner(owner).fit(now), _with_reason(rule.note, why)
+                    if not why:
+                        at, moved = plan.place(touches, at, channel_of(rule.action), cals.for_owner(owner), lead)
+                        note = _with_note(note, moved)
                     new_rows.append(dict(lead_id=lid, owner=owner, kind=INACTIVITY, cadence=rule.name, step=None,
-                                         action=rule.action, due_at=cals.for_owner(owner).fit(now),
-                                         status=SKIPPED if why else PENDING, created_at=now,
-                                         note=_with_reason(rule.note, why)))
+                                         action=rule.action, due_at=at, status=SKIPPED if why else PENDING,
+                                         created_at=now, note=note))
 
         if new_rows:
             _insert_tasks(conn, new_rows)
@@ -194,6 +206,10 @@ def _with_reason(note: str | None, why: str | None) -> str | None:
     if not why:
         return note
     return (note + " | " if note else "") + f"skipped: {why}"
+
+
+def _with_note(note: str | None, more: str | None) -> str | None:
+    return note if not more else (note + " | " if note else "") + more
 
 
 def _covered(tasks: Iterable, rule_name: str, last_activity: datetime | None) -> bool:
