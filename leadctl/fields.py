@@ -84,6 +84,9 @@ CATALOGUE: tuple[LeadField, ...] = (
     _field("erased_at", "datetime", record=True),
     # Derived from the e-mail on every write: conditions read it, forget erases it.
     _field("email_domain", record=True, condition=True, personal=True, shown=False, merge="fill"),
+    # Data-quality flags (leadctl/quality/flags.py), words separated by spaces: conditions read them
+    # with `contains`, `leads list --flag` filters, `leads show` shows them; recomputed, never imported.
+    _field("flags", record=True, condition=True, personal=True),
     _field("consent", "json", record=True, shown=False),  # each channel's consent reason and date
     _field("attributes", "json", record=True, personal=True, shown=False),  # custom fields, a document
     _field("explanation", "json", record=True, personal=True, shown=False),  # the last scoring, naming values

@@ -60,6 +60,12 @@ def _install_processed_trigger(conn: Connection) -> None:
     install(conn)
 
 
+def _fill_flags(conn: Connection) -> None:
+    from ..quality.flags import refresh_flags
+
+    refresh_flags(conn)
+
+
 # The tables whose rows belong to one lead (lead_id, and possible_duplicates.other_id).
 LEAD_CHILDREN = ("stage_history", "activities", "assignments", "sla_breaches", "followups", "batch_changes",
                  "lead_identifiers", "possible_duplicates")
@@ -119,6 +125,7 @@ STEPS: tuple[Step, ...] = (
          "not_duplicates (pairs a person rejected) and duplicate_merges (what `batches undo` needs to split a merge)"),
     Step("lead_consent", _consent_from_flag,
          "leads.consent_email|phone|sms and leads.consent; leads marked do_not_contact opted out of every channel"),
+    Step("leads_flags", _fill_flags, "leads.flags: data-quality flags (e-mail and phone), computed for every lead"),
 )
 NAMES = tuple(s.name for s in STEPS)
 

@@ -116,6 +116,8 @@ class Lead(SQLModel, table=True):
     processed: Optional[int] = Field(default=None, sa_type=BigInteger)
     # The chance of winning (0–1) by rules/model.yaml, set by `process` (None: no model).
     predicted: Optional[float] = None
+    # Data-quality flags (quality/flags.py) as words separated by spaces: `free_mail phone_mobile`.
+    flags: Optional[str] = Field(default=None, sa_column=Column(Text))
 
 
 @event.listens_for(Lead.__table__, "after_create")  # type: ignore[attr-defined]

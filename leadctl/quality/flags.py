@@ -1,0 +1,135 @@
+"""A lead's data-quality flags, computed offline from its e-mail and phone, stored in `leads.flags`.
+
+    email_flags("info@mailinator.com")   # ['disposable', 'role_account']
+    phone_flags("+18005550100")          # ['phone_toll_free']
+
+`leads.flags` holds the flags as words separated by spaces (`free_mail phone_mobile`), so
+rules read them with `contains` (`when: {flags: {contains: role_account}}`) and `leads list
+--flag role_account` filters by one. Nothing here uses the network (MX checks live in mx.py).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Iterable
+
+from sqlalchemy import bindparam, or_, select
+
+from ..ingest.identity import is_filler_email
+from ..store.tables import BATCH_CHANGES, LEADS
+
+# Every flag, and what it means (docs/commands.md `leads verify`).
+FLAGS = {
+    "email_invalid": "the e-mail is not a valid address",
+    "role_account": "the e-mail is a role account (info@, sales@ …), not a person's",
+    "free_mail": "the e-mail is at a free-mail provider (gmail.com …)",
+    "disposable": "the e-mail is at a disposable, throw-away domain",
+    "placeholder": "the e-mail is a filler (a@a.com, test@, noemail@ …)",
+    "phone_invalid": "the phone is not a valid number",
+    "phone_possible": "the phone has a possible length but is not a valid number for its region",
+    "phone_mobile": "the phone is a mobile number",
+    "phone_fixed_line": "the phone is a fixed line",
+    "phone_fixed_or_mobile": "the phone is a fixed line or a mobile (its numbering plan does not tell: US, CA …)",
+    "phone_toll_free": "the phone is toll-free",
+    "phone_voip": "the phone is a VoIP number",
+    "phone_other": "the phone is valid, of another type (premium rate, pager, shared cost …)",
+}
+# Mailboxes of a function, not a person (the local part before any plus tag).
+ROLE_LOCALS = frozenset({
+    "info", "sales", "contact", "contacts", "admin", "administrator", "support", "hello", "hi", "office",
+    "marketing", "team", "billing", "accounts", "accounting", "finance", "hr", "jobs", "careers", "help",
+    "enquiries", "enquiry", "inquiries", "inquiry", "webmaster", "postmaster", "hostmaster", "service",
+    "services", "customerservice", "feedback", "press", "media", "legal", "privacy", "security", "abuse",
+    "orders", "booking", "bookings", "reception", "general", "mail", "email", "noreply", "no-reply",
+    "newsletter", "partners", "recruiting", "recruitment", "it", "ops", "operations", "vendas",
+    "contato", "atendimento", "kontakt", "vertrieb",
+})
+
+
+def _list(name: str) -> frozenset[str]:
+    text = resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+    return frozenset(ln.strip().casefold() for ln in text.splitlines() if ln.strip() and not ln.startswith("#"))
+
+
+@lru_cache(maxsize=1)
+def disposable_domains() -> frozenset[str]:
+    """The disposable domains shipped with leadctl (quality/disposable.txt)."""
+    return _list("disposable.txt")
+
+
+def _valid_syntax(email: str) -> bool:
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return True
+
+
+def email_flags(email: str | None) -> list[str]:
+    """The e-mail's flags (none for an empty e-mail)."""
+    from ..dedupe.finder import free_mail_domains
+
+    if not email:
+        return []
+    email = email.strip().casefold()
+    local, _, domain = email.rpartition("@")
+    if not local or not _valid_syntax(email):
+        return ["email_invalid"]
+    out = []
+    if is_filler_email(email) or local.split("+", 1)[0] in ("test", "a", "x", "asdf"):
+        out.append("placeholder")
+    if local.split("+", 1)[0] in ROLE_LOCALS:
+        out.append("role_account")
+    if domain in free_mail_domains():
+        out.append("free_mail")
+    if domain in disposable_domains() or any(domain.endswith("." + d) for d in ("mailinator.com", "yopmail.com")):
+        out.append("disposable")
+    return out
+
+
+def phone_flags(phone: str | None, region: str | None = None) -> list[str]:
+    """The phone's flags by `phonenumbers`: valid or possible, and its type."""
+    import phonenumbers
+    from phonenumbers import PhoneNumberType as T
+
+    if not phone:
+        return []
+    try:
+        number = phonenumbers.parse(str(phone), (region or "").upper() or None)
+    except phonenumbers.NumberParseException:
+        return ["phone_invalid"]
+    if not phonenumbers.is_valid_number(number):
+        return ["phone_possible"] if phonenumbers.is_possible_number(number) else ["phone_invalid"]
+    kind = phonenumbers.number_type(number)
+    return [{T.MOBILE: "phone_mobile", T.FIXED_LINE: "phone_fixed_line", T.FIXED_LINE_OR_MOBILE: "phone_fixed_or_mobile",
+             T.TOLL_FREE: "phone_toll_free", T.VOIP: "phone_voip"}.get(kind, "phone_other")]
+
+
+def lead_flags(lead: dict[str, Any]) -> str | None:
+    """`leads.flags` for a lead: its flags as sorted words, or None when it has none."""
+    flags = sorted(set(email_flags(lead.get("email")) + phone_flags(lead.get("phone"), lead.get("country"))))
+    return " ".join(flags) or None
+
+
+def refresh_flags(conn, *, lead_ids: Iterable[int] | None = None, batch: int | None = None) -> int:
+    """Compute and store the flags of these leads (all leads when neither is given; `batch`: the
+    leads an import created or changed); returns how many leads' flags changed. Set-wise: one read,
+    one executemany of the changes."""
+    t = LEADS
+    query = select(t.c.id, t.c.email, t.c.phone, t.c.country, t.c.flags).where(t.c.erased_at.is_(None))
+    if batch is not None:
+        changed = select(BATCH_CHANGES.c.lead_id).where(BATCH_CHANGES.c.batch_id == batch)
+        query = query.where(or_(t.c.batch_id == batch, t.c.id.in_(changed)))
+    ids = sorted(set(lead_ids)) if lead_ids is not None else None
+    parts = [query] if ids is None else [query.where(t.c.id.in_(ids[i:i + 500])) for i in range(0, len(ids), 500)]
+    updates = []
+    for q in parts:
+        for lid, email, phone, country, old in conn.execute(q).all():
+            new = lead_flags({"email": email, "phone": phone, "country": country})
+            if new != old:
+                updates.append({"b_id": lid, "b_flags": new})
+    if updates:
+        conn.execute(t.update().where(t.c.id == bindparam("b_id")).values(flags=bindparam("b_flags")), updates)
+    return len(updates)
