@@ -103,8 +103,9 @@ def phone_flags(phone: str | None, region: str | None = None) -> list[str]:
     if not phonenumbers.is_valid_number(number):
         return ["phone_possible"] if phonenumbers.is_possible_number(number) else ["phone_invalid"]
     kind = phonenumbers.number_type(number)
-    return [{T.MOBILE: "phone_mobile", T.FIXED_LINE: "phone_fixed_line", T.FIXED_LINE_OR_MOBILE: "phone_fixed_or_mobile",
-             T.TOLL_FREE: "phone_toll_free", T.VOIP: "phone_voip"}.get(kind, "phone_other")]
+    names = {T.MOBILE: "phone_mobile", T.FIXED_LINE: "phone_fixed_line", T.TOLL_FREE: "phone_toll_free",
+             T.FIXED_LINE_OR_MOBILE: "phone_fixed_or_mobile", T.VOIP: "phone_voip"}
+    return [names.get(kind, "phone_other")]
 
 
 def lead_flags(lead: dict[str, Any]) -> str | None:
