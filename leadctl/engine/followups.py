@@ -322,10 +322,11 @@ def create_inactivity_tasks(conn, rules, now: datetime, calendars: Calendars | N
     if not fu.inactivity:
         return 0
     cals = calendars or Calendars(fu.business_hours, owner_zones(conn, rules))
+    plan = ContactPlan(fu)
     created = 0
     for rule in fu.inactivity:
         cols, attrs, acts = _needed_columns(rule.when.fields)
-        cols.update(("do_not_contact", "consent", *CONSENT_COLUMNS.values()))
+        cols.update(("do_not_contact", "consent", "country", *CONSENT_COLUMNS.values()))
         if attrs:
             cols.add("attributes")
         covered = exists().where(
@@ -351,10 +352,29 @@ def create_inactivity_tasks(conn, rules, now: datetime, calendars: Calendars | N
                         status=SKIPPED if (why := blocked_reason(lead, rule.action)) else PENDING,
                         created_at=now, note=_with_reason(rule.note, why))
                    for lead in leads if rule.when(lead, now)]
+            if new and plan.active:  # contact limits and quiet hours move a task as in `process`
+                _place_touches(conn, plan, new, {lead["id"]: lead for lead in leads}, cals)
             if new:
                 _insert_tasks(conn, new)
                 created += len(new)
     return created
+
+
+def _place_touches(conn, plan: ContactPlan, rows: list[dict], leads: dict[int, dict], cals: Calendars) -> None:
+    """Move new pending tasks (`rows`, changed in place) where the contact limits allow them."""
+    touches: dict[int, list] = defaultdict(list)
+    ids = sorted({r["lead_id"] for r in rows if r["status"] == PENDING})
+    q = select(FOLLOWUPS.c.lead_id, FOLLOWUPS.c.action, FOLLOWUPS.c.status, FOLLOWUPS.c.due_at,
+               FOLLOWUPS.c.completed_at)
+    for part in _parts(ids):
+        for t in conn.execute(q.where(FOLLOWUPS.c.lead_id.in_(part), FOLLOWUPS.c.status.in_((PENDING, DONE)))):
+            touches[t.lead_id].append(t)
+    mine = {lid: plan.touches(ts) for lid, ts in touches.items()}
+    for r in rows:
+        if r["status"] == PENDING:
+            r["due_at"], moved = plan.place(mine.setdefault(r["lead_id"], []), r["due_at"], channel_of(r["action"]),
+                                            cals.for_owner(r["owner"]), leads.get(r["lead_id"], {}))
+            r["note"] = _with_note(r["note"], moved)
 
 
 # ---------------------------------------------------------------- moving tasks with their lead

@@ -136,3 +136,21 @@ def test_no_lead_is_touched_more_often_than_the_limits_allow(store, tmp_path, st
 def test_place_without_limits_keeps_the_time(channel):
     plan = ContactPlan(object())
     assert plan.place([], NOW, channel, BusinessCalendar(None), {}) == (NOW, None)
+
+
+def test_the_sweeps_inactivity_tasks_respect_the_limits(store, tmp_path):
+    """`followups remind` creates inactivity tasks outside `process`: they are placed the same way."""
+    from leadctl.engine.followups import create_inactivity_tasks
+
+    rules = load_rules(str(factories.write_rules(tmp_path / "r", followups=followups_yaml(
+        [("1h", "email")], ["{max: 1, per: 2d}"]))))
+    lid = factories.add_lead(store, at=NOW, stage="mql")
+    f = Followup.__table__
+    with store.begin() as conn:
+        conn.execute(f.insert().values(lead_id=lid, kind="cadence", cadence="Earlier", action="email",
+                                       due_at=NOW - timedelta(hours=20), status="done", created_at=NOW,
+                                       completed_at=NOW - timedelta(hours=20)))
+        assert create_inactivity_tasks(conn, rules, NOW) == 1
+    (due, channel, note), = touches_of(store, lid)
+    assert (due, channel) == (datetime(2026, 11, 23, 8, 0), "phone")   # Saturday 14:00 → Monday 08:00
+    assert note == "moved from 2026-11-20 10:00 UTC: limit 1 per 2d"
