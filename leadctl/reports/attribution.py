@@ -224,10 +224,26 @@ def attribution_report(store, stages: Sequence[StageInfo], sources: Sequence[Sou
     with report_connection(store) as conn:
         activity = _touch_rows(conn, flt)
         pending = next(activity, None)
+        lone = 0 if model == "w_shaped" else None  # the milestone of a lead whose only touch is its own
         for lead_id, source, campaign, created, q_at, w_at in _lead_rows(conn, funnel, flt):
-            touches = [Touch(created, canonical(source), source_label(campaign), creation=True)]
             while pending is not None and pending[0] < lead_id:
                 pending = next(activity, None)
+            if pending is None or pending[0] != lead_id:
+                # Most leads have no touch activity: their own touch takes each conversion whole.
+                names = (("source", canonical(source)), ("campaign", source_label(campaign)))
+                for key in names:
+                    touched[key] += 1
+                for kind, at in (("leads", created), ("qualified", q_at), ("won", w_at)):
+                    if at is None:
+                        continue
+                    conversions[kind] += 1
+                    for dimension, name in names:
+                        if decay:
+                            units[(dimension, name, kind)] += _DECAY_UNIT
+                        else:
+                            tally[(dimension, name, kind, 1, lone, 0)] += 1
+                continue
+            touches = [Touch(created, canonical(source), source_label(campaign), creation=True)]
             while pending is not None and pending[0] == lead_id:
                 _, at, t_source, t_campaign = pending
                 touches.append(Touch(at, canonical(t_source), source_label(t_campaign)))
