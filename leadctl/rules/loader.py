@@ -24,6 +24,7 @@ from leadctl.rules.schema import (
     QualificationConfig,
     RoutingConfig,
     ScoringConfig,
+    SegmentsConfig,
     SourcesConfig,
     StagesConfig,
 )
@@ -36,6 +37,7 @@ _CONDITION_SITES: dict[str, tuple[tuple[tuple, tuple[str, ...]], ...]] = {
     "qualification.yaml": ((("temperature",), ("when",)), (("stages",), ("when",))),
     "routing.yaml": ((("rules",), ("when",)), (("sla",), ("when",))),
     "followups.yaml": ((("cadences",), ("when", "stop_when")), (("inactivity",), ("when",))),
+    "segments.yaml": ((("segments",), ("when",)),),
 }
 # Lists whose items must have distinct names: (file, list key paths sharing one namespace, noun).
 _UNIQUE_SITES = (
@@ -48,6 +50,7 @@ _UNIQUE_SITES = (
     ("followups.yaml", (("inactivity",),), "rule name"),
     ("stages.yaml", (("stages",),), "stage"),
     ("sources.yaml", (("sources",),), "source"),
+    ("segments.yaml", (("segments",),), "segment"),
 )
 _NOUNS = {"owners": "owner", "sources": "source", "temperature": "temperature", "cadences": "cadence"}
 
@@ -64,6 +67,7 @@ class RuleSet:
     followups: FollowupsConfig
     sources: SourcesConfig
     files_loaded: tuple[str, ...] = field(default=())
+    segments: SegmentsConfig = field(default_factory=SegmentsConfig)
 
     def summary(self) -> str:
         """One line, e.g. `rules/: 7 stages, 12 scoring rules (6 fit, 6 engagement), …`."""
@@ -187,6 +191,7 @@ def _load_rules(directory: str | os.PathLike, modes: dict[int, str]) -> RuleSet:
         followups=states["followups.yaml"].model,
         sources=states["sources.yaml"].model,
         files_loaded=tuple(loaded),
+        segments=states["segments.yaml"].model,
     )
 
 

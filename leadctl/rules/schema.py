@@ -703,6 +703,19 @@ class SourcesConfig(_File):
         return next((s for s in self.sources if s.name == canonical), None) if canonical else None
 
 
+# ---------------------------------------------------------------- segments.yaml
+class Segment(_Model):
+    """A named set of leads (engine/segments.py): `--segment NAME` filters commands, rules test `segment: NAME`."""
+
+    name: Text
+    when: When
+    description: Optional[Text] = None
+
+
+class SegmentsConfig(_File):
+    segments: tuple[Segment, ...] = ()
+
+
 FILE_MODELS: dict[str, type[_File]] = {
     "stages.yaml": StagesConfig,
     "scoring.yaml": ScoringConfig,
@@ -710,4 +723,5 @@ FILE_MODELS: dict[str, type[_File]] = {
     "routing.yaml": RoutingConfig,
     "followups.yaml": FollowupsConfig,
     "sources.yaml": SourcesConfig,
+    "segments.yaml": SegmentsConfig,
 }
