@@ -21,27 +21,23 @@ import hashlib
 import os
 import socket
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 
 from sqlalchemy import select
 
 from ..clock import utcnow
 from ..errors import InputError, LeadctlError, UsageError
-from ..fields import MATCHABLE
 from ..setup import project_region
-from ..store import bulk, models
+from ..store import models
 from ..store.db import Store
-from ..store.history import record_stage_changes, stages_text
-from ..store.identity import add_identifiers
+from ..store.history import stages_text
 from ..store.indexes import built_after
 from . import normalize as N
 from .deferred import Deferred
 from .fastpath import in_worker, use_worker
-from .headers import ColumnMap, MappingSpec, build_column_map, check_plan, snake_case
+from .headers import ColumnMap, build_column_map, check_plan, snake_case
 from .identity import (
-    DEFAULT_MATCH,
     Ids,
     SharedKeys,
     identity_headers,
@@ -50,129 +46,25 @@ from .identity import (
     raw_hashes,
     shared_placeholders,
 )
-from .matching import IMPORTED, Matcher, fold, has_identity
+from .matching import Matcher, fold, has_identity
+from .merge import MergePolicy
+from .options import (  # noqa: F401 - ImportOptions, ImportResult and parse_match are the import API here too
+    MODES,
+    ImportOptions,
+    ImportResult,
+    check_map_columns,
+    check_read_options,
+    parse_match,
+    rejects_path,
+)
 from .reader import BadRecord, read_records
 from .rejects import RejectsWriter
 from .rows import DATES, HEAD_ROWS, Normaliser, Row, Sources, plan_values
+from .write import _UPDATABLE, write_fold
 
 CHUNK = 5000
-DEFERRED_SLICE = 4  # rows held for the end-of-import fold are folded CHUNK * this many at a time
-MODES = ("upsert", "create", "update")
-
+DEFERRED_SLICE = 1  # rows held for the end-of-import fold are folded CHUNK * this many at a time (300k: 4 peaked at 318 MB)
 Progress = Callable[[int], None]
-
-
-@dataclass
-class ImportOptions:
-    """Everything `leadctl import` can be told; defaults are the documented ones."""
-
-    mode: str = "upsert"
-    match: tuple[str, ...] = DEFAULT_MATCH
-    source: str | None = None
-    overrides: dict[str, str] = field(default_factory=dict)
-    mapping: MappingSpec | None = None
-    fmt: str | None = None
-    delimiter: str | None = None
-    encoding: str | None = None
-    default_region: str | None = None
-    dayfirst: bool | None = None
-    strict: bool = False
-    dry_run: bool = False
-    rejects: str | None = None  # path; default <input>.rejects.csv when anything is rejected
-    collect_ids: bool = True  # keep the ids of created/changed leads (for `process`); off keeps memory flat
-
-
-@dataclass
-class ImportResult:
-    batch: int | None
-    read: int = 0
-    created: int = 0
-    updated: int = 0
-    merged: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-    warnings: int = 0
-    possible_duplicates: int = 0  # leads that share a phone or a placeholder e-mail with another, not merged
-    files: list[str] = field(default_factory=list)
-    rejects_files: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    dry_run: bool = False
-    lead_ids: set[int] = field(default_factory=set, repr=False)  # created or changed, for `process`
-    preamble_lines: int = 0  # note lines above the header rows, skipped (neither rows nor rejects)
-    plans: list[dict] = field(default_factory=list)  # per file: ColumnMap.plan() with "file" and "preamble_lines"
-    phone_evidence: dict[str, int] = field(default_factory=dict)  # phones read per evidence (rows.PHONE_EVIDENCE)
-
-    def summary(self) -> dict:
-        """The JSON object of docs/json.md (read = created + updated + merged + unchanged + rejected),
-        plus the warnings, the skipped preamble lines and each file's column plan."""
-        return {"batch": self.batch, "read": self.read, "created": self.created, "updated": self.updated,
-                "merged": self.merged, "unchanged": self.unchanged, "rejected": self.rejected,
-                "warnings": self.warnings, "possible_duplicates": self.possible_duplicates,
-                "preamble_lines": self.preamble_lines, "plan": self.plans, "phones": dict(self.phone_evidence)}
-
-
-def parse_match(text: str | Iterable[str]) -> tuple[tuple[str, ...], ...]:
-    """`email,phone,first_name+last_name+company` → (("email",), ("phone",), (...composite...))."""
-    items = text.split(",") if isinstance(text, str) else list(text)
-    keys = []
-    for item in items:
-        parts = tuple(p.strip() for p in item.split("+") if p.strip())
-        for p in parts:
-            if p not in MATCHABLE:
-                raise UsageError(f"--match: '{p}' is not a match key",
-                                 hint="use " + ", ".join(MATCHABLE)
-                                 + " or a composite such as first_name+last_name+company")
-        if parts:
-            keys.append(parts)
-    if not keys:
-        raise UsageError("--match needs at least one key")
-    return tuple(keys)
-
-
-def check_read_options(opts: ImportOptions) -> None:
-    """Refuse bad --format, --delimiter, --encoding, --map and --rejects values before a batch is recorded."""
-    import codecs
-
-    from .headers import _check_target
-    from .reader import _norm_delimiter, _norm_format
-
-    checks = [("--format", _norm_format, opts.fmt), ("--delimiter", _norm_delimiter, opts.delimiter)]
-    checks += [("--map", _check_target, target) for target in (opts.overrides or {}).values()]
-    for option, check, value in checks:
-        try:
-            check(value)
-        except UsageError as exc:
-            raise UsageError(f"{option}: {exc.message}", hint=exc.hint) from None
-    if opts.encoding:
-        try:
-            codecs.lookup(opts.encoding)
-        except LookupError:
-            raise UsageError(f"--encoding: unknown encoding {opts.encoding!r}",
-                             hint="e.g. utf-8, cp1252, latin-1, utf-16") from None
-    folder = os.path.dirname(opts.rejects or "") or "."
-    if opts.rejects and not opts.dry_run and not os.path.isdir(folder):
-        from ..errors import OutputError
-
-        raise OutputError(f"--rejects: cannot write {opts.rejects}: folder {folder} does not exist",
-                          hint="create the folder or choose another path")
-
-
-def _check_map_columns(paths: list[str], opts: ImportOptions) -> None:
-    """Refuse a --map column a file does not have before a batch is recorded (CSV and JSON Lines,
-    whose headers are cheap to read; a JSON file is checked when it is read)."""
-    if not opts.overrides:
-        return
-    for path in paths:
-        if path == "-" or not os.path.isfile(path):
-            continue  # stdin is read once; a missing file is reported by import_leads
-        stream = read_records(path, fmt=opts.fmt, delimiter=opts.delimiter, encoding=opts.encoding)
-        try:
-            if stream.format != "json":
-                colmap = build_column_map(stream.headers, overrides=opts.overrides, mapping=opts.mapping)
-                if colmap.missing_map:
-                    check_plan(colmap, stream.headers, file=stream.name)
-        finally:
-            stream.close()
 
 
 def import_leads(store: Store, paths: list[str], opts: ImportOptions, rules, *, now: datetime | None = None,
@@ -188,7 +80,7 @@ def import_leads(store: Store, paths: list[str], opts: ImportOptions, rules, *, 
         raise UsageError(f"--default-region: '{opts.default_region}' is not a country code",
                          hint="an ISO 3166 code such as FR, US or DE")
     check_read_options(opts)
-    _check_map_columns(paths, opts)
+    check_map_columns(paths, opts)
     for p in paths:
         if p != "-" and not os.path.exists(p):
             raise InputError("no such file", file=p)
@@ -239,7 +131,6 @@ class _Importer:
         self.t = models.Lead.__table__
         self.updated_ids: set[int] = set()
         self.batch_id: int | None = None
-        self.first_stage = rules.stages.first
         self.project_region = project_region(store)  # read here: a reading worker must not use our connections
 
     # -- the batch ---------------------------------------------------------
@@ -312,6 +203,7 @@ class _Importer:
 
     # -- reading -------------------------------------------------------------
     def _import_files(self, paths: list[str]) -> None:
+        self.policy = MergePolicy(self.rules.stages, self.now, self.batch_id)
         digest = hashlib.sha256()
         known = self._known_sources()
         self.rejects_by_file: dict[str, RejectsWriter] = {}
@@ -326,7 +218,7 @@ class _Importer:
                 check_plan(colmap, stream.headers, file=stream.name)  # before any row is read
                 self.result.plans.append({"file": path, "preamble_lines": stream.preamble_lines, **colmap.plan()})
                 self.result.preamble_lines += stream.preamble_lines
-                rejects = RejectsWriter(_rejects_path(self.opts.rejects, path, len(paths)), stream.headers,
+                rejects = RejectsWriter(rejects_path(self.opts.rejects, path, len(paths)), stream.headers,
                                         enabled=not self.opts.dry_run)
                 self.rejects_by_file[path] = rejects
                 plans.append((path, stream, colmap))
@@ -538,7 +430,7 @@ class _Importer:
                     self._reject_late(row, "no existing lead matches (mode update)")
                     continue
                 target, next_local = next_local, next_local - 1
-                state[target] = self._new_values(row)
+                state[target] = self.policy.new_values(row)
                 ids_of[target] = Ids.empty()
                 stage_at[target] = row.stage_at
             elif target > 0 and target not in state and mode == "create" and not self._touched(existing[target]):
@@ -546,7 +438,7 @@ class _Importer:
                 continue
             else:
                 current = state.get(target) or dict(existing[target])
-                state[target] = merged = self._merge(current, row)
+                state[target] = merged = self.policy.merge(current, row)
                 if row.stage and merged["stage"] != current.get("stage"):
                     stage_at[target] = row.stage_at
                 for kind in _REPLACEABLE:  # a replaced identifier keeps finding the lead (recorded below)
@@ -606,7 +498,11 @@ class _Importer:
                 r.merged += n - 1
             self.updated_ids.add(lid)
         r.possible_duplicates += len(possible)
-        self._write(conn, new, changed, before, stage_moves, new_ids, possible, folded)
+        written = write_fold(conn, self.batch_id, self.now, new, changed, before, stage_moves, new_ids, possible,
+                             folded)
+        if self.opts.collect_ids:
+            self.result.lead_ids.update(written)
+            self.result.lead_ids.update(changed)
 
     def _skip_known_rows(self, conn, rows: list[Row]) -> list[Row]:
         """The rows no import folded in yet; the others count as unchanged (their lead is processed
@@ -648,113 +544,7 @@ class _Importer:
         self.result.rejected += 1
         self.rejects_by_file[row.file].write(row.number, reason, None, None, row.raw)
 
-    def _may_move(self, current: str | None, target: str) -> bool:
-        """Imports move an open lead forward, and record outcomes: a file that says a deal was won
-        or lost is the source system's word, so a terminal stage is always taken. Nothing moves a
-        lead back to an earlier open stage, or out of won/lost into an open one."""
-        stages = self.rules.stages
-        if current is None or stages.allow_backward:
-            return True
-        try:
-            ci, ti = stages.index(current), stages.index(target)
-        except UsageError:  # a stage no longer in stages.yaml: nothing to compare with
-            return True
-        if stages.is_terminal(target):
-            return True
-        return ti > ci and not stages.is_terminal(current)
-
-    def _new_values(self, row: Row) -> dict[str, Any]:
-        v = dict(row.values)
-        v.setdefault("created_at", self.now)
-        v["updated_at"] = self.now
-        v["stage"] = row.stage or self.first_stage
-        v["do_not_contact"] = bool(v.get("do_not_contact") or False)
-        v["attributes"] = row.attributes or None
-        v["email_domain"] = N.email_domain(v["email"]) if v.get("email") else None
-        v["batch_id"] = self.batch_id
-        return v
-
-    def _merge(self, current: dict[str, Any], row: Row) -> dict[str, Any]:
-        """Fold a row into a lead: new non-empty values win, empty values never overwrite,
-        the earliest creation time stays, and the stage only moves forward (or to a terminal stage).
-
-        The external id is an identity, not a value: the lead keeps its first one (outcome files
-        of that system match on it), and another system's id is kept in `attributes.other_external_ids`.
-        """
-        merged = dict(current)
-        other_id = None
-        for k, v in row.values.items():
-            if v is None or v == "":
-                continue
-            if k == "do_not_contact" and not v:
-                continue  # an opt-out stays: only a person (or `forget`) takes it back
-            if k == "created_at" and current.get(k) is not None and v >= current[k]:
-                continue
-            if k == "external_id" and current.get(k) and v != current[k]:
-                other_id = v
-                continue
-            merged[k] = v
-        if row.attributes or other_id:
-            attributes = {**(current.get("attributes") or {}), **row.attributes}
-            if other_id:
-                known = [x for x in str(attributes.get("other_external_ids") or "").split(", ") if x]
-                if other_id not in known:
-                    attributes["other_external_ids"] = ", ".join([*known, other_id])
-            merged["attributes"] = attributes
-        if merged.get("email") != current.get("email"):
-            merged["email_domain"] = N.email_domain(merged["email"])
-        if row.stage and row.stage != current.get("stage") and self._may_move(current.get("stage"), row.stage):
-            merged["stage"] = row.stage
-        return merged
-
-    def _write(self, conn, new, changed, before, stage_moves, identifiers, possible, folded) -> None:
-        t = self.t
-        ids: dict[int, int] = {}
-        if new:
-            new_ids = bulk.insert_returning_ids(conn, t, list(new.values()), _INSERT_COLUMNS)
-            ids.update(zip(new, new_ids))
-            if self.opts.collect_ids:
-                self.result.lead_ids.update(new_ids)
-        if changed:
-            bulk.update_by_id(conn, t, [{"id": lid, **{c: values.get(c) for c in _UPDATABLE}, "updated_at": self.now}
-                                        for lid, values in changed.items()], _UPDATE_KEYS)
-            if self.opts.collect_ids:
-                self.result.lead_ids.update(changed)
-            bulk.insert(conn, models.BatchChange.__table__, [
-                {"batch_id": self.batch_id, "lead_id": lid, "action": "updated", "before": _jsonable(b),
-                 "after": _jsonable({k: changed[lid].get(k) for k in b})}
-                for lid, b in before.items()
-            ], ("batch_id", "lead_id", "action", "before", "after"))
-        real = lambda lid: ids.get(lid, lid)  # noqa: E731 - a new lead's id once written
-        add_identifiers(conn, [{"lead_id": real(lid), "batch_id": self.batch_id, **item}
-                               for lid, items in identifiers.items() for item in items])
-        if possible:
-            conn.execute(models.PossibleDuplicate.__table__.insert(), [
-                {"lead_id": real(a), "other_id": real(b), "reason": why, "batch_id": self.batch_id,
-                 "created_at": self.now} for (a, b), why in possible.items()])
-        detail = f"batch {self.batch_id}"
-        # Every new lead enters the funnel: at its row's stage (when reached) or the first stage.
-        # Its first history row is its only one (left_at stays NULL), so the bulk path serves.
-        bulk.insert(conn, models.StageChange.__table__, [
-            {"lead_id": ids[k], "from_stage": None, "to_stage": v["stage"], "at": v["stage_changed_at"],
-             "cause": "import", "detail": detail, "batch_id": self.batch_id} for k, v in new.items()], _HISTORY_COLUMNS)
-        bulk.insert(conn, models.ImportedRow.__table__, [
-            {"hash": h, "lead_id": real(lid), "batch_id": self.batch_id} for h, lid in folded.items()],
-            ("hash", "lead_id", "batch_id"))
-        # Existing leads that moved close their open history row: the one history writer does that.
-        record_stage_changes(conn, [
-            {"lead_id": lid, "from_stage": frm, "to_stage": to, "at": at or self.now, "cause": "import",
-             "detail": detail, "batch_id": self.batch_id} for lid, frm, to, at in stage_moves])
-
-
 _REPLACEABLE = ("email", "phone", "linkedin")
-_UPDATABLE = tuple(IMPORTED) + ("email_domain", "stage", "stage_changed_at", "attributes")
-
-
-_INSERT_COLUMNS = tuple(IMPORTED) + ("email_domain", "stage", "stage_changed_at", "stages_entered", "attributes",
-                                     "updated_at", "batch_id")
-_UPDATE_KEYS = ("id",) + _UPDATABLE + ("updated_at",)
-_HISTORY_COLUMNS = ("lead_id", "from_stage", "to_stage", "at", "cause", "detail", "batch_id")
 
 
 def _system(colmap: ColumnMap) -> str:
@@ -787,21 +577,6 @@ def _estimated_rows(paths: list[str]) -> int:
     return size // 200
 
 
-def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in values.items()}
-
-
 def _chain(head, rest):
     yield from head
     yield from rest
-
-
-def _rejects_path(option: str | None, path: str, files: int) -> str:
-    """`<input>.rejects.csv` by default; with --rejects and several inputs, one file per input."""
-    name = "stdin" if path == "-" else path
-    if not option:
-        return name + ".rejects.csv"
-    if files == 1:
-        return option
-    stem, ext = os.path.splitext(option)
-    return f"{stem}.{os.path.splitext(os.path.basename(name))[0]}{ext or '.csv'}"
