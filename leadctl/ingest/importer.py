@@ -63,7 +63,7 @@ from .rows import DATES, HEAD_ROWS, Normaliser, Row, Sources, plan_values
 from .write import _UPDATABLE, write_fold
 
 CHUNK = 5000
-DEFERRED_SLICE = 1  # rows held for the end-of-import fold are folded CHUNK * this many at a time (300k: 4 peaked at 318 MB)
+DEFERRED_SLICE = 1  # rows held for the end fold: CHUNK * this many at a time (300k: 4 peaked at 318 MB)
 Progress = Callable[[int], None]
 
 
