@@ -126,6 +126,7 @@ STEPS: tuple[Step, ...] = (
     Step("lead_consent", _consent_from_flag,
          "leads.consent_email|phone|sms and leads.consent; leads marked do_not_contact opted out of every channel"),
     Step("leads_flags", _fill_flags, "leads.flags: data-quality flags (e-mail and phone), computed for every lead"),
+    Step("lead_segments", None, "lead_segments: each lead's segments of rules/segments.yaml, as `process` found them"),
 )
 NAMES = tuple(s.name for s in STEPS)
 

@@ -332,6 +332,17 @@ class Followup(SQLModel, table=True):
     note: Optional[str] = Field(default=None, sa_column=Column(Text))
 
 
+class LeadSegment(SQLModel, table=True):
+    """A lead in a segment of rules/segments.yaml, as the last `process` found it (engine/segments.py)."""
+
+    __tablename__ = "lead_segments"
+    __table_args__ = (Index("ix_lead_segments_lead", "lead_id"),)
+    segment: str = Field(sa_column=Column(Text, primary_key=True))
+    lead_id: int = Field(sa_column=Column(Integer, ForeignKey("leads.id", ondelete="CASCADE",
+                                                              name="fk_lead_segments_lead_id"),
+                                          primary_key=True, autoincrement=False))
+
+
 class Erasure(SQLModel, table=True):
     """That an erasure happened (right to be forgotten) — no personal data in here."""
 
