@@ -31,7 +31,7 @@ def _build():
     from . import assign, consent, explain, listing  # noqa: F401 - they add list, explain, stage, assign, consent
 
     # isort: split
-    from . import duplicates  # noqa: F401 - adds `leads duplicates`
+    from . import duplicates, verify  # noqa: F401 - add `leads duplicates` and `leads verify`
     from .context import Settings
 
     app = typer.Typer(

@@ -14,7 +14,7 @@ TABLE_LIMIT = 50
 
 
 def lead_filter(*, stage=None, owner=None, source=None, min_score=None, max_score=None, search=None, since=None,
-                until=None, sort=None, limit=None):
+                until=None, sort=None, limit=None, flag=None):
     """A LeadFilter from command-line text (dates parsed, `--until DATE` covering that whole day)."""
     from ..clock import parse_when
     from ..engine.leadquery import LeadFilter, sort_column
@@ -25,7 +25,7 @@ def lead_filter(*, stage=None, owner=None, source=None, min_score=None, max_scor
                 sort_column(part)
     return LeadFilter(stage=stage, owner=owner, source=source, min_score=min_score, max_score=max_score,
                       search=search, since=parse_when(since, "--since"), until=parse_when(until, "--until", end=True),
-                      sort=sort, limit=limit)
+                      sort=sort, limit=limit, flag=flag)
 
 
 @app.command("list")
@@ -44,6 +44,8 @@ def leads_list(
     limit: Optional[int] = typer.Option(None, "--limit", min=0,
                                         help="At most N leads, 0 = all (default 50 in a table, all in csv/json)."),
     fmt: str = typer.Option("table", "--format", help="table | csv | json."),
+    flag: Optional[str] = typer.Option(None, "--flag", help="Only leads with this data-quality flag "
+                                                            "(role_account, free_mail …; `leads verify` counts them)."),
 ) -> None:
     """List leads with filters, sorting and a limit."""
     from ..engine.leadquery import LIST_COLUMNS, list_leads
@@ -57,7 +59,7 @@ def leads_list(
     if limit is None and fmt == "table":
         limit = TABLE_LIMIT
     flt = lead_filter(stage=stage, owner=owner, source=source, min_score=min_score, max_score=max_score,
-                      search=search, since=since, until=until, sort=sort, limit=limit)
+                      search=search, since=since, until=until, sort=sort, limit=limit, flag=flag)
     page = list_leads(settings(ctx).store(), flt, count=fmt == "table")
     rows, total = page.rows, page.total
     headers = [h.replace("_", " ").title() if h != "id" else "ID" for h in LIST_COLUMNS]

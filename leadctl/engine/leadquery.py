@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select
 
 from ..clock import naive_utc
 from ..errors import UsageError
@@ -44,11 +44,13 @@ class LeadFilter:
     until: datetime | None = None      # created_at < until
     sort: str | None = None            # e.g. "-score"; default id
     limit: int | None = None           # None or 0: all
+    flag: str | None = None            # a data-quality flag the lead carries (quality/flags.py)
+    segment: str | None = None         # a segment of rules/segments.yaml (engine/segments.py)
 
     def describe(self) -> str:
         """`stage=mql, source=Google Ads, 2026-01-01 … 2026-02-01` — for report titles."""
         parts = []
-        for name in ("stage", "owner", "source", "min_score", "max_score", "search"):
+        for name in ("stage", "owner", "source", "min_score", "max_score", "search", "flag", "segment"):
             value = getattr(self, name)
             if value not in (None, ""):
                 parts.append(f"{name}={value}")
@@ -95,6 +97,19 @@ def lead_conditions(flt: LeadFilter, table=LEADS) -> list[ColumnElement[bool]]:
         where.append(c.created_at >= naive_utc(flt.since))
     if flt.until is not None:
         where.append(c.created_at < naive_utc(flt.until))
+    if flt.flag and flt.flag.strip():
+        # One word of the space-separated flags (role_account must not match a flag containing it).
+        from ..quality.flags import FLAGS
+
+        word = flt.flag.strip().lower().replace("-", "_")
+        if word not in FLAGS:
+            raise UsageError(f"no data-quality flag '{flt.flag}'{did_you_mean(word, FLAGS)}",
+                             hint="flags: " + ", ".join(FLAGS), option="--flag")
+        where.append((literal(" ") + c.flags + literal(" ")).like(f"% {word} %"))
+    if flt.segment:
+        from .segments import segment_clause
+
+        where.append(segment_clause(flt.segment, c.id))
     return where
 
 

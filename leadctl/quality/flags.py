@@ -14,7 +14,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import bindparam, func, or_, select
 
 from ..ingest.identity import is_filler_email
 from ..store.tables import BATCH_CHANGES, LEADS
@@ -143,3 +143,15 @@ def refresh_flags(conn, *, lead_ids: Iterable[int] | None = None, batch: int | N
     if updates:
         conn.execute(t.update().where(t.c.id == bindparam("b_id")).values(flags=bindparam("b_flags")), updates)
     return len(updates)
+
+
+def flag_counts(store) -> dict[str, int]:
+    """How many leads carry each flag."""
+    t = LEADS
+    out: dict[str, int] = {}
+    with store.connect() as conn:
+        for flags, n in conn.execute(select(t.c.flags, func.count()).where(t.c.flags.is_not(None))
+                                     .group_by(t.c.flags)):
+            for f in flags.split():
+                out[f] = out.get(f, 0) + n
+    return out
