@@ -6,9 +6,10 @@ import json
 import pytest
 from sqlalchemy import select
 
-from conftest import add_lead, write_csv, write_rules
 from leadctl.quality.flags import FLAGS, email_flags, lead_flags, phone_flags
 from leadctl.store.tables import LEADS
+
+from conftest import add_lead, write_csv, write_rules
 
 
 @pytest.mark.parametrize("email,flags", [
