@@ -7,6 +7,7 @@ import typer
 
 from . import options as opt
 from .context import settings
+from .segments import SEGMENT, segment_option
 
 app = typer.Typer(help="Export leads for analysts and other tools.", no_args_is_help=True)
 
@@ -26,6 +27,7 @@ def export_leads_command(
     until: Optional[str] = opt.UNTIL,
     sort: Optional[str] = typer.Option(None, "--sort", help="Field to sort by (default id); prefix - for descending."),
     limit: Optional[int] = typer.Option(None, "--limit", min=0, help="At most N leads (0 = all)."),
+    segment: Optional[str] = SEGMENT,
 ) -> None:
     """Export leads (all lead fields and attributes.* columns) as CSV, JSON or JSON Lines."""
     from ..export import EXPORT_FORMATS, export_leads
@@ -36,6 +38,7 @@ def export_leads_command(
     check_output(output)
     flt = lead_filter(stage=stage, owner=owner, source=source, min_score=min_score, max_score=max_score,
                       search=search, since=since, until=until, sort=sort, limit=limit)
+    flt.segment = segment_option(ctx, segment)
     store = settings(ctx).store()
     with output_file(output) as out:
         n = export_leads(store, flt, out, fmt=fmt)

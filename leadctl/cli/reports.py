@@ -17,6 +17,7 @@ import typer
 from . import options as opt
 from .context import settings
 from .render import report_console as _console, show_report as show, stage_labels as _stage_labels  # noqa: F401
+from .segments import SEGMENT, segment_option
 
 app = typer.Typer(help="Funnel, source, owner and scoring reports.", no_args_is_help=True)
 
@@ -100,7 +101,7 @@ _TOTALS = typer.Option(False, "--totals", help="CSV: add a Total row after the g
 def report_funnel(
     ctx: typer.Context,
     since: Optional[str] = _SINCE, until: Optional[str] = _UNTIL, source: Optional[str] = _SOURCE,
-    owner: Optional[str] = _OWNER, stage: Optional[str] = _STAGE,
+    owner: Optional[str] = _OWNER, stage: Optional[str] = _STAGE, segment: Optional[str] = SEGMENT,
     by: Optional[str] = typer.Option(None, "--by", help="One funnel per creation cohort: week | month."),
     strict: bool = typer.Option(False, "--strict",
                                 help="Count a stage only when every earlier stage was passed in order."),
@@ -119,6 +120,7 @@ def report_funnel(
         raise typer.BadParameter(f"'{by}' is not one of week, month", param_hint="--by")
     st = settings(ctx)
     flt = _filter(since, until, source, owner, stage)
+    flt.segment = segment_option(ctx, segment)
     report = funnel_report(st.store(), stage_list(_rules_or_none(ctx)), flt, now=st.now, by=by, strict=strict)
     show(funnel_view(report, now=st.now), fmt=fmt, output=output, svg=svg, png=png, html=html, totals=totals)
 
@@ -127,7 +129,7 @@ def report_funnel(
 def report_sources(
     ctx: typer.Context,
     since: Optional[str] = _SINCE, until: Optional[str] = _UNTIL, source: Optional[str] = _SOURCE,
-    owner: Optional[str] = _OWNER, stage: Optional[str] = _STAGE,
+    owner: Optional[str] = _OWNER, stage: Optional[str] = _STAGE, segment: Optional[str] = SEGMENT,
     fmt: str = _FORMAT, output: Optional[str] = _OUTPUT, svg: Optional[str] = _SVG, png: Optional[str] = _PNG,
     html: Optional[str] = _HTML, totals: bool = _TOTALS,
 ) -> None:
@@ -142,6 +144,7 @@ def report_sources(
     rules = _rules_or_none(ctx)
     stages = stage_list(rules)
     flt = _filter(since, until, source, owner, stage)
+    flt.segment = segment_option(ctx, segment)
     st = settings(ctx)
     report = sources_report(st.store(), stages, source_infos(rules), flt)
     show(sources_view(report, _stage_labels(stages), now=st.now), fmt=fmt, output=output, svg=svg, png=png,

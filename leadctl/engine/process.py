@@ -541,4 +541,7 @@ def process_leads(store, rules, *, now: datetime, lead_ids: set[int] | None = No
                     ctx.counts["unchanged_skipped"] = skipped
         with store.begin() as conn:
             _set_meta(conn, DONE_KEY, str(plan.token))
+            from .segments import refresh_segments  # membership of rules/segments.yaml, set-wise
+
+            refresh_segments(conn, rules, now)
     return ProcessResult(ctx.counts, dry_run, time.perf_counter() - started, list(ctx.changes))
