@@ -10,8 +10,8 @@
   else `unspecified` — so every lost lead shows a reason of the catalogue or `unspecified`.
 - `stage reached`: the furthest funnel stage the lead reached before it was lost (as in the
   funnel report), shown by its display name.
-- Rows: per dimension (`reason` overall, then `stage`, `source`, `owner`) and group, one row
-  per reason with its leads and its share of the group in %.
+- Rows: per dimension (`reason` overall, most frequent first, then `stage`, `source`, `owner`)
+  and group, one row per reason (in catalogue order) with its leads and its share of the group in %.
 """
 from __future__ import annotations
 
@@ -128,7 +128,9 @@ def lost_report(store, stages: Sequence[StageInfo], catalogue, flt: LeadFilter,
         def key(item, dimension=dimension, totals=totals):
             (group, reason), n = item
             first = stage_order.get(group, len(stage_order)) if dimension == "stage" else -totals[group]
-            return (first, group == NONE_LABEL, group, order[reason])
+            if dimension == "reason":  # the overall count: the most frequent reason first, unspecified last
+                return (0, False, group, (reason == UNSPECIFIED, -n, order[reason]))
+            return (first, group == NONE_LABEL, group, (False, 0, order[reason]))
 
         for (group, reason), n in sorted(counts[dimension].items(), key=key):
             rows.append(LostRow(dimension, group, reason, label_of[reason], n, rate(n, totals[group])))

@@ -60,6 +60,7 @@ def test_every_lost_lead_shows_a_catalogue_reason(store):
     assert report.lost == 5
     overall = {r.reason: r.leads for r in report.rows if r.dimension == "reason"}
     assert overall == {"no_budget": 2, "not_a_fit": 1, UNSPECIFIED: 2}
+    assert list(overall) == ["no_budget", "not_a_fit", UNSPECIFIED]  # most frequent first, unspecified last
     names = {r.name for r in CATALOGUE.lost_reasons} | {UNSPECIFIED}
     assert {r.reason for r in report.rows} <= names
     by_stage = {(r.group, r.reason): r.leads for r in report.rows if r.dimension == "stage"}
