@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from ..errors import UsageError
 from ..fields import IDENTITY, MERGEABLE, PERSONAL
@@ -137,38 +137,54 @@ def forget_lead(store: Store, ref: str, *, now: datetime) -> dict[str, Any]:
     personal data in it). On SQLite the freed bytes are overwritten (secure_delete)
     and the WAL is checkpointed and truncated, so the values are gone from the files.
     """
+    with store.begin() as conn:
+        overwrite_deleted(conn)
+        lead_id = resolve_lead(conn, ref)
+        done = forget_many(conn, [lead_id], now=now)[0]
+    truncate_log(store)
+    return done
+
+
+def forget_many(conn, lead_ids: list[int], *, now: datetime) -> list[dict[str, Any]]:
+    """`forget_lead` of many leads inside the caller's transaction, set-wise (`leads forget
+    --inactive-since`); the caller overwrites freed bytes and truncates the log as forget_lead does.
+    Returns one `{lead, fields_erased, activities_erased}` per lead."""
     t = LEADS
     act = ACTIVITIES
     fu = FOLLOWUPS
     bc = BATCH_CHANGES
     sh = STAGE_HISTORY
-    with store.begin() as conn:
-        overwrite_deleted(conn)
-        lead_id = resolve_lead(conn, ref)
-        lead = conn.execute(select(t).where(t.c.id == lead_id)).one()._mapping
-        erased = sum(1 for f in PERSONAL_FIELDS if lead[f] not in (None, "", {}))
-        conn.execute(t.update().where(t.c.id == lead_id).values(
+    pd = POSSIBLE_DUPLICATES
+    ir = IMPORTED_ROWS  # hashes of the person's rows are the person's data too
+    dm = DUPLICATE_MERGES
+    out = []
+    ids = sorted(set(lead_ids))
+    for i in range(0, len(ids), 500):
+        part = ids[i:i + 500]
+        erased = {row.id: sum(1 for f in PERSONAL_FIELDS if row._mapping[f] not in (None, "", {}))
+                  for row in conn.execute(select(t.c.id, *(t.c[f] for f in PERSONAL_FIELDS)).where(t.c.id.in_(part)))}
+        activities = dict(conn.execute(select(act.c.lead_id, func.count()).where(act.c.lead_id.in_(part))
+                                       .group_by(act.c.lead_id)).all())
+        conn.execute(t.update().where(t.c.id.in_(part)).values(
             **{f: None for f in PERSONAL_FIELDS}, do_not_contact=True, erased_at=now, updated_at=now))
-        activities = conn.execute(act.update().where(act.c.lead_id == lead_id).values(
-            note=None, fields=None)).rowcount
-        conn.execute(fu.update().where(fu.c.lead_id == lead_id).values(note=None))
-        conn.execute(fu.update().where(fu.c.lead_id == lead_id, fu.c.status == "pending")
+        conn.execute(act.update().where(act.c.lead_id.in_(part)).values(note=None, fields=None))
+        conn.execute(fu.update().where(fu.c.lead_id.in_(part)).values(note=None))
+        conn.execute(fu.update().where(fu.c.lead_id.in_(part), fu.c.status == "pending")
                      .values(status="cancelled", completed_at=now))
-        conn.execute(bc.update().where(bc.c.lead_id == lead_id).values(before=None, after=None))
+        conn.execute(bc.update().where(bc.c.lead_id.in_(part)).values(before=None, after=None))
         # Identifiers are the person's data; possible-duplicate notes name only what was shared.
-        conn.execute(delete(IDENTIFIERS).where(
-            IDENTIFIERS.c.lead_id == lead_id))
-        pd = POSSIBLE_DUPLICATES
-        conn.execute(delete(pd).where((pd.c.lead_id == lead_id) | (pd.c.other_id == lead_id)))
-        ir = IMPORTED_ROWS  # hashes of the person's rows are the person's data too
-        conn.execute(delete(ir).where(ir.c.lead_id == lead_id))
-        conn.execute(sh.update().where(sh.c.lead_id == lead_id, sh.c.cause == "manual").values(detail=None))
+        conn.execute(delete(IDENTIFIERS).where(IDENTIFIERS.c.lead_id.in_(part)))
+        conn.execute(delete(pd).where(pd.c.lead_id.in_(part) | pd.c.other_id.in_(part)))
+        conn.execute(delete(ir).where(ir.c.lead_id.in_(part)))
+        conn.execute(sh.update().where(sh.c.lead_id.in_(part), sh.c.cause == "manual").values(detail=None))
         # What a duplicate merge kept to split the leads again (`batches undo`) is the person's data too.
-        dm = DUPLICATE_MERGES
-        conn.execute(dm.update().where((dm.c.kept_id == lead_id) | (dm.c.removed_id == lead_id)).values(
+        conn.execute(dm.update().where(dm.c.kept_id.in_(part) | dm.c.removed_id.in_(part)).values(
             removed=None, kept_before=None, kept_after=None, saved=None))
-        conn.execute(ERASURES.insert().values(
-            lead_id=lead_id, at=now, fields_erased=erased, activities_erased=activities))
-    truncate_log(store)
-    return {"lead": lead_id, "fields_erased": erased, "activities_erased": activities}
+        rows = [{"lead_id": lid, "at": now, "fields_erased": erased[lid], "activities_erased": activities.get(lid, 0)}
+                for lid in part if lid in erased]
+        if rows:
+            conn.execute(ERASURES.insert(), rows)
+        out += [{"lead": r["lead_id"], "fields_erased": r["fields_erased"],
+                 "activities_erased": r["activities_erased"]} for r in rows]
+    return out
 
