@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from typing import Optional
 
 import typer
 
@@ -91,15 +92,31 @@ def leads_merge(ctx: typer.Context, keep: str = typer.Argument(..., help="The le
 
 
 @app.command("forget")
-def leads_forget(ctx: typer.Context, lead: str = typer.Argument(..., help="Lead id, e-mail or external id."),
-                 yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")) -> None:
+def leads_forget(ctx: typer.Context,
+                 lead: Optional[str] = typer.Argument(None, help="Lead id, e-mail or external id."),
+                 yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+                 inactive_since: Optional[str] = typer.Option(
+                     None, "--inactive-since", help="Instead of LEAD: every lead without activity for AGE (3y, 18mo, "
+                                                    "90d) or since a date."),
+                 stage: Optional[str] = typer.Option(None, "--stage", help="Instead of LEAD: every lead in STAGE "
+                                                                           "(with --inactive-since: both)."),
+                 dry_run: bool = typer.Option(False, "--dry-run", help="Count the leads it would erase; erase none."),
+                 ) -> None:
     """Erase a person's personal data (right to erasure), keeping anonymous counts for reports."""
     from ..engine.leadops import forget_lead
     from ..engine.leadref import describe_lead, resolve_lead
 
     s = settings(ctx)
+    if lead is None or inactive_since or stage:  # retention: many leads at once (leadctl/retention.py)
+        from .retention import forget_many_cli
+
+        forget_many_cli(ctx, lead, inactive_since=inactive_since, stage=stage, dry_run=dry_run, yes=yes)
+        return
     store = s.store()
     lead_id = resolve_lead(store, lead)
+    if dry_run:
+        say(f"would erase the personal data of {describe_lead(store, lead_id)} (dry run: nothing changed)")
+        return
     if not yes and not typer.confirm(f"Erase the personal data of {describe_lead(store, lead_id)}? "
                                      "This cannot be undone", default=False, err=True):
         raise typer.Exit(1)
