@@ -5,8 +5,9 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from conftest import add_lead
 from leadctl.store.tables import ACTIVITIES, ERASURES, LEADS
+
+from conftest import add_lead
 
 NOW = "2026-11-20T10:00"
 
