@@ -123,10 +123,11 @@ def undo_and_process(store: Store, batch_id: int, *, rules: RuleSet | None, now:
 
 # ---------------------------------------------------------------- follow-ups and owners
 def due_followups(store: Store, rules: RuleSet, now: datetime, *, owner: str | None = None,
-                  until: datetime | None = None, overdue: bool = False, limit: int | None = None) -> list[DueTask]:
+                  until: datetime | None = None, overdue: bool = False, limit: int | None = None,
+                  segment: str | None = None) -> list[DueTask]:
     """Open tasks due by `until` (default `now`), earliest first (see engine.followups.due_tasks)."""
     with store.connect() as conn:
-        return due_tasks(conn, rules, now, owner=owner, until=until, overdue=overdue, limit=limit)
+        return due_tasks(conn, rules, now, owner=owner, until=until, overdue=overdue, limit=limit, segment=segment)
 
 
 def complete_followup(store: Store, task_id: int, now: datetime, note: str | None = None) -> TaskChange:

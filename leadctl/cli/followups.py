@@ -10,6 +10,7 @@ import typer
 from .context import settings
 from .fast import show_due
 from .render import check_format, say
+from .segments import SEGMENT
 
 app = typer.Typer(help="Follow-up tasks and the cron reminder sweep.", no_args_is_help=True)
 
@@ -24,6 +25,7 @@ def followups_due(
     overdue: bool = typer.Option(False, "--overdue", help="Only tasks whose due time has passed."),
     limit: int = typer.Option(1000, "--limit", min=0, help="At most this many tasks (0 = all)."),
     fmt: str = typer.Option("table", "--format", help="table, csv or json."),
+    segment: Optional[str] = SEGMENT,
 ) -> None:
     """List open follow-up tasks that are due, earliest first."""
     from ..clock import parse_when
@@ -34,7 +36,7 @@ def followups_due(
     until_at = parse_when(until, "--until", end=True)
     rules, store = s.rules(), s.store(create=False)
     tasks = due_followups(store, rules, s.now, owner=owner, until=until_at, overdue=overdue,
-                          limit=(limit + 1) if limit else None)
+                          limit=(limit + 1) if limit else None, segment=segment)
     show_due(tasks, fmt=fmt, limit=limit)
 
 

@@ -9,6 +9,7 @@ from . import options as opt
 from .context import from_option, settings
 from .leads import app
 from .render import check_format, emit_rows, say
+from .segments import SEGMENT, segment_option
 
 TABLE_LIMIT = 50
 
@@ -46,6 +47,7 @@ def leads_list(
     fmt: str = typer.Option("table", "--format", help="table | csv | json."),
     flag: Optional[str] = typer.Option(None, "--flag", help="Only leads with this data-quality flag "
                                                             "(role_account, free_mail …; `leads verify` counts them)."),
+    segment: Optional[str] = SEGMENT,
 ) -> None:
     """List leads with filters, sorting and a limit."""
     from ..engine.leadquery import LIST_COLUMNS, list_leads
@@ -60,6 +62,7 @@ def leads_list(
         limit = TABLE_LIMIT
     flt = lead_filter(stage=stage, owner=owner, source=source, min_score=min_score, max_score=max_score,
                       search=search, since=since, until=until, sort=sort, limit=limit, flag=flag)
+    flt.segment = segment_option(ctx, segment)
     page = list_leads(settings(ctx).store(), flt, count=fmt == "table")
     rows, total = page.rows, page.total
     headers = [h.replace("_", " ").title() if h != "id" else "ID" for h in LIST_COLUMNS]

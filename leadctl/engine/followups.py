@@ -482,7 +482,7 @@ def snooze_task(conn, rules, task_id: int, duration: str | timedelta, now: datet
 
 
 def due_select(now: datetime, *, owner: str | None = None, until: datetime | None = None,
-               overdue: bool = False):
+               overdue: bool = False, segment: str | None = None):
     """The SELECT behind `followups due` (pending tasks due by `until`, default `now`)."""
     bound = FOLLOWUPS.c.due_at < now if overdue else FOLLOWUPS.c.due_at <= (until or now)
     q = (select(FOLLOWUPS.c.id, FOLLOWUPS.c.lead_id, FOLLOWUPS.c.owner, FOLLOWUPS.c.action, FOLLOWUPS.c.kind,
@@ -493,6 +493,10 @@ def due_select(now: datetime, *, owner: str | None = None, until: datetime | Non
                 text(allowed_sql(FOLLOWUPS.name, LEADS.name))))  # never a channel the lead does not allow
     if owner is not None:
         q = q.where(FOLLOWUPS.c.owner.is_(None) if owner == "" else FOLLOWUPS.c.owner == owner)
+    if segment:
+        from .segments import segment_clause
+
+        q = q.where(segment_clause(segment, FOLLOWUPS.c.lead_id))
     return q.order_by(FOLLOWUPS.c.due_at, FOLLOWUPS.c.id)
 
 
@@ -515,13 +519,17 @@ def resolve_owner(conn, rules, name: str) -> str:
 
 
 def due_tasks(conn, rules, now: datetime, *, owner: str | None = None, until: datetime | None = None,
-              overdue: bool = False, limit: int | None = None) -> list[DueTask]:
+              overdue: bool = False, limit: int | None = None, segment: str | None = None) -> list[DueTask]:
     """Open tasks due by `until` (default `now`), earliest first; `overdue` = due before `now` only."""
     if limit is not None and limit < 0:
         raise UsageError("--limit must be 0 (no limit) or more")
     if owner is not None:
         owner = resolve_owner(conn, rules, owner)
-    q = due_select(now, owner=owner, until=until, overdue=overdue)
+    if segment is not None:
+        from .segments import resolve_segment
+
+        segment = resolve_segment(rules, segment)
+    q = due_select(now, owner=owner, until=until, overdue=overdue, segment=segment)
     if limit:
         q = q.limit(limit)
     cals = Calendars(rules.followups.business_hours, owner_zones(conn, rules))

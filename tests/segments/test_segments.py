@@ -1,0 +1,131 @@
+"""Segments: membership computed by `process`, `--segment` filtering every command that lists leads."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+
+import pytest
+
+from leadctl.engine.segments import refresh_segments, resolve_segment, segments_of
+from leadctl.errors import UsageError
+from leadctl.rules.loader import load_rules
+
+import conftest as factories
+
+NOW = datetime(2026, 11, 20, 10, 0)
+SEGMENTS_YAML = """
+segments:
+  - name: enterprise
+    when: {employees: {gte: 1000}}
+  - name: Quiet
+    description: no activity for a month
+    when: {days_since_created: {gte: 30}, stage: [new, mql]}
+"""
+FOLLOWUPS_YAML = """
+cadences:
+  - name: Call
+    when: {temperature: hot}
+    steps:
+      - {after: 0m, action: call}
+"""
+
+
+@pytest.fixture
+def rules_dir(tmp_path):
+    return factories.write_rules(tmp_path / "rules", segments=SEGMENTS_YAML, followups=FOLLOWUPS_YAML)
+
+
+@pytest.fixture
+def seeded(store, rules_dir, db_url, run_cli):
+    """Three leads: a big one, a small one, and a big one created 40 days ago; then `process`."""
+    big = factories.add_lead(store, at=NOW, email="big@corp.example", employees=5000, source="Web",
+                             temperature="hot")
+    small = factories.add_lead(store, at=NOW, email="small@shop.example", employees=10, source="Web",
+                               temperature="hot")
+    old = factories.add_lead(store, at=datetime(2026, 10, 1), email="old@corp.example", employees=1200,
+                             source="Fair", temperature="hot")
+    base = ("--db", db_url, "--rules", str(rules_dir), "--now", NOW.isoformat())
+    r = run_cli(*base, "process")
+    assert r.code == 0, r.err
+    return base, big, small, old
+
+
+def test_process_computes_membership(store, seeded):
+    _, big, small, old = seeded
+    with store.connect() as conn:
+        assert segments_of(conn, big) == ["enterprise"]
+        assert segments_of(conn, small) == []
+        assert segments_of(conn, old) == ["Quiet", "enterprise"]
+
+
+def test_membership_follows_the_rules_and_the_clock(store, rules_dir, tmp_path, seeded):
+    _, big, small, old = seeded
+    only_quiet = load_rules(str(factories.write_rules(tmp_path / "other", segments="""
+        segments:
+          - name: Quiet
+            when: {days_since_created: {gte: 30}}
+        """)))
+    with store.begin() as conn:
+        counts = refresh_segments(conn, only_quiet, datetime(2027, 1, 1))
+        assert counts == {"Quiet": 3}
+        assert segments_of(conn, big) == ["Quiet"]    # 'enterprise' is gone with its rule
+
+
+def test_leads_list_and_export_filter_by_segment(seeded, run_cli):
+    base, big, small, old = seeded
+    listed = run_cli(*base, "leads", "list", "--segment", "ENTERPRISE", "--format", "json")
+    assert listed.code == 0, listed.err
+    assert sorted(r["id"] for r in json.loads(listed.out)) == [big, old]
+    exported = run_cli(*base, "export", "leads", "--segment", "quiet", "--format", "csv")
+    assert exported.code == 0, exported.err
+    assert [int(r["id"]) for r in csv.DictReader(io.StringIO(exported.out))] == [old]
+
+
+def test_reports_filter_by_segment(seeded, run_cli):
+    base, *_ = seeded
+    sources = run_cli(*base, "report", "sources", "--segment", "enterprise", "--format", "json")
+    assert sources.code == 0, sources.err
+    rows = {r["source"]: r["leads"] for r in json.loads(sources.out)["rows"]}
+    assert rows == {"Web": 1, "Fair": 1}
+    funnel = run_cli(*base, "report", "funnel", "--segment", "Quiet", "--format", "json")
+    assert funnel.code == 0, funnel.err
+    everyone = run_cli(*base, "report", "funnel", "--format", "json")
+    assert json.loads(funnel.out)["totals"]["leads"] == 1
+    assert json.loads(everyone.out)["totals"]["leads"] == 3
+
+
+def test_followups_due_filters_by_segment(seeded, run_cli):
+    base, big, small, old = seeded
+    due = run_cli(*base, "--now", "2026-12-01T12:00:00", "followups", "due", "--segment", "enterprise",
+                  "--format", "json")
+    assert due.code == 0, due.err
+    assert sorted(t["lead_id"] for t in json.loads(due.out)) == [big, old]
+    everyone = run_cli(*base, "--now", "2026-12-01T12:00:00", "followups", "due", "--format", "json")
+    assert sorted(t["lead_id"] for t in json.loads(everyone.out)) == [big, small, old]
+
+
+def test_an_unknown_segment_is_a_usage_error(seeded, run_cli):
+    base, *_ = seeded
+    for args in (("leads", "list"), ("export", "leads"), ("report", "sources"), ("followups", "due")):
+        r = run_cli(*base, *args, "--segment", "enterprize")
+        assert r.code == 2, (args, r.err)
+        assert "unknown segment 'enterprize' (did you mean 'enterprise'?)" in r.err
+    with pytest.raises(UsageError) as err:
+        resolve_segment(object(), "x")   # rules without segments.yaml
+    assert err.value.hint == "define segments in rules/segments.yaml"
+
+
+def test_segments_file_is_checked(tmp_path, run_cli):
+    folder = factories.write_rules(tmp_path / "bad", segments="""
+        segments:
+          - name: a
+            when: {employes: {gte: 1}}
+          - name: a
+            when: {stage: new}
+        """)
+    r = run_cli("--rules", str(folder), "rules", "check")
+    assert r.code == 2
+    assert "segments.yaml:4: rule 'a': unknown field 'employes' (did you mean 'employees'?)" in r.out + r.err
+    assert "segments.yaml:5: duplicate segment 'a'" in r.out + r.err
