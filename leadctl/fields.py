@@ -87,6 +87,7 @@ CATALOGUE: tuple[LeadField, ...] = (
     # Data-quality flags (leadctl/quality/flags.py), words separated by spaces: conditions read them
     # with `contains`, `leads list --flag` filters, `leads show` shows them; recomputed, never imported.
     _field("flags", record=True, condition=True, personal=True),
+    _field("enriched", "json", record=True, personal=True, shown=False),  # enrichment's values and origins
     _field("consent", "json", record=True, shown=False),  # each channel's consent reason and date
     _field("attributes", "json", record=True, personal=True, shown=False),  # custom fields, a document
     _field("explanation", "json", record=True, personal=True, shown=False),  # the last scoring, naming values

@@ -127,6 +127,7 @@ STEPS: tuple[Step, ...] = (
          "leads.consent_email|phone|sms and leads.consent; leads marked do_not_contact opted out of every channel"),
     Step("leads_flags", _fill_flags, "leads.flags: data-quality flags (e-mail and phone), computed for every lead"),
     Step("lead_segments", None, "lead_segments: each lead's segments of rules/segments.yaml, as `process` found them"),
+    Step("leads_enriched", None, "leads.enriched: the values enrichment filled, each with its origin"),
 )
 NAMES = tuple(s.name for s in STEPS)
 

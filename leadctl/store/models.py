@@ -118,6 +118,9 @@ class Lead(SQLModel, table=True):
     predicted: Optional[float] = None
     # Data-quality flags (quality/flags.py) as words separated by spaces: `free_mail phone_mobile`.
     flags: Optional[str] = Field(default=None, sa_column=Column(Text))
+    # Values enrichment filled (leadctl/enrichment.py), each with where it came from:
+    # {"industry": {"value": "Software", "origin": "company-data.csv, row 311"}, "timezone": {...}}.
+    enriched: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
 
 
 @event.listens_for(Lead.__table__, "after_create")  # type: ignore[attr-defined]
