@@ -1,8 +1,8 @@
 """The `process` step that stores each lead's `predicted` probability from `rules/model.yaml`.
 
 It runs before scoring and qualification (`before`), so their conditions, routing and
-cadences all read this run's value. Without a model file it does nothing and reads
-nothing; a lead's `predicted` stays as stored.
+cadences all read this run's value. Without a model file it clears any stored
+`predicted` (a chance from a model that is gone would mislead the conditions reading it).
 """
 from __future__ import annotations
 
@@ -26,10 +26,10 @@ class PredictStep:
     def bind(self, rules: Any) -> None:
         """Read the rules folder's model (before the pipeline plans its reads)."""
         self.model = load_model(rules.directory)
+        self.columns = self.writes = frozenset({"predicted"})
         if self.model is not None:
             self.digest = hashlib.sha1(repr(self.model.to_dict()).encode()).hexdigest()[:16]
             self.columns = frozenset(columns_for(self.model.facts) | {"predicted"})
-            self.writes = frozenset({"predicted"})
             self.needs_activity = reads_activity(self.model.facts)
 
     def start(self, ctx) -> None:
@@ -39,6 +39,13 @@ class PredictStep:
         """Once per chunk, before scoring: compute every lead's probability."""
         model = self.model
         if model is None:
+            cleared = 0
+            for lead in leads:
+                if lead.get("predicted") is not None:
+                    lead["predicted"] = None
+                    cleared += 1
+            if cleared:
+                ctx.counts["predictions_cleared"] += cleared
             return
         changed = 0
         for lead, z in zip(leads, model.logits(leads, ctx.now)):

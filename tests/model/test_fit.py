@@ -258,6 +258,11 @@ def test_a_new_model_reaches_every_lead_on_the_next_process(store, db_url, rules
     assert json.loads(run_cli(*run).out)["predictions_changed"] == 600
     with store.connect() as conn:
         assert conn.execute(select(Lead.__table__.c.predicted).where(Lead.__table__.c.predicted.is_(None))).all() == []
+    # no model any more: no lead keeps a chance from it
+    path.unlink()
+    assert json.loads(run_cli(*run).out)["predictions_cleared"] == 600
+    with store.connect() as conn:
+        assert conn.execute(select(Lead.__table__.c.id).where(Lead.__table__.c.predicted.is_not(None))).all() == []
 
 
 def test_the_model_file_of_the_docs_loads_and_mistakes_name_the_feature(tmp_path, run_cli):
