@@ -27,6 +27,7 @@ def leads_show(ctx: typer.Context, lead: str = typer.Argument(..., help="Lead id
     if fmt == "json":
         out = {k: data.get(k) for k in PROFILE}
         out["attributes"] = data.get("attributes") or {}
+        out["segments"] = data.get("segments") or []
         for k in ("identifiers", "possible_duplicates", "history", "activities", "followups", "assignments"):
             out[k] = [{kk: jsonable(vv) for kk, vv in row.items()} for row in data[k]]
         typer.echo(json.dumps({k: jsonable(v) for k, v in out.items()}, ensure_ascii=False))
@@ -52,6 +53,8 @@ def _render_show(data: dict) -> None:
             t.add_row(k, cell_text(data[k]))
     for k, v in sorted((data.get("attributes") or {}).items()):
         t.add_row(f"attributes.{k}", cell_text(v))
+    if data.get("segments"):
+        t.add_row("segments", cell_text(", ".join(data["segments"])))
     c.print(t)
     sections = (
         ("Imported with", data["identifiers"], ("kind", "system", "value")),

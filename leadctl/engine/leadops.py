@@ -63,6 +63,9 @@ def show_lead(store: Store, ref: str, *, activities: int = 20) -> dict[str, Any]
             {"lead": other, "reason": reason} for other, reason in conn.execute(
                 select(pd.c.other_id, pd.c.reason).where(pd.c.lead_id == lead_id).union_all(
                     select(pd.c.lead_id, pd.c.reason).where(pd.c.other_id == lead_id)))]
+        from .segments import segments_of  # rules/segments.yaml, as the last `process` found
+
+        lead["segments"] = segments_of(conn, lead_id)
     return lead
 
 

@@ -129,3 +129,13 @@ def test_segments_file_is_checked(tmp_path, run_cli):
     assert r.code == 2
     assert "segments.yaml:4: rule 'a': unknown field 'employes' (did you mean 'employees'?)" in r.out + r.err
     assert "segments.yaml:5: duplicate segment 'a'" in r.out + r.err
+
+
+def test_leads_show_names_the_segments(seeded, run_cli):
+    base, big, small, old = seeded
+    shown = run_cli(*base, "leads", "show", str(old), "--format", "json")
+    assert shown.code == 0, shown.err
+    assert json.loads(shown.out)["segments"] == ["Quiet", "enterprise"]
+    assert json.loads(run_cli(*base, "leads", "show", str(small), "--format", "json").out)["segments"] == []
+    table = run_cli(*base, "leads", "show", str(big))
+    assert "segments" in table.out and "enterprise" in table.out
