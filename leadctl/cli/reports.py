@@ -155,7 +155,7 @@ def report_sources(
 def report_owners(
     ctx: typer.Context,
     since: Optional[str] = _SINCE, until: Optional[str] = _UNTIL, source: Optional[str] = _SOURCE,
-    owner: Optional[str] = _OWNER, stage: Optional[str] = _STAGE,
+    owner: Optional[str] = _OWNER, stage: Optional[str] = _STAGE, segment: Optional[str] = SEGMENT,
     fmt: str = _FORMAT, output: Optional[str] = _OUTPUT, svg: Optional[str] = _SVG, png: Optional[str] = _PNG,
     html: Optional[str] = _HTML, totals: bool = _TOTALS,
 ) -> None:
@@ -168,6 +168,7 @@ def report_owners(
     check_format(fmt)
     _check_outputs(output, svg, html, png)
     flt = _filter(since, until, source, owner, stage)
+    flt.segment = segment_option(ctx, segment)
     st = settings(ctx)
     report = owners_report(st.store(), stage_list(_rules_or_none(ctx)), flt)
     show(owners_view(report, now=st.now), fmt=fmt, output=output, svg=svg, png=png, html=html, totals=totals)
@@ -177,7 +178,7 @@ def report_owners(
 def report_scoring(
     ctx: typer.Context,
     since: Optional[str] = _SINCE, until: Optional[str] = _UNTIL, source: Optional[str] = _SOURCE,
-    owner: Optional[str] = _OWNER, stage: Optional[str] = _STAGE,
+    owner: Optional[str] = _OWNER, stage: Optional[str] = _STAGE, segment: Optional[str] = SEGMENT,
     bands: int = typer.Option(10, "--bands", min=1, max=100, help="Number of equal score bands over 0-100."),
     fmt: str = _FORMAT, output: Optional[str] = _OUTPUT, svg: Optional[str] = _SVG, png: Optional[str] = _PNG,
     html: Optional[str] = _HTML, totals: bool = _TOTALS,
@@ -202,6 +203,7 @@ def report_scoring(
                   headers=("Figure", "Model", "Actual", "Score", "Actual"))
         return
     flt = _filter(since, until, source, owner, stage)
+    flt.segment = segment_option(ctx, segment)
     st = settings(ctx)
     report = scoring_report(st.store(), stage_list(_rules_or_none(ctx)), flt, bands=bands)
     show(scoring_view(report, now=st.now), fmt=fmt, output=output, svg=svg, png=png, html=html, totals=totals)
@@ -216,7 +218,7 @@ def report_attribution(
                               help="first | last | linear | u_shaped | w_shaped | time_decay."),
     half_life: str = typer.Option("7d", "--half-life", help="time_decay: a touch's weight halves every ..."),
     since: Optional[str] = _SINCE, until: Optional[str] = _UNTIL, source: Optional[str] = _SOURCE,
-    owner: Optional[str] = _OWNER, stage: Optional[str] = _STAGE,
+    owner: Optional[str] = _OWNER, stage: Optional[str] = _STAGE, segment: Optional[str] = SEGMENT,
     fmt: str = _FORMAT, output: Optional[str] = _OUTPUT, svg: Optional[str] = _SVG, png: Optional[str] = _PNG,
     html: Optional[str] = _HTML, totals: bool = _TOTALS,
 ) -> None:
@@ -233,6 +235,7 @@ def report_attribution(
     decay = parse_half_life(half_life)
     rules = _rules_or_none(ctx)
     flt = _filter(since, until, source, owner, stage)
+    flt.segment = segment_option(ctx, segment)
     st = settings(ctx)
     report = attribution_report(st.store(), stage_list(rules), source_infos(rules), flt, model=model,
                                 half_life=decay)
@@ -244,7 +247,7 @@ def report_attribution(
 def report_lost(
     ctx: typer.Context,
     since: Optional[str] = _SINCE, until: Optional[str] = _UNTIL, source: Optional[str] = _SOURCE,
-    owner: Optional[str] = _OWNER, stage: Optional[str] = _STAGE,
+    owner: Optional[str] = _OWNER, stage: Optional[str] = _STAGE, segment: Optional[str] = SEGMENT,
     fmt: str = _FORMAT, output: Optional[str] = _OUTPUT, svg: Optional[str] = _SVG, png: Optional[str] = _PNG,
     html: Optional[str] = _HTML, totals: bool = _TOTALS,
 ) -> None:
@@ -258,6 +261,7 @@ def report_lost(
     _check_outputs(output, svg, html, png)
     rules = _rules_or_none(ctx)
     flt = _filter(since, until, source, owner, stage)
+    flt.segment = segment_option(ctx, segment)
     st = settings(ctx)
     report = lost_report(st.store(), stage_list(rules), catalogue_of(rules), flt, source_infos(rules))
     show(lost_view(report, now=st.now), fmt=fmt, output=output, svg=svg, png=png, html=html, totals=totals)
@@ -269,7 +273,7 @@ def report_velocity(
     stuck: bool = typer.Option(False, "--stuck", help="Also list open leads in their stage for longer than its "
                                                       "p90 (CSV/JSON: only those leads)."),
     since: Optional[str] = _SINCE, until: Optional[str] = _UNTIL, source: Optional[str] = _SOURCE,
-    owner: Optional[str] = _OWNER, stage: Optional[str] = _STAGE,
+    owner: Optional[str] = _OWNER, stage: Optional[str] = _STAGE, segment: Optional[str] = SEGMENT,
     fmt: str = _FORMAT, output: Optional[str] = _OUTPUT, svg: Optional[str] = _SVG, png: Optional[str] = _PNG,
     html: Optional[str] = _HTML, totals: bool = _TOTALS,
 ) -> None:
@@ -285,6 +289,7 @@ def report_velocity(
     rules = _rules_or_none(ctx)
     st = settings(ctx)
     flt = _filter(since, until, source, owner, stage)
+    flt.segment = segment_option(ctx, segment)
     report = velocity_report(st.store(), stage_list(rules), flt, sources=source_infos(rules), now=st.now,
                              stuck=stuck)
     view = velocity_view(report, now=st.now)

@@ -139,3 +139,10 @@ def test_leads_show_names_the_segments(seeded, run_cli):
     assert json.loads(run_cli(*base, "leads", "show", str(small), "--format", "json").out)["segments"] == []
     table = run_cli(*base, "leads", "show", str(big))
     assert "segments" in table.out and "enterprise" in table.out
+
+
+@pytest.mark.parametrize("report", ["owners", "scoring", "attribution", "velocity", "lost"])
+def test_every_report_takes_a_segment(seeded, run_cli, report):
+    base, *_ = seeded
+    assert run_cli(*base, "report", report, "--segment", "enterprise", "--format", "json").code == 0
+    assert run_cli(*base, "report", report, "--segment", "nope").code == 2
