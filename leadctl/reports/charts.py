@@ -253,6 +253,22 @@ def heatmap(rows: Sequence[Any], columns: Sequence[Any], values: Sequence[Sequen
     return fig
 
 
+OTHER = "other"
+OTHER_COLOUR = "#BBBBBB"
+DARK = {OKABE_ITO[0], OKABE_ITO[3], OKABE_ITO[7]}  # parts whose value is written in white
+
+
+def _distinct_series(series: Mapping[str, Sequence[Number]], n: int) -> dict[str, list[float]]:
+    """The series with a colour each: past the palette's size the rest (and any given "other") sum into "other"."""
+    own = [(name, [float(v or 0) for v in vals]) for name, vals in series.items() if name != OTHER]
+    keep = len(OKABE_ITO) if len(own) <= len(OKABE_ITO) and OTHER not in series else len(OKABE_ITO) - 1
+    out = dict(own[:keep])
+    rest = own[keep:] + ([(OTHER, [float(v or 0) for v in series[OTHER]])] if OTHER in series else [])
+    if rest:
+        out[OTHER] = [sum(vals[i] for _, vals in rest) for i in range(n)]
+    return out
+
+
 def stacked_bars(categories: Sequence[Any], series: Mapping[str, Sequence[Number]], *, title: str, xlabel: str,
                  ylabel: str = "", subtitle: str | None = None, suffix: str = "") -> Figure:
     """One horizontal bar per category split into its series' parts, the total at the end of each bar."""
@@ -260,6 +276,7 @@ def stacked_bars(categories: Sequence[Any], series: Mapping[str, Sequence[Number
 
     labels = [wrap(c) for c in categories]
     n = len(labels)
+    series = _distinct_series(series, n)
     totals = [sum(float(series[s][i] or 0) for s in series) for i in range(n)]
     top = max(totals + [0.0]) or 1.0
     with matplotlib.rc_context(_rc()):
@@ -268,10 +285,11 @@ def stacked_bars(categories: Sequence[Any], series: Mapping[str, Sequence[Number
         left = [0.0] * n
         for j, (name, vals) in enumerate(series.items()):
             widths = [float(v or 0) for v in vals]
-            bars = ax.barh(range(n), widths, left=left, height=0.6, label=name, color=OKABE_ITO[j % len(OKABE_ITO)])
+            colour = OTHER_COLOUR if name == OTHER else OKABE_ITO[j]
+            bars = ax.barh(range(n), widths, left=left, height=0.6, label=name, color=colour)
             # A part's value inside it when it is wide enough to hold the text.
             ax.bar_label(bars, labels=[number(v, suffix) if float(v or 0) >= top * 0.08 else "" for v in vals],
-                         label_type="center", fontsize=8, color="white" if j % len(OKABE_ITO) in (0, 3, 7) else "black")
+                         label_type="center", fontsize=8, color="white" if colour in DARK else "black")
             left = [a + b for a, b in zip(left, widths)]
         for i, t in enumerate(totals):
             ax.annotate(number(round(t, 2), suffix), (t, i), xytext=(4, 0), textcoords="offset points",

@@ -256,3 +256,20 @@ def test_save_chooses_the_format_by_suffix_and_names_the_file_it_refuses(tmp_pat
         save(fig, tmp_path / "c.pdf")
     with pytest.raises(OutputError, match="missing"):
         save(fig, tmp_path / "missing" / "c.svg")
+
+
+def test_stacked_bars_never_repeat_a_colour():
+    """Past the palette's eight colours the smallest series fold into a grey "other", so no two parts look alike."""
+    from leadctl.reports.charts import stacked_bars
+
+    series = {f"source {i}": [float(10 - i), 1.0] for i in range(10)}
+    series["other"] = [2.0, 0.0]
+    fig = stacked_bars(["Leads", "Won"], series, title="t", xlabel="x")
+    legend = fig.axes[0].get_legend()
+    names = [t.get_text() for t in legend.get_texts()]
+    colours = [tuple(h.get_facecolor()) for h in legend.legend_handles]
+    assert names[-1] == "other" and len(names) == 8
+    assert len(set(colours)) == len(colours)
+    # Nothing is lost: the bars still add up to every series' total.
+    widths = [p.get_width() for p in fig.axes[0].patches]
+    assert sum(widths) == sum(sum(v) for v in series.values())
