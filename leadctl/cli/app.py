@@ -31,7 +31,7 @@ def _build():
     from . import assign, consent, explain, listing  # noqa: F401 - they add list, explain, stage, assign, consent
 
     # isort: split
-    from . import duplicates, verify  # noqa: F401 - add `leads duplicates` and `leads verify`
+    from . import duplicates, enrich, verify  # noqa: F401 - add `leads duplicates`, `enrich` and `verify`
     from .context import Settings
 
     app = typer.Typer(

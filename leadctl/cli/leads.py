@@ -27,6 +27,7 @@ def leads_show(ctx: typer.Context, lead: str = typer.Argument(..., help="Lead id
     if fmt == "json":
         out = {k: data.get(k) for k in PROFILE}
         out["attributes"] = data.get("attributes") or {}
+        out["enriched"] = data.get("enriched") or {}
         out["segments"] = data.get("segments") or []
         for k in ("identifiers", "possible_duplicates", "history", "activities", "followups", "assignments"):
             out[k] = [{kk: jsonable(vv) for kk, vv in row.items()} for row in data[k]]
@@ -48,9 +49,15 @@ def _render_show(data: dict) -> None:
     t = Table(show_header=False, box=None, pad_edge=False)
     t.add_column(style="dim")
     t.add_column()
+    from ..enrichment import EXTRA, origins
+
+    came = origins(data)  # an enriched value says where it came from
     for k in PROFILE[1:]:
         if data.get(k) not in (None, ""):
-            t.add_row(k, cell_text(data[k]))
+            t.add_row(k, cell_text(data[k]) + (f" (from {came[k]})" if k in came else ""))
+    for k in EXTRA:
+        if k in came:
+            t.add_row(k, f"{cell_text(data['enriched'][k]['value'])} (from {came[k]})")
     for k, v in sorted((data.get("attributes") or {}).items()):
         t.add_row(f"attributes.{k}", cell_text(v))
     if data.get("segments"):
