@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from ..words import activity_key
 from .facts import columns_for, fact, reads_activity
-from .model import MISSING, load_model
+from .model import MISSING, category_text, load_model
 
 TOP = 5
 
@@ -28,7 +28,7 @@ def words(f: dict) -> str:
         what = f"{name} is not known"
     elif f["as"] == "(other)":
         what = f"{name} is {f['value']!r} (a rare value)"
-    elif f["as"] != str(f["value"]):
+    elif f["as"] != category_text(f["value"]):
         what = f"{name} is {f['value']} ({f['as']})"
     else:
         what = f"{name} is {f['value']}"

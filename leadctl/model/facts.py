@@ -7,6 +7,7 @@ A fact is named like a condition field:
     activity.email_open.count              how many activities of that type
     activity.email_open.days_since         whole days from the latest one to the reference time
     days_since_activity, days_since_contacted
+    flags.free_mail                        a data-quality flag: true or false
 
 `lead` is a dict as `process` hands it to its steps (columns, `attributes`, and
 `activity` as {type: (count, last_at)}). Recencies are measured at `ref`: the clock
@@ -21,6 +22,7 @@ from ..fields import DAYS_SINCE
 
 ACTIVITY_PREFIX = "activity."
 ATTRIBUTE_PREFIX = "attributes."
+FLAG_PREFIX = "flags."
 
 
 def days_between(then: datetime | None, ref: datetime) -> int | None:
@@ -43,7 +45,14 @@ def fact(lead: dict, name: str, ref: datetime) -> Any:
         return days_between(last, ref)
     if name in DAYS_SINCE:
         return days_between(lead.get(DAYS_SINCE[name]), ref)
+    if name.startswith(FLAG_PREFIX):
+        return has_flag(lead.get("flags"), name[len(FLAG_PREFIX):])
     return lead.get(name)
+
+
+def has_flag(flags: str | None, word: str) -> bool:
+    """Whether `leads.flags` (words separated by spaces) holds `word`."""
+    return word in (flags or "").split()
 
 
 def columns_for(names) -> set[str]:
@@ -56,6 +65,8 @@ def columns_for(names) -> set[str]:
             continue
         elif name in DAYS_SINCE:
             cols.add(DAYS_SINCE[name])
+        elif name.startswith(FLAG_PREFIX):
+            cols.add("flags")
         else:
             cols.add(name)
     return cols
@@ -83,4 +94,7 @@ def column(leads: list[dict], name: str, ref: datetime) -> list[Any]:
     if name in DAYS_SINCE:
         col = DAYS_SINCE[name]
         return [None if (t := lead.get(col)) is None else (ref - t).days for lead in leads]
+    if name.startswith(FLAG_PREFIX):
+        word = name[len(FLAG_PREFIX):]
+        return [has_flag(lead.get("flags"), word) for lead in leads]
     return [lead.get(name) for lead in leads]

@@ -25,7 +25,7 @@ from ..errors import LeadctlError, UsageError
 from ..fields import BY_NAME, CONDITION, DAYS_SINCE
 from ..words import activity_key
 from . import metrics
-from .facts import ACTIVITY_PREFIX, ATTRIBUTE_PREFIX, days_between
+from .facts import ACTIVITY_PREFIX, ATTRIBUTE_PREFIX, FLAG_PREFIX, days_between, has_flag
 from .model import MISSING, OTHER, Feature, Model, _as_number, category_text
 
 # Lead fields the model never reads, and why (shown in model.yaml's left_out).
@@ -38,6 +38,7 @@ REASONS = {
     "lost_reason": "known only once a lead is lost",
     **{n: _BY_RULES for n in ("score", "fit_score", "engagement_score", "grade", "temperature")},
     "predicted": "the model's own output",
+    "flags": "read flag by flag, as flags.<flag> (true or false)",
     "days_since_created": "a lead's age: measured at the outcome for closed leads and today for open ones",
     "days_since_activity": "the latest activity, often dated after the outcome; activity.<type>.days_since "
                            "counts only activities before it",
@@ -122,8 +123,9 @@ def load_examples(store, rules, *, now: datetime, options: FitOptions) -> tuple[
     won_names = set(rules.stages.won)
     lost_names = set(rules.stages.lost)
     fields = [n for n in _field_candidates() if n not in REASONS and n in leads_t.c]
+    has_flags = "flags" in leads_t.c
     cols = ["id", "stage", "stages_entered", "created_at", "stage_changed_at", "updated_at", "attributes", "score",
-            *fields]
+            *fields, *(["flags"] if has_flags else [])]
     examples: list[Example] = []
     seen: Counter = Counter()
     with store.connect() as conn:
@@ -145,6 +147,8 @@ def load_examples(store, rules, *, now: datetime, options: FitOptions) -> tuple[
                 seen["open_left_out"] += 1
                 continue
             facts = {n: r[n] for n in fields}
+            if has_flags:
+                facts["flags"] = r["flags"]
             for k, v in (r["attributes"] or {}).items():
                 facts[ATTRIBUTE_PREFIX + k] = v
             examples.append(Example(r["id"], won, r["created_at"], outcome_at, facts, float(r.get("score") or 0)))
@@ -171,6 +175,12 @@ def load_examples(store, rules, *, now: datetime, options: FitOptions) -> tuple[
                 agg[0] += 1
                 if at > agg[1]:
                     agg[1] = at
+    # Data-quality flags: one true/false fact per flag any example has.
+    words = sorted({w for e in examples for w in (e.facts.get("flags") or "").split()})
+    for e in examples:
+        flags = e.facts.pop("flags", None)
+        for w in words:
+            e.facts[FLAG_PREFIX + w] = has_flag(flags, w)
     refused_types = {t for t in total if after[t] >= AFTER_OUTCOME_SHARE * total[t]}
     types = sorted(t for t in total if t not in refused_types)
     for e in examples:

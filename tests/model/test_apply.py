@@ -21,6 +21,7 @@ DOC = {
          "bins": [{"below": 10, "weight": -1}, {"from": 10, "weight": 1}]},
         {"name": "activity.demo.count", "type": "number",
          "bins": [{"below": 1, "weight": -0.2}, {"from": 1, "weight": 0.9}]},
+        {"name": "flags.free_mail", "type": "category", "values": {"true": -0.6, "false": 0.1}},
         {"name": "activity.demo.days_since", "type": "number",
          "bins": [{"below": 7, "weight": 0.5}, {"from": 7, "weight": -0.5}], "missing": -0.7},
     ],
@@ -36,7 +37,8 @@ def test_chunk_logits_equal_the_per_lead_formula():
         demo = [(i % 4, NOW - timedelta(days=i % 11)), (0, None)][i % 5 == 0]
         leads.append({"source": ODD[i % len(ODD)], "employees": NUMS[i % len(NUMS)],
                       "attributes": [None, {}, {"budget": NUMS[(i * 7) % len(NUMS)]}][i % 3],
-                      "activity": {"demo": demo} if i % 2 else {}})
+                      "activity": {"demo": demo} if i % 2 else {},
+                      "flags": [None, "", "free_mail", "role_account free_mail", "free_mailer"][i % 5]})
     fast = model.logits(leads, NOW)
     slow = [model.logit({n: fact(lead, n, NOW) for n in model.facts}) for lead in leads]
     assert fast == slow

@@ -20,9 +20,9 @@ SOURCES = {"Webinar": 1.6, "Referral": 0.6, "Ads": 0.0, "Cold call": -1.2}
 PRODUCTS = {"pro": 0.9, "basic": -0.4}
 
 
-def truth(source: str, employees: int | None, product: str, demos: int) -> float:
+def truth(source: str, employees: int | None, product: str, demos: int, free_mail: bool = False) -> float:
     """The ground-truth log-odds the generated outcomes follow."""
-    z = -1.0 + SOURCES[source] + PRODUCTS[product] + 0.7 * demos
+    z = -1.0 + SOURCES[source] + PRODUCTS[product] + 0.7 * demos - (0.6 if free_mail else 0.0)
     if employees is not None and employees >= 200:
         z += 0.8
     return z
@@ -40,18 +40,19 @@ def generate(store, n: int, *, seed: int = 7, closed: bool = True, leak: bool = 
         employees = None if rnd.random() < 0.1 else int(rnd.lognormvariate(4.5, 1.2))
         product = rnd.choice(list(PRODUCTS))
         demos = rnd.choice([0, 0, 1, 1, 2, 3])
-        p = 1 / (1 + math.exp(-truth(source, employees, product, demos)))
+        free_mail = rnd.random() < 0.3
+        p = 1 / (1 + math.exp(-truth(source, employees, product, demos, free_mail)))
         won = rnd.random() < p
         outcome = created + timedelta(days=30)
         stage = ("customer" if won else "lost") if closed else "new"
         rows.append({"created_at": created, "updated_at": outcome, "stage": stage,
                      "stage_changed_at": outcome if closed else None, "source": source, "employees": employees,
                      "industry": rnd.choice(["Retail", "Software", "Health"]),
-                     "email": f"p{i}@example.com",
+                     "email": f"p{i}@example.com", "flags": "free_mail phone_mobile" if free_mail else None,
                      # a status a salesperson sets after talking to the lead: separates won from lost
                      "attributes": {"product": product, "status": ("closing" if won else "dead") if leak else None}})
         people.append({"p": p, "won": won, "created": created, "source": source, "employees": employees,
-                       "product": product, "demos": demos})
+                       "product": product, "demos": demos, "free_mail": free_mail})
     with store.begin() as conn:
         ids = [r[0] for r in conn.execute(Lead.__table__.insert().returning(Lead.__table__.c.id,
                                                                             sort_by_parameter_order=True), rows)]
@@ -97,6 +98,7 @@ def test_recovers_the_ground_truth_weights_and_ranks_the_held_out_leads(store, d
     assert demo.weight(3) > demo.weight(1) > demo.weight(0)
     emp = by["employees"]
     assert emp.weight(1000) > emp.weight(20)
+    assert by["flags.free_mail"].weight(True) < by["flags.free_mail"].weight(False)  # a data-quality flag
     # held-out AUC close to what the true probabilities achieve on the same leads
     v = model.info["validation"]
     cut = datetime.fromisoformat(v["holdout_from"])
@@ -168,6 +170,7 @@ def test_process_applies_the_file_exactly_as_scikit_learn_predicts(store, db_url
         last_demo = p["created"] + timedelta(days=p["demos"]) if p["demos"] else None
         facts = {"source": p["source"], "employees": p["employees"], "industry": rows[p["id"]].industry,
                  "do_not_contact": False, "attributes.product": p["product"],
+                 "flags.free_mail": p["free_mail"], "flags.phone_mobile": p["free_mail"],
                  "activity.demo.count": p["demos"],
                  "activity.demo.days_since": (NOW - last_demo).days if last_demo else None}
         examples.append(Example(p["id"], 0, p["created"], NOW, facts))
