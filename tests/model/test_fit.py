@@ -332,3 +332,15 @@ def test_a_column_the_mapping_marks_after_contact_is_refused(store, db_url, rule
     mapping.write_text("columns:\n  Status: {field: attributes.status, after_contact: maybe}\n", encoding="utf-8")
     bad = fit(run_cli, db_url, rules_dir, "--mapping", mapping)
     assert bad.code == 2 and "after_contact is true or false" in bad.err
+
+
+def test_without_scikit_learn_fit_says_which_extra_to_install(store, db_url, rules_dir, run_cli, monkeypatch):
+    import sys
+
+    generate(store, 300, leak=False)
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # as if the extra were not installed
+    monkeypatch.setitem(sys.modules, "sklearn.linear_model", None)
+    r = fit(run_cli, db_url, rules_dir, "--min-each", "20")
+    assert r.code == 1
+    assert "error: fitting a model needs scikit-learn" in r.err and "leadctl[model]" in r.err
+    assert not (rules_dir / "model.yaml").exists()
