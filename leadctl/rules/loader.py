@@ -28,6 +28,7 @@ from leadctl.rules.schema import (
     SourcesConfig,
     StagesConfig,
 )
+from leadctl.rules.segments import mentions_segment
 from leadctl.words import did_you_mean
 
 # Where `when:`-style conditions sit in each file: (list key path, condition keys). The one
@@ -320,12 +321,23 @@ def _compile_conditions(st: _FileState, problems: list[RuleProblem], modes: dict
                     label = f"#{i + 1}"
                 mode = "activity" if st.name == "scoring.yaml" and item.get("activity") is not None else "lead"
                 spec = item[key]
+                if mentions_segment(spec):  # `segment: NAME` reads as that segment's condition
+                    spec = _with_segments(st, spec, base, label, problems)
                 lines = st.lines
                 item[key] = compile_condition(spec, problems=problems, file=st.display, label=label, mode=mode,
                                               where=lambda p, base=base, lines=lines: lines.line(base + tuple(p)))
                 modes[id(item[key])] = mode  # how to compile it again from the cache
                 if mode == "lead":
                     st.conditions.append((base, spec, label))
+
+
+def _with_segments(st: _FileState, spec: Any, base: tuple, label: str, problems: list[RuleProblem]) -> Any:
+    from leadctl.rules.segments import expand, segment_specs
+
+    spec, found = expand(spec, segment_specs(os.path.dirname(st.display)))
+    for path, message in found:
+        problems.append(RuleProblem(st.display, st.lines.line(base + path), f"rule '{label}': {message}"))
+    return spec
 
 
 # ---------------------------------------------------------------- pydantic errors → messages

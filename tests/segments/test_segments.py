@@ -146,3 +146,49 @@ def test_every_report_takes_a_segment(seeded, run_cli, report):
     base, *_ = seeded
     assert run_cli(*base, "report", report, "--segment", "enterprise", "--format", "json").code == 0
     assert run_cli(*base, "report", report, "--segment", "nope").code == 2
+
+
+def test_rules_test_segment_with_the_segments_condition(store, tmp_path, run_cli, db_url):
+    """`segment: enterprise` in scoring is the segment's own condition, evaluated in the same run."""
+    folder = factories.write_rules(tmp_path / "r", segments=SEGMENTS_YAML, scoring="""
+        fit:
+          rules:
+            - name: Big company
+              when: {segment: enterprise}
+              points: 40
+            - name: Either
+              when: {segment: [enterprise, quiet], not: {segment: Quiet}}
+              points: 2
+        """)
+    big = factories.add_lead(store, at=NOW, employees=5000)
+    small = factories.add_lead(store, at=NOW, employees=10)
+    old = factories.add_lead(store, at=datetime(2026, 10, 1), employees=3000)
+    assert run_cli("--db", db_url, "--rules", str(folder), "--now", NOW.isoformat(), "process").code == 0
+    from sqlalchemy import select
+
+    from leadctl.store.models import Lead
+
+    t = Lead.__table__
+    with store.connect() as conn:
+        fit = dict(conn.execute(select(t.c.id, t.c.fit_score)).all())
+    assert (fit[big], fit[small], fit[old]) == (42, 0, 40)
+
+
+def test_unknown_or_circular_segments_in_rules_are_reported(tmp_path, run_cli):
+    folder = factories.write_rules(tmp_path / "r", segments="""
+        segments:
+          - name: enterprise
+            when: {employees: {gte: 1000}}
+          - name: loop
+            when: {segment: loop}
+        """, scoring="""
+        fit:
+          rules:
+            - name: Typo
+              when: {segment: enterprize, stage: new}
+              points: 5
+        """)
+    r = run_cli("--rules", str(folder), "rules", "check")
+    assert r.code == 2
+    assert "scoring.yaml:5: rule 'Typo': unknown segment 'enterprize' (did you mean 'enterprise'?)" in r.out + r.err
+    assert "segments.yaml:6: rule 'loop': segment 'loop' refers to itself" in r.out + r.err
