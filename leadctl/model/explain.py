@@ -1,8 +1,8 @@
 """Why the model likes (or not) one lead: the factors pushing its probability up and down.
 
     info = explain_prediction(conn, rules, lead_id, now)
-    info["up"][0]   # {"fact": "source", "value": "Webinar", "as": "Webinar", "weight": 1.2,
-                    #  "won": 300, "lost": 90, "words": "source is Webinar: raises the odds 3.3×"}
+    info["up"][0]   # {"fact": "source", "value": "Webinar", "as": "Webinar", "weight": 1.2, "won": 300,
+                    #  "lost": 90, "words": "source is Webinar: raises the odds of winning 3.32× (weight +1.20; …)"}
 
 Computed from the model file and the lead as stored now (the same facts `process` reads).
 """
@@ -19,10 +19,11 @@ from .facts import columns_for, fact, reads_activity
 from .model import MISSING, category_text, load_model
 
 TOP = 5
+NEGLIGIBLE = 0.005  # a weight this small changes the odds by under 0.5 %: not a reason worth naming
 
 
 def words(f: dict) -> str:
-    """A factor in plain words: 'source is Webinar: raises the odds of winning 3.3×'."""
+    """A factor in plain words: 'source is Webinar: raises the odds of winning 3.32× (weight +1.20; …)'."""
     name = f["fact"]
     if f["as"] == MISSING:
         what = f"{name} is not known"
@@ -33,9 +34,9 @@ def words(f: dict) -> str:
     else:
         what = f"{name} is {f['value']}"
     odds = math.exp(f["weight"])
-    how = f"raises the odds of winning {odds:.1f}×" if odds >= 1 else f"lowers the odds of winning {1 / odds:.1f}×"
-    seen = f" (training leads with it: {f['won']} won, {f['lost']} lost)" if f.get("won") is not None else ""
-    return f"{what}: {how}{seen}"
+    how = f"raises the odds of winning {odds:.2f}×" if odds >= 1 else f"lowers the odds of winning {1 / odds:.2f}×"
+    seen = f"; training leads with it: {f['won']:,} won, {f['lost']:,} lost" if f.get("won") is not None else ""
+    return f"{what}: {how} (weight {f['weight']:+.2f}{seen})"
 
 
 def explain_prediction(conn, rules, lead_id: int, now: datetime) -> dict[str, Any] | None:
@@ -62,7 +63,7 @@ def explain_prediction(conn, rules, lead_id: int, now: datetime) -> dict[str, An
     for f in factors:
         f["value"] = f["value"].isoformat() if isinstance(f["value"], datetime) else f["value"]
         f["words"] = words(f)
-    up = [f for f in factors if f["weight"] > 0][:TOP]
-    down = [f for f in factors if f["weight"] < 0][:TOP]
+    up = [f for f in factors if f["weight"] >= NEGLIGIBLE][:TOP]
+    down = [f for f in factors if f["weight"] <= -NEGLIGIBLE][:TOP]
     return {"probability": model.probability(facts), "stored": lead.get("predicted"),
             "intercept": model.intercept, "up": up, "down": down}
