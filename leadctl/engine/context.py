@@ -47,6 +47,12 @@ Optional step attributes (read with getattr, default empty):
     columns: frozenset[str]   extra lead columns to select into the dicts
     writes:  frozenset[str]   extra lead columns the step may change (write-back)
     needs_activity: bool      ask for `activity` aggregates even if no condition reads them
+    digest: str               changes when what the step computes changes (a new model): the next
+                              run evaluates every lead again
+and optional methods:
+    bind(rules)               before the run plans its reads: set the attributes above from the rules
+    before(ctx, leads)        per chunk, *before* scoring and qualification (the model's `predicted`,
+                              leadctl/model/step.py, so conditions read this run's value)
 """
 from __future__ import annotations
 
