@@ -204,6 +204,10 @@ class _Importer:
     # -- reading -------------------------------------------------------------
     def _import_files(self, paths: list[str]) -> None:
         self.policy = MergePolicy(self.rules.stages, self.now, self.batch_id)
+        # Into a store no import wrote rows to, a row can only be known from this import, and a
+        # row that repeats one of its rows shares its values: they are folded together (see
+        # SharedKeys). Standard input is not scanned for those, so it always asks.
+        self.rows_recorded = "-" in paths or self._any_imported_rows()
         digest = hashlib.sha256()
         known = self._known_sources()
         self.rejects_by_file: dict[str, RejectsWriter] = {}
@@ -264,6 +268,11 @@ class _Importer:
             finally:
                 scan.close()
         self.shared.release()
+
+    def _any_imported_rows(self) -> bool:
+        ir = models.ImportedRow.__table__
+        with self.store.connect() as conn:
+            return conn.execute(select(ir.c.hash).limit(1)).first() is not None
 
     def _known_sources(self) -> list[str]:
         t = self.t
@@ -509,6 +518,8 @@ class _Importer:
         if an interrupted import left it unprocessed)."""
         for row in rows:
             row.hash = row_hash(row)
+        if not self.rows_recorded:
+            return rows
         t, ir = self.t, models.ImportedRow.__table__
         known: dict[int, bool] = {}
         hashes = sorted({row.hash for row in rows})
