@@ -51,7 +51,9 @@ HUBSPOT_HEADER = [
     "Contact owner", "Budget", "Total Time Spent on Website", "Notes",
 ]
 ACTIVITY_HEADER = ["email", "phone", "type", "at", "url", "note"]
-DEALS_HEADER = ["Record ID", "Deal Name", "Amount", "Won", "won_date"]
+DEALS_HEADER = ["Record ID", "Deal Name", "Amount", "Won", "won_date", "Loss Reason"]
+# A lost deal's reason as CRM users type it: labels and aliases of the lost-reason catalogue.
+LOSS_REASONS = ["Too expensive", "Chose a competitor", "No response", "Not a fit", "No decision maker"]
 
 # --------------------------------------------------------------------------- pools
 
@@ -825,10 +827,12 @@ def build_deals(rng: Random, hub_leads: list[dict]):
         amount = rng.choice([4800, 9600, 12000, 18500, 24000, 36000, 52000, 75000, 120000])
         rows.append({"Record ID": l["record_id"],
                      "Deal Name": f"{l['person']['company']['name']} - {rng.choice(['Team', 'Business', 'Enterprise'])} plan",
-                     "Amount": f"{amount:,.2f}", "Won": won, "won_date": close.strftime("%d.%m.%Y")})
+                     "Amount": f"{amount:,.2f}", "Won": won, "won_date": close.strftime("%d.%m.%Y"),
+                     # picked without the generator's random stream, so every other value stays as it was
+                     "Loss Reason": LOSS_REASONS[int(l["record_id"]) % len(LOSS_REASONS)] if won == "N" else ""})
     # an outcome for a record that was deleted from the CRM: update mode must report it, not create it
     rows.append({"Record ID": "99999", "Deal Name": "Old pilot (contact deleted)", "Amount": "3,000.00",
-                 "Won": "N", "won_date": "30.06.2026"})
+                 "Won": "N", "won_date": "30.06.2026", "Loss Reason": "No response"})
     return rows
 
 
@@ -841,12 +845,14 @@ version: 1
 #
 # Won = Y moves the lead to `customer`, Won = N to `lost`, and the stage change is
 # dated with won_date (DD.MM.YYYY), so funnel and time-in-stage reports use the real
-# close date instead of the import's time. Unmapped columns (Deal Name, Amount) are
-# kept as attributes.deal_name / attributes.amount.
+# close date instead of the import's time. Loss Reason names a reason of the lost-reason
+# catalogue (stages.yaml) by its label or an alias. Unmapped columns (Deal Name, Amount)
+# are kept as attributes.deal_name / attributes.amount.
 columns:
   Record ID: external_id
   Won: {field: stage, values: {"Y": customer, "N": lost}}
   won_date: {field: stage_at, format: "%d.%m.%Y"}
+  Loss Reason: lost_reason
 match: [external_id]
 """
 
