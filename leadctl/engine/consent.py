@@ -146,3 +146,20 @@ def set_consent(store, ref: str, changes: Mapping[str, str], *, reason: str | No
                              .values(status="skipped", completed_at=now, note=note))
                 skipped += 1
     return ConsentChange(lead_id, {c: status_of(lead, c) for c in CHANNELS}, dict(changes), skipped)
+
+
+_STRICTNESS = {"bounced": 3, "opted_out": 2, "granted": 1, "unknown": 0, None: 0}
+
+
+def merged_consent(keep: Mapping[str, Any], other: Mapping[str, Any]) -> dict[str, Any]:
+    """The consent columns KEEP takes in a merge: per channel the stricter status (an opt-out is never lost)."""
+    values: dict[str, Any] = {}
+    doc = dict(keep.get("consent") or {})
+    for channel, col in COLUMNS.items():
+        if _STRICTNESS.get(other.get(col), 0) > _STRICTNESS.get(keep.get(col), 0):
+            values[col] = other[col]
+            if (other.get("consent") or {}).get(channel):
+                doc[channel] = other["consent"][channel]
+    if values and doc != (keep.get("consent") or {}):
+        values["consent"] = doc
+    return values

@@ -99,6 +99,9 @@ def merge_into(conn, keep_id: int, other_id: int, *, now: datetime) -> dict[str,
     if other["created_at"] < keep["created_at"]:
         values["created_at"] = other["created_at"]
     values["do_not_contact"] = bool(keep["do_not_contact"] or other["do_not_contact"])
+    from .consent import merged_consent  # per channel the stricter status: an opt-out survives the merge
+
+    values.update(merged_consent(keep, other))
     values["updated_at"] = now
     for ct in _CHILD_TABLES:
         conn.execute(ct.update().where(ct.c.lead_id == other_id).values(lead_id=keep_id))

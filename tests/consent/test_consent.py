@@ -241,3 +241,15 @@ def test_reminders_leave_out_tasks_of_a_withdrawn_channel(store, rules):
     with store.connect() as conn:
         digests = collect(conn, rules, LATER, Calendars(rules.followups.business_hours, {}))
     assert sorted(t.action for d in digests for t in d.tasks) == ["email", "meeting", "sms"]
+
+
+def test_a_merge_keeps_the_stricter_consent(store, db_url, rules_dir, run_cli):
+    keep = factories.add_lead(store, at=NOW, email="a@example.com", consent_email="granted")
+    other = factories.add_lead(store, at=NOW, email="b@example.com", consent_email="opted_out", consent_sms="granted",
+                               consent={"email": {"reason": "unsubscribed", "at": "2026-11-01T00:00:00"}})
+    r = run_cli("--db", db_url, "--rules", str(rules_dir), "leads", "merge", str(keep), str(other), "--yes")
+    assert r.code == 0, r.err
+    with store.connect() as conn:
+        row = conn.execute(select(Lead.__table__).where(Lead.__table__.c.id == keep)).one()
+    assert (row.consent_email, row.consent_phone, row.consent_sms) == ("opted_out", None, "granted")
+    assert row.consent["email"]["reason"] == "unsubscribed"
