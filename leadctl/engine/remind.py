@@ -195,7 +195,8 @@ def collect(conn, rules, now: datetime, cals: Calendars) -> list[Digest]:
                 FOLLOWUPS.c.step, FOLLOWUPS.c.due_at, FOLLOWUPS.c.note, owner_col,
                 LEADS.c.first_name, LEADS.c.last_name, LEADS.c.email, LEADS.c.company)
          .select_from(FOLLOWUPS.outerjoin(LEADS, LEADS.c.id == FOLLOWUPS.c.lead_id))
-         .where(FOLLOWUPS.c.status == PENDING, FOLLOWUPS.c.reminded_at.is_(None), FOLLOWUPS.c.due_at <= now)
+         .where(FOLLOWUPS.c.status == PENDING, FOLLOWUPS.c.reminded_at.is_(None), FOLLOWUPS.c.due_at <= now,
+                text(allowed_sql(FOLLOWUPS.name, LEADS.name)))  # never a channel the lead does not allow
          .order_by(FOLLOWUPS.c.due_at, FOLLOWUPS.c.id))
     digests: dict[str | None, Digest] = {}
     emails = _emails(conn, rules)
