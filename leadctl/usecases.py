@@ -117,6 +117,11 @@ def undo_and_process(store: Store, batch_id: int, *, rules: RuleSet | None, now:
     """Undo a batch, then process the leads whose values it put back (scores follow the values);
     without `rules`, only undo."""
     result = undo_batch(store, batch_id, force=force, now=now)
+    if result.affected:  # an e-mail or phone put back gets its flags back too
+        from .quality.flags import refresh_flags
+
+        with store.begin() as conn:
+            refresh_flags(conn, lead_ids=result.affected)
     _process(store, rules, set(result.affected), now)
     return result
 

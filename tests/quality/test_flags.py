@@ -104,3 +104,27 @@ def test_verify_recomputes_and_counts(db_url, run_cli, store):
     assert "3 leads changed" in r.err
     r = run_cli("--db", db_url, "leads", "verify")
     assert "0 leads changed" in r.err
+
+
+def test_undo_puts_the_flags_back_with_the_email(tmp_path, db_url, run_cli, store):
+    first = write_csv(tmp_path / "a.csv", ["Email", "Phone", "External ID"], [["ann@gmail.com", "", "A1"]])
+    second = write_csv(tmp_path / "b.csv", ["Email", "Phone", "External ID"], [["", "+18005550100", "A1"]])
+    assert run_cli("--db", db_url, "import", first, "--no-process").code == 0
+    assert run_cli("--db", db_url, "import", second, "--no-process").code == 0
+    assert _flags(store) == {"ann@gmail.com": "free_mail phone_toll_free"}
+    r = run_cli("--db", db_url, "batches", "undo", "2", "--yes", "--no-process")
+    assert r.code == 0, r.err
+    assert _flags(store) == {"ann@gmail.com": "free_mail"}
+
+
+def test_mx_check_without_dns_says_so_in_one_line(db_url, run_cli, store, monkeypatch):
+    import dns.resolver
+
+    def no_dns(self, *a, **kw):
+        raise dns.resolver.NoNameservers()
+
+    monkeypatch.setattr(dns.resolver.Resolver, "resolve", no_dns)  # no network in tests
+    add_lead(store, email="jo@acme.com", email_domain="acme.com")
+    r = run_cli("--db", db_url, "leads", "verify", "--mx")
+    assert r.code == 0, r.err
+    assert "MX check skipped: no DNS server answered (NoNameservers)" in r.err
