@@ -179,7 +179,13 @@ def undo_merge_batch(conn, batch: dict[str, Any], result, now: datetime) -> None
         if rec["removed"] is None:  # erased since (forget): nothing of that person to bring back
             continue
         current = _lead(conn, keep)
-        if current is None or _lead(conn, other) is not None:
+        if current is None:  # merged again or forgotten since: its rows live elsewhere now
+            result.conflicts.append(Conflict(keep, "lead", None, f"lead {other} stays merged: its survivor "
+                                                                 f"{keep} was merged or deleted since"))
+            continue
+        if _lead(conn, other) is not None:  # SQLite gives a deleted highest id to the next new lead
+            result.conflicts.append(Conflict(keep, "lead", None, f"lead {other} stays merged: a lead created "
+                                                                 "since has its id"))
             continue
         conn.execute(LEADS.insert().values(**_from_json(rec["removed"])))
         moved = rec["moved"] or {}
