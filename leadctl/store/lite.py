@@ -42,6 +42,13 @@ def save_facts(schema_version: int, migration_names) -> None:
         path = _facts_path()
         if path is None or path.exists():
             return
+        # The file key is the files as they are now; a process that loaded them before they changed
+        # (a migration step added meanwhile) would file its older step names under the new key.
+        import re
+
+        written = re.findall(r'Step\(\s*"([^"]+)"', (_STORE / "migrations.py").read_text("utf-8"))
+        if set(written) != set(migration_names):
+            return
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
