@@ -111,7 +111,9 @@ def test_os_errors_anywhere_become_one_named_line():
                                        "check the path; the folder in/rules must exist")
     err = os_error(OSError(errno.EACCES, "Permission denied", "r.csv"), action="write", option="--rejects",
                    cls=OutputError)
-    assert isinstance(err, OutputError) and err.message == "--rejects: cannot write r.csv: permission denied"
+    # The fact, and apart from it the option it came from, shown first.
+    assert isinstance(err, OutputError) and err.message == "cannot write r.csv: permission denied"
+    assert err.option == "--rejects" and str(err) == "--rejects: cannot write r.csv: permission denied"
     err = os_error(OSError(errno.ENOSPC, "No space left on device"), action="write", path="big.csv")
     assert err.message == "cannot write big.csv: no space left on the disk"
 

@@ -91,12 +91,14 @@ def test_database_and_lead_files_are_owner_only_even_with_permissive_umask(tmp_p
         assert cli("export", "leads", "--format", "json", "--output", str(out_json)).code == 0
         rep = tmp_path / "funnel.csv"
         assert cli("report", "funnel", "--format", "csv", "--output", str(rep)).code == 0
-        files = [Path(db_url), Path(str(src) + ".rejects.csv"), out_csv, out_json, rep]
+        files = [Path(db_url), Path(str(src) + ".rejects.csv"), out_csv, out_json]
         files += [Path(db_url + s) for s in ("-wal", "-shm") if Path(db_url + s).exists()]
         for f in files:
             assert f.exists(), f
             mode = stat.S_IMODE(f.stat().st_mode)
             assert mode & 0o077 == 0, f"{f.name} is {oct(mode)}"
+        # A report holds aggregates meant to be shared: the user's normal file mode.
+        assert stat.S_IMODE(rep.stat().st_mode) == 0o644
     finally:
         os.umask(old)
 
