@@ -146,6 +146,9 @@ def _e164(phone: str):
     return None
 
 
+CHUNK = 5000  # leads per read and write of refresh_flags
+
+
 def lead_flags(lead: dict[str, Any]) -> str | None:
     """`leads.flags` for a lead: its flags as sorted words, or None when it has none."""
     flags = sorted(set(email_flags(lead.get("email")) + phone_flags(lead.get("phone"), lead.get("country"))))
@@ -154,24 +157,38 @@ def lead_flags(lead: dict[str, Any]) -> str | None:
 
 def refresh_flags(conn, *, lead_ids: Iterable[int] | None = None, batch: int | None = None) -> int:
     """Compute and store the flags of these leads (all leads when neither is given; `batch`: the
-    leads an import created or changed); returns how many leads' flags changed. Set-wise: one read,
-    one executemany of the changes."""
+    leads an import created or changed); returns how many leads' flags changed. Set-wise, in
+    slices of CHUNK leads by id (one read and one executemany of the changes each), so memory
+    stays flat whatever the store's size."""
     t = LEADS
     query = select(t.c.id, t.c.email, t.c.phone, t.c.country, t.c.flags).where(t.c.erased_at.is_(None))
     if batch is not None:
         changed = select(BATCH_CHANGES.c.lead_id).where(BATCH_CHANGES.c.batch_id == batch)
         query = query.where(or_(t.c.batch_id == batch, t.c.id.in_(changed)))
-    ids = sorted(set(lead_ids)) if lead_ids is not None else None
-    parts = [query] if ids is None else [query.where(t.c.id.in_(ids[i:i + 500])) for i in range(0, len(ids), 500)]
-    updates = []
-    for q in parts:
-        for lid, email, phone, country, old in conn.execute(q).all():
+    update = t.update().where(t.c.id == bindparam("b_id")).values(flags=bindparam("b_flags"))
+
+    def slices():
+        if lead_ids is not None:
+            ids = sorted(set(lead_ids))
+            for i in range(0, len(ids), 500):
+                yield conn.execute(query.where(t.c.id.in_(ids[i:i + 500]))).all()
+            return
+        last = 0
+        while rows := conn.execute(query.where(t.c.id > last).order_by(t.c.id).limit(CHUNK)).all():
+            yield rows
+            last = rows[-1][0]
+
+    changed_count = 0
+    for rows in slices():
+        updates = []
+        for lid, email, phone, country, old in rows:
             new = lead_flags({"email": email, "phone": phone, "country": country})
             if new != old:
                 updates.append({"b_id": lid, "b_flags": new})
-    if updates:
-        conn.execute(t.update().where(t.c.id == bindparam("b_id")).values(flags=bindparam("b_flags")), updates)
-    return len(updates)
+        if updates:
+            conn.execute(update, updates)
+            changed_count += len(updates)
+    return changed_count
 
 
 def flag_counts(store) -> dict[str, int]:
