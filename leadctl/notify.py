@@ -75,19 +75,20 @@ class SmtpTarget:
             host = parts.hostname
             port = parts.port
         except ValueError:
-            raise UsageError(f"--smtp: not an SMTP URL: {mask_url(url)}",
-                             hint="use smtp://[user:pass@]host:port[?starttls=1]") from None
+            raise UsageError(f"not an SMTP URL: {mask_url(url)}",
+                             hint="use smtp://[user:pass@]host:port[?starttls=1]", option="--smtp") from None
         if scheme not in ("smtp", "smtps") or not host:
-            raise UsageError(f"--smtp: not an SMTP URL: {mask_url(url)}",
-                             hint="use smtp://[user:pass@]host:port[?starttls=1]")
+            raise UsageError(f"not an SMTP URL: {mask_url(url)}",
+                             hint="use smtp://[user:pass@]host:port[?starttls=1]", option="--smtp")
         q = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         unknown = set(q) - {"starttls", "from", "to", "timeout"}
         if unknown:
-            raise UsageError(f"--smtp: unknown option '{sorted(unknown)[0]}' (allowed: starttls, from, to, timeout)")
+            raise UsageError(f"unknown option '{sorted(unknown)[0]}' (allowed: starttls, from, to, timeout)",
+                             option="--smtp")
         try:
             timeout = float(q.get("timeout") or DEFAULT_TIMEOUT)
         except ValueError:
-            raise UsageError("--smtp: timeout must be a number of seconds") from None
+            raise UsageError("timeout must be a number of seconds", option="--smtp") from None
         secret = unquote(parts.password) if parts.password else (password or os.environ.get("LEADCTL_SMTP_PASSWORD"))
         return cls(host=host, port=port or (465 if scheme == "smtps" else 25),
                    user=unquote(parts.username) if parts.username else None, password=secret or None,

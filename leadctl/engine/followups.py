@@ -522,7 +522,7 @@ def due_tasks(conn, rules, now: datetime, *, owner: str | None = None, until: da
               overdue: bool = False, limit: int | None = None, segment: str | None = None) -> list[DueTask]:
     """Open tasks due by `until` (default `now`), earliest first; `overdue` = due before `now` only."""
     if limit is not None and limit < 0:
-        raise UsageError("--limit must be 0 (no limit) or more")
+        raise UsageError("must be 0 (no limit) or more", option="--limit")
     if owner is not None:
         owner = resolve_owner(conn, rules, owner)
     if segment is not None:

@@ -121,7 +121,8 @@ def parse_map_option(option: str) -> tuple[str, str]:
     """`"Column=field"` (from `--map`) → (column, field); the last `=` separates them."""
     column, sep, target = option.rpartition("=")
     if not sep or not column.strip() or not target.strip():
-        raise UsageError(f"bad --map value {option!r}", hint='write --map "Column=field", e.g. --map "Mail=email"')
+        raise UsageError(f"not a Column=field pair: {option!r}", option="--map",
+                         hint='write --map "Column=field", e.g. --map "Mail=email"')
     return column.strip(), _check_target(target)
 
 

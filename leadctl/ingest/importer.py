@@ -74,11 +74,11 @@ def import_leads(store: Store, paths: list[str], opts: ImportOptions, rules, *, 
     >>> import_leads(store, ["leads.csv"], ImportOptions(), load_rules("rules"))  # doctest: +SKIP
     """
     if opts.mode not in MODES:
-        raise UsageError(f"--mode: '{opts.mode}' is not one of {', '.join(MODES)}")
+        raise UsageError(f"'{opts.mode}' is not one of {', '.join(MODES)}", option="--mode")
     match = parse_match(opts.match)
     if opts.default_region and not N.calling_code_of_region(opts.default_region):
-        raise UsageError(f"--default-region: '{opts.default_region}' is not a country code",
-                         hint="an ISO 3166 code such as FR, US or DE")
+        raise UsageError(f"'{opts.default_region}' is not a country code",
+                         hint="an ISO 3166 code such as FR, US or DE", option="--default-region")
     check_read_options(opts)
     check_map_columns(paths, opts)
     for p in paths:

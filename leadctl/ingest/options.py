@@ -71,13 +71,13 @@ def parse_match(text: str | Iterable[str]) -> tuple[tuple[str, ...], ...]:
         parts = tuple(p.strip() for p in item.split("+") if p.strip())
         for p in parts:
             if p not in MATCHABLE:
-                raise UsageError(f"--match: '{p}' is not a match key",
+                raise UsageError(f"'{p}' is not a match key", option="--match",
                                  hint="use " + ", ".join(MATCHABLE)
                                  + " or a composite such as first_name+last_name+company")
         if parts:
             keys.append(parts)
     if not keys:
-        raise UsageError("--match needs at least one key")
+        raise UsageError("a match needs at least one key", option="--match")
     return tuple(keys)
 
 
@@ -95,19 +95,19 @@ def check_read_options(opts: ImportOptions) -> None:
         try:
             check(value)
         except UsageError as exc:
-            raise UsageError(f"{option}: {exc.message}", hint=exc.hint) from None
+            raise UsageError(exc.message, hint=exc.hint, option=option) from None
     if opts.encoding:
         try:
             codecs.lookup(opts.encoding)
         except LookupError:
-            raise UsageError(f"--encoding: unknown encoding {opts.encoding!r}",
-                             hint="e.g. utf-8, cp1252, latin-1, utf-16") from None
+            raise UsageError(f"unknown encoding {opts.encoding!r}",
+                             hint="e.g. utf-8, cp1252, latin-1, utf-16", option="--encoding") from None
     folder = os.path.dirname(opts.rejects or "") or "."
     if opts.rejects and not opts.dry_run and not os.path.isdir(folder):
         from ..errors import OutputError
 
-        raise OutputError(f"--rejects: cannot write {opts.rejects}: folder {folder} does not exist",
-                          hint="create the folder or choose another path")
+        raise OutputError(f"cannot write {opts.rejects}: folder {folder} does not exist",
+                          hint="create the folder or choose another path", option="--rejects")
 
 
 def check_map_columns(paths: list[str], opts: ImportOptions) -> None:

@@ -67,13 +67,14 @@ class FitOptions:
 
     def check(self) -> None:
         if not 0 < self.holdout < 1:
-            raise UsageError(f"--holdout must be between 0 and 1 (a share of the leads), not {self.holdout}")
+            raise UsageError(f"must be between 0 and 1 (a share of the leads), not {self.holdout}",
+                             option="--holdout")
         if self.bins < 2:
-            raise UsageError(f"--bins must be at least 2, not {self.bins}")
+            raise UsageError(f"must be at least 2, not {self.bins}", option="--bins")
         if self.c <= 0:
-            raise UsageError(f"--c must be above 0, not {self.c}")
+            raise UsageError(f"must be above 0, not {self.c}", option="--c")
         if self.open_after_days is not None and self.open_after_days < 0:
-            raise UsageError(f"--open-after must be 0 days or more, not {self.open_after_days}")
+            raise UsageError(f"must be 0 days or more, not {self.open_after_days}", option="--open-after")
 
 
 @dataclass

@@ -117,9 +117,9 @@ def parse_half_life(text: str) -> timedelta:
     try:
         value = parse_duration(text.strip())
     except Exception:
-        raise UsageError(f"--half-life: cannot read '{text}' as a duration", hint="e.g. 7d, 36h, 2w") from None
+        raise UsageError(f"cannot read '{text}' as a duration", hint="e.g. 7d, 36h, 2w", option="--half-life") from None
     if value <= timedelta(0):
-        raise UsageError(f"--half-life must be more than zero, not '{text}'")
+        raise UsageError(f"must be more than zero, not '{text}'", option="--half-life")
     return value
 
 
@@ -209,8 +209,8 @@ def attribution_report(store, stages: Sequence[StageInfo], sources: Sequence[Sou
     if model not in MODELS:
         from ..words import did_you_mean
 
-        raise UsageError(f"--model: unknown attribution model '{model}'{did_you_mean(model, MODELS)}",
-                         hint="models: " + ", ".join(MODELS))
+        raise UsageError(f"unknown attribution model '{model}'{did_you_mean(model, MODELS)}",
+                         hint="models: " + ", ".join(MODELS), option="--model")
     funnel = Funnel(stages)
     canonical = _canonical(sources)
     decay = model == "time_decay"

@@ -140,7 +140,7 @@ def cohort_column(by: str | None, column=None):
     if by not in (None, "week", "month"):
         from ..errors import UsageError
 
-        raise UsageError(f"--by: '{by}' is not one of week, month")
+        raise UsageError(f"'{by}' is not one of week, month", option="--by")
     return cohort_label(LEADS.c.created_at if column is None else column, by) if by else literal(None)
 
 

@@ -50,7 +50,7 @@ class ScoringReport:
 
 def scoring_report(store, stages: Sequence[StageInfo], flt: LeadFilter, *, bands: int = 10) -> ScoringReport:
     if not 1 <= bands <= 100:
-        raise UsageError(f"--bands must be between 1 and 100, not {bands}")
+        raise UsageError(f"must be between 1 and 100, not {bands}", option="--bands")
     funnel = Funnel(stages)
     base, _depth, won = lead_facts(funnel)
     score = LEADS.c.score
