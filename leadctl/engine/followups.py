@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from sqlalchemy import bindparam, exists, func, or_, select, text
 
@@ -48,6 +48,9 @@ from .bizhours import Calendars, owner_zones
 from .consent import COLUMNS as CONSENT_COLUMNS, allowed_sql, blocked_reason, channel_of
 from .due import DueTask, lead_label, overdue_text
 from .limits import ContactPlan
+
+if TYPE_CHECKING:
+    from ..rules.loader import RuleSet
 
 FOLLOWUPS = Followup.__table__
 LEADS = Lead.__table__
@@ -309,7 +312,7 @@ def _activity_facts(conn, ids: list[int]) -> dict[int, dict]:
     return out
 
 
-def create_inactivity_tasks(conn, rules, now: datetime, calendars: Calendars | None = None,
+def create_inactivity_tasks(conn, rules: RuleSet, now: datetime, calendars: Calendars | None = None,
                             narrow: Callable[[Any], list | None] | None = None) -> int:
     """Create the inactivity tasks that are due at `now`; return how many.
 
@@ -463,7 +466,7 @@ def complete_task(conn, task_id: int, now: datetime, note: str | None = None) ->
     return TaskChange(row.id, row.lead_id, row.action, DONE, row.due_at, row.owner)
 
 
-def snooze_task(conn, rules, task_id: int, duration: str | timedelta, now: datetime) -> TaskChange:
+def snooze_task(conn, rules: RuleSet, task_id: int, duration: str | timedelta, now: datetime) -> TaskChange:
     """`followups snooze ID 2h`: due again `duration` from now, fitted into business hours.
 
     A snoozed task is reminded again when it comes due.
@@ -500,7 +503,7 @@ def due_select(now: datetime, *, owner: str | None = None, until: datetime | Non
     return q.order_by(FOLLOWUPS.c.due_at, FOLLOWUPS.c.id)
 
 
-def resolve_owner(conn, rules, name: str) -> str:
+def resolve_owner(conn, rules: RuleSet, name: str) -> str:
     """An owner's name from a name or e-mail (case-insensitive); unknown names are kept as typed.
 
     `-`, `none` or `unassigned` mean tasks without an owner (returned as "").
@@ -518,7 +521,7 @@ def resolve_owner(conn, rules, name: str) -> str:
     return o.name if o is not None else name.strip()
 
 
-def due_tasks(conn, rules, now: datetime, *, owner: str | None = None, until: datetime | None = None,
+def due_tasks(conn, rules: RuleSet, now: datetime, *, owner: str | None = None, until: datetime | None = None,
               overdue: bool = False, limit: int | None = None, segment: str | None = None) -> list[DueTask]:
     """Open tasks due by `until` (default `now`), earliest first; `overdue` = due before `now` only."""
     if limit is not None and limit < 0:

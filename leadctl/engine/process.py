@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
-from typing import Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from sqlalchemy import Text, and_, cast, func, or_, select, union
 
@@ -52,6 +52,9 @@ from .qualify import Qualifier
 from .routing import RoutingStep
 from .scoring import Scorer
 from .sla import sla_check
+
+if TYPE_CHECKING:
+    from ..rules.loader import RuleSet
 
 CHUNK = 5000
 FP_PREFIX = 32
@@ -102,12 +105,12 @@ class ProcessResult:
 
 
 # ---------------------------------------------------------------- what the rules read
-def _condition_fields(rules) -> set[str]:
+def _condition_fields(rules: RuleSet) -> set[str]:
     """Every lead field any lead-mode condition of the rule set reads."""
     return {name for cond in lead_conditions(rules) for name in cond.fields}
 
 
-def rules_digest(rules) -> int:
+def rules_digest(rules: RuleSet) -> int:
     """A number that changes whenever scoring, qualification or stages change."""
     text = repr(rules.scoring) + repr(rules.qualification) + repr(rules.stages)
     return int.from_bytes(hashlib.sha1(text.encode()).digest()[:6], "big")
@@ -119,7 +122,7 @@ def load_steps() -> list[Step]:
 
 
 # ---------------------------------------------------------------- which leads to evaluate
-def run_digest(rules, steps: Sequence[Step]) -> str:
+def run_digest(rules: RuleSet, steps: Sequence[Step]) -> str:
     """Changes whenever any rule file's content or the list of steps changes."""
     parts = [(f.name, getattr(rules, f.name)) for f in dataclasses.fields(rules)
              if f.name not in ("directory", "files_loaded")]
@@ -161,7 +164,7 @@ class Plan:
     so the next full run evaluates everything.
     """
 
-    def __init__(self, conn, rules, steps: Sequence[Step], now: datetime, *, every: bool):
+    def __init__(self, conn, rules: RuleSet, steps: Sequence[Step], now: datetime, *, every: bool):
         self.digest = run_digest(rules, steps)
         self.now = now.isoformat()
         self.every = every
@@ -216,7 +219,7 @@ class Plan:
 class Pipeline:
     """The rule set compiled for one run: what to select, and how to compute a chunk."""
 
-    def __init__(self, rules, now: datetime, steps: Sequence[Step]):
+    def __init__(self, rules: RuleSet, now: datetime, steps: Sequence[Step]):
         self.rules = rules
         self.now = now
         self.steps = list(steps)
@@ -506,7 +509,7 @@ def run_pipeline(ctx: ProcessContext, pipeline: Pipeline, txn: Callable[[], Any]
             step.finish(ctx)
 
 
-def process_leads(store, rules, *, now: datetime, lead_ids: set[int] | None = None, dry_run: bool = False,
+def process_leads(store, rules: RuleSet, *, now: datetime, lead_ids: set[int] | None = None, dry_run: bool = False,
                   steps: Sequence[Step] | None = None,
                   observe: Callable[[list[tuple], list[dict]], None] | None = None) -> ProcessResult:
     """Score, qualify, route and schedule follow-ups for every lead (or only `lead_ids`).

@@ -34,7 +34,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from sqlalchemy import and_, func, or_, select, text, union
 
@@ -48,6 +48,9 @@ from .due import DueTask, lead_label, overdue_text
 from .followups import INACTIVITY, PENDING, create_inactivity_tasks
 from .sla import check_sla
 from .sweepscan import clock_thresholds, sweep_digest
+
+if TYPE_CHECKING:
+    from ..rules.loader import RuleSet
 
 FOLLOWUPS = Followup.__table__
 LEADS = Lead.__table__
@@ -171,13 +174,13 @@ class RemindResult:
         return doc
 
 
-def _run_sla(conn, rules, now, cals: Calendars):
+def _run_sla(conn, rules: RuleSet, now, cals: Calendars):
     if not getattr(getattr(rules, "routing", None), "sla", ()):
         return None
     return check_sla(conn, rules, now, calendars=cals)
 
 
-def _emails(conn, rules) -> dict[str, str]:
+def _emails(conn, rules: RuleSet) -> dict[str, str]:
     out: dict[str, str] = {}
     for o in getattr(getattr(rules, "routing", None), "owners", ()) or ():
         if o.email:
@@ -188,7 +191,7 @@ def _emails(conn, rules) -> dict[str, str]:
     return out
 
 
-def collect(conn, rules, now: datetime, cals: Calendars) -> list[Digest]:
+def collect(conn, rules: RuleSet, now: datetime, cals: Calendars) -> list[Digest]:
     """The digests due at `now`: pending tasks due and not reminded, `notify` breaches not notified."""
     owner_col = func.coalesce(LEADS.c.owner, FOLLOWUPS.c.owner).label("cur_owner")
     q = (select(FOLLOWUPS.c.id, FOLLOWUPS.c.lead_id, FOLLOWUPS.c.action, FOLLOWUPS.c.kind, FOLLOWUPS.c.cadence,
@@ -272,7 +275,7 @@ def _state(conn) -> dict:
     return {"run": run, "activity": int(last_act or 0)}
 
 
-def _narrowing(conn, rules, now: datetime) -> Callable[[Any], list | None] | None:
+def _narrowing(conn, rules: RuleSet, now: datetime) -> Callable[[Any], list | None] | None:
     """`narrow` for create_inactivity_tasks from the last sweep's record; None: scan every lead."""
     raw = get_meta(conn, SWEPT)
     try:
@@ -300,11 +303,11 @@ def _narrowing(conn, rules, now: datetime) -> Callable[[Any], list | None] | Non
     return narrow
 
 
-def _record_sweep(conn, rules, now: datetime) -> None:
+def _record_sweep(conn, rules: RuleSet, now: datetime) -> None:
     set_meta(conn, SWEPT, json.dumps({"at": now.isoformat(), "digest": sweep_digest(rules), **_state(conn)}))
 
 
-def remind(store, rules, now: datetime, *, smtp=None, webhook: str | None = None,
+def remind(store, rules: RuleSet, now: datetime, *, smtp=None, webhook: str | None = None,
            dry_run: bool = False) -> RemindResult:
     """Run one sweep (see the module docstring). `smtp` is a `notify.SmtpTarget` or None."""
     result = RemindResult(now, dry_run=dry_run)

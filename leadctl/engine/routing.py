@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
@@ -55,6 +55,9 @@ from .owners import (
     terminal_stages,
     touch_owners,
 )
+
+if TYPE_CHECKING:
+    from ..rules.loader import RuleSet
 
 ASSIGNMENTS = Assignment.__table__
 LEADS = Lead.__table__
@@ -98,7 +101,7 @@ class _Member:
 class Router:
     """Routing rules compiled for one clock, with loads and rotation state in memory."""
 
-    def __init__(self, rules, now: datetime, loads: dict[str, int], stored: list[dict[str, Any]],
+    def __init__(self, rules: RuleSet, now: datetime, loads: dict[str, int], stored: list[dict[str, Any]],
                  state: dict[str, Any]):
         self.rules = rules
         self.routing = rules.routing
@@ -146,7 +149,7 @@ class Router:
         self._fallback = self._target(self.routing.fallback) if self.routing.fallback is not None else None
 
     @classmethod
-    def load(cls, conn: Connection, rules, now: datetime) -> "Router":
+    def load(cls, conn: Connection, rules: RuleSet, now: datetime) -> "Router":
         """Open loads (one grouped query), stored owners and rotation state for one run."""
         state = {}
         for strategy in ("round_robin", "weighted"):
@@ -420,7 +423,7 @@ class ManualAssignment:
     note: str | None = None   # e.g. "sam is inactive: …"
 
 
-def assign_lead(store, rules, ref: str, owner: str, *, now: datetime) -> ManualAssignment:
+def assign_lead(store, rules: RuleSet, ref: str, owner: str, *, now: datetime) -> ManualAssignment:
     """`leads assign LEAD OWNER`: give the lead to an owner by hand; routing never undoes it.
 
     OWNER is a name or e-mail from routing.yaml, an owner kept in the store, or a queue
@@ -470,7 +473,7 @@ def lead_assignments(conn: Connection, lead_id: int) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in conn.execute(stmt)]
 
 
-def route_leads(conn: Connection, rules, leads: Iterable[dict], now: datetime) -> list[Decision]:
+def route_leads(conn: Connection, rules: RuleSet, leads: Iterable[dict], now: datetime) -> list[Decision]:
     """Route lead dicts outside `process` (e.g. `rules diff`): decisions only, nothing stored."""
     router = Router.load(conn, rules, now)
     return [router.route(lead) for lead in leads if router.needs_routing(lead)]

@@ -32,7 +32,7 @@ Runs in `process` (the routing step's start) and in the cron sweep (`followups r
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Integer, and_, bindparam, cast, func, not_, or_, select
 from sqlalchemy.engine import Connection
@@ -46,6 +46,9 @@ from .followups import move_open_tasks
 from .owners import terminal_stages
 from .routing import Router, assign, insert_assignments
 from .sweepscan import sla_window
+
+if TYPE_CHECKING:
+    from ..rules.loader import RuleSet
 
 LEADS = Lead.__table__
 BREACHES = SlaBreach.__table__
@@ -104,7 +107,7 @@ def reassignment_counts(conn: Connection, ids: list[int]) -> dict[int, int]:
     return out
 
 
-def check_sla(conn: Connection, rules, now: datetime, *, dry_run: bool = False,
+def check_sla(conn: Connection, rules: RuleSet, now: datetime, *, dry_run: bool = False,
               calendars: Calendars | None = None) -> list[dict[str, Any]]:
     """Find SLA breaches due since the last check, store them and reassign where the rule says.
 

@@ -22,7 +22,7 @@ import os
 import socket
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from sqlalchemy import select
 
@@ -62,12 +62,15 @@ from .rejects import RejectsWriter
 from .rows import DATES, HEAD_ROWS, Normaliser, Row, Sources, plan_values
 from .write import _UPDATABLE, write_fold
 
+if TYPE_CHECKING:
+    from ..rules.loader import RuleSet
+
 CHUNK = 5000
 DEFERRED_SLICE = 1  # rows held for the end fold: CHUNK * this many at a time (300k: 4 peaked at 318 MB)
 Progress = Callable[[int], None]
 
 
-def import_leads(store: Store, paths: list[str], opts: ImportOptions, rules, *, now: datetime | None = None,
+def import_leads(store: Store, paths: list[str], opts: ImportOptions, rules: RuleSet, *, now: datetime | None = None,
                  progress: Progress | None = None) -> ImportResult:
     """Import lead files into the store as one batch and return what happened.
 
@@ -118,7 +121,7 @@ def _clock() -> float:
 
 
 class _Importer:
-    def __init__(self, store: Store, opts: ImportOptions, rules, match, now: datetime, result: ImportResult,
+    def __init__(self, store: Store, opts: ImportOptions, rules: RuleSet, match, now: datetime, result: ImportResult,
                  progress: Progress | None):
         self.store = store
         self.opts = opts

@@ -10,11 +10,14 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from . import normalize as N
 from .headers import ColumnMap
 from .reader import EXTRA_KEY
+
+if TYPE_CHECKING:
+    from ..rules.loader import RuleSet
 
 _TEXT = {"first_name", "last_name", "company", "title", "industry", "city", "campaign", "owner", "external_id",
          "lost_reason"}
@@ -115,7 +118,7 @@ class Normaliser:
     this runs for every cell of files with millions of rows.
     """
 
-    def __init__(self, colmap: ColumnMap, opts, rules, sources: "Sources",
+    def __init__(self, colmap: ColumnMap, opts, rules: RuleSet, sources: "Sources",
                  plan: "ValuePlan | dict[str, bool | None] | None" = None):
         self.opts = opts
         self.rules = rules
@@ -405,7 +408,7 @@ class Normaliser:
 class Sources:
     """Canonical source names: sources.yaml names and aliases, else first spelling seen."""
 
-    def __init__(self, rules, known: Iterable[str]):
+    def __init__(self, rules: RuleSet, known: Iterable[str]):
         self._rules_sources = rules.sources
         self._seen: dict[str, str] = {}
         self._memo: dict[str, str] = {}
@@ -470,7 +473,7 @@ def _headers(colmap: ColumnMap, name: str) -> list[str]:
     return [c.header for c in colmap.columns if c.field == name]
 
 
-def plan_values(head_rows: list[dict[str, Any]], colmap: ColumnMap, opts, rules, *,
+def plan_values(head_rows: list[dict[str, Any]], colmap: ColumnMap, opts, rules: RuleSet, *,
                 project_region: str | None = None) -> ValuePlan:
     """Plan a file's values from its first rows (`HEAD_ROWS`): day-first or month-first per date
     column, and the evidence its phone column gives for national numbers."""

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
 from ..words import activity_key
 from .facts import columns_for, fact, reads_activity
 from .model import MISSING, category_text, load_model
+
+if TYPE_CHECKING:
+    from ..rules.loader import RuleSet
 
 TOP = 5
 NEGLIGIBLE = 0.005  # a weight this small changes the odds by under 0.5 %: not a reason worth naming
@@ -39,7 +42,7 @@ def words(f: dict) -> str:
     return f"{what}: {how} (weight {f['weight']:+.2f}{seen})"
 
 
-def explain_prediction(conn, rules, lead_id: int, now: datetime) -> dict[str, Any] | None:
+def explain_prediction(conn, rules: RuleSet, lead_id: int, now: datetime) -> dict[str, Any] | None:
     """The model's probability for a lead and its top factors up and down (None without a model)."""
     from ..store.models import Activity, Lead
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from ..errors import LeadctlError, UsageError
 from ..fields import BY_NAME, CONDITION, DAYS_SINCE
@@ -27,6 +27,9 @@ from ..words import activity_key
 from . import metrics
 from .facts import ACTIVITY_PREFIX, ATTRIBUTE_PREFIX, FLAG_PREFIX, days_between, has_flag
 from .model import MISSING, OTHER, Feature, Model, _as_number, category_text
+
+if TYPE_CHECKING:
+    from ..rules.loader import RuleSet
 
 # Lead fields the model never reads, and why (shown in model.yaml's left_out).
 _IDENTIFIES = "identifies one person or account, not a kind of lead"
@@ -113,7 +116,7 @@ def _field_candidates() -> list[str]:
     return [n for n in CONDITION if BY_NAME[n].type in ("text", "int", "float", "bool")]
 
 
-def load_examples(store, rules, *, now: datetime, options: FitOptions) -> tuple[list[Example], dict]:
+def load_examples(store, rules: RuleSet, *, now: datetime, options: FitOptions) -> tuple[list[Example], dict]:
     """The leads with a known outcome, their facts measured at the outcome; and what was read."""
     from sqlalchemy import select
 
@@ -372,7 +375,7 @@ def fit_examples(examples: Sequence[Example], options: FitOptions, *, now: datet
                      features=features)
 
 
-def fit_model(store, rules, *, now: datetime, options: FitOptions) -> FitResult:
+def fit_model(store, rules: RuleSet, *, now: datetime, options: FitOptions) -> FitResult:
     """Read the leads with an outcome from the store and fit (see fit_examples)."""
     options.check()
     examples, info = load_examples(store, rules, now=now, options=options)
