@@ -19,7 +19,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
-import socket
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -34,6 +33,7 @@ from ..store.db import Store
 from ..store.history import stages_text
 from ..store.indexes import built_after
 from . import normalize as N
+from .batches import finish_batch, start_batch
 from .deferred import Deferred
 from .fastpath import in_worker, use_worker
 from .headers import ColumnMap, build_column_map, check_plan, snake_case
@@ -138,14 +138,11 @@ class _Importer:
 
     # -- the batch ---------------------------------------------------------
     def run(self, paths: list[str]) -> None:
-        b = models.Batch.__table__
         options = {k: v for k, v in {
             "mode": self.opts.mode, "match": ["+".join(m) for m in self.match],
             "source": self.opts.source, "map": self.opts.overrides or None, "strict": self.opts.strict or None,
             "default_region": self.opts.default_region, "dayfirst": self.opts.dayfirst,
         }.items() if v is not None}
-        # Who runs the batch, so `leadctl batches` can tell a killed import from a running one.
-        options["pid"], options["host"] = os.getpid(), socket.gethostname()
         if self.opts.dry_run:
             conn = self.store.engine.connect()
             tx = conn.begin()
@@ -178,12 +175,9 @@ class _Importer:
             raise
         finally:
             r = self.result
-            with self.store.begin() as conn:
-                conn.execute(b.update().where(b.c.id == self.batch_id).values(
-                    status=status, finished_at=utcnow(), read=r.read, created=r.created, updated=r.updated,
-                    merged=r.merged, unchanged=r.unchanged, rejected=r.rejected, warnings=r.warnings,
-                    message=message, sha256=self._sha or "",
-                ))
+            finish_batch(self.store, self.batch_id, status, read=r.read, created=r.created, updated=r.updated,
+                         merged=r.merged, unchanged=r.unchanged, rejected=r.rejected, warnings=r.warnings,
+                         message=message, sha256=self._sha or "")
 
     def _discard(self) -> None:
         from .batches import undo_batch
@@ -197,12 +191,8 @@ class _Importer:
         r.lead_ids.clear()
 
     def _new_batch(self, conn, paths: list[str], options: dict) -> int:
-        b = models.Batch.__table__
         self._sha = None
-        return conn.execute(b.insert().values(
-            kind="leads", files=", ".join(paths), sha256="", options=options, status="running",
-            started_at=utcnow(),
-        )).inserted_primary_key[0]
+        return start_batch(conn, "leads", ", ".join(paths), options)
 
     # -- reading -------------------------------------------------------------
     def _import_files(self, paths: list[str]) -> None:
