@@ -203,12 +203,18 @@ def show_report(view: Any, *, fmt: str, output: str | None, svg: str | None = No
     else:
         width = out.terminal_width()
         report_console(width=width).print(out.rich_table(view, width))
+    save_charts(view, svg, png)
+    if html:
+        write_shared(html, out.html_text(view).encode("utf-8"), "--html")
+
+
+def save_charts(view: Any, svg: str | None, png: str | None) -> None:
+    """Save a report view's main chart as SVG and/or PNG when asked."""
     if svg or png:
+        from ..reports import output as out
         from ..reports.charts import render
 
         figure = out.main_chart(view)
         for path, kind in ((svg, "svg"), (png, "png")):
             if path:
                 write_shared(path, render(figure, kind), f"--{kind}")
-    if html:
-        write_shared(html, out.html_text(view).encode("utf-8"), "--html")

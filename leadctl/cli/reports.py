@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import typer
 
@@ -53,6 +53,20 @@ def _check_outputs(output: str | None, svg: str | None, html: str | None, png: s
 
     for path, option in ((output, "--output"), (svg, "--svg"), (html, "--html"), (png, "--png")):
         check_output(path, option)
+
+
+def _report(ctx: typer.Context, build: Callable[[Any, Any], Any], since, until, source, owner, stage, segment, *,
+            fmt: str, output: str | None, svg: str | None, png: str | None, html: str | None, totals: bool) -> None:
+    """Check the output options, build the lead filter (with its segment), and show the view
+    `build(settings, filter)` makes."""
+    from .render import check_format
+
+    check_format(fmt)
+    _check_outputs(output, svg, html, png)
+    flt = _filter(since, until, source, owner, stage)
+    flt.segment = segment_option(ctx, segment)
+    view = build(settings(ctx), flt)
+    show(view, fmt=fmt, output=output, svg=svg, png=png, html=html, totals=totals)
 
 
 # The plain-table path (a Rich table built by the command itself); the four reports above use `show`.
@@ -112,17 +126,15 @@ def report_funnel(
     from ..reports.common import stage_list
     from ..reports.funnel import funnel_report
     from ..reports.output import funnel_view
-    from .render import check_format
 
-    check_format(fmt)
-    _check_outputs(output, svg, html, png)
-    if by is not None and by not in ("week", "month"):
-        raise typer.BadParameter(f"'{by}' is not one of week, month", param_hint="--by")
-    st = settings(ctx)
-    flt = _filter(since, until, source, owner, stage)
-    flt.segment = segment_option(ctx, segment)
-    report = funnel_report(st.store(), stage_list(_rules_or_none(ctx)), flt, now=st.now, by=by, strict=strict)
-    show(funnel_view(report, now=st.now), fmt=fmt, output=output, svg=svg, png=png, html=html, totals=totals)
+    def build(st, flt):
+        if by is not None and by not in ("week", "month"):
+            raise typer.BadParameter(f"'{by}' is not one of week, month", param_hint="--by")
+        report = funnel_report(st.store(), stage_list(_rules_or_none(ctx)), flt, now=st.now, by=by, strict=strict)
+        return funnel_view(report, now=st.now)
+
+    _report(ctx, build, since, until, source, owner, stage, segment,
+            fmt=fmt, output=output, svg=svg, png=png, html=html, totals=totals)
 
 
 @app.command("sources")
@@ -137,18 +149,15 @@ def report_sources(
     from ..reports.common import stage_list
     from ..reports.output import sources_view
     from ..reports.sources import source_infos, sources_report
-    from .render import check_format
 
-    check_format(fmt)
-    _check_outputs(output, svg, html, png)
-    rules = _rules_or_none(ctx)
-    stages = stage_list(rules)
-    flt = _filter(since, until, source, owner, stage)
-    flt.segment = segment_option(ctx, segment)
-    st = settings(ctx)
-    report = sources_report(st.store(), stages, source_infos(rules), flt)
-    show(sources_view(report, _stage_labels(stages), now=st.now), fmt=fmt, output=output, svg=svg, png=png,
-         html=html, totals=totals)
+    def build(st, flt):
+        rules = _rules_or_none(ctx)
+        stages = stage_list(rules)
+        report = sources_report(st.store(), stages, source_infos(rules), flt)
+        return sources_view(report, _stage_labels(stages), now=st.now)
+
+    _report(ctx, build, since, until, source, owner, stage, segment,
+            fmt=fmt, output=output, svg=svg, png=png, html=html, totals=totals)
 
 
 @app.command("owners")
@@ -163,15 +172,12 @@ def report_owners(
     from ..reports.common import stage_list
     from ..reports.output import owners_view
     from ..reports.owners import owners_report
-    from .render import check_format
 
-    check_format(fmt)
-    _check_outputs(output, svg, html, png)
-    flt = _filter(since, until, source, owner, stage)
-    flt.segment = segment_option(ctx, segment)
-    st = settings(ctx)
-    report = owners_report(st.store(), stage_list(_rules_or_none(ctx)), flt)
-    show(owners_view(report, now=st.now), fmt=fmt, output=output, svg=svg, png=png, html=html, totals=totals)
+    def build(st, flt):
+        return owners_view(owners_report(st.store(), stage_list(_rules_or_none(ctx)), flt), now=st.now)
+
+    _report(ctx, build, since, until, source, owner, stage, segment,
+            fmt=fmt, output=output, svg=svg, png=png, html=html, totals=totals)
 
 
 @app.command("scoring")
@@ -202,11 +208,12 @@ def report_scoring(
                   title=f"Model vs hand-written score, held-out leads created from {(cmp.holdout_from or '?')[:10]}",
                   headers=("Figure", "Model", "Actual", "Score", "Actual"))
         return
-    flt = _filter(since, until, source, owner, stage)
-    flt.segment = segment_option(ctx, segment)
-    st = settings(ctx)
-    report = scoring_report(st.store(), stage_list(_rules_or_none(ctx)), flt, bands=bands)
-    show(scoring_view(report, now=st.now), fmt=fmt, output=output, svg=svg, png=png, html=html, totals=totals)
+
+    def build(st, flt):
+        return scoring_view(scoring_report(st.store(), stage_list(_rules_or_none(ctx)), flt, bands=bands), now=st.now)
+
+    _report(ctx, build, since, until, source, owner, stage, segment,
+            fmt=fmt, output=output, svg=svg, png=png, html=html, totals=totals)
 
 
 # ---------------------------------------------------------------- attribution, velocity, lost reasons
@@ -226,21 +233,18 @@ def report_attribution(
     from ..reports.attribution import MODELS, attribution_report, attribution_view, parse_half_life
     from ..reports.common import stage_list
     from ..reports.sources import source_infos
-    from .render import check_format
 
-    check_format(fmt)
-    _check_outputs(output, svg, html, png)
-    if model not in MODELS:
-        raise typer.BadParameter(f"'{model}' is not one of {', '.join(MODELS)}", param_hint="--model")
-    decay = parse_half_life(half_life)
-    rules = _rules_or_none(ctx)
-    flt = _filter(since, until, source, owner, stage)
-    flt.segment = segment_option(ctx, segment)
-    st = settings(ctx)
-    report = attribution_report(st.store(), stage_list(rules), source_infos(rules), flt, model=model,
-                                half_life=decay)
-    show(attribution_view(report, now=st.now, half_life=half_life), fmt=fmt, output=output, svg=svg, png=png,
-         html=html, totals=totals)
+    def build(st, flt):
+        if model not in MODELS:
+            raise typer.BadParameter(f"'{model}' is not one of {', '.join(MODELS)}", param_hint="--model")
+        decay = parse_half_life(half_life)
+        rules = _rules_or_none(ctx)
+        report = attribution_report(st.store(), stage_list(rules), source_infos(rules), flt, model=model,
+                                    half_life=decay)
+        return attribution_view(report, now=st.now, half_life=half_life)
+
+    _report(ctx, build, since, until, source, owner, stage, segment,
+            fmt=fmt, output=output, svg=svg, png=png, html=html, totals=totals)
 
 
 @app.command("lost")
@@ -255,16 +259,14 @@ def report_lost(
     from ..reports.common import stage_list
     from ..reports.lost import catalogue_of, lost_report, lost_view
     from ..reports.sources import source_infos
-    from .render import check_format
 
-    check_format(fmt)
-    _check_outputs(output, svg, html, png)
-    rules = _rules_or_none(ctx)
-    flt = _filter(since, until, source, owner, stage)
-    flt.segment = segment_option(ctx, segment)
-    st = settings(ctx)
-    report = lost_report(st.store(), stage_list(rules), catalogue_of(rules), flt, source_infos(rules))
-    show(lost_view(report, now=st.now), fmt=fmt, output=output, svg=svg, png=png, html=html, totals=totals)
+    def build(st, flt):
+        rules = _rules_or_none(ctx)
+        return lost_view(lost_report(st.store(), stage_list(rules), catalogue_of(rules), flt, source_infos(rules)),
+                         now=st.now)
+
+    _report(ctx, build, since, until, source, owner, stage, segment,
+            fmt=fmt, output=output, svg=svg, png=png, html=html, totals=totals)
 
 
 @app.command("velocity")
@@ -282,20 +284,25 @@ def report_velocity(
     from ..reports.common import stage_list
     from ..reports.sources import source_infos
     from ..reports.velocity import stuck_view, velocity_report, velocity_view
-    from .render import check_format, output_file, report_console, write_shared
+    from .render import check_format, output_file, report_console, save_charts
 
+    def build(st, flt):
+        rules = _rules_or_none(ctx)
+        return velocity_report(st.store(), stage_list(rules), flt, sources=source_infos(rules), now=st.now,
+                               stuck=stuck)
+
+    if not stuck:
+        _report(ctx, lambda st, flt: velocity_view(build(st, flt), now=st.now),
+                since, until, source, owner, stage, segment,
+                fmt=fmt, output=output, svg=svg, png=png, html=html, totals=totals)
+        return
     check_format(fmt)
     _check_outputs(output, svg, html, png)
-    rules = _rules_or_none(ctx)
-    st = settings(ctx)
     flt = _filter(since, until, source, owner, stage)
     flt.segment = segment_option(ctx, segment)
-    report = velocity_report(st.store(), stage_list(rules), flt, sources=source_infos(rules), now=st.now,
-                             stuck=stuck)
+    st = settings(ctx)
+    report = build(st, flt)
     view = velocity_view(report, now=st.now)
-    if not stuck:
-        show(view, fmt=fmt, output=output, svg=svg, png=png, html=html, totals=totals)
-        return
     # The stuck leads are lead-level data (e-mails): files holding them stay owner-only.
     listed = stuck_view(report, now=st.now)
     with output_file(output, "--output") as fh:
@@ -306,13 +313,7 @@ def report_velocity(
             console = report_console(fh, width) if output and output != "-" else report_console(width=width)
             console.print(out.rich_table(view, width))
             console.print(out.rich_table(listed, width))
-    if svg or png:
-        from ..reports.charts import render
-
-        figure = out.main_chart(view)
-        for path, kind in ((svg, "svg"), (png, "png")):
-            if path:
-                write_shared(path, render(figure, kind), f"--{kind}")
+    save_charts(view, svg, png)
     if html:
         with output_file(html, "--html") as fh:
             fh.write(_with_stuck(out.html_text(view), listed))
