@@ -187,9 +187,8 @@ def _surely_idle(con, light: dict, sweep: dict, now) -> bool:
     """The checks of engine.remind's sweep, each a superset in plain SQL: False at the first that may act."""
     import json
     from datetime import datetime
-    from types import SimpleNamespace
 
-    from ..engine.bizhours import BusinessCalendar, Calendars
+    from ..engine.bizhours import BusinessCalendar
     from ..engine.sweepscan import sla_window
 
     def t(value: datetime) -> str:
@@ -237,18 +236,7 @@ def _surely_idle(con, light: dict, sweep: dict, now) -> bool:
         raw_since = meta("sla.checked_until")
         checked = datetime.fromisoformat(raw_since) if raw_since else None
         since_at = checked if checked is not None and checked <= now else None
-        days, start, end = light["hours"]
-        zones: dict[str, str] = {}
-        for owner, email, tz in light["owners"]:
-            zones[owner] = tz
-            if email:
-                zones[email] = tz
-        for owner, email, tz in con.execute("SELECT name, email, timezone FROM owners"):
-            if tz:
-                zones[owner] = tz
-                if email:
-                    zones[email] = tz
-        cals = Calendars(SimpleNamespace(days=days, start=start, end=end), zones)
+        cals = _calendars(con, light)
         zone_cals = [BusinessCalendar(cals.hours, z) for z in sorted({"UTC", *cals.zones.values()})]
         rules_sql, params = [], []
         for within in sweep["sla"]:
@@ -273,6 +261,27 @@ def _surely_idle(con, light: dict, sweep: dict, now) -> bool:
     return True
 
 
+def _calendars(con, light: dict) -> Any:
+    """The business calendars of the light rules' hours, each owner in their time zone."""
+    from types import SimpleNamespace
+
+    from ..engine.bizhours import Calendars
+
+    days, start, end = light["hours"]
+    # engine.bizhours.owner_zones: the rules' owners, then the store's.
+    zones: dict[str, str] = {}
+    for name, email, tz in light["owners"]:
+        zones[name] = tz
+        if email:
+            zones[email] = tz
+    for name, email, tz in con.execute("SELECT name, email, timezone FROM owners"):
+        if tz:
+            zones[name] = tz
+            if email:
+                zones[email] = tz
+    return Calendars(SimpleNamespace(days=days, start=start, end=end), zones)
+
+
 def _due(settings: dict[str, str | None], args: list[str]) -> bool:
     opts, rest = _options(args, {"--until", "--limit", "--format"}, {"--overdue"})
     fmt = str(opts.get("--format", "table"))
@@ -295,26 +304,12 @@ def _due(settings: dict[str, str | None], args: list[str]) -> bool:
     if con is None:
         raise _NotHere
     import sqlite3
-    from types import SimpleNamespace
 
-    from ..engine.bizhours import Calendars
     from ..engine.due import due_tasks_sqlite
 
-    days, start, end = light["hours"]
     try:
         con.execute("BEGIN")
-        # engine.bizhours.owner_zones: the rules' owners, then the store's.
-        zones: dict[str, str] = {}
-        for name, email, tz in light["owners"]:
-            zones[name] = tz
-            if email:
-                zones[email] = tz
-        for name, email, tz in con.execute("SELECT name, email, timezone FROM owners"):
-            if tz:
-                zones[name] = tz
-                if email:
-                    zones[email] = tz
-        cals = Calendars(SimpleNamespace(days=days, start=start, end=end), zones)
+        cals = _calendars(con, light)
         tasks = due_tasks_sqlite(con, cals, now, until=until_at, overdue=bool(opts.get("--overdue")),
                                  limit=(limit + 1) if limit else None)
         con.execute("COMMIT")
