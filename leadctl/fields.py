@@ -13,7 +13,7 @@ Plain data on purpose: the CLI reads it at start-up.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Iterable, Literal
 
 FieldType = Literal["text", "int", "float", "datetime", "bool", "json"]
 
@@ -116,6 +116,24 @@ MERGEABLE = tuple(f.name for f in CATALOGUE if f.merge == "fill")  # `leads merg
 # Derived numbers conditions read: whole days since the column's time (None when it is empty).
 DAYS_SINCE = {"days_since_created": "created_at", "days_since_activity": "last_activity_at",
               "days_since_contacted": "last_contacted_at"}
+
+
+def condition_columns(fields: Iterable[str]) -> tuple[set[str], bool, bool]:
+    """The lead columns a condition reading `fields` needs (days-since fields read their time column,
+    `email_domain` its e-mail), and whether it reads `attributes.*` and `activity.*`."""
+    cols, attrs, acts = set(), False, False
+    for f in fields:
+        if f in DAYS_SINCE:
+            cols.add(DAYS_SINCE[f])
+        elif f == "email_domain":
+            cols.update(("email", "email_domain"))
+        elif f.startswith("attributes."):
+            attrs = True
+        elif f.startswith("activity."):
+            acts = True
+        elif f in BY_NAME:
+            cols.add(f)
+    return cols, attrs, acts
 
 
 def field(name: str) -> LeadField:

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from sqlalchemy import bindparam, exists, func, or_, select, text
 
 from ..errors import NotFoundError, UsageError
-from ..fields import DAYS_SINCE, names_of_type
+from ..fields import DAYS_SINCE, condition_columns, names_of_type
 from ..rules.durations import DurationError, parse_duration
 from ..store import bulk
 from ..store.models import Activity, Followup, Lead, Owner
@@ -285,19 +285,9 @@ def _equal_values(value: Any) -> list[str]:
 
 
 def _needed_columns(fields: Iterable[str]) -> tuple[set[str], bool, bool]:
-    cols, attrs, acts = {"id", "owner", "last_activity_at"}, False, False
-    for f in fields:
-        if f in DAYS_SINCE:
-            cols.add(DAYS_SINCE[f])
-        elif f == "email_domain":
-            cols.update(("email", "email_domain"))
-        elif f.startswith("attributes."):
-            attrs = True
-        elif f.startswith("activity."):
-            acts = True
-        elif f in LEADS.c:
-            cols.add(f)
-    return cols, attrs, acts
+    """The lead columns an inactivity rule's condition reads, with those every rule needs."""
+    cols, attrs, acts = condition_columns(fields)
+    return {"id", "owner", "last_activity_at", *cols}, attrs, acts
 
 
 def _activity_facts(conn, ids: list[int]) -> dict[int, dict]:

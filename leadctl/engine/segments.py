@@ -48,21 +48,11 @@ def segment_clause(name: str, lead_id: Any = None):
 
 
 def _columns(fields) -> tuple[list[str], bool]:
-    from ..fields import DAYS_SINCE
+    """The lead columns a segment's condition reads (with the id), and whether it reads activities."""
+    from ..fields import condition_columns
 
-    cols, acts = {"id"}, False
-    for f in fields:
-        if f in DAYS_SINCE:
-            cols.add(DAYS_SINCE[f])
-        elif f == "email_domain":
-            cols.update(("email", "email_domain"))
-        elif f.startswith("attributes."):
-            cols.add("attributes")
-        elif f.startswith("activity."):
-            acts = True
-        elif f in LEADS.c:
-            cols.add(f)
-    return sorted(cols), acts
+    cols, attrs, acts = condition_columns(fields)
+    return sorted({"id", *cols, *(("attributes",) if attrs else ())}), acts
 
 
 def refresh_segments(conn, rules: Any, now: datetime) -> dict[str, int]:
