@@ -6,6 +6,7 @@ PostgreSQL when LEADCTL_TEST_DATABASE_URL is set).
 from __future__ import annotations
 
 import csv
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -13,6 +14,40 @@ import pytest
 
 from leadctl.store.history import record_stage_changes
 from leadctl.store.models import Activity, Assignment, Lead, Owner, SlaBreach
+
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync")
+
+
+def chromium() -> str:
+    """The headless browser; skipped when absent, except in CI (CI=true), where it must be there."""
+    import shutil
+
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is not installed (CI installs it: .ci/run)")
+        pytest.skip("chromium is not installed (Debian package `chromium`)")
+    return found
+
+
+def browse(browser: str, page: Path, tmp_path: Path) -> tuple[str, set[tuple[int, ...]]]:
+    """A report page opened in the headless browser: its DOM, and the colours of a screenshot of it."""
+    import subprocess
+
+    import matplotlib.image
+
+    profile, url = tmp_path / "profile", page.as_uri()
+    dom = subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", url],
+                         capture_output=True, text=True, timeout=300)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    shot = tmp_path / "shot.png"
+    done = subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={shot}",
+                           "--window-size=1280,2400", "--hide-scrollbars", url],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and shot.exists(), done.stderr[-2000:]
+    pixels = matplotlib.image.imread(str(shot))[:, :, :3]
+    return dom.stdout, {tuple(int(255 * c) for c in px) for px in pixels[::4, ::4].reshape(-1, 3)}
 
 
 @pytest.fixture

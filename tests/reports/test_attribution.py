@@ -15,7 +15,7 @@ from leadctl.reports.common import DEFAULT_STAGES
 from leadctl.reports.sources import SourceInfo
 from leadctl.store.models import Activity
 
-from .conftest import add_lead
+from .conftest import add_lead, browse, chromium
 
 D = datetime(2026, 1, 1)
 
@@ -231,26 +231,11 @@ def test_olist_credits_add_up(olist_store, model):
 
 @pytest.mark.slow
 def test_attribution_page_renders_in_a_browser(store, db_url, tmp_path, run):
-    import subprocess
-
-    import matplotlib.image
-
-    from .test_report_output import CHROMIUM_FLAGS, chromium
-
     browser = chromium()
     _fixture(store)
     page = tmp_path / "attribution.html"
     assert run(db_url, "report", "attribution", "--model", "u_shaped", "--html", str(page)).exit_code == 0
-    profile, url = tmp_path / "profile", page.as_uri()
-    dom = subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", url],
-                         capture_output=True, text=True, timeout=300)
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    assert "<h1>Attribution — all time · model u_shaped</h1>" in dom.stdout
-    assert dom.stdout.count("<svg") == 2 and "<table>" in dom.stdout and "LinkedIn" in dom.stdout
-    shot = tmp_path / "shot.png"
-    done = subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={shot}",
-                           "--window-size=1280,2400", "--hide-scrollbars", url],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0 and shot.exists(), done.stderr[-2000:]
-    pixels = matplotlib.image.imread(str(shot))[:, :, :3]
-    assert len({tuple(int(255 * c) for c in px) for px in pixels[::4, ::4].reshape(-1, 3)}) >= 20
+    dom, colours = browse(browser, page, tmp_path)
+    assert "<h1>Attribution — all time · model u_shaped</h1>" in dom
+    assert dom.count("<svg") == 2 and "<table>" in dom and "LinkedIn" in dom
+    assert len(colours) >= 20

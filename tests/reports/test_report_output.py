@@ -19,7 +19,7 @@ import pytest
 
 from leadctl.reports.tables import Column, fit, overhead
 
-from .conftest import add_lead, add_owner
+from .conftest import add_lead, add_owner, browse, chromium
 
 D = datetime(2026, 1, 5, 9, 0)
 SOURCES = {"Webinar": (3, 1), "Google Ads": (5, 2), "Referral": (2, 0)}  # source: (leads, won)
@@ -200,44 +200,15 @@ def test_a_table_report_does_not_import_matplotlib(store, db_url, tmp_path):
 
 # ---------------------------------------------------------------- in a real browser
 
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync")
-
-
-def chromium() -> str:
-    """The headless browser; skipped when absent, except in CI (CI=true), where it must be there."""
-    import shutil
-
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is not installed (CI installs it: .ci/run)")
-        pytest.skip("chromium is not installed (Debian package `chromium`)")
-    return found
-
-
 @pytest.mark.slow
 def test_html_page_renders_charts_and_tables_in_a_browser(store, db_url, tmp_path, run):
-    import matplotlib.image
-
     browser = chromium()
     build(store)
     page = tmp_path / "sources.html"
     assert run(db_url, "report", "sources", "--html", str(page)).exit_code == 0
-    profile = tmp_path / "profile"
-    url = page.as_uri()
-    dom = subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", url],
-                         capture_output=True, text=True, timeout=300)
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    assert "<h1>Sources — all time</h1>" in dom.stdout
-    assert dom.stdout.count("<svg") == 1 and "<table>" in dom.stdout and "Google Ads" in dom.stdout
-    shot = tmp_path / "shot.png"
-    done = subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={shot}",
-                           "--window-size=1280,2400", "--hide-scrollbars", url],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0 and shot.exists(), done.stderr[-2000:]
-    pixels = matplotlib.image.imread(str(shot))[:, :, :3]
-    colours = {tuple(int(255 * c) for c in px) for px in pixels[::4, ::4].reshape(-1, 3)}
+    dom, colours = browse(browser, page, tmp_path)
+    assert "<h1>Sources — all time</h1>" in dom
+    assert dom.count("<svg") == 1 and "<table>" in dom and "Google Ads" in dom
     assert len(colours) >= 20                                     # not blank: text, bars, table lines
     blue, orange = (0, 114, 178), (230, 159, 0)                   # the Okabe–Ito bars of leads and won
     assert blue in colours and orange in colours
