@@ -80,6 +80,16 @@ def _light_rules(settings: dict[str, str | None]) -> dict:
 _REPORTS = ("funnel", "sources", "owners")
 
 
+def _open_store(settings: dict[str, str | None]) -> Any:
+    """The SQLite store, when it is ready for the start-up path; otherwise not here."""
+    from ..store.lite import open_ready
+
+    con = open_ready(str(settings["--db"]))
+    if con is None:
+        raise _NotHere
+    return con
+
+
 def _report(name: str, settings: dict[str, str | None], args: list[str]) -> bool:
     opts, rest = _options(args, {"--format", "--output"}, {"--totals"})
     fmt = str(opts.get("--format", "table"))
@@ -103,11 +113,7 @@ def _report(name: str, settings: dict[str, str | None], args: list[str]) -> bool
         from .render import show_report, stage_labels
     except ImportError:
         raise _NotHere from None
-    from ..store.lite import open_ready
-
-    con = open_ready(str(settings["--db"]))
-    if con is None:
-        raise _NotHere
+    con = _open_store(settings)
     import sqlite3
 
     from ..reports import lite
@@ -163,11 +169,7 @@ def _remind(settings: dict[str, str | None], args: list[str]) -> bool:
         now = parse_now(settings["--now"])
     except LeadctlError:
         raise _NotHere from None
-    from ..store.lite import open_ready
-
-    con = open_ready(str(settings["--db"]))
-    if con is None:
-        raise _NotHere
+    con = _open_store(settings)
     import sqlite3
 
     try:
@@ -298,11 +300,7 @@ def _due(settings: dict[str, str | None], args: list[str]) -> bool:
         now = parse_now(settings["--now"])
     except LeadctlError:
         raise _NotHere from None
-    from ..store.lite import open_ready
-
-    con = open_ready(str(settings["--db"]))
-    if con is None:
-        raise _NotHere
+    con = _open_store(settings)
     import sqlite3
 
     from ..engine.due import due_tasks_sqlite
