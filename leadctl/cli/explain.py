@@ -79,7 +79,7 @@ def _render(info: dict) -> None:
                 out.print(Text(f"  {sign} {safe_text(f['words'])}"))
     _table(out, "Stage history", ("at", "from", "to", "cause", "detail"), info["stage_history"])
     _table(out, "Assignments", ("at", "owner", "rule", "strategy", "reason"), info["assignments"])
-    _table(out, "Follow-ups due", ("id", "due_at", "action", "cadence", "owner"), info["followups"])
+    _table(out, "Follow-ups due", ("id", "due_at", "action", "cadence", "owner", "note"), info["followups"])
     _table(out, "Follow-ups skipped", ("id", "due_at", "action", "cadence", "reason"),
            info.get("followups_skipped", []))
 
