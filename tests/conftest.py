@@ -198,13 +198,16 @@ def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> str:
     return str(path)
 
 
+def read_csv(path) -> list[dict[str, str]]:
+    """The rows of a UTF-8 CSV file with a header row, as dicts."""
+    with open(path, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
 def rejects(tmp_path) -> list[dict[str, str]]:
     """The rows of `tmp_path/rejects.csv` (rejects and warnings), none when the import wrote none."""
     path = tmp_path / "rejects.csv"
-    if not path.exists():
-        return []
-    with open(path, encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
+    return read_csv(path) if path.exists() else []
 
 
 # ---------------------------------------------------------------- follow-ups

@@ -16,7 +16,7 @@ from leadctl.engine.followups import FollowupStep
 from leadctl.rules.loader import load_rules
 from leadctl.store.models import Followup, Lead, SlaBreach
 
-from conftest import free_port
+from conftest import free_port, write_rules
 
 FOLLOWUPS_YAML = """
 cadences:
@@ -97,11 +97,7 @@ def webhook():
 # ---------------------------------------------------------------- the store
 @pytest.fixture
 def rules_dir(tmp_path):
-    d = tmp_path / "rules"
-    d.mkdir()
-    (d / "followups.yaml").write_text(textwrap.dedent(FOLLOWUPS_YAML))
-    (d / "routing.yaml").write_text(textwrap.dedent(ROUTING_YAML))
-    return d
+    return write_rules(tmp_path / "rules", followups=FOLLOWUPS_YAML, routing=ROUTING_YAML)
 
 
 def seed(store, rules_dir):

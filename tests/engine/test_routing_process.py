@@ -14,6 +14,8 @@ from leadctl.rules import DEFAULT_RULES_DIR
 from leadctl.rules.loader import load_rules
 from leadctl.store.models import Assignment, Lead, SlaBreach
 
+import conftest as factories
+
 LEADS = Lead.__table__
 ASSIGNMENTS = Assignment.__table__
 BREACHES = SlaBreach.__table__
@@ -45,11 +47,7 @@ QUALIFICATION = """
 
 
 def rules_dir(tmp_path):
-    d = tmp_path / "rules"
-    d.mkdir()
-    (d / "routing.yaml").write_text(textwrap.dedent(ROUTING))
-    (d / "qualification.yaml").write_text(textwrap.dedent(QUALIFICATION))
-    return d
+    return factories.write_rules(tmp_path / "rules", routing=ROUTING, qualification=QUALIFICATION)
 
 
 def add(store, n, **values):

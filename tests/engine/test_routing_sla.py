@@ -40,10 +40,7 @@ ROUTING = """
 
 @pytest.fixture
 def rules(tmp_path):
-    d = tmp_path / "rules"
-    d.mkdir()
-    (d / "routing.yaml").write_text(textwrap.dedent(ROUTING))
-    return load_rules(d)
+    return load_rules(factories.write_rules(tmp_path / "rules", routing=ROUTING))
 
 
 def add_lead(store, **values) -> int:

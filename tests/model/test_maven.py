@@ -5,19 +5,15 @@ The data is read from `../shared/data/real` beside the repository; the test skip
 """
 from __future__ import annotations
 
-import csv
 from datetime import datetime
 
 import pytest
 
+from conftest import read_csv as _read
+
 pytest.importorskip("sklearn")
 
 FOLDER = "real/maven-crm-sales-opportunities"
-
-
-def _read(path):
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
 
 
 def _day(text: str) -> datetime | None:

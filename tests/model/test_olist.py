@@ -8,20 +8,16 @@ The data is read from `../shared/data/real` beside the repository; the test skip
 """
 from __future__ import annotations
 
-import csv
 from datetime import datetime
 
 import pytest
+
+from conftest import read_csv as _read
 
 pytest.importorskip("sklearn")
 
 FOLDER = "real/olist-marketing-funnel"
 DEAL_FIELDS = ("business_segment", "lead_type", "lead_behaviour_profile", "business_type")
-
-
-def _read(path):
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
 
 
 @pytest.mark.slow
