@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import textwrap
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -131,15 +130,13 @@ def test_default_rules_route(store, tmp_path):
 
 def test_a_lead_that_frees_capacity_gets_the_waiting_unassigned_lead_routed(store, tmp_path):
     """Evaluating only what changed still routes the leads left unassigned when another lead frees a slot."""
-    d = tmp_path / "rules"
-    d.mkdir()
-    (d / "routing.yaml").write_text(textwrap.dedent("""
+    d = factories.write_rules(tmp_path / "rules", routing="""
         owners:
           - {name: priya, team: inbound, capacity: 2}
         rules:
           - name: Everyone
             assign: {team: inbound, strategy: round_robin}
-    """))
+    """)
     rules = load_rules(d)
     add(store, 3, country="US")
     process_leads(store, rules, now=NOW)

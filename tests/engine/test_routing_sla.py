@@ -1,7 +1,6 @@
 """SLA checks: exact deadlines, reassignment to another owner, notify rows, no double records."""
 from __future__ import annotations
 
-import textwrap
 from datetime import datetime, timedelta
 
 import pytest
@@ -135,9 +134,7 @@ def test_terminal_unowned_and_unmatched_leads_are_not_breached(store, rules):
 
 
 def test_reassign_with_nobody_else_keeps_owner_and_records_breach(store, tmp_path):
-    d = tmp_path / "solo"
-    d.mkdir()
-    (d / "routing.yaml").write_text(textwrap.dedent("""
+    d = factories.write_rules(tmp_path / "solo", routing="""
         owners:
           - {name: ann, team: t}
           - {name: bob, team: t, active: false}
@@ -145,7 +142,7 @@ def test_reassign_with_nobody_else_keeps_owner_and_records_breach(store, tmp_pat
           - {name: All, assign: {team: t, strategy: least_loaded}}
         sla:
           - {name: Fast, within: 30m, then: [reassign, notify]}
-    """))
+    """)
     rules = load_rules(d)
     one = add_lead(store, team="t")
     got = sweep(store, rules, T0 + timedelta(minutes=31))
@@ -156,9 +153,7 @@ def test_reassign_with_nobody_else_keeps_owner_and_records_breach(store, tmp_pat
 
 
 def test_owner_named_by_email_counts_and_is_replaced(store, tmp_path):
-    d = tmp_path / "mail"
-    d.mkdir()
-    (d / "routing.yaml").write_text(textwrap.dedent("""
+    d = factories.write_rules(tmp_path / "mail", routing="""
         owners:
           - {name: ann, email: ann@example.com, team: t, capacity: 1}
           - {name: bob, team: t}
@@ -166,7 +161,7 @@ def test_owner_named_by_email_counts_and_is_replaced(store, tmp_path):
           - {name: All, assign: {team: t, strategy: least_loaded}}
         sla:
           - {name: Fast, within: 30m, then: reassign}
-    """))
+    """)
     rules = load_rules(d)
     one = add_lead(store, owner="ANN@example.com", team="t")
     got = sweep(store, rules, T0 + timedelta(minutes=31))
