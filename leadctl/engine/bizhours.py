@@ -30,9 +30,12 @@ one instead (the same moment in business time: nothing can be late in between).
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..clock import to_local, to_utc, zone
+
+if TYPE_CHECKING:
+    from ..rules.loader import RuleSet
 
 DAY = timedelta(days=1)
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -198,7 +201,7 @@ class Calendars:
         return cal
 
 
-def owner_zones(conn: Any, rules: Any = None) -> dict[str, str]:
+def owner_zones(conn: Any, rules: RuleSet | None = None) -> dict[str, str]:
     """{owner name or e-mail: time zone} from the rules' routing owners, then the `owners` table.
 
     The store wins where both know an owner (routing keeps it in sync with the rules);

@@ -59,7 +59,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from ..rules.loader import RuleSet
 
 # Lead columns that `process` writes back when the pipeline changed them.
 WRITABLE_COLUMNS = (
@@ -73,7 +76,7 @@ class ProcessContext:
     """The state of one `process` run, handed to every step."""
 
     conn: Any                      # sqlalchemy.engine.Connection in the current transaction
-    rules: Any                     # leadctl.rules.loader.RuleSet
+    rules: RuleSet
     now: datetime                  # naive UTC: the clock for decay, SLAs, due times
     dry_run: bool = False
     counts: Counter = field(default_factory=Counter)

@@ -229,7 +229,7 @@ def _parts(items: list, size: int = 500):
 
 
 # ---------------------------------------------------------------- inactivity, set-wise (the sweep)
-def _prefilter(spec: Any, now: datetime, rules: Any) -> list:
+def _prefilter(spec: Any, now: datetime, rules: RuleSet) -> list:
     """SQL conditions every lead satisfying `spec` must meet (a sound, partial translation).
 
     Only the top-level conjunction is used: `stage` equality/in, `days_since_*`

@@ -12,7 +12,7 @@ conditions on dates (`days_since_activity`) change with the clock alone.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select
 
@@ -21,15 +21,18 @@ from ..store import bulk
 from ..store.tables import LEAD_SEGMENTS, LEADS
 from ..words import did_you_mean
 
+if TYPE_CHECKING:
+    from ..rules.loader import RuleSet
+
 _BATCH = 5000
 
 
-def segment_names(rules: Any) -> list[str]:
+def segment_names(rules: RuleSet) -> list[str]:
     segs = getattr(rules, "segments", None)
     return [s.name for s in (segs.segments if segs is not None else ())]
 
 
-def resolve_segment(rules: Any, name: str | None) -> str | None:
+def resolve_segment(rules: RuleSet, name: str | None) -> str | None:
     """The segment called `name` (any case); an unknown name is a usage error listing the known ones."""
     if name is None:
         return None
@@ -55,7 +58,7 @@ def _columns(fields) -> tuple[list[str], bool]:
     return sorted({"id", *cols, *(("attributes",) if attrs else ())}), acts
 
 
-def refresh_segments(conn, rules: Any, now: datetime) -> dict[str, int]:
+def refresh_segments(conn, rules: RuleSet, now: datetime) -> dict[str, int]:
     """Recompute every segment's members (erased leads are in none); return the count per segment."""
     segs = getattr(rules, "segments", None)
     segments = segs.segments if segs is not None else ()

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from ..fields import DAYS_SINCE, names_of_type
 from ..rules.durations import DurationError, parse_duration
+
+if TYPE_CHECKING:
+    from ..rules.loader import RuleSet
 
 _DATE_COLUMNS = names_of_type("datetime")
 _RELATIVE_OPS = ("within", "older_than")
@@ -24,7 +27,7 @@ _RELATIVE_OPS = ("within", "older_than")
 DST_SLACK = timedelta(hours=2)
 
 
-def sweep_digest(rules: Any) -> str:
+def sweep_digest(rules: RuleSet) -> str:
     """What the inactivity scan's outcome depends on in the rules (its rules, stages, business hours)."""
     fu = getattr(rules, "followups", None)
     parts = [[(r.name, r.when.source, r.action, r.note) for r in getattr(fu, "inactivity", ()) or ()],

@@ -7,10 +7,13 @@ cadences all read this run's value. Without a model file it clears any stored
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .facts import columns_for, reads_activity
 from .model import Model, load_model, sigmoid
+
+if TYPE_CHECKING:
+    from ..rules.loader import RuleSet
 
 
 class PredictStep:
@@ -23,7 +26,7 @@ class PredictStep:
         self.needs_activity = False
         self.digest = ""   # changes with the model: a run after a new model evaluates every lead again
 
-    def bind(self, rules: Any) -> None:
+    def bind(self, rules: RuleSet) -> None:
         """Read the rules folder's model (before the pipeline plans its reads)."""
         self.model = load_model(rules.directory)
         self.columns = self.writes = frozenset({"predicted"})

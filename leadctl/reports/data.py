@@ -12,9 +12,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from ..engine.contact import CONTACT_TYPES as _CONTACT_TYPES
+
+if TYPE_CHECKING:
+    from ..rules.loader import RuleSet
 
 # Activity types that count as a person contacting the lead (first-response time).
 CONTACT_TYPES = tuple(sorted(_CONTACT_TYPES))  # one definition of a contact: engine.contact
@@ -42,7 +45,7 @@ def default_stages() -> list[StageInfo]:
     return out
 
 
-def stage_list(rules: Any | None) -> list[StageInfo]:
+def stage_list(rules: RuleSet | None) -> list[StageInfo]:
     """The rule set's stages in funnel order — or, without a stages.yaml, the default list.
 
     Without rules the fallback is the rules' default funnel (rules.schema.DEFAULT_STAGES).
@@ -277,7 +280,7 @@ class SourceInfo:
     cost: dict[str, float]
 
 
-def source_infos(rules: Any | None) -> list[SourceInfo]:
+def source_infos(rules: RuleSet | None) -> list[SourceInfo]:
     """The rule set's sources (sources.yaml), as plain values; empty without the file."""
     raw = getattr(rules, "sources", None) if rules is not None else None
     if raw is not None and not isinstance(raw, (list, tuple)) and hasattr(raw, "sources"):

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from sqlalchemy import and_, select
 
@@ -26,6 +26,9 @@ from ..engine.leadquery import LEADS, LeadFilter
 from .common import HISTORY, NONE_LABEL, Funnel, StageInfo, filtered, is_lost, lead_facts, rate, report_connection
 from .output import display
 from .sources import SourceInfo, canonical_source
+
+if TYPE_CHECKING:
+    from ..rules.loader import RuleSet
 
 UNSPECIFIED = "unspecified"
 DIMENSIONS = ("reason", "stage", "source", "owner")
@@ -68,7 +71,7 @@ class LostReport:
         return groups, out
 
 
-def catalogue_of(rules: Any | None):
+def catalogue_of(rules: RuleSet | None):
     """The rule set's StagesConfig (for its lost reasons), or the default one."""
     from ..rules.schema import StagesConfig
 

@@ -20,7 +20,10 @@ import os
 import pickle
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .loader import RuleSet
 
 _PACKAGE = Path(__file__).resolve().parents[1]   # leadctl/
 # The modules whose classes and functions a cached RuleSet holds or was built by.
@@ -72,7 +75,7 @@ def _path(key: str) -> Path | None:
     return d / f"rules-{key}.pickle" if d is not None else None
 
 
-def light(rules: Any) -> dict:
+def light(rules: RuleSet) -> dict:
     """What the start-up paths (`followups due`, the reports) need of the rules, in plain values
     (tuples and dicts: no pydantic, no leadctl classes to unpickle)."""
     hours = rules.followups.business_hours
@@ -129,7 +132,7 @@ class _Unpickler(pickle.Unpickler):
         return compile_condition(source, label=label, mode=mode)
 
 
-def save(key: str, rules: Any, modes: dict[int, str]) -> None:
+def save(key: str, rules: RuleSet, modes: dict[int, str]) -> None:
     """Store a loaded rule set under `key` (best effort: a failure only means no cache)."""
     path = _path(key)
     if path is None:
