@@ -44,7 +44,8 @@ def select_leads(store: Store, *, inactive_since: datetime | None, stage: str | 
     """Leads not yet erased whose last activity (or creation, without one) is before `inactive_since`,
     and/or in `stage`; at least one of the two must be given."""
     if inactive_since is None and not stage:
-        raise UsageError("name the leads to forget: --inactive-since AGE and/or --stage STAGE, or one LEAD")
+        raise UsageError("no leads named to forget",
+                         hint="name them with --inactive-since AGE and/or --stage STAGE, or one LEAD")
     t = LEADS
     query = select(t.c.id, t.c.stage).where(t.c.erased_at.is_(None))
     if inactive_since is not None:

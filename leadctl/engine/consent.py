@@ -111,7 +111,8 @@ def set_consent(store, ref: str, changes: Mapping[str, str], *, reason: str | No
     from .leadref import resolve_lead
 
     if not changes:
-        raise UsageError("say which channel to set, e.g. --email opted_out", hint="channels: email, phone, sms")
+        raise UsageError("no channel to set", hint="name one with its status, e.g. --email opted_out "
+                                                        "(channels: email, phone, sms)")
     for channel, status in changes.items():
         if channel not in CHANNELS:
             raise UsageError(f"unknown channel {channel!r}", hint="channels: email, phone, sms")

@@ -82,8 +82,8 @@ def set_stage(store, lead_ref, stage: str, *, reason: str | None = None, force: 
             final = current is not None and stages.resolve(current) and stages.is_terminal(current)
             what = f"{current} is a final stage" if final else f"{target} is before {current} in the funnel"
             raise UsageError(f"will not move lead {lead_id} back from {current} to {target}: {what} "
-                             "and stages only move forward (allow_backward: false); use --force to move it anyway",
-                             hint="leadctl leads stage LEAD STAGE --force --reason '...'")
+                             "and stages only move forward (allow_backward: false)",
+                             hint="to move it anyway: leadctl leads stage LEAD STAGE --force --reason '...'")
         conn.execute(LEADS.update().where(LEADS.c.id == lead_id)
                      .values(stage=target, stage_changed_at=now, updated_at=now, lost_reason=lost_reason))
         record_stage_changes(conn, [dict(lead_id=lead_id, from_stage=current, to_stage=target, at=now,
