@@ -268,8 +268,8 @@ def funnel_view(report: Any, *, now: datetime | None = None) -> View:
                 if r.cohort == report.cohorts[0]]
         lost = [(name, n) for name, n in lost if n]
         if lost:
-            sub_lost = "; ".join(f"{name}: {n:,}" for name, n in lost)
-            return funnel_chart(labels, counts, conv, title=head, subtitle=f"{sub} · lost — {sub_lost}")
+            sub_lost = ", ".join(f"{name} {n:,}" for name, n in lost)
+            return funnel_chart(labels, counts, conv, title=head, subtitle=f"{sub} · left the funnel: {sub_lost}")
         return funnel_chart(labels, counts, conv, title=head, subtitle=sub)
 
     charts: list[tuple[str, Callable[[], Any]]] = [("Leads reaching each stage", funnel_fig)]
