@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import Any, Callable
 
 # Global options: name -> environment variable (Typer reads the same ones).
 _ROOT = {"--db": "LEADCTL_DB", "--rules": "LEADCTL_RULES", "--now": "LEADCTL_NOW"}
@@ -80,6 +80,16 @@ def _light_rules(settings: dict[str, str | None]) -> dict:
 _REPORTS = ("funnel", "sources", "owners")
 
 
+def _or_not_here(check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`check(*args, **kwargs)`; a value it refuses is left to the ordinary path, which reports it."""
+    from ..errors import LeadctlError
+
+    try:
+        return check(*args, **kwargs)
+    except LeadctlError:
+        raise _NotHere from None
+
+
 def _open_store(settings: dict[str, str | None]) -> Any:
     """The SQLite store, when it is ready for the start-up path; otherwise not here."""
     from ..store.lite import open_ready
@@ -100,14 +110,10 @@ def _report(name: str, settings: dict[str, str | None], args: list[str]) -> bool
     if light.get("stages") is None or light.get("sources") is None:
         raise _NotHere
     from ..clock import parse_now
-    from ..errors import LeadctlError
     from .render import check_output
 
-    try:
-        now = parse_now(settings["--now"])
-        check_output(output, "--output")  # type: ignore[arg-type]
-    except LeadctlError:
-        raise _NotHere from None
+    now = _or_not_here(parse_now, settings["--now"])
+    _or_not_here(check_output, output, "--output")
     try:  # the rendering of the ordinary path (reports.output, cli.render)
         from ..reports import output as views
         from .render import show_report, stage_labels
@@ -163,12 +169,8 @@ def _remind(settings: dict[str, str | None], args: list[str]) -> bool:
     if not isinstance(sweep, dict) or any(t is None for _, t in sweep["inactivity"]):
         raise _NotHere
     from ..clock import parse_now
-    from ..errors import LeadctlError
 
-    try:
-        now = parse_now(settings["--now"])
-    except LeadctlError:
-        raise _NotHere from None
+    now = _or_not_here(parse_now, settings["--now"])
     con = _open_store(settings)
     import sqlite3
 
@@ -293,13 +295,9 @@ def _due(settings: dict[str, str | None], args: list[str]) -> bool:
     limit = int(raw_limit)
     light = _light_rules(settings)
     from ..clock import parse_now, parse_when
-    from ..errors import LeadctlError
 
-    try:
-        until_at = parse_when(opts.get("--until"), "--until", end=True)  # type: ignore[arg-type]
-        now = parse_now(settings["--now"])
-    except LeadctlError:
-        raise _NotHere from None
+    until_at = _or_not_here(parse_when, opts.get("--until"), "--until", end=True)
+    now = _or_not_here(parse_now, settings["--now"])
     con = _open_store(settings)
     import sqlite3
 
