@@ -250,3 +250,33 @@ def test_a_real_bug_is_still_an_internal_error(project, capsys, monkeypatch):
         app_module.main(["leads", "list"])
     assert info.value.code == 1
     assert capsys.readouterr().err.startswith("error: internal error (KeyError)")
+
+
+def _core_refusals():
+    from leadctl.ingest.options import parse_match
+    from leadctl.model.fit import FitOptions
+    from leadctl.notify import SmtpTarget
+    from leadctl.reports.attribution import parse_half_life
+    from leadctl.reports.common import cohort_column
+    from leadctl.reports.scoring import scoring_report
+
+    return [
+        ("--match", lambda: parse_match("emial")),
+        ("--holdout", lambda: FitOptions(holdout=1.5).check()),
+        ("--bins", lambda: FitOptions(bins=1).check()),
+        ("--half-life", lambda: parse_half_life("0d")),
+        ("--smtp", lambda: SmtpTarget.parse("http://example.com")),
+        ("--by", lambda: cohort_column("day")),
+        ("--bands", lambda: scoring_report(None, [], None, bands=0)),
+    ]
+
+
+@pytest.mark.parametrize("option, refuse", _core_refusals(), ids=lambda v: v if isinstance(v, str) else "")
+def test_core_errors_state_the_fact_and_carry_the_option(option, refuse):
+    from leadctl.errors import UsageError
+
+    with pytest.raises(UsageError) as err:
+        refuse()
+    assert err.value.option == option
+    assert "--" not in err.value.message            # the fact, not the flag
+    assert err.value.describe().startswith(f"{option}: ")  # the command line reads as before
