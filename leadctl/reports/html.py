@@ -28,7 +28,8 @@ figure svg { max-width: 100%; height: auto; }
 table { border-collapse: collapse; font-size: .9rem; margin: 0 0 1rem; }
 caption { text-align: left; font-weight: bold; padding: 0 0 .4rem; }
 th, td { padding: .3rem .7rem; border-bottom: 1px solid #e3e3e3; white-space: nowrap; }
-th { background: #f2f5f8; text-align: left; border-bottom: 2px solid #0072B2; }
+th { background: #f2f5f8; text-align: left; border-bottom: 2px solid #0072B2;
+     white-space: normal; vertical-align: bottom; }  /* headers wrap, so a wide table fits; values never do */
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.total td { font-weight: bold; border-top: 2px solid #999; }
 tbody tr:nth-child(even) td { background: #fafafa; }
