@@ -338,8 +338,8 @@ def check_plan(cmap: ColumnMap, headers: list[str], *, file: str) -> None:
             seen = "close matches: " + ", ".join(repr(h) for h in close)
         else:
             seen = "its columns: " + _show_list(headers)
-        raise UsageError(f"--map names a column the file does not have: {column!r} ({seen})", file=file,
-                         hint='write the header as the file spells it, e.g. --map "E-mail=email"')
+        raise UsageError(f"no column {column!r} ({seen})", file=file, option="--map",
+                         hint='write the --map column as the file spells its header, e.g. --map "E-mail=email"')
     if headers and not any(name in cmap.candidates for name in IDENTITY_FIELDS):
         raise InputError(f"no column gives an e-mail, phone, external id or LinkedIn URL "
                          f"(columns: {_show_list(headers)})", file=file,
