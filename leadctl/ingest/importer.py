@@ -33,7 +33,7 @@ from ..store.db import Store
 from ..store.history import stages_text
 from ..store.indexes import built_after
 from . import normalize as N
-from .batches import finish_batch, start_batch
+from .batches import finish_batch, start_batch, undo_batch
 from .deferred import Deferred
 from .fastpath import in_worker, use_worker
 from .headers import ColumnMap, build_column_map, check_plan, snake_case
@@ -180,8 +180,6 @@ class _Importer:
                          message=message, sha256=self._sha or "")
 
     def _discard(self) -> None:
-        from .batches import undo_batch
-
         try:
             undo_batch(self.store, self.batch_id)
         except LeadctlError:
