@@ -119,8 +119,7 @@ DAYS_SINCE = {"days_since_created": "created_at", "days_since_activity": "last_a
 
 
 def condition_columns(fields: Iterable[str]) -> tuple[set[str], bool, bool]:
-    """The lead columns a condition reading `fields` needs (days-since fields read their time column,
-    `email_domain` its e-mail), and whether it reads `attributes.*` and `activity.*`."""
+    """The lead columns a condition on `fields` reads, and whether it reads `attributes.*` and `activity.*`."""
     cols, attrs, acts = set(), False, False
     for f in fields:
         if f in DAYS_SINCE:

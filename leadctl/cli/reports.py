@@ -57,8 +57,7 @@ def _check_outputs(output: str | None, svg: str | None, html: str | None, png: s
 
 def _report(ctx: typer.Context, build: Callable[[Any, Any], Any], since, until, source, owner, stage, segment, *,
             fmt: str, output: str | None, svg: str | None, png: str | None, html: str | None, totals: bool) -> None:
-    """Check the output options, build the lead filter (with its segment), and show the view
-    `build(settings, filter)` makes."""
+    """Check the outputs, build the lead filter with its segment, show the view `build(settings, filter)` makes."""
     from .render import check_format
 
     check_format(fmt)
