@@ -15,7 +15,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any, Callable, Sequence
 
 from .tables import Column, fit, shorten
@@ -201,11 +201,15 @@ def title(name: str, flt: Any, extra: str = "") -> str:
     """What the report shows: its name, the creation window, the filters."""
     if flt.since or flt.until:
         window = f"created {flt.since:%Y-%m-%d} " if flt.since else "created up "
-        window += f"to {flt.until:%Y-%m-%d %H:%M}" if flt.until else "to now"
+        if flt.until and flt.until.time() == time(0):  # `--until D` ends at the next midnight: show D itself
+            window += f"to {flt.until - timedelta(days=1):%Y-%m-%d}"
+        else:
+            window += f"to {flt.until:%Y-%m-%d %H:%M}" if flt.until else "to now"
         window = window.replace(" 00:00", "")
     else:
         window = "all time"
-    named = (("source", flt.source), ("owner", flt.owner), ("stage", flt.stage))
+    named = (("source", flt.source), ("owner", flt.owner), ("stage", flt.stage),
+             ("segment", getattr(flt, "segment", None)))
     filters = ", ".join(f"{k}={v}" for k, v in named if v)
     return f"{name} — {window}" + (f" · {filters}" if filters else "") + (f" · {extra}" if extra else "")
 
