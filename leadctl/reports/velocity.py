@@ -67,6 +67,7 @@ class StuckLead:
     email: str | None
     owner: str | None
     stage: str
+    stage_label: str
     days_in_stage: float
     p90_days: float
 
@@ -78,7 +79,7 @@ class VelocityReport:
     filter: LeadFilter
 
     COLUMNS = ("dimension", "group", "stage", "stage_label", "leads", "median_days", "p75_days", "p90_days")
-    STUCK_COLUMNS = ("lead_id", "email", "owner", "stage", "days_in_stage", "p90_days")
+    STUCK_COLUMNS = ("lead_id", "email", "owner", "stage", "stage_label", "days_in_stage", "p90_days")
 
     def columns(self) -> tuple[str, ...]:
         return self.COLUMNS
@@ -166,8 +167,10 @@ def _stuck(conn, funnel: Funnel, flt: LeadFilter, now: datetime) -> list[StuckLe
     threshold = case(marked, value=LEADS.c.stage, else_=None)
     stmt = (select(LEADS.c.id, LEADS.c.email, LEADS.c.owner, LEADS.c.stage, in_stage)
             .where(and_(filtered(flt), is_open(funnel), LEADS.c.stage.in_(list(marked)), in_stage > threshold)))
+    labels = {s.name: display(s.name, s.label) for s in funnel.funnel}
     for lead_id, email, owner, stage, d in conn.execute(stmt):
-        out.append(StuckLead(int(lead_id), email, owner, stage, round(float(d), 1), round(marked[stage], 1)))
+        out.append(StuckLead(int(lead_id), email, owner, stage, labels.get(stage, stage), round(float(d), 1),
+                             round(marked[stage], 1)))
     out.sort(key=lambda s: (-(s.days_in_stage - s.p90_days), s.lead_id))
     return out
 
@@ -226,7 +229,7 @@ def stuck_view(report: VelocityReport, *, now: datetime | None = None):
     columns = [Column("Lead"), Column("E-mail", numeric=False, shrink=True, min_width=10),
                Column("Owner", numeric=False, shrink=True, priority=1), Column("Stage", numeric=False),
                Column("Days in stage"), Column("Stage p90 d")]
-    cells = [[text(s.lead_id), s.email or "", s.owner or "", s.stage, text(s.days_in_stage), text(s.p90_days)]
+    cells = [[text(s.lead_id), s.email or "", s.owner or "", s.stage_label, text(s.days_in_stage), text(s.p90_days)]
              for s in stuck]
     return View("stuck", head, as_of(now), columns, cells, report.STUCK_COLUMNS, report.stuck_records(), None, None,
                 set(), [])
