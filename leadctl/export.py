@@ -28,10 +28,11 @@ import json
 from datetime import date, datetime, timezone
 from typing import IO, Any, Callable
 
-from sqlalchemy import and_, func, literal_column, select
+from sqlalchemy import and_
 
 from .engine.leadquery import LEADS, LeadFilter, lead_conditions, select_leads
 from .store.models import LEAD_FIELDS
+from .store.sqlfuncs import json_object_keys
 
 EXPORT_FORMATS = ("csv", "json", "jsonl")
 BASE_COLUMNS = ("id", *LEAD_FIELDS)
@@ -66,31 +67,7 @@ def _csv_cell(value: Any) -> Any:
 def attribute_keys(conn, flt: LeadFilter) -> list[str]:
     """The distinct keys of `attributes` over the leads the filter selects, sorted."""
     where = lead_conditions(flt)
-    cond = and_(*where) if where else None
-    dialect = conn.dialect.name
-    keys: set[str] = set()
-    if dialect == "sqlite":
-        each = func.json_each(LEADS.c.attributes).table_valued("key", "type").alias("each")
-        stmt = (select(each.c.key).distinct().select_from(LEADS).join(each, literal_column("1") == 1)
-                .where(func.json_type(LEADS.c.attributes) == "object"))
-        if cond is not None:
-            stmt = stmt.where(cond)
-        keys = {str(k) for (k,) in conn.execute(stmt) if k is not None}
-    elif dialect == "postgresql":
-        inner = select(LEADS.c.attributes.label("a")).where(func.json_typeof(LEADS.c.attributes) == "object")
-        if cond is not None:
-            inner = inner.where(cond)
-        sub = inner.subquery()
-        stmt = select(func.json_object_keys(sub.c.a).label("k")).distinct()
-        keys = {str(k) for (k,) in conn.execute(stmt) if k is not None}
-    else:  # any other database: stream the one column
-        stmt = select(LEADS.c.attributes)
-        if cond is not None:
-            stmt = stmt.where(cond)
-        for (attrs,) in conn.execution_options(stream_results=True, yield_per=YIELD_PER).execute(stmt):
-            if isinstance(attrs, dict):
-                keys.update(attrs)
-    return sorted(keys)
+    return sorted(json_object_keys(conn, LEADS.c.attributes, and_(*where) if where else None, yield_per=YIELD_PER))
 
 
 def export_leads(store, flt: LeadFilter, out: IO[str], *, fmt: str = "csv",

@@ -31,15 +31,16 @@ Runs in `process` (the routing step's start) and in the cron sweep (`followups r
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Integer, and_, bindparam, cast, func, not_, or_, select
+from sqlalchemy import and_, bindparam, func, not_, or_, select
 from sqlalchemy.engine import Connection
 
 from ..clock import naive_utc
 from ..store.db import get_meta, set_meta
 from ..store.models import Activity, Assignment, Lead, SlaBreach
+from ..store.sqlfuncs import seconds_within
 from ..words import activity_key
 from .bizhours import BusinessCalendar, Calendars, owner_zones
 from .followups import move_open_tasks
@@ -59,15 +60,11 @@ _SKIP = ("explanation",)
 REASON_PREFIX = "SLA '"        # how an SLA reassignment's stored reason starts (counted for max_reassignments)
 
 
-def _in_time_sql(conn: Connection, within) -> Any:
+def _in_time_sql(within: timedelta) -> Any:
     """SQL: contacted within `within` (no later than any deadline) of assignment — surely in time."""
     lc, at = LEADS.c.last_contacted_at, LEADS.c.assigned_at
-    if conn.dialect.name == "sqlite":
-        # Whole seconds, strictly below the deadline: surely in time; Python decides the rest exactly.
-        secs = int(within.total_seconds())
-        return and_(lc.is_not(None), lc >= at,
-                    cast(func.strftime("%s", lc), Integer) < cast(func.strftime("%s", at), Integer) + secs)
-    return and_(lc.is_not(None), lc >= at, lc <= at + within)
+    # Python decides the borderline cases (whole seconds on SQLite) exactly.
+    return and_(lc.is_not(None), lc >= at, seconds_within(at, lc, within))
 
 
 def _activity(conn: Connection, leads: list[dict]) -> None:
@@ -134,7 +131,7 @@ def check_sla(conn: Connection, rules: RuleSet, now: datetime, *, dry_run: bool 
         parts = [LEADS.c.assigned_at <= latest, LEADS.c.assigned_at < now]
         if earliest is not None:
             parts.append(LEADS.c.assigned_at >= earliest)
-        parts.append(not_(_in_time_sql(conn, shortest)))
+        parts.append(not_(_in_time_sql(shortest)))
         per_rule.append(and_(*parts))
     cols = [c for c in LEADS.c if c.name not in _SKIP]
     stmt = select(*cols).where(LEADS.c.owner.is_not(None), LEADS.c.assigned_at.is_not(None),

@@ -1,7 +1,8 @@
 """What every report shares: the stage list, portable SQL time helpers, percentiles, per-lead facts.
 
-SQL built here runs unchanged on SQLite and PostgreSQL: dialect differences live
-in small compiled constructs (`seconds_between`, `cohort_label`).
+SQL built here runs unchanged on SQLite and PostgreSQL: what differs between them
+(`seconds_between`, `cohort_label`, in-database percentiles, a report connection's
+tuning) lives in `store/sqlfuncs.py`.
 
 Definitions used by the reports (and their tests):
 - **reached**: a lead reached a stage if its stage history (or its current stage)
@@ -19,14 +20,14 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import Float, Integer, and_, case, func, literal, or_, select
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy import Integer, and_, case, func, literal, or_, select
+from sqlalchemy.sql.expression import ColumnElement
 
 from ..clock import naive_utc
 from ..engine.leadquery import LEADS, LeadFilter, lead_conditions
 from ..store.history import SEP
 from ..store.models import Activity, StageChange
+from ..store.sqlfuncs import cohort_label, percentile_cont, report_tuning, seconds_between
 from .data import (
     ALL,
     CONTACT_TYPES,
@@ -59,77 +60,6 @@ class Funnel(Stages):
 
 
 # ---------------------------------------------------------------- portable SQL
-
-class seconds_between(FunctionElement):
-    """SQL: seconds from `start` to `end` (both datetimes) as a float."""
-
-    type = Float()
-    name = "seconds_between"
-    inherit_cache = True
-
-
-@compiles(seconds_between)
-def _seconds_default(element, compiler, **kw):
-    start, end = list(element.clauses)
-    return "EXTRACT(EPOCH FROM (%s - %s))" % (compiler.process(end, **kw), compiler.process(start, **kw))
-
-
-@compiles(seconds_between, "sqlite")
-def _seconds_sqlite(element, compiler, **kw):
-    start, end = list(element.clauses)
-    return "((julianday(%s) - julianday(%s)) * 86400.0)" % (compiler.process(end, **kw), compiler.process(start, **kw))
-
-
-class cohort_label(FunctionElement):
-    """SQL: the creation cohort of a datetime: 'YYYY-MM' by month, the Monday 'YYYY-MM-DD' by week.
-
-    `cohort_label(col, "week")` builds a `_week_label`, "month" a `_month_label`: one
-    class per period so SQLAlchemy's statement cache tells them apart.
-    """
-
-    name = "cohort_label"
-    inherit_cache = True
-    by = "month"
-
-    def __new__(cls, column=None, by: str = "month"):
-        if cls is cohort_label:
-            cls = _week_label if by == "week" else _month_label
-        return super().__new__(cls)
-
-    def __init__(self, column, by: str = "month"):
-        super().__init__(column)
-
-
-class _month_label(cohort_label):
-    inherit_cache = True
-    by = "month"
-
-
-class _week_label(cohort_label):
-    inherit_cache = True
-    by = "week"
-
-
-@compiles(cohort_label)
-def _cohort_default(element, compiler, **kw):
-    (col,) = list(element.clauses)
-    text = compiler.process(col, **kw)
-    if getattr(col.type, "timezone", False):
-        text = f"({text} AT TIME ZONE 'UTC')"  # timestamptz: label in UTC whatever the session zone
-    if element.by == "week":
-        return f"to_char(date_trunc('week', {text}), 'YYYY-MM-DD')"
-    return f"to_char({text}, 'YYYY-MM')"
-
-
-@compiles(cohort_label, "sqlite")
-def _cohort_sqlite(element, compiler, **kw):
-    (col,) = list(element.clauses)
-    text = compiler.process(col, **kw)
-    if element.by == "week":
-        # 'weekday 0' moves forward to Sunday (or stays); minus 6 days is that week's Monday.
-        return f"strftime('%Y-%m-%d', {text}, 'weekday 0', '-6 days')"
-    return f"strftime('%Y-%m', {text})"
-
 
 def time_value(value: datetime) -> ColumnElement:
     """A bound datetime typed like the store's datetime columns (for arithmetic, not only comparison)."""
@@ -175,14 +105,13 @@ def grouped_percentiles(conn, stmt, qs: Sequence[float] = (0.5, 0.9), *, overall
     def key_of(row):
         return row[0] if nk == 1 else tuple(row[:nk])
 
-    if conn.dialect.name == "postgresql":
-        pcts = [func.percentile_cont(q).within_group(value) for q in qs]
-        if keys:
-            for row in conn.execute(select(*keys, *pcts).where(notnull).group_by(*keys)):
-                out[key_of(row)] = tuple(None if v is None else float(v) for v in row[nk:])
-        if overall or not keys:
-            row = conn.execute(select(*pcts).where(notnull)).one()
-            out[ALL] = tuple(None if v is None else float(v) for v in row)
+    in_database = percentile_cont(conn, keys, value, qs, overall=overall or not keys)
+    if in_database is not None:
+        groups, total = in_database
+        for key, pcts in groups:
+            out[key_of(key)] = pcts
+        if total is not None:
+            out[ALL] = total
         return out
     if resolution:
         step = func.round(value / resolution).label("step")
@@ -210,32 +139,9 @@ def grouped_percentiles(conn, stmt, qs: Sequence[float] = (0.5, 0.9), *, overall
 
 @contextmanager
 def report_connection(store):
-    """A read connection for a report. On SQLite its temporary b-trees (a report's GROUP BY
-    over a million leads) are kept in memory instead of temp files, which ran several times
-    slower; the store's 64 MiB page cache is enough — a 256 MiB cache and memory-mapped reads
-    were tried at 1M leads: no faster, and `report sources` grew from 0.23 to 1.3 GB resident (`report
-    sources`). The setting is put back before the connection returns to the pool."""
-    with store.connect() as conn:
-        if conn.dialect.name != "sqlite":
-            yield conn
-            return
-        raw = conn.connection.dbapi_connection  # outside SQLAlchemy's transaction: temp_store needs that
-
-        def pragma(text):
-            cur = raw.cursor()
-            try:
-                row = cur.execute(f"PRAGMA {text}").fetchone()
-            finally:
-                cur.close()
-            return row[0] if row else None
-
-        saved = pragma("temp_store")
-        pragma("temp_store = MEMORY")
-        try:
-            yield conn
-        finally:
-            conn.rollback()  # reads only: end the transaction so the settings can go back
-            pragma(f"temp_store = {int(saved)}")
+    """A read connection for a report, tuned for large reads (`store.sqlfuncs.report_tuning`)."""
+    with store.connect() as conn, report_tuning(conn):
+        yield conn
 
 
 # ---------------------------------------------------------------- per-lead facts
