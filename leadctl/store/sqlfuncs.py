@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import Boolean, Float, Integer, Interval, func, literal, literal_column, select
+from sqlalchemy import Float, Integer, Interval, func, literal, literal_column, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
@@ -42,7 +42,7 @@ def _seconds_sqlite(element, compiler, **kw):
 
 
 class _seconds_within(FunctionElement):
-    type = Boolean()
+    # No Boolean type: SQLite would compare it with 1 (the expression is boolean already).
     name = "seconds_within"
     inherit_cache = True
 
