@@ -53,6 +53,14 @@ def _check_outputs(output: str | None, svg: str | None, html: str | None, png: s
 
     for path, option in ((output, "--output"), (svg, "--svg"), (html, "--html"), (png, "--png")):
         check_output(path, option)
+    for path, kind in ((svg, "svg"), (png, "png")):
+        # The picture's format comes from its option: a PNG under a .gif name would mislead whoever opens it.
+        if path and Path(path).suffix.lower() != f".{kind}":
+            from ..errors import UsageError
+
+            suffix = Path(path).suffix or "no suffix"
+            raise UsageError(f"{path}: the picture is saved as {kind.upper()}, the name ends in {suffix}",
+                             option=f"--{kind}", hint=f"name the file *.{kind}")
 
 
 def _report(ctx: typer.Context, build: Callable[[Any, Any], Any], since, until, source, owner, stage, segment, *,
