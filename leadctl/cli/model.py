@@ -62,10 +62,14 @@ def model_fit(
         say(f"warning: {w}")
     info = result.model.info
     if fmt == "json":
+        from ..model.metrics import verdict
+
+        held = info["validation"].get("model") or {}
         typer.echo(json.dumps({"written": None if dry_run else path, "warnings": result.warnings,
                                "intercept": result.model.intercept, "features": result.model.facts,
                                "training": info["training"], "validation": info["validation"],
-                               "left_out": info["left_out"]}, ensure_ascii=False, default=str))
+                               "left_out": info["left_out"], "verdict": verdict(held.get("auc"))},
+                              ensure_ascii=False, default=str))
         return
     for line in fit_summary(result.model, written=None if dry_run else path):
         typer.echo(line)
@@ -73,6 +77,8 @@ def model_fit(
 
 def fit_summary(model, *, written: str | None) -> list[str]:
     """What a fit learnt and how well it ranks the held-out leads, in a few lines."""
+    from ..model.metrics import verdict
+
     t = model.info["training"]
     v = model.info["validation"]
     lines = [f"fitted on {t['leads']:,} leads ({t['won']:,} won, {t['lost']:,} lost) created "
@@ -83,6 +89,7 @@ def fit_summary(model, *, written: str | None) -> list[str]:
                      f"AUC {_f(m['auc'])} (hand-written score {_f(h['auc'] if h else None)}), "
                      f"log loss {_f(m['log_loss'])}, lift at top 10/20/30 %: "
                      + " / ".join(_f(m['lift'][k], 2) for k in ("top_10", "top_20", "top_30")))
+        lines.append(f"verdict: {verdict(m['auc']) or 'not measured (the held-out leads are all won or all lost)'}")
     lines.append(f"{'wrote ' + written if written else 'dry run: nothing written'}: intercept "
                  f"{model.intercept:.3f}, {len(model.features)} features ({', '.join(model.facts)})")
     refused = [x for x in model.info["left_out"] if x["reason"].startswith("refused")]

@@ -81,3 +81,15 @@ def figures(y: Sequence[int], p: Sequence[float], *, probabilities: bool = True)
     out["lift"] = lift(y, p)
     out["calibration"] = calibration(y, p)
     return out
+
+
+# (lowest AUC, verdict): what a held-out AUC means for ranking leads, in plain words.
+VERDICTS = ((0.9, "strong"), (0.75, "useful"), (0.6, "weak: rank with care, next to the hand-written score"),
+            (float("-inf"), "barely better than chance: do not use it to rank leads"))
+
+
+def verdict(auc_value: float | None) -> str | None:
+    """The plain verdict on a held-out AUC (None without one)."""
+    if auc_value is None:
+        return None
+    return next(text for floor, text in VERDICTS if auc_value >= floor)
