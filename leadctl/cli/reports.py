@@ -207,13 +207,12 @@ def report_scoring(
     check_format(fmt)
     _check_outputs(output, svg, html, png)
     if model:  # the figures model fit stored: they do not depend on the filters
+        from ..reports.output import model_view
         from ..reports.scoring import model_comparison
-        from .render import emit_rows
 
-        cmp = model_comparison(settings(ctx).rules().directory)
-        emit_rows(cmp.columns(), cmp.records(), fmt=fmt, output=output,
-                  title=f"Model vs hand-written score, held-out leads created from {(cmp.holdout_from or '?')[:10]}",
-                  headers=("Figure", "Model", "Actual", "Score", "Actual"))
+        st = settings(ctx)
+        show(model_view(model_comparison(st.rules().directory), now=st.now),
+             fmt=fmt, output=output, svg=svg, png=png, html=html, totals=totals)
         return
 
     def build(st, flt):

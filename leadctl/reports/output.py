@@ -422,3 +422,44 @@ def scoring_view(report: Any, *, now: datetime | None = None) -> View:
     if any(r.dimension == "grade" for r in report.rows):
         charts.append(("Won rate by grade", chart("grade", "Grade")))
     return View("scoring", head, sub, columns, cells, cols, records, totals, None, sections, charts)
+
+
+def model_view(cmp: Any, *, now: datetime | None = None) -> View:
+    """`report scoring --model`; charts: won rate by decile (model vs hand-written score, with the model's
+    predicted rate), and lift at the top 10/20/30 %."""
+    held = (cmp.holdout_from or "")[:10] or "?"
+    head = f"Model vs hand-written score — held-out leads created from {held}"
+    sub = " · ".join(x for x in (f"fitted {cmp.fitted_at[:16].replace('T', ' ')}" if cmp.fitted_at else "",
+                                 as_of(now)) if x)
+    columns = [Column("Figure", numeric=False), Column("Model"), Column("Actual"), Column("Score"),
+               Column("Actual")]
+    cells: list[list[Cell]] = [[r[0]] + [text(v) for v in r[1:]] for r in cmp.rows]
+    first = {r[0]: r for r in cmp.rows}
+    totals = {"leads": first.get("held-out leads", (None, None))[1], "won": first.get("won", (None, None))[1],
+              "holdout_from": cmp.holdout_from, "fitted_at": cmp.fitted_at}
+    deciles = [r for r in cmp.rows if str(r[0]).startswith("decile ")]
+    lifts = [r for r in cmp.rows if str(r[0]).startswith("lift ")]
+
+    def pct(v: Any) -> float | None:
+        return None if v is None else round(100 * float(v), 1)
+
+    def calibration_fig():
+        from .charts import bar_chart
+
+        return bar_chart([r[0] for r in deciles], {"Model's decile": [pct(r[2]) for r in deciles],
+                                                   "Score's decile": [pct(r[4]) for r in deciles]},
+                         title=head, subtitle=sub, xlabel="Won rate (%)", ylabel="Decile (lowest first)",
+                         suffix="%", marks=[pct(r[1]) for r in deciles], mark_label="Model's predicted %")
+
+    def lift_fig():
+        from .charts import bar_chart
+
+        return bar_chart([str(r[0]).replace("lift ", "").replace(" %", "%") for r in lifts],
+                         {"Model": [r[1] for r in lifts], "Hand-written score": [r[3] for r in lifts]},
+                         title=head, subtitle=sub, xlabel="Lift over the overall won rate (×)",
+                         ylabel="Leads ranked highest", suffix="×")
+
+    charts = [("Won rate by decile", calibration_fig), ("Lift", lift_fig)]
+    starts = {next((i for i, r in enumerate(cmp.rows) if str(r[0]).startswith(p)), 0) for p in ("lift ", "decile ")}
+    return View("scoring-model", head, sub, columns, cells, cmp.columns(), cmp.records(), totals, None,
+                starts - {0}, charts)

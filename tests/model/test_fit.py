@@ -233,7 +233,7 @@ def test_report_scoring_shows_the_model_beside_the_hand_written_score(store, db_
     assert fit(run_cli, db_url, rules_dir).code == 0
     r = run_cli("--db", db_url, "--rules", rules_dir, "report", "scoring", "--model", "--format", "json")
     assert r.code == 0, r.err
-    rows = {row["figure"]: row for row in json.loads(r.out)}
+    rows = {row["figure"]: row for row in json.loads(r.out)["rows"]}
     assert rows["AUC"]["model"] > 0.7 and rows["AUC"]["score"] == 0.5  # no scoring rules: every score is 0
     assert rows["log loss"]["model"] > 0 and rows["log loss"]["score"] is None
     assert [f"decile {k}" in rows for k in range(1, 11)] == [True] * 10
