@@ -63,13 +63,40 @@ def test_cli_list(store, db_url, run):
     res = run(db_url, "--format", "json")
     rows = json.loads(res.stdout)
     assert len(rows) == 60  # no default limit for scripts
-    assert list(rows[0]) == ["id", "name", "email", "company", "source", "stage", "score", "grade", "temperature",
-                             "owner", "created"]
+    assert list(rows[0]) == ["id", "name", "email", "company", "source", "stage", "score", "predicted", "grade",
+                             "temperature", "owner", "created"]
+    assert rows[0]["predicted"] is None  # always there, null without a model's chance
     assert rows[0]["id"] == 60 and rows[0]["name"] == "Bob L60"
     res = run(db_url, "--format", "csv", "--stage", "mql", "--sort", "score", "--limit", "2")
     assert res.stdout.splitlines()[1].startswith("4,Bob L4,p4@ex.com")
     assert run(db_url, "--sort", "nope").exit_code != 0
     assert run(db_url, "--format", "xml").exit_code == 2
+
+
+def test_the_predicted_chance_is_shown_when_sorted_by_it_or_a_model_exists(store, db_url, tmp_path, run_cli):
+    with store.begin() as conn:
+        conn.execute(insert(Lead.__table__), [
+            dict(email=f"p{i}@ex.com", predicted=p, created_at=D, updated_at=D)
+            for i, p in enumerate((0.634, 0.05, None))])
+    rules = tmp_path / "rules"
+    rules.mkdir()
+
+    def run(db_url, *args):
+        return run_cli("--db", db_url, "--rules", rules, "leads", "list", *args, env={"LEADCTL_WIDTH": "120"})
+
+    plain = run(db_url)
+    assert plain.code == 0, plain.err
+    assert "Predicted" not in plain.out  # no model, not sorted by it: no empty column
+    by_chance = run(db_url, "--sort", "-predicted")
+    assert by_chance.code == 0, by_chance.err
+    assert "Predicted" in by_chance.out
+    lines = [line for line in by_chance.out.splitlines() if "@ex.com" in line]
+    assert ["p0@" in lines[0], "63%" in lines[0], "p1@" in lines[1], "5%" in lines[1]] == [True] * 4
+    (rules / "model.yaml").write_text("intercept: 0\n", encoding="utf-8")
+    with_model = run(db_url)
+    assert "Predicted" in with_model.out and "63%" in with_model.out
+    rows = json.loads(run(db_url, "--sort", "-predicted", "--format", "json").out)
+    assert [r["predicted"] for r in rows] == [0.634, 0.05, None]
 
 
 def test_mine_lists_the_owner_named_by_leadctl_owner(tmp_path, monkeypatch, run):

@@ -63,10 +63,34 @@ def leads_list(
     flt = lead_filter(stage=stage, owner=owner, source=source, min_score=min_score, max_score=max_score,
                       search=search, since=since, until=until, sort=sort, limit=limit, flag=flag)
     flt.segment = segment_option(ctx, segment)
-    page = list_leads(settings(ctx).store(), flt, count=fmt == "table")
+    st = settings(ctx)
+    page = list_leads(st.store(), flt, count=fmt == "table")
     rows, total = page.rows, page.total
-    headers = [h.replace("_", " ").title() if h != "id" else "ID" for h in LIST_COLUMNS]
+    columns = list(LIST_COLUMNS)
+    if fmt == "table":
+        at = columns.index("predicted")
+        if _shows_prediction(st.rules_dir, flt):
+            rows = [(*r[:at], _percent(r[at]), *r[at + 1:]) for r in rows]
+        else:  # no model and not sorted by it: a column that would always be empty
+            rows = [(*r[:at], *r[at + 1:]) for r in rows]
+            del columns[at]
+    headers = [h.replace("_", " ").title() if h != "id" else "ID" for h in columns]
     title = f"{len(rows)} lead{'s' if len(rows) != 1 else ''}" + (f" ({flt.describe()})" if flt.describe() else "")
-    emit_rows(LIST_COLUMNS, rows, fmt=fmt, title=title if fmt == "table" else None, headers=headers)
+    emit_rows(columns, rows, fmt=fmt, title=title if fmt == "table" else None, headers=headers)
     if total is not None and total > len(rows):
         say(f"showing {len(rows)} of {total} leads; use --limit N (0 = all) or --format csv for more")
+
+
+def _shows_prediction(rules_dir, flt) -> bool:
+    """The table shows `Predicted` when the rules folder has a model or the list is sorted by it."""
+    import os
+
+    from ..engine.leadquery import sorts_by
+    from ..model.model import MODEL_FILE
+
+    return sorts_by(flt, "predicted") or os.path.isfile(os.path.join(str(rules_dir), MODEL_FILE))
+
+
+def _percent(value) -> str:
+    """A probability 0-1 as a whole percentage ('' when none)."""
+    return "" if value is None else f"{100 * float(value):.0f}%"

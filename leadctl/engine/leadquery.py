@@ -143,9 +143,9 @@ def count_leads(flt: LeadFilter) -> Select:
     return stmt.where(and_(*where)) if where else stmt
 
 
-# What `leads list` shows, in order.
-LIST_COLUMNS = ("id", "name", "email", "company", "source", "stage", "score", "grade", "temperature", "owner",
-                "created")
+# What `leads list` shows, in order (`predicted`: the model's chance 0-1, None without one).
+LIST_COLUMNS = ("id", "name", "email", "company", "source", "stage", "score", "predicted", "grade", "temperature",
+                "owner", "created")
 
 
 @dataclass
@@ -156,11 +156,21 @@ class LeadPage:
     total: int | None = None
 
 
+def sorts_by(flt: LeadFilter, name: str) -> bool:
+    """Whether the filter's `--sort` names field `name` (either direction, aliases resolved)."""
+    for part in str(flt.sort or "").split(","):
+        field = part.strip().lstrip("+-").strip().lower()
+        if field and SORT_ALIASES.get(field, field) == name:
+            return True
+    return False
+
+
 def list_leads(store: Store, flt: LeadFilter, *, count: bool = False) -> LeadPage:
     """The page of leads `flt` selects; with `count`, also the number matching when the page is full."""
     c = LEADS.c
     name = func.trim(func.coalesce(c.first_name, "") + " " + func.coalesce(c.last_name, ""))
-    cols = [c.id, name, c.email, c.company, c.source, c.stage, c.score, c.grade, c.temperature, c.owner, c.created_at]
+    cols = [c.id, name, c.email, c.company, c.source, c.stage, c.score, c.predicted, c.grade, c.temperature, c.owner,
+            c.created_at]
     with store.connect() as conn:
         rows = [tuple(naive_utc(v) for v in r) for r in conn.execute(select_leads(flt, cols))]
         full = bool(flt.limit) and len(rows) >= (flt.limit or 0)
