@@ -327,11 +327,11 @@ def test_due_command_formats(store, sweep, leadctl):
     rows = json.loads(out)
     assert code == 0 and [r["id"] for r in rows] == [1, 3, 5, 7]     # the sweep has not created the quiet task
     assert rows[0] == {"id": 1, "due_at": "2026-11-20T08:15:00", "due_local": "2026-11-20 09:15 Europe/Berlin",
-                       "overdue": "2h", "owner": "dana", "action": "call", "lead_id": 1,
+                       "overdue": True, "overdue_by": "2h", "owner": "dana", "action": "call", "lead_id": 1,
                        "lead": "Ada Lovelace <ada@x.com>", "cadence": "Hot lead", "step": 1, "kind": "cadence",
                        "note": None}
     code, out, _ = leadctl(*base, "--owner", "lee", "--format", "csv")
-    assert out.splitlines()[0].startswith("id,due_at,due_local,overdue,owner") and len(out.splitlines()) == 2
+    assert out.splitlines()[0].startswith("id,due_at,due_local,overdue,overdue_by,owner") and len(out.splitlines()) == 2
     code, out, err = leadctl(*base, "--until", "2026-11-24", "--limit", "2", "--format", "json")
     assert len(json.loads(out)) == 2 and "--limit 0" in err
     code, out, _ = leadctl(*base, "--until", "2026-11-30", "--overdue", "--format", "json")

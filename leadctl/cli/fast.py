@@ -317,8 +317,8 @@ def _due(settings: dict[str, str | None], args: list[str]) -> bool:
     return True
 
 
-DUE_COLUMNS = ("id", "due_at", "due_local", "overdue", "owner", "action", "lead_id", "lead", "cadence", "step",
-               "kind", "note")
+DUE_COLUMNS = ("id", "due_at", "due_local", "overdue", "overdue_by", "owner", "action", "lead_id", "lead", "cadence",
+               "step", "kind", "note")
 # The table keeps to what fits a terminal; CSV and JSON carry every column.
 TABLE_COLUMNS = ("id", "due_local", "overdue", "owner", "action", "lead", "cadence", "step")
 TABLE_HEADERS = ("Task", "Due (owner's time)", "Overdue", "Owner", "Action", "Lead", "Cadence / rule", "Step")
@@ -338,8 +338,10 @@ def show_due(tasks: list, *, fmt: str, limit: int) -> None:
                                    t.cadence, t.step) for t in tasks],
                   fmt=fmt, headers=TABLE_HEADERS, title="Follow-ups due")
     else:
-        emit_rows(DUE_COLUMNS, [(t.id, t.due_at, t.due_local, t.overdue, t.owner, t.action, t.lead_id, t.lead,
-                                 t.cadence, t.step, t.kind, t.note) for t in tasks], fmt=fmt)
+        # Scripts get a boolean (CSV: true/false, as JSON spells it) and the lateness text or null, never "".
+        late = (lambda t: bool(t.overdue)) if fmt == "json" else (lambda t: "true" if t.overdue else "false")
+        emit_rows(DUE_COLUMNS, [(t.id, t.due_at, t.due_local, late(t), t.overdue or None, t.owner, t.action,
+                                 t.lead_id, t.lead, t.cadence, t.step, t.kind, t.note) for t in tasks], fmt=fmt)
     if more:
         say(f"showing the first {limit} tasks; use --limit 0 for all")
 
