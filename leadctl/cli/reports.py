@@ -123,7 +123,8 @@ def report_funnel(
     ctx: typer.Context,
     since: Optional[str] = _SINCE, until: Optional[str] = _UNTIL, source: Optional[str] = _SOURCE,
     owner: Optional[str] = _OWNER, stage: Optional[str] = _STAGE, segment: Optional[str] = SEGMENT,
-    by: Optional[str] = typer.Option(None, "--by", help="One funnel per creation cohort: week | month."),
+    by: Optional[str] = typer.Option(None, "--by", help="One funnel per creation cohort (week | month) or per "
+                                                        "segment (segment: a lead in several counts in each)."),
     strict: bool = typer.Option(False, "--strict",
                                 help="Count a stage only when every earlier stage was passed in order."),
     fmt: str = _FORMAT, output: Optional[str] = _OUTPUT, svg: Optional[str] = _SVG, png: Optional[str] = _PNG,
@@ -135,8 +136,8 @@ def report_funnel(
     from ..reports.output import funnel_view
 
     def build(st, flt):
-        if by is not None and by not in ("week", "month"):
-            raise typer.BadParameter(f"'{by}' is not one of week, month", param_hint="--by")
+        if by is not None and by not in ("week", "month", "segment"):
+            raise typer.BadParameter(f"'{by}' is not one of week, month, segment", param_hint="--by")
         report = funnel_report(st.store(), stage_list(_rules_or_none(ctx)), flt, now=st.now, by=by, strict=strict)
         return funnel_view(report, now=st.now)
 
@@ -149,6 +150,8 @@ def report_sources(
     ctx: typer.Context,
     since: Optional[str] = _SINCE, until: Optional[str] = _UNTIL, source: Optional[str] = _SOURCE,
     owner: Optional[str] = _OWNER, stage: Optional[str] = _STAGE, segment: Optional[str] = SEGMENT,
+    by: Optional[str] = typer.Option(None, "--by", help="segment: one row per segment and source (a lead in "
+                                                        "several segments counts in each; the total once)."),
     fmt: str = _FORMAT, output: Optional[str] = _OUTPUT, svg: Optional[str] = _SVG, png: Optional[str] = _PNG,
     html: Optional[str] = _HTML, totals: bool = _TOTALS,
 ) -> None:
@@ -158,9 +161,11 @@ def report_sources(
     from ..reports.sources import source_infos, sources_report
 
     def build(st, flt):
+        if by is not None and by != "segment":
+            raise typer.BadParameter(f"'{by}' is not one of segment", param_hint="--by")
         rules = _rules_or_none(ctx)
         stages = stage_list(rules)
-        report = sources_report(st.store(), stages, source_infos(rules), flt)
+        report = sources_report(st.store(), stages, source_infos(rules), flt, by=by)
         return sources_view(report, _stage_labels(stages), now=st.now)
 
     _report(ctx, build, since, until, source, owner, stage, segment,

@@ -182,6 +182,8 @@ class FunnelReport:
     by: str | None = None
     strict: bool = False
     cohorts: list[str | None] = field(default_factory=list)
+    # With --by segment a lead in two segments counts in each: the funnel over the leads counted once.
+    overall: list[FunnelRow] | None = None
 
     COLUMNS = ("cohort", "stage", "kind", "reached", "next_conversion_pct", "cumulative_conversion_pct",
                "drop_off", "median_days", "p90_days")
@@ -253,17 +255,19 @@ class SourceRow:
     spend: float | None
     cost_per_lead: float | None
     cost_per_won: float | None
+    segment: str | None = None     # with --by segment (None: the leads in no segment)
 
 
 @dataclass
 class SourcesReport:
-    rows: list[SourceRow]          # per source, then the total row
+    rows: list[SourceRow]          # per source (per segment and source with --by segment), then the total row
     filter: Any
     mql_stage: str | None
     sql_stage: str | None
+    by: str | None = None
 
     COLUMNS = ("source", "channel", "leads", "reached_mql", "reached_sql", "won", "lost", "won_rate_pct",
-               "avg_score", "median_first_response_hours", "spend", "cost_per_lead", "cost_per_won")
+               "avg_score", "median_first_response_hours", "spend", "cost_per_lead", "cost_per_won", "segment")
 
     def columns(self) -> tuple[str, ...]:
         return self.COLUMNS

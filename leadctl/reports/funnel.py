@@ -16,6 +16,9 @@
   far is counted), so medians of busy stages are lower bounds. Only non-terminal
   funnel stages have a time; rows dated after `now` are left out.
 - Conversion percentages are rounded to 0.1; times are in days, rounded to 0.1.
+- `by="segment"`: one funnel per segment (then the leads in none, cohort None); a
+  lead in two segments counts in each, so `overall` holds the funnel over the leads
+  counted once (the totals and the funnel chart).
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from typing import Sequence
 from sqlalchemy import case, func, literal, or_, select
 
 from ..engine.leadquery import LEADS, LeadFilter, lead_conditions
+from ..store.tables import LEAD_SEGMENTS
 from .common import (
     HISTORY,
     Funnel,
@@ -59,7 +63,9 @@ def funnel_report(store, stages: Sequence[StageInfo], flt: LeadFilter, *, now: d
                   strict: bool = False) -> FunnelReport:
     """Count, convert and time every funnel stage for the leads the filter selects."""
     funnel = Funnel(stages)
-    cohort = cohort_column(by).label("cohort")
+    by_segment = by == "segment"
+    # With segments, a lead in two segments is a row of each (the outer join), one in none a row of NULL.
+    cohort = (LEAD_SEGMENTS.c.segment if by_segment else cohort_column(by)).label("cohort")
     where = filtered(flt)
     if strict:
         firsts, depth = _strict_depth(funnel)
@@ -71,7 +77,10 @@ def funnel_report(store, stages: Sequence[StageInfo], flt: LeadFilter, *, now: d
     lost_names = [s.name for s in funnel.lost]
     lost = case((LEADS.c.stage.in_(lost_names), LEADS.c.stage), else_=None) if lost_names else literal(None)
     agg = (select(cohort, depth.label("depth"), lost.label("lost"), func.count().label("leads"))
-           .select_from(base).where(where).group_by(cohort, depth, lost))
+           .select_from(base.outerjoin(LEAD_SEGMENTS, LEAD_SEGMENTS.c.lead_id == LEADS.c.id) if by_segment else base)
+           .where(where).group_by(cohort, depth, lost))
+    once = (select(literal(None).label("cohort"), depth.label("depth"), lost.label("lost"),
+                   func.count().label("leads")).select_from(base).where(where).group_by(depth, lost))
 
     # Time in stage: each history row until the lead's next one (`left_at`, kept by
     # store.history), the latest censored at now. Without filters or cohorts the leads
@@ -80,8 +89,11 @@ def funnel_report(store, stages: Sequence[StageInfo], flt: LeadFilter, *, now: d
     timed = [s.name for s in funnel.funnel if s.kind is None]
     cols = [HISTORY.c.to_stage.label("stage"), HISTORY.c.at.label("at"), HISTORY.c.left_at.label("left_at")]
     if by or lead_conditions(flt):
-        steps = (select(cohort_column(by).label("cohort"), *cols)
-                 .select_from(HISTORY.join(LEADS, LEADS.c.id == HISTORY.c.lead_id)).where(where))
+        joined = HISTORY.join(LEADS, LEADS.c.id == HISTORY.c.lead_id)
+        if by_segment:
+            joined = joined.outerjoin(LEAD_SEGMENTS, LEAD_SEGMENTS.c.lead_id == LEADS.c.id)
+        steps = (select((LEAD_SEGMENTS.c.segment if by_segment else cohort_column(by)).label("cohort"), *cols)
+                 .select_from(joined).where(where))
     else:
         steps = select(*cols)
     steps = steps.where(HISTORY.c.to_stage.in_(timed) if timed else literal(False),
@@ -95,4 +107,8 @@ def funnel_report(store, stages: Sequence[StageInfo], flt: LeadFilter, *, now: d
         # Hour steps on SQLite: exact to well below the 0.1 day shown.
         # `at` is never NULL, so neither is a duration.
         times = grouped_percentiles(conn, durations, resolution=1 / 24, nullable=False) if timed else {}
-    return funnel_report_from(stages, counts, times, flt, now=now, by=by, strict=strict)
+        counted_once = [tuple(row) for row in conn.execute(once)] if by_segment else []
+    report = funnel_report_from(stages, counts, times, flt, now=now, by=by, strict=strict)
+    if by_segment:
+        report.overall = funnel_report_from(stages, counted_once, {}, flt, now=now, strict=strict).rows
+    return report

@@ -220,13 +220,22 @@ def as_of(now: datetime | None) -> str:
 
 # ---------------------------------------------------------------- the reports
 
+NO_SEGMENT = "(no segment)"  # with --by segment: the leads in none
+
+
 def funnel_view(report: Any, *, now: datetime | None = None) -> View:
     """`report funnel`: stages by display name, lost stages apart; chart: the funnel (with `--by`, first a heat map
     of the share of each cohort reaching each stage)."""
     by = report.by
-    extra = ", ".join(x for x in (f"by {by}" if by else "", "strict" if report.strict else "") if x)
+    by_segment = by == "segment"
+    by_text = "by segment: a lead in several segments counts in each" if by_segment else f"by {by}" if by else ""
+    extra = ", ".join(x for x in (by_text, "strict" if report.strict else "") if x)
     head = title("Funnel", report.filter, extra)
-    columns = ([Column("Cohort", numeric=False)] if by else []) + [
+
+    def group(cohort: str | None) -> str:
+        return (cohort or NO_SEGMENT) if by_segment else (cohort or "")
+
+    columns = ([Column("Segment" if by_segment else "Cohort", numeric=False, shrink=by_segment)] if by else []) + [
         Column("Stage", numeric=False, shrink=True, min_width=10), Column("Funnel", bar=True, bar_max=40, priority=3),
         Column("Reached"), Column("Next %", priority=1), Column("Cumul. %"), Column("Drop-off", priority=2),
         Column("Median d", priority=3), Column("P90 d", priority=4)]
@@ -243,15 +252,19 @@ def funnel_view(report: Any, *, now: datetime | None = None) -> View:
                 lost_started = True
                 if not by:
                     sections.add(len(cells))
-            cells.append(([r.cohort or ""] if by else []) + [
+            cells.append(([group(r.cohort)] if by else []) + [
                 display(r.stage, r.label), fraction(r.reached, top), text(r.reached), text(r.next_conversion_pct),
                 text(r.cumulative_conversion_pct), text(r.drop_off), text(r.median_days), text(r.p90_days)])
     data_columns = ("cohort", "stage", "label", "kind", "reached", "next_conversion_pct",
-                    "cumulative_conversion_pct", "drop_off", "median_days", "p90_days")
-    records = [(r.cohort, r.stage, display(r.stage, r.label), r.kind, r.reached, r.next_conversion_pct,
-                r.cumulative_conversion_pct, r.drop_off, r.median_days, r.p90_days) for r in report.rows]
-    funnel_rows = [r for r in report.rows if r.kind != "lost"]
-    lost_rows = [r for r in report.rows if r.kind == "lost"]
+                    "cumulative_conversion_pct", "drop_off", "median_days", "p90_days", "segment")
+    records = [(None if by_segment else r.cohort, r.stage, display(r.stage, r.label), r.kind, r.reached,
+                r.next_conversion_pct, r.cumulative_conversion_pct, r.drop_off, r.median_days, r.p90_days,
+                r.cohort if by_segment else None) for r in report.rows]
+    # Totals and the funnel chart: each lead once (with --by segment, `overall`; cohorts do not overlap).
+    counted = getattr(report, "overall", None) or report.rows
+    funnel_rows = [r for r in counted if r.kind != "lost"]
+    lost_rows = [r for r in counted if r.kind == "lost"]
+    cohort_rows = [r for r in report.rows if r.kind != "lost"]
     stages: list[Any] = []
     for r in funnel_rows:
         if r.stage not in [s.stage for s in stages]:
@@ -269,7 +282,7 @@ def funnel_view(report: Any, *, now: datetime | None = None) -> View:
         conv = [round(100.0 * counts[i + 1] / counts[i], 1) if counts[i] else None for i in range(len(counts) - 1)]
         labels = [display(s.stage, s.label) for s in stages]
         lost = [(display(r.stage, r.label), sum(x.reached for x in lost_rows if x.stage == r.stage)) for r in lost_rows
-                if r.cohort == report.cohorts[0]]
+                if r.cohort == lost_rows[0].cohort]
         lost = [(name, n) for name, n in lost if n]
         if lost:
             sub_lost = ", ".join(f"{name} {n:,}" for name, n in lost)
@@ -281,20 +294,26 @@ def funnel_view(report: Any, *, now: datetime | None = None) -> View:
         def cohort_fig():
             from .charts import heatmap
 
-            grid = [[next((r.cumulative_conversion_pct for r in funnel_rows if r.cohort == c and r.stage == s.stage),
+            grid = [[next((r.cumulative_conversion_pct for r in cohort_rows if r.cohort == c and r.stage == s.stage),
                           None) for s in stages] for c in report.cohorts]
-            return heatmap([c or "(none)" for c in report.cohorts], [display(s.stage, s.label) for s in stages], grid,
-                           title=head + " · % of the cohort reaching each stage", xlabel="Stage",
-                           ylabel=f"Creation {by}", subtitle=sub, suffix="%", colour_label="% of cohort")
-        charts.insert(0, (f"Cohorts by creation {by}", cohort_fig))  # with --by, the cohorts are the picture
+            what = "segment" if by_segment else "cohort"
+            return heatmap([group(c) or "(none)" for c in report.cohorts], [display(s.stage, s.label) for s in stages],
+                           grid, title=head + f" · % of the {what} reaching each stage", xlabel="Stage",
+                           ylabel="Segment" if by_segment else f"Creation {by}", subtitle=sub, suffix="%",
+                           colour_label=f"% of {what}")
+        # with --by, the cohorts (segments) are the picture
+        charts.insert(0, ("Segments" if by_segment else f"Cohorts by creation {by}", cohort_fig))
     return View("funnel", head, sub, columns, cells, data_columns, records, totals, None, sections, charts)
 
 
 def sources_view(report: Any, stage_labels: dict[str, str], *, now: datetime | None = None) -> View:
-    """`report sources`: per source, the total apart; chart: leads and won per source with the won rate."""
-    head = title("Sources", report.filter)
-    groups = [r for r in report.rows if r.source != "Total"]
-    total = next((r for r in report.rows if r.source == "Total"), None)
+    """`report sources`: per source (with `--by segment`, per segment and source), the total apart; chart: leads
+    and won per source (per segment) with the won rate."""
+    by_segment = getattr(report, "by", None) == "segment"
+    head = title("Sources", report.filter, "by segment: a lead in several segments counts in each, "
+                                           "the total once" if by_segment else "")
+    groups = [r for r in report.rows if r.source != "Total" or r.segment is not None]
+    total = next((r for r in report.rows if r.source == "Total" and r.segment is None), None)
     mql = display(report.mql_stage, stage_labels.get(report.mql_stage)) if report.mql_stage else "MQL"
     sql = display(report.sql_stage, stage_labels.get(report.sql_stage)) if report.sql_stage else "SQL"
     columns = [Column("Source", numeric=False, shrink=True, min_width=10), Column("Leads"),
@@ -311,20 +330,34 @@ def sources_view(report: Any, stage_labels: dict[str, str], *, now: datetime | N
 
     cols = report.columns()
     records = [tuple(getattr(r, c) for c in cols) for r in groups]
-    totals = {c: getattr(total, c) for c in cols if c not in ("source", "channel")} if total else None
+    totals = {c: getattr(total, c) for c in cols if c not in ("source", "channel", "segment")} if total else None
     sub = as_of(now)
+    cells = [row(r, fraction(r.leads, top)) for r in groups]
+    total_cells = row(total, None) if total else None
+    sections: set[int] = set()
+    # Bars: per source, or with --by segment per segment (its rows summed: a lead is in a segment once).
+    names = [r.source for r in groups]
+    bars = {"Leads": [r.leads for r in groups], "Won": [r.won for r in groups]}
+    rates = [r.won_rate_pct for r in groups]
+    if by_segment:
+        columns.insert(0, Column("Segment", numeric=False, shrink=True, min_width=8))
+        segments = list(dict.fromkeys(r.segment for r in groups))
+        labels = [s if s is not None else NO_SEGMENT for s in segments]
+        sections = {i for i in range(1, len(groups)) if groups[i].segment != groups[i - 1].segment}
+        cells = [[labels[segments.index(r.segment)]] + c for r, c in zip(groups, cells)]
+        total_cells = ["Total", ""] + total_cells[1:] if total_cells else None
+        names = labels
+        bars = {k: [sum(getattr(r, k.lower()) for r in groups if r.segment == s) for s in segments] for k in bars}
+        rates = [round(100.0 * w / n, 1) if n else None for w, n in zip(bars["Won"], bars["Leads"])]
 
     def fig():
         from .charts import bar_chart
 
-        return bar_chart([r.source for r in groups], {"Leads": [r.leads for r in groups],
-                                                      "Won": [r.won for r in groups]},
-                         title=head, xlabel="Leads", subtitle=sub, annotation_title="Won %",
-                         annotations=[text(r.won_rate_pct, "%") or "—" for r in groups])
+        return bar_chart(names, bars, title=head, xlabel="Leads", subtitle=sub, annotation_title="Won %",
+                         annotations=[text(r, "%") or "—" for r in rates])
 
-    return View("sources", head, sub, columns, [row(r, fraction(r.leads, top)) for r in groups],
-                cols, records, totals, row(total, None) if total else None, set(),
-                [("Leads and won by source", fig)])
+    return View("sources", head, sub, columns, cells, cols, records, totals, total_cells, sections,
+                [("Leads and won by segment" if by_segment else "Leads and won by source", fig)])
 
 
 def owners_view(report: Any, *, now: datetime | None = None) -> View:

@@ -114,7 +114,7 @@ def test_cli_funnel_formats_and_pictures(store, db_url, tmp_path, run):
     res = run(db_url, "report", "funnel", "--format", "json", "--since", "2025-12-01")
     rows = json.loads(res.out)["rows"]
     assert list(rows[0]) == ["cohort", "stage", "label", "kind", "reached", "next_conversion_pct",
-                             "cumulative_conversion_pct", "drop_off", "median_days", "p90_days"]
+                             "cumulative_conversion_pct", "drop_off", "median_days", "p90_days", "segment"]
     assert rows[0]["reached"] == 2 and rows[1]["reached"] == 1
     res = run(db_url, "report", "funnel", "--by", "month", "--format", "csv")
     assert res.out.splitlines()[0].startswith("cohort,stage,label,kind,reached")

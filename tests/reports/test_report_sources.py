@@ -71,7 +71,7 @@ def test_cli_sources(store, db_url, tmp_path, run):
     rows = json.loads(res.output)["rows"]
     assert list(rows[0]) == ["source", "channel", "leads", "reached_mql", "reached_sql", "won", "lost",
                              "won_rate_pct", "avg_score", "median_first_response_hours", "spend", "cost_per_lead",
-                             "cost_per_won"]
+                             "cost_per_won", "segment"]
     assert [r["source"] for r in rows] == ["Webinar"]  # the groups only: the total is apart
     res = run(db_url, "report", "sources")
     assert res.exit_code == 0 and "Webinar" in res.output and "Sources — all time" in res.output

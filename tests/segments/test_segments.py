@@ -192,3 +192,40 @@ def test_unknown_or_circular_segments_in_rules_are_reported(tmp_path, run_cli):
     assert r.code == 2
     assert "scoring.yaml:5: rule 'Typo': unknown segment 'enterprize' (did you mean 'enterprise'?)" in r.out + r.err
     assert "segments.yaml:6: rule 'loop': segment 'loop' refers to itself" in r.out + r.err
+
+
+def test_report_sources_by_segment_counts_a_lead_in_each_of_its_segments(seeded, run_cli):
+    base, *_ = seeded
+    r = run_cli(*base, "report", "sources", "--by", "segment", "--format", "json")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    rows = {(x["segment"], x["source"]): x["leads"] for x in data["rows"]}
+    # old@ is in Quiet and enterprise: a row of each; small@ is in none (segment null)
+    assert rows == {("enterprise", "Web"): 1, ("enterprise", "Fair"): 1, ("Quiet", "Fair"): 1, (None, "Web"): 1}
+    assert data["totals"]["leads"] == 3  # each lead once
+    assert all(x["spend"] is None for x in data["rows"])
+    table = run_cli(*base, "report", "sources", "--by", "segment", env={"LEADCTL_WIDTH": "160"})
+    assert table.code == 0, table.err
+    assert "by segment: a lead in several segments counts in each, the total once" in table.out
+    assert "Segment" in table.out and "(no segment)" in table.out
+    plain = json.loads(run_cli(*base, "report", "sources", "--format", "json").out)
+    assert all(x["segment"] is None for x in plain["rows"])  # the same keys without --by
+    assert run_cli(*base, "report", "sources", "--by", "week").code == 2
+
+
+def test_report_funnel_by_segment_gives_one_funnel_per_segment(seeded, run_cli, tmp_path):
+    base, *_ = seeded
+    r = run_cli(*base, "report", "funnel", "--by", "segment", "--format", "json")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    first = {x["segment"]: x["reached"] for x in data["rows"] if x["stage"] == "new"}
+    assert first == {"enterprise": 2, "Quiet": 1, None: 1}
+    assert all(x["cohort"] is None for x in data["rows"])
+    assert data["totals"]["leads"] == 3  # each lead once, though old@ is in two segments
+    table = run_cli(*base, "report", "funnel", "--by", "segment", env={"LEADCTL_WIDTH": "160"})
+    assert table.code == 0, table.err
+    assert "Segment" in table.out and "(no segment)" in table.out and "enterprise" in table.out
+    assert "by segment: a lead in several segments counts in each" in table.out
+    pictures = run_cli(*base, "report", "funnel", "--by", "segment", "--svg", tmp_path / "f.svg")
+    assert pictures.code == 0, pictures.err
+    assert "<svg" in (tmp_path / "f.svg").read_text(encoding="utf-8")
