@@ -79,8 +79,8 @@ def funnel_report(store, stages: Sequence[StageInfo], flt: LeadFilter, *, now: d
     agg = (select(cohort, depth.label("depth"), lost.label("lost"), func.count().label("leads"))
            .select_from(base.outerjoin(LEAD_SEGMENTS, LEAD_SEGMENTS.c.lead_id == LEADS.c.id) if by_segment else base)
            .where(where).group_by(cohort, depth, lost))
-    once = (select(literal(None).label("cohort"), depth.label("depth"), lost.label("lost"),
-                   func.count().label("leads")).select_from(base).where(where).group_by(depth, lost))
+    once = (select(depth.label("depth"), lost.label("lost"), func.count().label("leads"))
+            .select_from(base).where(where).group_by(depth, lost))
 
     # Time in stage: each history row until the lead's next one (`left_at`, kept by
     # store.history), the latest censored at now. Without filters or cohorts the leads
@@ -107,7 +107,7 @@ def funnel_report(store, stages: Sequence[StageInfo], flt: LeadFilter, *, now: d
         # Hour steps on SQLite: exact to well below the 0.1 day shown.
         # `at` is never NULL, so neither is a duration.
         times = grouped_percentiles(conn, durations, resolution=1 / 24, nullable=False) if timed else {}
-        counted_once = [tuple(row) for row in conn.execute(once)] if by_segment else []
+        counted_once = [(None, *row) for row in conn.execute(once)] if by_segment else []
     report = funnel_report_from(stages, counts, times, flt, now=now, by=by, strict=strict)
     if by_segment:
         report.overall = funnel_report_from(stages, counted_once, {}, flt, now=now, strict=strict).rows
