@@ -326,8 +326,9 @@ def test_resolve_lead(store):
 
 def test_manual_stage_moves(store, rules):
     lid = add_lead(store, email="a@acme.com", stage="sql")
-    with pytest.raises(UsageError, match="--force"):
+    with pytest.raises(UsageError, match="will not move lead .* back from sql to mql") as refused:
         set_stage(store, lid, "mql", reason="oops", force=False, now=NOW, stages=rules.stages)
+    assert "--force" in refused.value.hint  # the fact in the message, the way out in the hint
     with pytest.raises(UsageError, match="unknown stage"):
         set_stage(store, lid, "nope", force=False, now=NOW, stages=rules.stages)
     res = set_stage(store, "a@acme.com", "Closed - Converted", reason="signed", force=False, now=NOW,
