@@ -40,12 +40,13 @@ class Retention:
     erased: int = 0
 
 
-def select_leads(store: Store, *, inactive_since: datetime | None, stage: str | None) -> Retention:
+def select_leads(store: Store, *, inactive_since: datetime | None, stage: str | None,
+                 segment: str | None = None) -> Retention:
     """Leads not yet erased whose last activity (or creation, without one) is before `inactive_since`,
-    and/or in `stage`; at least one of the two must be given."""
-    if inactive_since is None and not stage:
+    and/or in `stage`, and/or in `segment` (as the last `process` stored it); at least one must be given."""
+    if inactive_since is None and not stage and not segment:
         raise UsageError("no leads named to forget",
-                         hint="name them with --inactive-since AGE and/or --stage STAGE, or one LEAD")
+                         hint="name them with --inactive-since AGE, --stage STAGE and/or --segment NAME, or one LEAD")
     t = LEADS
     query = select(t.c.id, t.c.stage).where(t.c.erased_at.is_(None))
     if inactive_since is not None:
@@ -53,6 +54,10 @@ def select_leads(store: Store, *, inactive_since: datetime | None, stage: str | 
         query = query.where(last < inactive_since)
     if stage:
         query = query.where(func.lower(t.c.stage) == stage.strip().lower())
+    if segment:
+        from .engine.segments import segment_clause
+
+        query = query.where(segment_clause(segment, t.c.id))
     out = Retention()
     with store.connect() as conn:
         for lid, st in conn.execute(query.order_by(t.c.id)):

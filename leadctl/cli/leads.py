@@ -110,6 +110,8 @@ def leads_forget(ctx: typer.Context,
                                                     "90d) or since a date."),
                  stage: Optional[str] = typer.Option(None, "--stage", help="Instead of LEAD: every lead in STAGE "
                                                                            "(with --inactive-since: both)."),
+                 segment: Optional[str] = typer.Option(None, "--segment", help="Instead of LEAD: every lead in "
+                                                       "segment NAME (rules/segments.yaml; with the others: all)."),
                  dry_run: bool = typer.Option(False, "--dry-run", help="Count the leads it would erase; erase none."),
                  ) -> None:
     """Erase a person's personal data (right to erasure), keeping anonymous counts for reports."""
@@ -117,10 +119,11 @@ def leads_forget(ctx: typer.Context,
     from ..engine.leadref import describe_lead, resolve_lead
 
     s = settings(ctx)
-    if lead is None or inactive_since or stage:  # retention: many leads at once (leadctl/retention.py)
+    if lead is None or inactive_since or stage or segment:  # retention: many leads at once (leadctl/retention.py)
         from .retention import forget_many_cli
 
-        forget_many_cli(ctx, lead, inactive_since=inactive_since, stage=stage, dry_run=dry_run, yes=yes)
+        forget_many_cli(ctx, lead, inactive_since=inactive_since, stage=stage, segment=segment, dry_run=dry_run,
+                        yes=yes)
         return
     store = s.store()
     lead_id = resolve_lead(store, lead)

@@ -7,10 +7,12 @@ import json
 from datetime import datetime
 
 import pytest
+from sqlalchemy import select
 
 from leadctl.engine.segments import refresh_segments, resolve_segment, segments_of
 from leadctl.errors import UsageError
 from leadctl.rules.loader import load_rules
+from leadctl.store.tables import LEADS
 
 import conftest as factories
 
@@ -229,3 +231,17 @@ def test_report_funnel_by_segment_gives_one_funnel_per_segment(seeded, run_cli, 
     pictures = run_cli(*base, "report", "funnel", "--by", "segment", "--svg", tmp_path / "f.svg")
     assert pictures.code == 0, pictures.err
     assert "<svg" in (tmp_path / "f.svg").read_text(encoding="utf-8")
+
+
+def test_forget_a_segment_erases_only_its_leads(seeded, store, run_cli):
+    base, big, small, old = seeded
+    r = run_cli(*base, "leads", "forget", "--segment", "quiet", "--dry-run")
+    assert r.code == 0, r.err
+    assert "would erase the personal data of 1 leads in segment Quiet" in r.err
+    r = run_cli(*base, "leads", "forget", "--segment", "enterprise", "--inactive-since", "30d", "-y")
+    assert r.code == 0, r.err
+    with store.connect() as conn:
+        erased = {lid for (lid,) in conn.execute(select(LEADS.c.id).where(LEADS.c.erased_at.is_not(None)))}
+    assert erased == {old}   # the big lead created today is in the segment but not quiet for 30 days
+    r = run_cli(*base, "leads", "forget", "--segment", "nope", "-y")
+    assert r.code == 2 and "nope" in r.err
