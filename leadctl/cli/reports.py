@@ -55,10 +55,11 @@ def _check_outputs(output: str | None, svg: str | None, html: str | None, png: s
         check_output(path, option)
     for path, kind in ((svg, "svg"), (png, "png")):
         # The picture's format comes from its option: a PNG under a .gif name would mislead whoever opens it.
-        if path and Path(path).suffix.lower() != f".{kind}":
+        # A name without a suffix (a device such as /dev/stdout, a pipe) says nothing and is taken as it is.
+        suffix = Path(path).suffix if path else ""
+        if suffix and suffix.lower() != f".{kind}":
             from ..errors import UsageError
 
-            suffix = Path(path).suffix or "no suffix"
             raise UsageError(f"{path}: the picture is saved as {kind.upper()}, the name ends in {suffix}",
                              option=f"--{kind}", hint=f"name the file *.{kind}")
 

@@ -8,7 +8,7 @@ import pytest
 from .test_report_output import build
 
 
-@pytest.mark.parametrize("option,name", [("--png", "out.gif"), ("--svg", "out.png"), ("--png", "out")])
+@pytest.mark.parametrize("option,name", [("--png", "out.gif"), ("--svg", "out.png"), ("--png", "out.svg")])
 def test_picture_suffix_must_match_its_option(store, db_url, tmp_path, run, option, name):
     build(store)
     path = tmp_path / name
