@@ -14,6 +14,7 @@ Identity rules (the import's promise that different people never become one lead
 from __future__ import annotations
 
 import unicodedata
+import zlib
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -178,6 +179,12 @@ class SharedKeys:
 _ASCII_NOT_DIGITS = {i: None for i in range(128) if not 48 <= i <= 57}
 
 
+def _stable_hash(kind: str, value: str) -> int:
+    """A hash that is the same in every process (Python's str hash is salted per process, which made
+    which rows wait for the end-of-import fold, and so the new leads' ids, differ from run to run)."""
+    return zlib.crc32(f"{kind}\x1f{value}".encode("utf-8", "surrogatepass"))
+
+
 def raw_hashes(raw: dict[str, Any], headers: dict[str, str]) -> list[int]:
     """Hashes of a raw record's identity values, in forms that normalised equal values share:
     e-mails and ids case-folded, phones by their last nine digits, profiles by their path."""
@@ -191,17 +198,17 @@ def raw_hashes(raw: dict[str, Any], headers: dict[str, str]) -> list[int]:
             digits = v.translate(_ASCII_NOT_DIGITS) if v.isascii() else "".join(c for c in v if c.isdigit())
             if len(digits) < 6:
                 continue
-            out.append(hash(("phone", digits[-9:])))
+            out.append(_stable_hash("phone", digits[-9:]))
         elif kind == "linkedin":
             t = v.strip().casefold().rstrip("/")
             i = t.find("/in/")
-            out.append(hash(("linkedin", t[i:] if i >= 0 else t)))
+            out.append(_stable_hash("linkedin", t[i:] if i >= 0 else t))
         else:
             t = v.strip().casefold()
             if t.startswith("mailto:"):
                 t = t[7:]
             if t:
-                out.append(hash((kind, t)))
+                out.append(_stable_hash(kind, t))
     return out
 
 
