@@ -43,8 +43,9 @@ from ..fields import DAYS_SINCE
 from ..model.step import PredictStep
 from ..rules.loader import lead_conditions
 from ..store import bulk, dirty
+from ..store.db import get_meta, set_meta
 from ..store.history import record_stage_changes
-from ..store.models import Activity, Followup, Lead, Meta, Owner, StageChange
+from ..store.models import Activity, Followup, Lead, Owner, StageChange
 from ..words import activity_key
 from .context import WRITABLE_COLUMNS, ProcessContext, Step
 from .followups import CADENCE, FollowupStep
@@ -63,7 +64,6 @@ ACTS = Activity.__table__
 HISTORY = StageChange.__table__
 FOLLOWUPS = Followup.__table__
 OWNERS = Owner.__table__
-META = Meta.__table__
 STATE_KEY = "process.state"   # what the last run over every lead saw (see `Plan`)
 RUN_KEY = "process.run"       # the number of the last run, stamped on what it evaluated
 DONE_KEY = "process.done"     # the number of the last run that finished (engine.remind trusts stamps up to it)
@@ -130,16 +130,6 @@ def run_digest(rules: RuleSet, steps: Sequence[Step]) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
-def _meta(conn, key: str) -> str | None:
-    return conn.execute(select(META.c.value).where(META.c.key == key)).scalar()
-
-
-def _set_meta(conn, key: str, value: str | None) -> None:
-    conn.execute(META.delete().where(META.c.key == key))
-    if value is not None:
-        conn.execute(META.insert().values(key=key, value=value))
-
-
 def _facts(conn) -> dict:
     """What besides a lead's own row decides its outcome: activities, cadence tasks, owners."""
     n, last = conn.execute(select(func.count(), func.max(ACTS.c.id))).one()
@@ -170,19 +160,19 @@ class Plan:
         self.every = every
         self.routing = any(isinstance(s, RoutingStep) for s in steps) and bool(
             rules.routing.owners or rules.routing.rules or rules.routing.fallback)
-        raw = _meta(conn, RUN_KEY)
+        raw = get_meta(conn, RUN_KEY)
         self.token = (int(raw) if raw and raw.isdigit() else 0) + 1
-        _set_meta(conn, RUN_KEY, str(self.token))
+        set_meta(conn, RUN_KEY, str(self.token))
         state = None
         if dirty.installed(conn):
-            text = _meta(conn, STATE_KEY)
+            text = get_meta(conn, STATE_KEY)
             state = json.loads(text) if text else None
         else:
             dirty.install(conn)  # stamps from before cannot be trusted: evaluate everything
-            _set_meta(conn, STATE_KEY, None)
+            set_meta(conn, STATE_KEY, None)
         self.state = state if state and state.get("digest") == self.digest and state.get("now") == self.now else None
         if not every and state is not None and self.state is None:
-            _set_meta(conn, STATE_KEY, None)
+            set_meta(conn, STATE_KEY, None)
         self.incremental = False
         if every and self.state is not None:
             facts, st = _facts(conn), self.state
@@ -213,7 +203,7 @@ class Plan:
         """After a run over every lead: what it saw, for the next run to compare with."""
         if self.every:
             state = {"digest": self.digest, "now": self.now, **_facts(conn)}
-            _set_meta(conn, STATE_KEY, json.dumps(state))
+            set_meta(conn, STATE_KEY, json.dumps(state))
 
 
 class Pipeline:
@@ -543,7 +533,7 @@ def process_leads(store, rules: RuleSet, *, now: datetime, lead_ids: set[int] | 
                     ctx.counts["leads"] += skipped
                     ctx.counts["unchanged_skipped"] = skipped
         with store.begin() as conn:
-            _set_meta(conn, DONE_KEY, str(plan.token))
+            set_meta(conn, DONE_KEY, str(plan.token))
             from .segments import refresh_segments  # membership of rules/segments.yaml, set-wise
 
             refresh_segments(conn, rules, now)

@@ -399,9 +399,12 @@ def get_meta(conn: Connection, key: str) -> str | None:
     return row[0] if row else None
 
 
-def set_meta(conn: Connection, key: str, value: str) -> None:
+def set_meta(conn: Connection, key: str, value: str | None) -> None:
+    """Store `value` under `key` (None: remove the key)."""
     meta = models.Meta.__table__
-    if conn.execute(meta.update().where(meta.c.key == key).values(value=value)).rowcount == 0:
+    if value is None:
+        conn.execute(meta.delete().where(meta.c.key == key))
+    elif conn.execute(meta.update().where(meta.c.key == key).values(value=value)).rowcount == 0:
         conn.execute(meta.insert().values(key=key, value=value))
 
 
