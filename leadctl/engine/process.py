@@ -53,6 +53,7 @@ from .qualify import Qualifier
 from .routing import RoutingStep
 from .scoring import Scorer
 from .sla import sla_check
+from .sweepscan import ClockAges, clock_ages, in_windows, windows
 
 if TYPE_CHECKING:
     from ..rules.loader import RuleSet
@@ -143,15 +144,19 @@ class Plan:
     """Which leads a run evaluates, and the number it stamps on them (`leads.processed`).
 
     A run over every lead evaluates only the leads whose outcome can differ from the one
-    stored, when the last such run had the same rules (`run_digest`) and the same clock
-    (`now`): leads written since they were evaluated (`processed IS NULL`: store/dirty.py),
-    leads with activities logged since, and — if any lead is evaluated and routing is on —
-    unassigned leads (an assignment changes the owners' loads). Everything is evaluated
-    again when the rules or the clock changed (decay, `within`, `days_since_*`, SLAs and
-    due times read the clock), when activities were deleted, cadence tasks or owners
-    changed by other means, or the store lacks the trigger. A run over some leads
-    (`lead_ids`) evaluates those; with other rules or another clock it voids the record,
-    so the next full run evaluates everything.
+    stored, when the last such run had the same rules (`run_digest`) and a clock no later
+    than this one: leads written since they were evaluated (`processed IS NULL`:
+    store/dirty.py), leads with activities logged since, and — if any lead is evaluated and
+    routing is on — unassigned leads (an assignment changes the owners' loads). When the
+    clock moved forward, also the leads whose dates put one of the rules' clock thresholds
+    between the two clocks (`engine.sweepscan.clock_ages`: `days_since_*`, `within`,
+    `older_than`, engagement decay) and every unassigned lead (owners come back from being
+    away). Everything is evaluated again when the rules changed, the clock went back or the
+    rules read it in a way no stored date tells, when activities were deleted, cadence tasks
+    or owners changed by other means, or the store lacks the trigger. A run over some leads
+    (`lead_ids`) evaluates those; with other rules or an earlier clock it voids the record,
+    so the next full run evaluates everything; with a later clock it records that clock,
+    and a full run before it evaluates everything.
     """
 
     def __init__(self, conn, rules: RuleSet, steps: Sequence[Step], now: datetime, *, every: bool):
@@ -170,9 +175,16 @@ class Plan:
         else:
             dirty.install(conn)  # stamps from before cannot be trusted: evaluate everything
             set_meta(conn, STATE_KEY, None)
-        self.state = state if state and state.get("digest") == self.digest and state.get("now") == self.now else None
-        if not every and state is not None and self.state is None:
-            set_meta(conn, STATE_KEY, None)
+        self.prev: datetime | None = None   # the last full run's clock, when earlier than this one
+        self.ages: ClockAges | None = None
+        self.state = self._usable(state, rules, steps, now)
+        if not every and state is not None:
+            if self.state is None:
+                set_meta(conn, STATE_KEY, None)
+            elif self.prev is not None:
+                # Leads evaluated at this later clock: a full run at an earlier one cannot rely on them.
+                ahead = max(self.now, state.get("ahead") or self.now)
+                set_meta(conn, STATE_KEY, json.dumps({**state, "ahead": ahead}))
         self.incremental = False
         if every and self.state is not None:
             facts, st = _facts(conn), self.state
@@ -180,6 +192,30 @@ class Plan:
                                  .where(ACTS.c.id > st["last_activity"])).scalar() or 0
             self.incremental = (facts["activities"] == st["activities"] + added
                                 and facts["cadence_tasks"] == st["cadence_tasks"] and facts["owners"] == st["owners"])
+
+    def _usable(self, state: dict | None, rules: RuleSet, steps: Sequence[Step], now: datetime) -> dict | None:
+        """The record of the last full run when this run can build on it (sets `prev` and `ages`)."""
+        if not state or state.get("digest") != self.digest:
+            return None
+        if state.get("now") == self.now:
+            return state
+        try:
+            prev = datetime.fromisoformat(state["now"])
+            ahead = datetime.fromisoformat(state["ahead"]) if state.get("ahead") else prev
+        except (KeyError, TypeError, ValueError):
+            return None
+        if now < prev or (self.every and now < ahead):
+            return None
+        if self.every:
+            # Only steps whose clock reads are known: a model's features may read it in other ways.
+            if any(not isinstance(s, (RoutingStep, FollowupStep)) and getattr(s, "digest", "") for s in steps) \
+                    or any(type(s) not in (PredictStep, RoutingStep, FollowupStep) for s in steps):
+                return None
+            self.ages = clock_ages(rules, lead_conditions(rules))
+            if self.ages is None:
+                return None
+        self.prev = prev
+        return state
 
     def lead_ids(self, conn) -> list[int] | None:
         """The leads to evaluate (None: every lead); read after the steps started (an SLA check may write)."""
@@ -189,10 +225,45 @@ class Plan:
         stale = select(LEADS.c.id).where(LEADS.c.processed.is_(None), live)
         acted = select(ACTS.c.lead_id).where(ACTS.c.id > (self.state or {}).get("last_activity", 0))
         ids = {i for (i,) in conn.execute(union(stale, acted))}
-        if ids and self.routing:
+        moved = self.prev is not None and self.ages is not None
+        if moved:
+            ids |= self._clock_ids(conn)
+        if (ids or moved) and self.routing:
             blank = or_(LEADS.c.owner.is_(None), func.trim(LEADS.c.owner) == "")
             ids.update(i for (i,) in conn.execute(select(LEADS.c.id).where(blank, live)))
         return sorted(ids)
+
+    def _clock_ids(self, conn) -> set[int]:
+        """Live leads whose dates put a clock threshold of the rules between the last run's clock and this one."""
+        ages, prev, now = self.ages, self.prev, datetime.fromisoformat(self.now)
+        assert ages is not None and prev is not None
+        live = LEADS.c.erased_at.is_(None)
+        ids: set[int] = set()
+        columns: list[tuple[Any, list, tuple]] = [(LEADS.c[col], spans, ()) for col, spans in
+                   ((c, windows(a, prev, now)) for c, a in ages.lead.items())]
+        if ages.quiet_created:
+            columns.append((LEADS.c.created_at, windows(ages.quiet_created, prev, now),
+                            (LEADS.c.last_activity_at.is_(None),)))
+        for col, spans, extra in columns:
+            for i in range(0, len(spans), 100):   # each range one index lookup
+                ranges = or_(*(col.between(lo, hi) for lo, hi in spans[i:i + 100]))
+                ids.update(r for (r,) in conn.execute(select(LEADS.c.id).where(ranges, live, *extra)))
+        for found, spans in ((self._newest_activities, windows(ages.activity_last, prev, now)),
+                             (self._any_activities, windows(ages.activity_any, prev, now))):
+            if spans:
+                los = [lo for lo, _ in spans]
+                ids.update(lid for lid, at in found(conn, spans[0][0], spans[-1][1]) if in_windows(_dt(at), spans, los))
+        return ids
+
+    @staticmethod
+    def _newest_activities(conn, lo: datetime, hi: datetime):
+        """(lead, newest activity time) per lead and type, for those newer than `lo`."""
+        return conn.execute(select(ACTS.c.lead_id, func.max(ACTS.c.at)).where(ACTS.c.at >= lo)
+                            .group_by(ACTS.c.lead_id, ACTS.c.type))
+
+    @staticmethod
+    def _any_activities(conn, lo: datetime, hi: datetime):
+        return conn.execute(select(ACTS.c.lead_id, ACTS.c.at).where(ACTS.c.at >= lo, ACTS.c.at <= hi))
 
     def skipped(self, conn, evaluated: int) -> int:
         """How many live leads this run left alone."""
@@ -204,6 +275,16 @@ class Plan:
         if self.every:
             state = {"digest": self.digest, "now": self.now, **_facts(conn)}
             set_meta(conn, STATE_KEY, json.dumps(state))
+
+
+def _dt(value: Any) -> datetime | None:
+    """A stored time as a naive datetime (an aggregate may come back as text)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
 
 
 class Pipeline:

@@ -427,11 +427,13 @@ def test_a_deleted_activity_makes_every_lead_evaluated_again(store, rules):
     assert lead(store, lid)["engagement_score"] == 0
 
 
-def test_another_clock_or_other_rules_evaluate_everything(store, rules, tmp_path):
+def test_an_earlier_clock_or_other_rules_evaluate_everything(store, rules, tmp_path):
     lid = add_lead(store, email="a@acme.com", title="CEO")
     run(store, rules)
     later = process_leads(store, rules, now=NOW + timedelta(days=1), steps=[])
-    assert "unchanged_skipped" not in later.to_dict()
+    assert later.to_dict()["unchanged_skipped"] == 1   # these rules do not read the clock
+    earlier = process_leads(store, rules, now=NOW, steps=[])
+    assert "unchanged_skipped" not in earlier.to_dict()
     other = load_rules(write_rules(tmp_path / "other", scoring=SCORING.replace("points: 25", "points: 5"),
                                    qualification=QUALIFICATION))
     res = process_leads(store, other, now=NOW + timedelta(days=1), steps=[])
