@@ -55,12 +55,8 @@ def import_leads_and_process(store: Store, files: list[str], opts: ImportOptions
     """Import lead files as one batch, then process the leads it created or changed (not on a dry run)."""
     process = process and not opts.dry_run
     opts.collect_ids = process  # without processing, the importer need not keep every id
+    # the leads it creates or changes get their flags as they are written (quality.flags.fold_flags)
     result = import_leads(store, files, opts, rules, now=now, progress=progress)
-    if result.batch is not None and not opts.dry_run:  # the leads it created or changed get their flags
-        from .quality.flags import refresh_flags
-
-        with store.begin() as conn:
-            refresh_flags(conn, batch=result.batch)
     return LeadImport(result, _process(store, rules if process else None, result.lead_ids, now))
 
 

@@ -27,6 +27,7 @@ from sqlalchemy import select
 
 from ..clock import utcnow
 from ..errors import InputError, LeadctlError, UsageError
+from ..quality.flags import fold_flags, refresh_flags, store_flags
 from ..setup import project_region
 from ..store import models
 from ..store.db import Store
@@ -181,9 +182,13 @@ class _Importer:
 
     def _discard(self) -> None:
         try:
-            undo_batch(self.store, self.batch_id)
+            undone = undo_batch(self.store, self.batch_id)
         except LeadctlError:
             pass  # e.g. nothing to undo; the batch is marked failed below either way
+        else:
+            if undone.affected:  # the leads put back get the flags of their values back
+                with self.store.begin() as conn:
+                    refresh_flags(conn, lead_ids=undone.affected)
         r = self.result
         r.created = r.updated = r.merged = r.unchanged = 0
         r.lead_ids.clear()
@@ -321,7 +326,7 @@ class _Importer:
                 rejects.write(number, reason, None, None, raw)
                 self.result.rejected += 1
                 continue
-            row = Row(number, path, *fields, raw)
+            row = Row(number, path, *fields[:4], raw, flags=fields[4])
             row.system = system
             if defer is not None:
                 self.deferred.add(row, defer)
@@ -361,7 +366,7 @@ class _Importer:
                     yield number, None, raw.reason, (), {"_raw": raw.raw}
                     continue
                 row, reason, warnings = norm.row(number, raw)
-                fields = None if row is None else (row.values, row.attributes, row.stage, row.stage_at)
+                fields = None if row is None else (row.values, row.attributes, row.stage, row.stage_at, row.flags)
                 if column_warnings and fields is not None:
                     warnings, column_warnings = [*column_warnings, *warnings], []
                 yield number, fields, reason, warnings, raw
@@ -498,6 +503,7 @@ class _Importer:
                 r.merged += n - 1
             self.updated_ids.add(lid)
         r.possible_duplicates += len(possible)
+        store_flags(conn, fold_flags(rows, new, changed, existing))  # new leads' flags are written with them
         written = write_fold(conn, self.batch_id, self.now, new, changed, before, stage_moves, new_ids, possible,
                              folded)
         if self.opts.collect_ids:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from ..quality.flags import RowFlags, row_flags
 from . import normalize as N
 from .headers import ColumnMap
 from .reader import EXTRA_KEY
@@ -41,6 +42,7 @@ class Row:
     system: str = ""                 # where its external id comes from (the snake_case header)
     placeholder: str | None = None   # its identity when its e-mail is a placeholder (ingest.identity)
     hash: int = 0                    # of its values: the same row imported again is unchanged (importer)
+    flags: RowFlags | None = None    # its e-mail's and phone's quality flags (quality.flags.row_flags)
 
 
 # Fields whose values are (nearly) unique per row: remembering them would only cost memory.
@@ -259,7 +261,8 @@ class Normaliser:
             return None, "; ".join(f"{f}: {r}" for f, _, r in warnings), warnings
         stage = values.pop("stage", None)
         stage_at = values.pop("stage_at", None)
-        return Row(number, "", values, attributes, stage, stage_at, raw), None, warnings
+        return Row(number, "", values, attributes, stage, stage_at, raw,
+                   flags=row_flags(values.get("email"), values.get("phone"))), None, warnings
 
     def _choose(self, name: str, candidates: list, raw: dict[str, Any], texts: dict[str, str],
                 attributes: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ _UPDATABLE = tuple(IMPORTED) + ("email_domain", "stage", "stage_changed_at", "at
 
 
 _INSERT_COLUMNS = tuple(IMPORTED) + ("email_domain", "stage", "stage_changed_at", "stages_entered", "attributes",
-                                     "updated_at", "batch_id")
+                                     "updated_at", "batch_id", "flags")
 _UPDATE_KEYS = ("id",) + _UPDATABLE + ("updated_at",)
 _HISTORY_COLUMNS = ("lead_id", "from_stage", "to_stage", "at", "cause", "detail", "batch_id")
 

@@ -146,6 +146,59 @@ def _e164(phone: str):
     return None
 
 
+# What an import's reading side found for one row (ingest.rows.Row.flags): (its e-mail, that e-mail's
+# flags, its phone, that phone's flags or None when they depend on the lead's country).
+RowFlags = tuple[str | None, tuple[str, ...], str | None, tuple[str, ...] | None]
+
+
+def row_flags(email: str | None, phone: str | None) -> RowFlags:
+    """The flags of a normalised row's e-mail and phone, computed where they are read: an import then
+    stores its leads' flags without a second pass over them. A phone with its `+` code reads the
+    same in every region; any other text waits for the lead's country (None)."""
+    pf = tuple(phone_flags(phone)) if phone and phone[:1] == "+" else None
+    return email, tuple(email_flags(email)), phone, pf
+
+
+def fold_flags(rows: Iterable[Any], new: dict[int, dict[str, Any]], changed: dict[int, dict[str, Any]],
+               existing: dict[int, dict[str, Any]]) -> dict[int, str | None]:
+    """Set `flags` in the values of a fold's new leads, from the flags its rows carry (`Row.flags`),
+    and return the flags of its changed leads whose e-mail, phone or country changed (the others
+    keep theirs). An e-mail or phone no row carries is checked here; the result is `lead_flags`'."""
+    emails: dict[str, tuple[str, ...]] = {}
+    phones: dict[str, tuple[str, ...]] = {}
+    for row in rows:
+        carried = row.flags
+        if carried is not None:
+            email, ef, phone, pf = carried
+            if email:
+                emails[email] = ef
+            if phone and pf is not None:
+                phones[phone] = pf
+
+    def of(values: dict[str, Any]) -> str | None:
+        email, phone = values.get("email"), values.get("phone")
+        ef = emails.get(email) if email else ()
+        if ef is None:
+            ef = tuple(email_flags(email))
+        pf = phones.get(phone) if phone else ()
+        if pf is None:
+            pf = tuple(phone_flags(phone, values.get("country")))
+        return " ".join(sorted({*ef, *pf})) or None
+
+    for values in new.values():
+        values["flags"] = of(values)
+    return {lid: of(values) for lid, values in changed.items()
+            if any(values.get(k) != existing[lid].get(k) for k in ("email", "phone", "country"))}
+
+
+def store_flags(conn, flags: dict[int, str | None]) -> None:
+    """Write these leads' flags (lead id → flags)."""
+    if flags:
+        t = LEADS
+        conn.execute(t.update().where(t.c.id == bindparam("b_id")).values(flags=bindparam("b_flags")),
+                     [{"b_id": lid, "b_flags": f} for lid, f in flags.items()])
+
+
 CHUNK = 5000  # leads per read and write of refresh_flags
 
 
