@@ -235,35 +235,8 @@ class Plan:
 
     def _clock_ids(self, conn) -> set[int]:
         """Live leads whose dates put a clock threshold of the rules between the last run's clock and this one."""
-        ages, prev, now = self.ages, self.prev, datetime.fromisoformat(self.now)
-        assert ages is not None and prev is not None
-        live = LEADS.c.erased_at.is_(None)
-        ids: set[int] = set()
-        columns: list[tuple[Any, list, tuple]] = [(LEADS.c[col], spans, ()) for col, spans in
-                   ((c, windows(a, prev, now)) for c, a in ages.lead.items())]
-        if ages.quiet_created:
-            columns.append((LEADS.c.created_at, windows(ages.quiet_created, prev, now),
-                            (LEADS.c.last_activity_at.is_(None),)))
-        for col, spans, extra in columns:
-            for i in range(0, len(spans), 100):   # each range one index lookup
-                ranges = or_(*(col.between(lo, hi) for lo, hi in spans[i:i + 100]))
-                ids.update(r for (r,) in conn.execute(select(LEADS.c.id).where(ranges, live, *extra)))
-        for found, spans in ((self._newest_activities, windows(ages.activity_last, prev, now)),
-                             (self._any_activities, windows(ages.activity_any, prev, now))):
-            if spans:
-                los = [lo for lo, _ in spans]
-                ids.update(lid for lid, at in found(conn, spans[0][0], spans[-1][1]) if in_windows(_dt(at), spans, los))
-        return ids
-
-    @staticmethod
-    def _newest_activities(conn, lo: datetime, hi: datetime):
-        """(lead, newest activity time) per lead and type, for those newer than `lo`."""
-        return conn.execute(select(ACTS.c.lead_id, func.max(ACTS.c.at)).where(ACTS.c.at >= lo)
-                            .group_by(ACTS.c.lead_id, ACTS.c.type))
-
-    @staticmethod
-    def _any_activities(conn, lo: datetime, hi: datetime):
-        return conn.execute(select(ACTS.c.lead_id, ACTS.c.at).where(ACTS.c.at >= lo, ACTS.c.at <= hi))
+        assert self.ages is not None and self.prev is not None
+        return clock_lead_ids(conn, self.ages, self.prev, datetime.fromisoformat(self.now))
 
     def skipped(self, conn, evaluated: int) -> int:
         """How many live leads this run left alone."""
@@ -275,6 +248,30 @@ class Plan:
         if self.every:
             state = {"digest": self.digest, "now": self.now, **_facts(conn)}
             set_meta(conn, STATE_KEY, json.dumps(state))
+
+
+def clock_lead_ids(conn, ages: ClockAges, prev: datetime, now: datetime) -> set[int]:
+    """Live leads whose dates put one of `ages` between `prev` and `now` (engine.sweepscan.clock_ages)."""
+    live = LEADS.c.erased_at.is_(None)
+    ids: set[int] = set()
+    columns: list[tuple[Any, list, tuple]] = [(LEADS.c[col], windows(a, prev, now), ()) for col, a in ages.lead.items()]
+    if ages.quiet_created:
+        columns.append((LEADS.c.created_at, windows(ages.quiet_created, prev, now),
+                        (LEADS.c.last_activity_at.is_(None),)))
+    for col, spans, extra in columns:
+        for i in range(0, len(spans), 100):   # each range one index lookup
+            ranges = or_(*(col.between(lo, hi) for lo, hi in spans[i:i + 100]))
+            ids.update(r for (r,) in conn.execute(select(LEADS.c.id).where(ranges, live, *extra)))
+    newest = (select(ACTS.c.lead_id, func.max(ACTS.c.at)).group_by(ACTS.c.lead_id, ACTS.c.type), True)
+    every = (select(ACTS.c.lead_id, ACTS.c.at), False)
+    for (stmt, grouped), spans in ((newest, windows(ages.activity_last, prev, now)),
+                                   (every, windows(ages.activity_any, prev, now))):
+        if spans:
+            # Newer than the first window start: for the newest per type, that is all it takes.
+            stmt = stmt.where(ACTS.c.at >= spans[0][0], *(() if grouped else (ACTS.c.at <= spans[-1][1],)))
+            los = [lo for lo, _ in spans]
+            ids.update(lid for lid, at in conn.execute(stmt) if in_windows(_dt(at), spans, los))
+    return ids
 
 
 def _dt(value: Any) -> datetime | None:
