@@ -51,7 +51,7 @@ from .context import WRITABLE_COLUMNS, ProcessContext, Step
 from .followups import CADENCE, FollowupStep
 from .qualify import Qualifier
 from .routing import RoutingStep
-from .scoring import Scorer
+from .scoring import MEMO_SIZE, Scorer
 from .sla import sla_check
 from .sweepscan import ClockAges, clock_ages, in_windows, windows
 
@@ -329,6 +329,8 @@ class Pipeline:
         self.need_aggregates = self.agg_types is None or bool(self.agg_types)
         self._raw_types: dict[str, list[str]] | None = None
         self._norm: dict[str, str] = {}
+        self._fps: dict[tuple, str] = {}
+        self._explained: dict[tuple, dict] = {}
 
     # -- reading
     def select(self):
@@ -408,9 +410,9 @@ class Pipeline:
         scorer, qualifier = self.scorer, self.qualifier
         counts = ctx.counts
         digest = self.digest
+        fps = self._fps
         for lead in leads:
             lid = lead["id"]
-            sig: tuple = (digest,)
             if self.score_on:
                 res = scorer.score(lead, records.get(lid, {}), now)
                 if res.score != lead["score"]:
@@ -421,7 +423,6 @@ class Pipeline:
                 lead["fit_score"] = res.fit_score
                 lead["engagement_score"] = res.engagement_score
                 lead["grade"] = res.grade
-                sig += res.sig
             else:
                 res = None
             temp, temp_rule, temp_idx = qualifier.temperature(lead, now)
@@ -429,21 +430,40 @@ class Pipeline:
                 counts["temperature_changes"] += 1
                 lead["temperature"] = temp
             move = qualifier.stage(lead, now)
-            if move is None:
-                sig += (temp_idx, -1)
-            else:
-                sig += (temp_idx, move.index)
-                if move.applied:
-                    history.append({"lead_id": lid, "from_stage": lead["stage"], "to_stage": move.to,
-                                    "at": now, "cause": "rule", "detail": move.detail, "batch_id": None})
-                    ctx.note_change(lid, stage=[lead["stage"], move.to], rule=move.rule)
-                    lead["stage"] = move.to
-                    lead["stage_changed_at"] = now
-                    counts["stage_changes"] += 1
+            if move is not None and move.applied:
+                history.append({"lead_id": lid, "from_stage": lead["stage"], "to_stage": move.to,
+                                "at": now, "cause": "rule", "detail": move.detail, "batch_id": None})
+                ctx.note_change(lid, stage=[lead["stage"], move.to], rule=move.rule)
+                lead["stage"] = move.to
+                lead["stage_changed_at"] = now
+                counts["stage_changes"] += 1
             lead["_explanation"] = (res, temp, temp_rule, move)
-            lead["_fp"] = format(hash(sig) & 0xFFFFFFFFFFFF, "x")
+            # res is shared by every lead of its fired set (Scorer memo), so is its fingerprint.
+            fkey = (res, temp_idx, -1 if move is None else move.index)
+            fp = fps.get(fkey)
+            if fp is None:
+                sig = (digest, *(res.sig if res is not None else ()), *fkey[1:])
+                fp = fps[fkey] = format(hash(sig) & 0xFFFFFFFFFFFF, "x")
+            lead["_fp"] = fp
         counts["scored"] += len(leads) if self.score_on else 0
+        if len(fps) >= MEMO_SIZE:
+            fps.clear()
         return history
+
+    def stored_explanation(self, lead: dict, stamp: str) -> dict:
+        """What `leads.explanation` stores for a computed lead: one dict per distinct outcome, shared."""
+        key = (lead["_explanation"], lead["_fp"])
+        if key[0][0] is None:  # no scoring rules: the stored score and grade are part of it
+            key += (lead["score"], lead["grade"])
+        try:
+            hit = self._explained.get(key)
+        except TypeError:  # an unhashable stage or temperature value
+            return {"fp": lead["_fp"], **explanation(lead, self.digest), "at": stamp}
+        if hit is None:
+            if len(self._explained) >= MEMO_SIZE:
+                self._explained.clear()
+            hit = self._explained[key] = {"fp": lead["_fp"], **explanation(lead, self.digest), "at": stamp}
+        return hit
 
 
 def explanation(lead: dict, digest: int) -> dict:
@@ -515,7 +535,6 @@ def run_pipeline(ctx: ProcessContext, pipeline: Pipeline, txn: Callable[[], Any]
     update_keys = (*writes, "explanation", "updated_at", *(("processed",) if plan else ()), "id")
     stamp_of = (plan.token,) if plan else ()
     stamp = now.isoformat(timespec="seconds")
-    digest = pipeline.digest
     while True:
         with txn() as conn:
             ctx.conn = conn
@@ -557,7 +576,7 @@ def run_pipeline(ctx: ProcessContext, pipeline: Pipeline, txn: Callable[[], Any]
                 new = values(lead)
                 if new != old or fp != new_fp:
                     # fp first: the next run reads it from the text's first bytes.
-                    expl = {"fp": new_fp, **explanation(lead, digest), "at": stamp}
+                    expl = pipeline.stored_explanation(lead, stamp)
                     params.append((*new, expl, now, *stamp_of, lead["id"]))
             if history:
                 # Before the lead rows: its write of stages_entered would otherwise clear their new stamp.

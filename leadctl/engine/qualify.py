@@ -108,6 +108,7 @@ class Qualifier:
         self.rank = rank
         self.terminal = terminal
         self._canon: dict[Any, str | None] = {}
+        self._moves: dict[tuple, StageMove] = {}
         self.fields: set[str] = set()
         for t in qualification.temperature:
             self.fields |= set(t.when.fields)
@@ -143,8 +144,20 @@ class Qualifier:
                     best, best_rank = (i, to, label, detail), r
         if best is None:
             return None
+        stage = lead.get("stage")
+        # One StageMove per (rule, stage) pair, shared by every lead it applies to.
+        key = (best[0], stage)
+        try:
+            return self._moves[key]
+        except KeyError:
+            move = self._moves[key] = self._move(best, best_rank, stage)
+            return move
+        except TypeError:  # a stage value that cannot be a key
+            return self._move(best, best_rank, stage)
+
+    def _move(self, best: tuple, best_rank: tuple, stage: Any) -> StageMove:
         i, to, label, detail = best
-        current = self.canonical(lead.get("stage"))
+        current = self.canonical(stage)
         if current == to:
             return StageMove(to, label, i, detail, False, f"already {to}")
         if current in self.terminal:

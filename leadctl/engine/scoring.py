@@ -40,6 +40,8 @@ from typing import Any, Iterable, Mapping
 from ..rules.conditions import Condition
 from ..words import activity_key
 
+MEMO_SIZE = 100_000  # distinct fired sets remembered (a bound on memory, not a tuning knob)
+
 
 def band_label(i: int, bands: int) -> str:
     """The label of score band `i` of `bands` over 0-100: band 7 of 10 is "70-79", the last "90-100"."""
@@ -155,6 +157,7 @@ class Scorer:
         if self.grades is not None:
             self._fit_grades = sorted(((v, k) for k, v in self.grades.fit.items()), key=lambda t: -t[0])
             self._eng_grades = sorted(((v, k) for k, v in self.grades.engagement.items()), key=lambda t: -t[0])
+        self._memo: dict[tuple, ScoreResult] = {}
 
     @property
     def empty(self) -> bool:
@@ -217,7 +220,6 @@ class Scorer:
                 eng_raw += p
             fired.append((r, p, n))
             sig.append((r.index, p, -1 if n is None else n))
-        fit_capped = fit_raw if self.fit_max is None else min(fit_raw, self.fit_max)
         factor = 1.0
         idle_days = None
         if self.decay is not None and eng_raw:
@@ -226,6 +228,21 @@ class Scorer:
                 idle = now - since
                 factor = round(self.decay.factor(idle), 3)
                 idle_days = round(idle.total_seconds() / 86400.0, 1)
+        sig.append(factor)
+        # Everything below depends only on the fired rules, their points and counts, and the
+        # decay: most leads share a few such sets, so each result is built once and shared.
+        key = (tuple(sig), idle_days, _negative_zero(idle_days))
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+        if len(self._memo) >= MEMO_SIZE:
+            self._memo.clear()
+        res = self._memo[key] = self._result(fired, key[0], fit_raw, eng_raw, factor, idle_days)
+        return res
+
+    def _result(self, fired: list, sig: tuple, fit_raw, eng_raw, factor: float, idle_days) -> ScoreResult:
+        """The score, grade and breakdown of one fired set."""
+        fit_capped = fit_raw if self.fit_max is None else min(fit_raw, self.fit_max)
         eng_decayed = eng_raw * factor if factor != 1.0 else eng_raw
         eng_capped = eng_decayed if self.eng_max is None else min(eng_decayed, self.eng_max)
         total_raw = fit_capped + eng_capped
@@ -238,10 +255,14 @@ class Scorer:
         grade = None
         if self._fit_grades is not None:
             grade = _pick(self._fit_grades, fit_capped) + _pick(self._eng_grades, eng_capped)
-        sig.append(factor)
-        return ScoreResult(score, round_half_up(fit_capped), round_half_up(eng_capped), grade, tuple(sig),
+        return ScoreResult(score, round_half_up(fit_capped), round_half_up(eng_capped), grade, sig,
                            (self, fired, fit_raw, fit_capped, eng_raw, factor, idle_days, eng_decayed,
                             eng_capped, total_raw))
+
+
+def _negative_zero(x) -> bool:
+    """-0.0 equals 0.0 as a key but prints as "-0.0": keep the two apart."""
+    return x == 0 and math.copysign(1.0, x) < 0
 
 
 def _pick(table: list[tuple[float, str]], points: float) -> str:
