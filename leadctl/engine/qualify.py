@@ -155,7 +155,7 @@ class Qualifier:
         except TypeError:  # a stage value that cannot be a key
             return self._move(best, best_rank, stage)
 
-    def _move(self, best: tuple, best_rank: tuple, stage: Any) -> StageMove:
+    def _move(self, best: tuple, best_rank: Any, stage: Any) -> StageMove:
         i, to, label, detail = best
         current = self.canonical(stage)
         if current == to:
