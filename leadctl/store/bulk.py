@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from itertools import repeat
 from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy import JSON, Boolean, DateTime, Table
@@ -148,21 +149,23 @@ class _Plan:
 
     def tuples(self, rows: Sequence[Any], keys: Sequence[str] | None = None) -> list[tuple]:
         """The rows (dicts, or tuples in the order of `keys`) as the DB-API cursor's parameter tuples."""
-        constants, convert = self._constants, self._convert
+        # Column by column: one conversion pass per column (datetimes once per distinct value)
+        # costs far less than a Python-level loop over every cell of every row.
+        n = len(rows)
         if keys is None:
-            cols = self._keys
-            values_of = lambda row: [row.get(c) for c in cols]  # noqa: E731
+            cols: list[Any] = [[row.get(c) for row in rows] for c in self._keys]
         else:
-            pos = [list(keys).index(c) for c in self._keys]
-            values_of = lambda row: [row[i] for i in pos]  # noqa: E731
-        out = []
-        append = out.append
-        for row in rows:
-            values = values_of(row)
-            for i, f in convert:
-                values[i] = f(values[i])
-            append(tuple(values) + constants if constants else tuple(values))
-        return out
+            given = list(keys)
+            by_position = list(zip(*rows))
+            if len(by_position) < len(given):  # a row shorter than `keys`: index it as before, to fail the same way
+                by_position = [[row[i] for row in rows] for i in range(len(given))]
+            cols = [by_position[given.index(c)] for c in self._keys]
+        for i, f in self._convert:
+            cols[i] = _column(f, cols[i])
+        cols.extend(repeat(v, n) for v in self._constants)
+        if not cols:
+            return [()] * n
+        return list(zip(*cols))
 
 
 _PLANS: dict[tuple, _Plan] = {}
@@ -205,8 +208,11 @@ def _datetime_text(value: Any, _dt=datetime, _memo: dict = {}) -> Any:  # noqa: 
     raise TypeError("SQLite DateTime type only accepts Python datetime and datetime.date objects as input.")
 
 
+_JSON = json.JSONEncoder()  # json.dumps' own defaults: the same text for every value
+
+
 def _json_text(value: Any) -> str:
-    return json.dumps(value)
+    return _JSON.encode(value)
 
 
 def _bool_int(value: Any) -> int | None:
@@ -215,6 +221,34 @@ def _bool_int(value: Any) -> int | None:
     if value is True or value is False or value in (0, 1):
         return int(value)
     raise TypeError(f"Not a boolean value: {value!r}")
+
+
+_BOOLS = {None: None, True: 1, False: 0}  # 1 and 0 (and 1.0, 0.0) find the same entries, as `in (0, 1)` does
+_NAIVE = frozenset({datetime, type(None)})
+
+
+def _column(f: Callable[[Any], Any], values: Sequence[Any]) -> list[Any]:
+    """`[f(v) for v in values]`, with the common converters taking shortcuts that give the same values."""
+    if f is _datetime_text:
+        if set(map(type, values)) <= _NAIVE:
+            # The same times repeat (`now`, a batch's dates): each distinct one is formatted once.
+            # Only naive datetimes: equal aware ones can differ in wall time, hence in text.
+            memo = dict.fromkeys(values)
+            if not any(v is not None and v.tzinfo is not None for v in memo):
+                for v in memo:
+                    if v is not None:
+                        memo[v] = v.isoformat(" ", "microseconds")
+                return list(map(memo.__getitem__, values))
+        return list(map(f, values))
+    if f is _json_text:
+        encode = _JSON.encode
+        return ["null" if v is None else encode(v) for v in values]
+    if f is _bool_int:
+        try:
+            return list(map(_BOOLS.__getitem__, values))
+        except (KeyError, TypeError):
+            pass  # something else: the converter says what
+    return list(map(f, values))
 
 
 def _variable_limit(conn: Connection) -> int:

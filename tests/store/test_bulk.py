@@ -150,3 +150,64 @@ def test_sqlite_conversions_match_sqlalchemys_own():
     for bad in ("yes", 2):
         with pytest.raises(TypeError):
             fast(bad)
+
+
+def _reference_tuples(plan, rows, keys=None):
+    """The row-at-a-time conversion `_Plan.tuples` replaced: each cell through its own converter."""
+    convert = [bulk.converter(LEADS.c[c].type, bulk_dialect()) for c in plan._keys]
+    out = []
+    for row in rows:
+        if keys is None:
+            values = [row.get(c) for c in plan._keys]
+        else:
+            values = [row[list(keys).index(c)] for c in plan._keys]
+        values = [f(v) if f else v for f, v in zip(convert, values)]
+        out.append(tuple(values) + plan._constants)
+    return out
+
+
+def bulk_dialect():
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.dialect()
+
+
+_TZ = st.sampled_from([None, timezone.utc, timezone(timedelta(hours=1)), timezone(timedelta(hours=-5))])
+_cell_datetimes = st.none() | st.builds(lambda d, tz: d.replace(tzinfo=tz), _datetimes, _TZ) | st.dates()
+_cell_bools = st.sampled_from([None, True, False, 0, 1, 0.0, 1.0])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(rows=st.lists(st.fixed_dictionaries({"created_at": _cell_datetimes, "last_activity_at": _cell_datetimes,
+                                            "attributes": st.none() | _json, "do_not_contact": _cell_bools,
+                                            "email": st.none() | _text}), min_size=1, max_size=30),
+       as_tuples=st.booleans())
+def test_column_wise_conversion_equals_row_at_a_time(rows, as_tuples):
+    """The column-wise conversion (datetimes once per distinct value, equal aware times kept apart)
+    gives exactly the per-cell converters' values, for dict rows and for tuple rows."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine("sqlite://")
+    keys = ("created_at", "attributes", "email", "do_not_contact", "last_activity_at")
+    with engine.connect() as conn:
+        plan = bulk._plan(conn, LEADS, keys)
+        if as_tuples:
+            given = tuple(reversed(keys))
+            shaped = [tuple(r[k] for k in given) for r in rows]
+            assert plan.tuples(shaped, given) == _reference_tuples(plan, shaped, given)
+        else:
+            assert plan.tuples(rows) == _reference_tuples(plan, rows)
+
+
+def test_column_wise_conversion_refuses_what_the_converters_refuse():
+    from sqlalchemy import create_engine
+
+    engine = create_engine("sqlite://")
+    with engine.connect() as conn:
+        plan = bulk._plan(conn, LEADS, ("created_at", "do_not_contact"))
+        with pytest.raises(TypeError):
+            plan.tuples([{"created_at": "2021-01-01", "do_not_contact": True}])
+        with pytest.raises(TypeError):
+            plan.tuples([{"created_at": None, "do_not_contact": 2}])
+        with pytest.raises(TypeError):
+            plan.tuples([{"created_at": None, "do_not_contact": [1]}])
