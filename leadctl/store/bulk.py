@@ -156,7 +156,7 @@ class _Plan:
             cols: list[Any] = [[row.get(c) for row in rows] for c in self._keys]
         else:
             given = list(keys)
-            by_position = list(zip(*rows))
+            by_position: list[Any] = list(zip(*rows))
             if len(by_position) < len(given):  # a row shorter than `keys`: index it as before, to fail the same way
                 by_position = [[row[i] for row in rows] for i in range(len(given))]
             cols = [by_position[given.index(c)] for c in self._keys]
