@@ -10,7 +10,7 @@ rules read them with `contains` (`when: {flags: {contains: role_account}}`) and 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, Iterable
 
@@ -101,49 +101,162 @@ def email_flags(email: str | None) -> list[str]:
 def phone_flags(phone: str | None, region: str | None = None) -> list[str]:
     """The phone's flags by `phonenumbers`: valid or possible, and its type."""
     import phonenumbers
-    from phonenumbers import PhoneNumberType as T
 
     if not phone:
         return []
-    number = _e164(str(phone))
-    if number is None:
-        try:
-            number = phonenumbers.parse(str(phone), (region or "").upper() or None)
-        except phonenumbers.NumberParseException:
-            return ["phone_invalid"]
+    text = str(phone)
+    m = _E164.fullmatch(text)
+    split = _split_e164(m.group(1)) if m is not None else None
+    if split is not None:  # as imports store phones: the type from precompiled patterns
+        cc, national = split
+        _regions, unknown, names = _library()
+        kind = _kind(cc, national)
+        if kind == unknown:
+            return ["phone_possible"] if _possible(cc, len(national)) else ["phone_invalid"]
+        return [names.get(kind, "phone_other")]
+    try:
+        number = phonenumbers.parse(text, (region or "").upper() or None)
+    except phonenumbers.NumberParseException:
+        return ["phone_invalid"]
     # number_type is UNKNOWN exactly when the number is not valid (is_valid_number is that same
     # test on the same region's patterns): one pass over them instead of two.
     kind = phonenumbers.number_type(number)
-    if kind == T.UNKNOWN:
+    _regions, unknown, names = _library()
+    if kind == unknown:
         return ["phone_possible"] if phonenumbers.is_possible_number(number) else ["phone_invalid"]
+    return [names.get(kind, "phone_other")]
+
+
+@lru_cache(maxsize=1)
+def _library() -> tuple[dict[int, Any], int, dict[int, str]]:
+    """phonenumbers' calling codes (code → regions), its UNKNOWN type and our flag of each type."""
+    import phonenumbers
+    from phonenumbers import PhoneNumberType as T
+
     names = {T.MOBILE: "phone_mobile", T.FIXED_LINE: "phone_fixed_line", T.TOLL_FREE: "phone_toll_free",
              T.FIXED_LINE_OR_MOBILE: "phone_fixed_or_mobile", T.VOIP: "phone_voip"}
-    return [names.get(kind, "phone_other")]
+    return phonenumbers.COUNTRY_CODE_TO_REGION_CODE, T.UNKNOWN, names
 
 
 _E164 = re.compile(r"\+([1-9]\d{6,14})")
 
 
-def _e164(phone: str):
-    """The number of an E.164 text (`+4930123456`, as imports store phones) without the full parser,
-    which costs as much again as the type check; None for any other text."""
-    import phonenumbers
-
-    m = _E164.fullmatch(phone)
-    if m is None:
-        return None
-    digits = m.group(1)
+def _split_e164(digits: str) -> tuple[int, str] | None:
+    """(calling code, national significant number) of an E.164 number's digits, as phonenumbers.parse
+    reads them; None when no calling code starts them or nothing follows it."""
+    regions = _library()[0]
     for size in (1, 2, 3):
         cc = int(digits[:size])
-        if cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+        if cc in regions:
             rest = digits[size:]
             if not rest:
                 return None
             zeros = len(rest) - len(rest.lstrip("0"))
-            return phonenumbers.PhoneNumber(country_code=cc, national_number=int(rest),
-                                            italian_leading_zero=True if zeros else None,
-                                            number_of_leading_zeros=zeros if zeros > 1 else None)
+            return cc, "0" * zeros + str(int(rest))  # national_significant_number's text
     return None
+
+
+@lru_cache(maxsize=4096)
+def _possible(cc: int, length: int) -> bool:
+    """phonenumbers.is_possible_number, which depends only on the calling code and the length."""
+    import phonenumbers
+
+    return phonenumbers.is_possible_number(phonenumbers.PhoneNumber(country_code=cc, national_number=int("9" * length)))
+
+
+# phonenumbers.number_type, with each region's patterns compiled once: the library looks every
+# pattern up by its text on every call (~12 µs a number; an import checks one per lead). The same
+# steps in the same order (tests/quality/test_phone_type.py compares both on every region's numbers).
+_TYPE_ORDER = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan", "voicemail")
+
+
+def _desc(desc) -> Any:
+    """A number description as (possible lengths, compiled pattern), or None when it matches nothing."""
+    if desc is None or not desc.national_number_pattern:
+        return None
+    return frozenset(desc.possible_length), re.compile(desc.national_number_pattern)
+
+
+def _matches(desc, national: str) -> bool:
+    if desc is None:
+        return False
+    lengths, pattern = desc
+    if lengths and len(national) not in lengths:
+        return False
+    return pattern.fullmatch(national) is not None
+
+
+@cache
+def _type_plan(region: str | None, cc: int) -> Any:
+    """A region's (general, [(pattern, type)…] in number_type's order, fixed line, mobile,
+    same fixed and mobile pattern, leading digits, UNKNOWN), or None without metadata."""
+    from phonenumbers import PhoneMetadata, PhoneNumberType as T
+    from phonenumbers.phonemetadata import REGION_CODE_FOR_NON_GEO_ENTITY
+
+    if region == REGION_CODE_FOR_NON_GEO_ENTITY:
+        meta = PhoneMetadata.metadata_for_nongeo_region(cc, None)
+    else:
+        meta = PhoneMetadata.metadata_for_region(region, None) if region else None
+    if meta is None:
+        return None
+    kinds = {"premium_rate": T.PREMIUM_RATE, "toll_free": T.TOLL_FREE, "shared_cost": T.SHARED_COST, "voip": T.VOIP,
+             "personal_number": T.PERSONAL_NUMBER, "pager": T.PAGER, "uan": T.UAN, "voicemail": T.VOICEMAIL}
+    specials = [(desc, kinds[k]) for k in _TYPE_ORDER if (desc := _desc(getattr(meta, k))) is not None]
+    return (_desc(meta.general_desc), specials,
+            _desc(meta.fixed_line), _desc(meta.mobile), bool(meta.same_mobile_and_fixed_line_pattern),
+            re.compile(meta.leading_digits) if meta.leading_digits is not None else None,
+            (T.UNKNOWN, T.FIXED_LINE, T.MOBILE, T.FIXED_LINE_OR_MOBILE))
+
+
+def _type_of(national: str, plan) -> int:
+    """phonenumbers' _number_type_helper."""
+    general, specials, fixed, mobile, same, _leading, (unknown, fixed_line, mobile_kind, either) = plan
+    if not _matches(general, national):
+        return unknown
+    size = len(national)
+    for (lengths, pattern), kind in specials:
+        if (not lengths or size in lengths) and pattern.fullmatch(national) is not None:
+            return kind
+    if _matches(fixed, national):
+        if same or _matches(mobile, national):
+            return either
+        return fixed_line
+    if not same and _matches(mobile, national):
+        return mobile_kind
+    return unknown
+
+
+def _kind(cc: int, national: str) -> int:
+    """phonenumbers.number_type of the number +`cc` `national` (its national significant number)."""
+    regions_of, unknown, _names = _library()
+    regions = regions_of.get(cc)
+    region = None
+    if regions is not None:
+        if len(regions) == 1:
+            region = regions[0]
+        else:  # phonenumbers' _region_code_for_number_from_list
+            for candidate in regions:
+                plan = _type_plan(candidate.upper(), cc)
+                if plan is None:
+                    continue
+                leading = plan[5]
+                if leading is not None:
+                    if leading.match(national):
+                        region = candidate
+                        break
+                else:
+                    kind = _type_of(national, plan)
+                    if kind != unknown:
+                        return kind  # this region's type: what the check below would find again
+    plan = _type_plan(region, cc)
+    return unknown if plan is None else _type_of(national, plan)
+
+
+def number_type(number) -> int:
+    """`phonenumbers.number_type(number)`, from patterns compiled once."""
+    from phonenumbers import national_significant_number
+
+    return _kind(number.country_code, national_significant_number(number))
 
 
 # What an import's reading side found for one row (ingest.rows.Row.flags): (its e-mail, that e-mail's
