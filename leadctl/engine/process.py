@@ -186,6 +186,7 @@ class Plan:
                 ahead = max(self.now, state.get("ahead") or self.now)
                 set_meta(conn, STATE_KEY, json.dumps({**state, "ahead": ahead}))
         self.incremental = False
+        self.evaluated: list[int] | None = None   # an incremental run's leads, once known
         if every and self.state is not None:
             facts, st = _facts(conn), self.state
             added = conn.execute(select(func.count()).select_from(ACTS)
@@ -231,7 +232,8 @@ class Plan:
         if (ids or moved) and self.routing:
             blank = or_(LEADS.c.owner.is_(None), func.trim(LEADS.c.owner) == "")
             ids.update(i for (i,) in conn.execute(select(LEADS.c.id).where(blank, live)))
-        return sorted(ids)
+        self.evaluated = sorted(ids)
+        return self.evaluated
 
     def _clock_ids(self, conn) -> set[int]:
         """Live leads whose dates put a clock threshold of the rules between the last run's clock and this one."""
@@ -633,5 +635,5 @@ def process_leads(store, rules: RuleSet, *, now: datetime, lead_ids: set[int] | 
             set_meta(conn, DONE_KEY, str(plan.token))
             from .segments import refresh_segments  # membership of rules/segments.yaml, set-wise
 
-            refresh_segments(conn, rules, now)
+            refresh_segments(conn, rules, now, evaluated=plan.evaluated if lead_ids is None else lead_ids)
     return ProcessResult(ctx.counts, dry_run, time.perf_counter() - started, list(ctx.changes))
