@@ -174,6 +174,37 @@ class SharedKeys:
         self._seen = bytearray()
 
 
+class KeyFilter:
+    """The match keys some stored lead may be found by, for an import into a store it (nearly) fills.
+
+    A bit per key's hash, set for every key of every lead the store held when the import began
+    and of every lead the import wrote since; a key whose bit is clear finds no lead, so it is
+    not looked up. A set bit only means "ask the store" (collisions cost a query, never a match).
+    Memory: 16 MiB.
+    """
+
+    BITS = 1 << 27
+
+    def __init__(self) -> None:
+        self._bits = bytearray(self.BITS // 8)
+
+    def add_all(self, keys: Iterable[tuple]) -> None:
+        bits, mask = self._bits, self.BITS - 1
+        for key in keys:
+            b = hash(key) & mask
+            bits[b >> 3] |= 1 << (b & 7)
+
+    def may_find(self, keys: list[tuple]) -> list[tuple]:
+        """The keys that may find a stored lead."""
+        bits, mask = self._bits, self.BITS - 1
+        out = []
+        for key in keys:
+            b = hash(key) & mask
+            if bits[b >> 3] & (1 << (b & 7)):
+                out.append(key)
+        return out
+
+
 # Every ASCII character but 0-9, deleted by str.translate: in ASCII text those are exactly
 # the characters str.isdigit accepts (other text takes the general path, Unicode digits included).
 _ASCII_NOT_DIGITS = {i: None for i in range(128) if not 48 <= i <= 57}

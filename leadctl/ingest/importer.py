@@ -21,9 +21,9 @@ import hashlib
 import os
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..clock import utcnow
 from ..errors import InputError, LeadctlError, UsageError
@@ -32,7 +32,7 @@ from ..setup import project_region
 from ..store import models
 from ..store.db import Store
 from ..store.history import stages_text
-from ..store.indexes import built_after
+from ..store.indexes import RATIO, built_after
 from . import normalize as N
 from .batches import finish_batch, start_batch, undo_batch
 from .deferred import Deferred
@@ -40,6 +40,7 @@ from .fastpath import in_worker, use_worker
 from .headers import ColumnMap, build_column_map, check_plan, snake_case
 from .identity import (
     Ids,
+    KeyFilter,
     SharedKeys,
     identity_headers,
     is_filler_email,
@@ -209,6 +210,7 @@ class _Importer:
         self.rejects_by_file: dict[str, RejectsWriter] = {}
         self.sources = Sources(self.rules, known)
         self.deferred = Deferred()
+        self.keyfilter = self._key_filter(paths)
         plans = []
         try:
             for path in paths:
@@ -404,7 +406,7 @@ class _Importer:
                 self._placeholder(row, "rows with different names carry it" if email.casefold() in placeholders
                                   else "a filler address")
         row_keys = [self.matcher.row_keys(row) for row in rows]
-        existing, ids_of = self.matcher.find_existing(conn, row_keys)
+        existing, ids_of = self.matcher.find_existing(conn, self._findable(conn, row_keys))
         keyindex: dict[tuple, list[int]] = {}  # key → lead ids (existing > 0, new < 0), oldest first
         for lid in sorted(existing):
             for key in set(self.matcher.lead_keys(existing[lid], ids_of[lid])):
@@ -506,9 +508,52 @@ class _Importer:
         store_flags(conn, fold_flags(rows, new, changed, existing))  # new leads' flags are written with them
         written = write_fold(conn, self.batch_id, self.now, new, changed, before, stage_moves, new_ids, possible,
                              folded)
+        self._remember(conn, state, new_ids)
         if self.opts.collect_ids:
             self.result.lead_ids.update(written)
             self.result.lead_ids.update(changed)
+
+    # -- which keys may find a stored lead -------------------------------------------
+    def _key_filter(self, paths: list[str]) -> KeyFilter | None:
+        """For an import into a store much smaller than its files (the first load of an export): every
+        key a stored lead can be found by, so the keys of new people are never looked up (see KeyFilter).
+        None when the store is large against the files, or a composite key is matched (every key asks)."""
+        if any(len(key) > 1 for key in self.match):
+            return None
+        with self.store.connect() as conn:
+            held = conn.execute(select(func.max(self.t.c.id))).scalar() or 0
+            if held and held * RATIO > _estimated_rows(paths):
+                return None
+            keys = KeyFilter()
+            if held:
+                columns = [key[0] for key in self.match if key[0] in self.t.c]
+                rows = conn.execute(select(*[self.t.c[c] for c in columns]))
+                keys.add_all(_column_keys((dict(zip(columns, values)) for values in rows), columns))
+                li = models.LeadIdentifier.__table__
+                keys.add_all((kind, value) for kind, value in conn.execute(select(li.c.kind, li.c.value)))
+            self.marks = _marks(conn)
+        self.key_columns = [key[0] for key in self.match if key[0] in self.t.c]
+        return keys
+
+    def _findable(self, conn, row_keys: list[list[tuple]]) -> list[list[tuple]]:
+        """The row keys worth looking up: all of them, unless the key filter rules some out. Another
+        process that wrote leads or identifiers since the last chunk turns the filter off."""
+        keys = self.keyfilter
+        if keys is None:
+            return row_keys
+        if _marks(conn) != self.marks:
+            self.keyfilter = None
+            return row_keys
+        return [keys.may_find(k) for k in row_keys]
+
+    def _remember(self, conn, state: dict[int, dict[str, Any]], identifiers: dict[int, list[dict]]) -> None:
+        """Add the keys of the leads one fold wrote to the key filter."""
+        keys = self.keyfilter
+        if keys is None:
+            return
+        keys.add_all(_column_keys(state.values(), self.key_columns))
+        keys.add_all((item["kind"], item["value"]) for items in identifiers.values() for item in items)
+        self.marks = _marks(conn)
 
     def _skip_known_rows(self, conn, rows: list[Row]) -> list[Row]:
         """The rows no import folded in yet; the others count as unchanged (their lead is processed
@@ -566,6 +611,37 @@ def row_hash(row: Row) -> int:
     # A dict's keys are distinct, so sorting its items compares keys only (no key function needed).
     text = repr((sorted(row.values.items()), sorted(row.attributes.items()), row.stage, row.stage_at, row.system))
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def _marks(conn) -> tuple:
+    """The largest lead and identifier ids: they move when any process writes new leads or identifiers."""
+    t, li = models.Lead.__table__, models.LeadIdentifier.__table__
+    return tuple(conn.execute(select(select(func.max(t.c.id)).scalar_subquery(),
+                                     select(func.max(li.c.id)).scalar_subquery())).one())
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _column_keys(leads: Iterable[dict[str, Any]], columns: list[str]) -> Iterator[tuple]:
+    """Every key leads with these column values are found by in matching.find_existing (which compares
+    a column, or for names and companies its SQL lower(), with case-folded values): each value as
+    stored and each way of lowering it."""
+    for values in leads:
+        for c in columns:
+            v = values.get(c)
+            if v is None or v == "":
+                continue
+            yield c, v
+            if type(v) is str:
+                if v.isascii():  # the three ways of lowering agree on ASCII text
+                    w = v.lower()
+                    if w != v:
+                        yield c, w
+                else:
+                    for w in {v.casefold(), v.lower(), v.translate(_ASCII_LOWER)}:
+                        if w != v:
+                            yield c, w
 
 
 def _may_warn_late(fields) -> bool:
