@@ -190,3 +190,45 @@ def test_a_skipping_run_under_a_moving_clock_equals_a_full_run(store, clock_rule
                     conn.execute(LEADS.update().where(LEADS.c.id == lid).values(last_activity_at=None))
         _run(store, clock_rules, now)
         assert _outcome(store) == _full_outcome(store, clock_rules, now)
+
+
+FOLLOWUPS = Meta.metadata.tables["followups"]
+
+
+def _everything(store) -> tuple:
+    """Leads' outcome with their owners, and every follow-up task."""
+    with store.connect() as conn:
+        leads = [tuple(r) for r in conn.execute(
+            select(LEADS.c.id, LEADS.c.score, LEADS.c.grade, LEADS.c.temperature, LEADS.c.stage, LEADS.c.owner,
+                   LEADS.c.assigned_at, LEADS.c.explanation).order_by(LEADS.c.id))]
+        tasks = [tuple(r) for r in conn.execute(
+            select(FOLLOWUPS.c.lead_id, FOLLOWUPS.c.kind, FOLLOWUPS.c.cadence, FOLLOWUPS.c.step, FOLLOWUPS.c.status,
+                   FOLLOWUPS.c.action, FOLLOWUPS.c.due_at, FOLLOWUPS.c.owner)
+            .order_by(FOLLOWUPS.c.lead_id, FOLLOWUPS.c.kind, FOLLOWUPS.c.cadence, FOLLOWUPS.c.step))]
+    return leads, tasks
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(leads=st.lists(st.tuples(_AGE, st.one_of(st.none(), _AGE), st.sampled_from(["new", "mql", "sql"]),
+                                st.sampled_from([None, "CEO", "Intern"])), min_size=1, max_size=5),
+       steps=st.lists(_STEP, min_size=1, max_size=3))
+def test_with_routing_and_follow_ups_a_skipping_run_equals_a_full_run(store, rules, leads, steps):
+    """The default rules (decay, inactivity after 14 quiet days, SLAs, cadences, routing): after each
+    run under a moving clock, leads, owners and tasks are what a run evaluating every lead leaves."""
+    with store.begin() as conn:
+        for table in (FOLLOWUPS, ACTS, HISTORY, LEADS):
+            conn.execute(table.delete())
+        conn.execute(META.delete().where(META.c.key == STATE_KEY))
+    for i, (created, last, stage, title) in enumerate(leads):
+        factories.add_lead(store, at=NOW - created, email=f"d{i}@acme.com", stage=stage, title=title,
+                           last_activity_at=None if last is None else NOW - last)
+    now = NOW
+    process_leads(store, rules, now=now)
+    for step in steps:
+        now += step
+        process_leads(store, rules, now=now)
+        skipping = _everything(store)
+        with store.begin() as conn:
+            conn.execute(META.delete().where(META.c.key == STATE_KEY))
+        process_leads(store, rules, now=now)
+        assert skipping == _everything(store)
