@@ -24,10 +24,11 @@ from sqlalchemy.engine import Connection
 
 from . import models
 
-# Indexes no query of an import reads: reports, routing, SLA, history reach and undo read them,
-# and `process` and the sweep read ix_leads_processed (every lead a load writes has it NULL).
+# Indexes no query of an import reads: reports, routing, SLA and undo read them, and `process` and
+# the sweep read ix_leads_processed (every lead a load writes has it NULL). ix_stage_history_reach
+# stays: it is the history's one index by lead (closing a moved lead's open row, the cascade).
 AFTER_LOAD = ("ix_leads_stage", "ix_leads_owner", "ix_leads_facts", "ix_leads_created_at", "ix_leads_assigned_at",
-              "ix_leads_last_activity_at", "ix_leads_batch_id", "ix_stage_history_to", "ix_stage_history_reach",
+              "ix_leads_last_activity_at", "ix_leads_batch_id", "ix_stage_history_to",
               "ix_imported_rows_lead", "ix_imported_rows_batch", "ix_leads_processed")
 MIN_ROWS = 50_000  # below this, rebuilding costs more than keeping the indexes up to date
 RATIO = 4          # the load must bring at least this many times the leads the store holds

@@ -43,6 +43,10 @@ def _drop_followups_lead_index(conn: Connection) -> None:
     conn.execute(text("DROP INDEX IF EXISTS ix_followups_lead"))
 
 
+def _drop_stage_history_lead_index(conn: Connection) -> None:
+    conn.execute(text("DROP INDEX IF EXISTS ix_stage_history_lead"))
+
+
 def _fill_stages_entered(conn: Connection) -> None:
     conn.execute(text("DROP INDEX IF EXISTS ix_leads_source"))
     _fill_left_at(conn)  # relinking a lead's history also recomputes its stages_entered
@@ -128,6 +132,8 @@ STEPS: tuple[Step, ...] = (
     Step("leads_flags", _fill_flags, "leads.flags: data-quality flags (e-mail and phone), computed for every lead"),
     Step("lead_segments", None, "lead_segments: each lead's segments of rules/segments.yaml, as `process` found them"),
     Step("leads_enriched", None, "leads.enriched: the values enrichment filled, each with its origin"),
+    Step("stage_history_lead_index", _drop_stage_history_lead_index,
+         "ix_stage_history_lead dropped: ix_stage_history_reach (lead_id first) serves every per-lead query"),
 )
 NAMES = tuple(s.name for s in STEPS)
 

@@ -226,7 +226,8 @@ class StageChange(SQLModel, table=True):
 
     __tablename__ = "stage_history"
     __table_args__ = (
-        Index("ix_stage_history_lead", "lead_id", "at"),
+        # (lead_id, at) is not kept: every per-lead query (a lead's rows, closing its open row,
+        # the foreign key's cascade) is served by ix_stage_history_reach, which starts with lead_id.
         Index("ix_stage_history_to", "to_stage", "at", "left_at"),
         Index("ix_stage_history_reach", "lead_id", "to_stage", "at", "left_at"),
     )
