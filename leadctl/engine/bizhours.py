@@ -39,12 +39,13 @@ if TYPE_CHECKING:
 
 DAY = timedelta(days=1)
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_MEMO_MAX = 65536  # remembered results per calendar; cleared when full
 
 
 class BusinessCalendar:
     """Business days and hours in one time zone; see the module docstring for the arithmetic."""
 
-    __slots__ = ("weekdays", "start", "end", "tz", "tzname")
+    __slots__ = ("weekdays", "start", "end", "tz", "tzname", "_memo")
 
     def __init__(self, hours: Any = None, tzname: str | None = None):
         days = getattr(hours, "days", None) or DAYS[:5]
@@ -55,6 +56,10 @@ class BusinessCalendar:
             self.start, self.end = time(0, 0), time(23, 59, 59, 999999)
         self.tz = zone(tzname)
         self.tzname = self.tz.key if tzname else "UTC"
+        # `fit` and `add` of naive times, remembered: a run schedules the same steps from the
+        # same `now` for thousands of leads. Aware times are left out: equal aware times can
+        # differ in wall time, which is what the arithmetic reads.
+        self._memo: dict[tuple, datetime] = {}
 
     # -------------------------------------------------------------- local wall-clock helpers
     def _day_start(self, d) -> datetime:
@@ -134,6 +139,15 @@ class BusinessCalendar:
 
     def fit(self, at: datetime) -> datetime:
         """Move naive-UTC `at` forward to the first business moment (unchanged when inside)."""
+        if at.tzinfo is not None:
+            return self._fit(at)
+        k = (at, None)
+        out = self._memo.get(k)
+        if out is None:
+            out = self._remember(k, self._fit(at))
+        return out
+
+    def _fit(self, at: datetime) -> datetime:
         local = to_local(at, self.tz)
         fitted = self.fit_local(local)
         return at if fitted == local else to_utc(fitted, self.tz)
@@ -143,6 +157,15 @@ class BusinessCalendar:
 
         Negative or zero durations just fit `at` into business hours.
         """
+        if at.tzinfo is not None:
+            return self._add(at, after)
+        k = (at, after)
+        out = self._memo.get(k)
+        if out is None:
+            out = self._remember(k, self._add(at, after))
+        return out
+
+    def _add(self, at: datetime, after: timedelta) -> datetime:
         local = to_local(at, self.tz)
         if after > timedelta(0):
             days, rest = divmod(after, DAY)
@@ -151,6 +174,12 @@ class BusinessCalendar:
             if rest:
                 local = self.add_working_local(local, rest)
         return to_utc(self.fit_local(local), self.tz)
+
+    def _remember(self, k: tuple, value: datetime) -> datetime:
+        if len(self._memo) >= _MEMO_MAX:
+            self._memo.clear()
+        self._memo[k] = value
+        return value
 
     def add_business(self, at: datetime, within: timedelta) -> datetime:
         """The end of an SLA window of `within` from `at`, all in business time (module docstring)."""
@@ -187,6 +216,7 @@ class Calendars:
         self.hours = hours
         self.zones = {k.casefold(): v for k, v in (zones or {}).items() if k}
         self._cache: dict[str, BusinessCalendar] = {}
+        self._owners: dict[str | None, BusinessCalendar] = {}   # by the owner as spelled on the lead
 
     def timezone_of(self, owner: str | None) -> str:
         if not owner:
@@ -194,10 +224,13 @@ class Calendars:
         return self.zones.get(owner.casefold()) or "UTC"
 
     def for_owner(self, owner: str | None) -> BusinessCalendar:
-        tzname = self.timezone_of(owner)
-        cal = self._cache.get(tzname)
+        cal = self._owners.get(owner)
         if cal is None:
-            cal = self._cache[tzname] = BusinessCalendar(self.hours, tzname)
+            tzname = self.timezone_of(owner)
+            cal = self._cache.get(tzname)
+            if cal is None:
+                cal = self._cache[tzname] = BusinessCalendar(self.hours, tzname)
+            self._owners[owner] = cal
         return cal
 
 

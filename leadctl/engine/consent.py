@@ -69,6 +69,14 @@ def status_of(lead: Mapping[str, Any], channel: str) -> str:
     return lead.get(COLUMNS[channel]) or "unknown"
 
 
+def may_block(lead: Mapping[str, Any]) -> bool:
+    """Whether any channel is blocked for `lead`: when not, `blocked_reason` is None for every action."""
+    if lead.get("do_not_contact"):
+        return True
+    get = lead.get
+    return get("consent_email") in BLOCKED or get("consent_phone") in BLOCKED or get("consent_sms") in BLOCKED
+
+
 def blocked_reason(lead: Mapping[str, Any], action: str | None) -> str | None:
     """Why a task of `action` may not be done for `lead` ("email opted_out: asked by phone"), None when it may."""
     channel = channel_of(action)

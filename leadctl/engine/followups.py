@@ -45,7 +45,7 @@ from ..store import bulk
 from ..store.models import Activity, Followup, Lead, Owner
 from ..words import activity_key
 from .bizhours import Calendars, owner_zones
-from .consent import COLUMNS as CONSENT_COLUMNS, allowed_sql, blocked_reason, channel_of
+from .consent import COLUMNS as CONSENT_COLUMNS, allowed_sql, blocked_reason, channel_of, may_block
 from .due import DueTask, lead_label, overdue_text
 from .limits import ContactPlan
 
@@ -117,27 +117,37 @@ class FollowupStep:
                 if row.lead_id in wanted:
                     tasks[row.lead_id].append(row)
 
-        new_rows: list[dict] = []
+        new_rows: list[tuple] = []   # in the order of _TASK_KEYS
         cancel: dict[str, list[int]] = defaultdict(list)   # reason → task ids
         plan = ContactPlan(fu)  # contact limits and quiet hours: a touch that breaks one is moved
+        placing = plan.active
         reowned: list[dict] = []
+        cadences, inactivity = fu.cadences, fu.inactivity
+        channels = _step_channels(ctx.state, fu)
+        entered_n = 0
+        note = ctx.note_change if hasattr(ctx, "note_change") else None
         for lead in leads:
             if lead.get("erased_at"):
                 continue
             lid, owner = lead["id"], lead.get("owner")
+            # Most leads allow every channel: then no step needs its consent looked up.
+            blocking = may_block(lead)
             mine = tasks.get(lid, ())
-            entered = {t.cadence for t in mine if t.kind == CADENCE}
-            pending: dict[str, list] = defaultdict(list)
-            for t in mine:
-                if t.status == PENDING and (why := blocked_reason(lead, t.action)):
-                    cancel[f"skipped: {why}"].append(t.id)
-                    continue
-                if t.status == PENDING and t.kind == CADENCE:
-                    pending[t.cadence].append(t)
-                if t.status == PENDING and (t.owner or None) != (owner or None):
-                    reowned.append({"tid": t.id, "new_owner": owner})
+            if mine:
+                entered = {t.cadence for t in mine if t.kind == CADENCE}
+                pending: dict[str, list] = defaultdict(list)
+                for t in mine:
+                    if t.status == PENDING and blocking and (why := blocked_reason(lead, t.action)):
+                        cancel[f"skipped: {why}"].append(t.id)
+                        continue
+                    if t.status == PENDING and t.kind == CADENCE:
+                        pending[t.cadence].append(t)
+                    if t.status == PENDING and (t.owner or None) != (owner or None):
+                        reowned.append({"tid": t.id, "new_owner": owner})
+            else:
+                entered, pending = _NOTHING, _NO_PENDING
 
-            target = next((c for c in fu.cadences if c.when(lead, now)), None)
+            target = next((c for c in cadences if c.when(lead, now)), None)
             stopped = target is not None and target.stop_when is not None and target.stop_when(lead, now)
             for name, open_tasks in pending.items():
                 cad = by_name.get(name)
@@ -150,34 +160,35 @@ class FollowupStep:
                 else:
                     continue
                 cancel[reason].extend(t.id for t in open_tasks)
-            touches = plan.touches(mine) if plan.active else []
+            touches = plan.touches(mine) if placing else []
             if target is not None and not stopped and target.name not in entered:
                 cal = cals.for_owner(owner)
                 due = now
+                name = target.name
                 for i, step in enumerate(target.steps, start=1):
                     due = cal.add(due, step.after)
-                    why = blocked_reason(lead, step.action)
-                    note = _with_reason(step.note, why)
-                    if not why:
-                        due, moved = plan.place(touches, due, channel_of(step.action), cal, lead)
-                        note = _with_note(note, moved)
-                    new_rows.append(dict(lead_id=lid, owner=owner, kind=CADENCE, cadence=target.name, step=i,
-                                         action=step.action, due_at=due, status=SKIPPED if why else PENDING,
-                                         created_at=now, note=note))
-                ctx.counts["cadences_entered"] += 1
-                if hasattr(ctx, "note_change"):
-                    ctx.note_change(lid, cadence=target.name)
+                    why = blocked_reason(lead, step.action) if blocking else None
+                    text = _with_reason(step.note, why)
+                    if placing and not why:
+                        due, moved = plan.place(touches, due, channels[step.action], cal, lead)
+                        text = _with_note(text, moved)
+                    new_rows.append((lid, owner, CADENCE, name, i, step.action, due,
+                                     SKIPPED if why else PENDING, now, text))
+                entered_n += 1
+                if note is not None:
+                    note(lid, cadence=name)
 
-            for rule in fu.inactivity:
+            for rule in inactivity:
                 if rule.when(lead, now) and not _covered(mine, rule.name, lead.get("last_activity_at")):
-                    why = blocked_reason(lead, rule.action)
-                    at, note = cals.for_owner(owner).fit(now), _with_reason(rule.note, why)
-                    if not why:
-                        at, moved = plan.place(touches, at, channel_of(rule.action), cals.for_owner(owner), lead)
-                        note = _with_note(note, moved)
-                    new_rows.append(dict(lead_id=lid, owner=owner, kind=INACTIVITY, cadence=rule.name, step=None,
-                                         action=rule.action, due_at=at, status=SKIPPED if why else PENDING,
-                                         created_at=now, note=note))
+                    why = blocked_reason(lead, rule.action) if blocking else None
+                    at, text = cals.for_owner(owner).fit(now), _with_reason(rule.note, why)
+                    if placing and not why:
+                        at, moved = plan.place(touches, at, channels[rule.action], cals.for_owner(owner), lead)
+                        text = _with_note(text, moved)
+                    new_rows.append((lid, owner, INACTIVITY, rule.name, None, rule.action, at,
+                                     SKIPPED if why else PENDING, now, text))
+        if entered_n:
+            ctx.counts["cadences_entered"] += entered_n
 
         if new_rows:
             _insert_tasks(conn, new_rows)
@@ -200,8 +211,22 @@ class FollowupStep:
 _TASK_KEYS = ("lead_id", "owner", "kind", "cadence", "step", "action", "due_at", "status", "created_at", "note")
 
 
-def _insert_tasks(conn, rows: list[dict]) -> None:
+def _insert_tasks(conn, rows: list) -> None:
+    """Insert task rows: dicts, or tuples in the order of _TASK_KEYS."""
     bulk.insert(conn, FOLLOWUPS, rows, _TASK_KEYS)
+
+
+_NOTHING: frozenset = frozenset()
+_NO_PENDING: dict = {}
+
+
+def _step_channels(state: dict, fu: Any) -> dict[str, str | None]:
+    """Each cadence step's and inactivity rule's action → its channel, worked out once per run."""
+    channels = state.get("followups.channels")
+    if channels is None:
+        actions = [s.action for c in fu.cadences for s in c.steps] + [r.action for r in fu.inactivity]
+        channels = state["followups.channels"] = {a: channel_of(a) for a in actions}
+    return channels
 
 
 def _with_reason(note: str | None, why: str | None) -> str | None:

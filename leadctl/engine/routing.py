@@ -63,6 +63,7 @@ ASSIGNMENTS = Assignment.__table__
 LEADS = Lead.__table__
 META_PREFIX = "routing."
 _SHOWN = 4  # members named in a "nobody available" reason
+_REFUSALS_MAX = 4096  # remembered "nobody available" texts per run
 
 
 @dataclass
@@ -145,6 +146,7 @@ class Router:
             if o.email:
                 self._by_key.setdefault(key(o.email), self.members[key(o.name)])
         self._targets: dict[int, tuple] = {}
+        self._refusals: dict[tuple, str] = {}
         self._plan = [(r.when.test, r.name, self._target(r.assign)) for r in self.routing.rules]
         self._fallback = self._target(self.routing.fallback) if self.routing.fallback is not None else None
 
@@ -250,7 +252,16 @@ class Router:
         if strategy == "weighted":
             able = [m for m in able if m.weight > 0]
         if not able:
-            return None, _nobody(team, [m for m in who if m.key != exclude])
+            # Once a team is full every lead its rule matches is refused with the same text: the
+            # text depends only on the members' loads (their names, capacity and availability do
+            # not change during a run), so it is built once per state of those loads.
+            k = (id(who), team, exclude, tuple([m.open for m in who]))
+            text = self._refusals.get(k)
+            if text is None:
+                if len(self._refusals) >= _REFUSALS_MAX:
+                    self._refusals.clear()
+                text = self._refusals[k] = _nobody(team, [m for m in who if m.key != exclude])
+            return None, text
         if strategy == "round_robin":
             m = self._round_robin(state_key, who, able)
         elif strategy == "weighted":

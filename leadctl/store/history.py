@@ -115,9 +115,8 @@ def _add_entered(conn, names: dict[int, list[str]], *, fresh: bool) -> None:
 
 
 def _set_entered(conn, params: list[dict[str, Any]]) -> None:
-    if params:
-        conn.execute(LEADS.update().where(LEADS.c.id == bindparam("lid")).values(stages_entered=bindparam("entered")),
-                     params)
+    if params:  # through store.bulk: SQLAlchemy's per-row parameter handling cost more than the UPDATEs
+        bulk.update_by_id(conn, LEADS, [(p["entered"], p["lid"]) for p in params], ("stages_entered", "id"))
 
 
 def relink_stage_history(conn, lead_ids: Iterable[int]) -> int:
