@@ -180,10 +180,10 @@ class KeyFilter:
     A bit per key's hash, set for every key of every lead the store held when the import began
     and of every lead the import wrote since; a key whose bit is clear finds no lead, so it is
     not looked up. A set bit only means "ask the store" (collisions cost a query, never a match).
-    Memory: 16 MiB.
+    Memory: 8 MiB (at a million leads about 3 % of the keys of new people are still looked up).
     """
 
-    BITS = 1 << 27
+    BITS = 1 << 26
 
     def __init__(self) -> None:
         self._bits = bytearray(self.BITS // 8)

@@ -210,7 +210,7 @@ class _Importer:
         self.rejects_by_file: dict[str, RejectsWriter] = {}
         self.sources = Sources(self.rules, known)
         self.deferred = Deferred()
-        self.keyfilter = self._key_filter(paths)
+        self.keyfilter: KeyFilter | bool | None = self._key_filter(paths)  # True: to be filled at the first chunk
         plans = []
         try:
             for path in paths:
@@ -514,34 +514,39 @@ class _Importer:
             self.result.lead_ids.update(changed)
 
     # -- which keys may find a stored lead -------------------------------------------
-    def _key_filter(self, paths: list[str]) -> KeyFilter | None:
-        """For an import into a store much smaller than its files (the first load of an export): every
-        key a stored lead can be found by, so the keys of new people are never looked up (see KeyFilter).
-        None when the store is large against the files, or a composite key is matched (every key asks)."""
+    def _key_filter(self, paths: list[str]) -> bool:
+        """Whether to use a key filter: for an import into a store much smaller than its files (the first
+        load of an export) every key a stored lead can be found by is kept, so the keys of new people are
+        never looked up (see KeyFilter). Not when the store is large against the files, or a composite
+        key is matched (every key asks)."""
+        self.key_columns = [key[0] for key in self.match if key[0] in self.t.c]
         if any(len(key) > 1 for key in self.match):
-            return None
+            return False
         with self.store.connect() as conn:
             held = conn.execute(select(func.max(self.t.c.id))).scalar() or 0
-            if held and held * RATIO > _estimated_rows(paths):
-                return None
-            keys = KeyFilter()
-            if held:
-                columns = [key[0] for key in self.match if key[0] in self.t.c]
-                rows = conn.execute(select(*[self.t.c[c] for c in columns]))
-                keys.add_all(_column_keys((dict(zip(columns, values)) for values in rows), columns))
-                li = models.LeadIdentifier.__table__
-                keys.add_all((kind, value) for kind, value in conn.execute(select(li.c.kind, li.c.value)))
-            self.marks = _marks(conn)
-        self.key_columns = [key[0] for key in self.match if key[0] in self.t.c]
+        return not held or held * RATIO <= _estimated_rows(paths)
+
+    def _fill_key_filter(self, conn) -> KeyFilter:
+        """The keys of every lead the store holds now. Built at the first chunk, when the reading worker
+        has started: the worker does not carry a copy of it."""
+        keys = KeyFilter()
+        columns = self.key_columns
+        rows = conn.execute(select(*[self.t.c[c] for c in columns]))
+        keys.add_all(_column_keys((dict(zip(columns, values)) for values in rows), columns))
+        li = models.LeadIdentifier.__table__
+        keys.add_all((kind, value) for kind, value in conn.execute(select(li.c.kind, li.c.value)))
+        self.marks = _marks(conn)
         return keys
 
     def _findable(self, conn, row_keys: list[list[tuple]]) -> list[list[tuple]]:
         """The row keys worth looking up: all of them, unless the key filter rules some out. Another
         process that wrote leads or identifiers since the last chunk turns the filter off."""
         keys = self.keyfilter
-        if keys is None:
+        if keys is None or keys is False:
             return row_keys
-        if _marks(conn) != self.marks:
+        if keys is True:
+            keys = self.keyfilter = self._fill_key_filter(conn)
+        elif _marks(conn) != self.marks:
             self.keyfilter = None
             return row_keys
         return [keys.may_find(k) for k in row_keys]
@@ -549,7 +554,7 @@ class _Importer:
     def _remember(self, conn, state: dict[int, dict[str, Any]], identifiers: dict[int, list[dict]]) -> None:
         """Add the keys of the leads one fold wrote to the key filter."""
         keys = self.keyfilter
-        if keys is None:
+        if not isinstance(keys, KeyFilter):
             return
         keys.add_all(_column_keys(state.values(), self.key_columns))
         keys.add_all((item["kind"], item["value"]) for items in identifiers.values() for item in items)
