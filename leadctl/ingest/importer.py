@@ -32,7 +32,7 @@ from ..setup import project_region
 from ..store import models
 from ..store.db import Store
 from ..store.history import stages_text
-from ..store.indexes import RATIO, built_after
+from ..store.indexes import built_after
 from . import normalize as N
 from .batches import finish_batch, start_batch, undo_batch
 from .deferred import Deferred
@@ -69,6 +69,9 @@ if TYPE_CHECKING:
 
 CHUNK = 5000
 DEFERRED_SLICE = 1  # rows held for the end fold: CHUNK * this many at a time (300k: 4 peaked at 318 MB)
+# The store may hold up to this many times the files' rows for the key filter: filling it costs ~3 µs
+# a stored lead, looking up a row's keys ~30 µs (both measured at 100k, CPU).
+KEY_FILTER_RATIO = 2
 Progress = Callable[[int], None]
 
 
@@ -515,16 +518,16 @@ class _Importer:
 
     # -- which keys may find a stored lead -------------------------------------------
     def _key_filter(self, paths: list[str]) -> bool:
-        """Whether to use a key filter: for an import into a store much smaller than its files (the first
-        load of an export) every key a stored lead can be found by is kept, so the keys of new people are
-        never looked up (see KeyFilter). Not when the store is large against the files, or a composite
-        key is matched (every key asks)."""
+        """Whether to use a key filter: for an import into a store not much larger than its files (the
+        first load of an export, a second export as large) every key a stored lead can be found by is
+        kept, so the keys of new people are never looked up (see KeyFilter). Not when the store is large
+        against the files (filling it would cost more than the lookups), or a composite key is matched."""
         self.key_columns = [key[0] for key in self.match if key[0] in self.t.c]
         if any(len(key) > 1 for key in self.match):
             return False
         with self.store.connect() as conn:
             held = conn.execute(select(func.max(self.t.c.id))).scalar() or 0
-        return not held or held * RATIO <= _estimated_rows(paths)
+        return not held or held <= KEY_FILTER_RATIO * _estimated_rows(paths)
 
     def _fill_key_filter(self, conn) -> KeyFilter:
         """The keys of every lead the store holds now. Built at the first chunk, when the reading worker
@@ -545,6 +548,8 @@ class _Importer:
         if keys is None or keys is False:
             return row_keys
         if keys is True:
+            if not any(row_keys):  # nothing to look up (e.g. every row was imported before): not yet
+                return row_keys
             keys = self.keyfilter = self._fill_key_filter(conn)
         elif _marks(conn) != self.marks:
             self.keyfilter = None

@@ -103,7 +103,7 @@ def _run(tmp_path, name: str, files: list[list[str]], rules, monkeypatch, *, fas
     monkeypatch.setattr(importer, "CHUNK", chunk)
     monkeypatch.setattr(importer, "DEFERRED_SLICE", 1)
     monkeypatch.setattr(indexes, "MIN_ROWS", 1 if fast else 1 << 40)
-    monkeypatch.setattr(importer, "RATIO", 1 if fast else 4)
+    monkeypatch.setattr(importer, "KEY_FILTER_RATIO", 100 if fast else 0)
     if not fast:
         monkeypatch.setattr(importer._Importer, "_key_filter", lambda self, paths: None)
     store = open_store(str(tmp_path / f"{name}.db"))
