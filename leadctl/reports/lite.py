@@ -84,22 +84,39 @@ def _lead_groups(con) -> list[tuple]:
                        "GROUP BY source, stage, stages_entered").fetchall()
 
 
-_CONTACTS = ("(SELECT activities.lead_id AS lead_id, min(activities.at) AS first_at FROM activities "
-             f"WHERE activities.type IN ({_marks(len(CONTACT_TYPES))}) GROUP BY activities.lead_id) AS contacts")
-_SECONDS = ("((julianday(coalesce(contacts.first_at, leads.last_contacted_at)) - julianday(leads.created_at))"
-            " * 86400.0)")
-_HOURS = f"CASE WHEN ({_SECONDS} >= ?) THEN {_SECONDS} / (? + 0.0) END"
+
+
+def _hours(first_at: str) -> str:
+    """SQL: first-response hours (reports.common.first_response_hours) given the first contact activity's time."""
+    seconds = (f"((julianday(coalesce({first_at}, leads.last_contacted_at)) - julianday(leads.created_at))"
+               " * 86400.0)")
+    return f"CASE WHEN ({seconds} >= ?) THEN {seconds} / (? + 0.0) END"
+
+
+def _contacted(con, key_sql: str, key_params: list[Any]) -> list[tuple]:
+    """(key, first-response minute step or None, leads) over the leads ever contacted, ordered by key and
+    step: what reports.common.first_response_hours gives per lead, grouped (a NULL step: contacted before
+    it was created). Only contacted leads are read — those with a contact activity, then those with only
+    `last_contacted_at` (ix_leads_contacted) — instead of every lead joined to its contacts: the others
+    have no response time."""
+    step = 1 / 60
+    first = ("(SELECT activities.lead_id AS lead_id, min(activities.at) AS first_at FROM activities "
+             f"WHERE activities.type IN ({_marks(len(CONTACT_TYPES))}) GROUP BY activities.lead_id)")
+    sql = (f"WITH contacts AS MATERIALIZED {first} "
+           f"SELECT anon_1.key, round(anon_1.hours / (? + 0.0)) AS step, count(*) FROM "
+           f"(SELECT {key_sql} AS key, {_hours('contacts.first_at')} AS hours "
+           "FROM contacts JOIN leads ON leads.id = contacts.lead_id "
+           f"UNION ALL SELECT {key_sql} AS key, {_hours('NULL')} AS hours FROM leads "
+           "WHERE leads.last_contacted_at IS NOT NULL AND leads.id NOT IN (SELECT lead_id FROM contacts)) AS anon_1 "
+           "GROUP BY anon_1.key, round(anon_1.hours / (? + 0.0)) ORDER BY anon_1.key, step")
+    hours = [0, 3600.0]
+    params = [*CONTACT_TYPES, step, *key_params, *hours, *key_params, *hours, step]
+    return con.execute(sql, params).fetchall()
 
 
 def _response_medians(con, key_sql: str, key_params: list[Any], *, overall: bool) -> dict[Any, tuple]:
     """Median first-response hours per key (reports.common.first_response_hours), in minute steps."""
-    step = 1 / 60
-    sql = (f"SELECT anon_1.key, round(anon_1.hours / (? + 0.0)) AS step, count(*) FROM "
-           f"(SELECT {key_sql} AS key, {_HOURS} AS hours FROM leads LEFT OUTER JOIN {_CONTACTS} "
-           "ON contacts.lead_id = leads.id) AS anon_1 WHERE anon_1.hours IS NOT NULL "
-           "GROUP BY anon_1.key, round(anon_1.hours / (? + 0.0)) ORDER BY anon_1.key, step")
-    params = [step, *key_params, 0, 3600.0, *CONTACT_TYPES, step]
-    return stepped_percentiles(con.execute(sql, params), 1, step, (0.5,), overall)
+    return stepped_percentiles(_contacted(con, key_sql, key_params), 1, 1 / 60, (0.5,), overall)
 
 
 def funnel_lite(con, stages: Sequence[StageInfo], *, now: datetime) -> FunnelReport:
@@ -174,29 +191,28 @@ def owners_lite(con, stages: Sequence[StageInfo]) -> OwnersReport:
     funnel = Stages(stages)
     facts = _Facts(funnel)
     terminal = {s.name for s in funnel.stages if s.kind in ("won", "lost")}
-    # One pass over the leads for the counts, leads and open leads per owner, worked out per group.
+    # Counts per (owner, stage, history) from ix_leads_owner_facts; contacted leads from their contacts.
     stats: dict[str, list[int]] = {}
     open_by: dict[str, int] = {}
-    for owner, stage, entered, contacted, leads in con.execute(
-            "SELECT leads.owner, leads.stage, leads.stages_entered, "
-            "coalesce(contacts.first_at, leads.last_contacted_at) IS NOT NULL, count(*) "
-            f"FROM leads LEFT OUTER JOIN {_CONTACTS} ON contacts.lead_id = leads.id GROUP BY 1, 2, 3, 4",
-            CONTACT_TYPES):
+    for owner, stage, entered, leads in con.execute(
+            "SELECT owner, stage, stages_entered, count(*) FROM leads GROUP BY owner, stage, stages_entered"):
         name = NONE_LABEL if owner is None else owner
         row = stats.setdefault(name, [0, 0, 0])
         row[0] += leads
-        row[1] += leads if contacted else 0
         row[2] += leads if facts.is_won(stage, entered) else 0
         # reports.common.is_open: `stage NOT IN (terminal)` leaves out a missing stage (NULL)
         if not terminal or (stage is not None and stage not in terminal):
             open_by[name] = open_by.get(name, 0) + leads
+    contacted = _contacted(con, "coalesce(leads.owner, ?)", [NONE_LABEL])
+    for name, _step, leads in contacted:
+        stats[name][1] += leads
+    # Every assignment has its lead (a foreign key, ON DELETE CASCADE): counted from ix_assignments_owner alone.
     assigned_by = dict(con.execute(
-        "SELECT assignments.owner, count(*) FROM assignments JOIN leads ON leads.id = assignments.lead_id "
-        "WHERE assignments.owner IS NOT NULL GROUP BY assignments.owner").fetchall())
+        "SELECT owner, count(*) FROM assignments WHERE owner IS NOT NULL GROUP BY owner").fetchall())
     breaches_by = dict(con.execute(
         "SELECT coalesce(sla_breaches.owner, ?), count(*) FROM sla_breaches JOIN leads "
         "ON leads.id = sla_breaches.lead_id GROUP BY coalesce(sla_breaches.owner, ?)",
         [NONE_LABEL, NONE_LABEL]).fetchall())
     known = {r[0]: r[1:] for r in con.execute("SELECT name, team, capacity FROM owners WHERE removed IS 0")}
-    medians = _response_medians(con, "coalesce(leads.owner, ?)", [NONE_LABEL], overall=False)
+    medians = stepped_percentiles(contacted, 1, 1 / 60, (0.5,), False)
     return owners_report_from(stats, open_by, assigned_by, breaches_by, known, medians, NO_FILTER)

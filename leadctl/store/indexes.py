@@ -29,7 +29,8 @@ from . import models
 # stays: it is the history's one index by lead (closing a moved lead's open row, the cascade).
 AFTER_LOAD = ("ix_leads_stage", "ix_leads_owner", "ix_leads_facts", "ix_leads_created_at", "ix_leads_assigned_at",
               "ix_leads_last_activity_at", "ix_leads_batch_id", "ix_stage_history_to",
-              "ix_imported_rows_lead", "ix_imported_rows_batch", "ix_leads_processed")
+              "ix_imported_rows_lead", "ix_imported_rows_batch", "ix_leads_processed",
+              "ix_leads_owner_facts", "ix_leads_contacted")  # the reports (the first replaced ix_leads_owner)
 MIN_ROWS = 50_000  # below this, rebuilding costs more than keeping the indexes up to date
 RATIO = 4          # the load must bring at least this many times the leads the store holds
 _KEY = "indexes_after_load"

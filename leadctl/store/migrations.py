@@ -105,6 +105,10 @@ def _consent_from_flag(conn: Connection) -> None:
                       "consent_sms = 'opted_out' WHERE do_not_contact = true"))
 
 
+def _drop_leads_owner_index(conn: Connection) -> None:
+    conn.execute(text("DROP INDEX IF EXISTS ix_leads_owner"))
+
+
 STEPS: tuple[Step, ...] = (
     Step("stage_history_left_at", _fill_left_at,
          "each stage-history row learns when the lead left that stage (its next row's time)"),
@@ -134,6 +138,9 @@ STEPS: tuple[Step, ...] = (
     Step("leads_enriched", None, "leads.enriched: the values enrichment filled, each with its origin"),
     Step("stage_history_lead_index", _drop_stage_history_lead_index,
          "ix_stage_history_lead dropped: ix_stage_history_reach (lead_id first) serves every per-lead query"),
+    Step("report_indexes", _drop_leads_owner_index,
+         "ix_leads_owner_facts (owner, stage, stages_entered) replaces ix_leads_owner; ix_leads_contacted "
+         "(the contacted leads) — report owners and sources read indexes, not every lead"),
 )
 NAMES = tuple(s.name for s in STEPS)
 

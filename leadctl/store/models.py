@@ -51,7 +51,8 @@ class Lead(SQLModel, table=True):
         Index("ix_leads_phone", "phone"),
         Index("ix_leads_external_id", "external_id"),
         Index("ix_leads_stage", "stage"),
-        Index("ix_leads_owner", "owner"),
+        # Per owner: what `report owners` counts of every lead (and lookups by owner, as ix_leads_owner did).
+        Index("ix_leads_owner_facts", "owner", "stage", "stages_entered"),
         # What the funnel and source reports read of every lead, so they scan this index and
         # not the wide rows (and it serves what ix_leads_source did: lookups by source).
         Index("ix_leads_facts", "source", "stage", "stages_entered", "score", "created_at", "last_contacted_at"),
@@ -61,6 +62,9 @@ class Lead(SQLModel, table=True):
         # last sweep, and leads whose quiet period crossed a rule's threshold since then.
         Index("ix_leads_processed", "processed"),
         Index("ix_leads_last_activity_at", "last_activity_at"),
+        # The contacted leads (first-response times of `report sources|owners`), without a scan of every lead.
+        Index("ix_leads_contacted", "last_contacted_at", sqlite_where=text("last_contacted_at IS NOT NULL"),
+              postgresql_where=text("last_contacted_at IS NOT NULL")),
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)
