@@ -401,9 +401,11 @@ def test_dry_run_leaves_sla_breaches_and_owners_alone(store, db_url, tmp_path, c
 
 
 def test_printing_in_a_terminal_says_it_counts_as_delivery(store, monkeypatch, sweep):
+    import leadctl.cli.fast as fast
     import leadctl.cli.followups as cli_followups
 
     monkeypatch.setattr(cli_followups, "_stdout_is_terminal", lambda: True)
+    monkeypatch.setattr(fast, "_in_terminal", lambda: True)   # the start-up path looks too
     code, out, err = sweep()
     assert code == 0 and "3 follow-ups due for dana" in out
     assert err == ("note: printing counts as delivery: 5 tasks now marked reminded and not sent again; "

@@ -159,11 +159,8 @@ def _remind(settings: dict[str, str | None], args: list[str]) -> bool:
     options and transports included, is for the ordinary path."""
     if args or os.environ.get("LEADCTL_SMTP_URL") or os.environ.get("LEADCTL_WEBHOOK_URL"):
         raise _NotHere
-    try:
-        if sys.stdout.isatty():
-            raise _NotHere  # in a terminal the sweep says "nothing to remind"
-    except (AttributeError, ValueError):
-        raise _NotHere from None
+    if _in_terminal():
+        raise _NotHere  # in a terminal the sweep says "nothing to remind"
     light = _light_rules(settings)
     sweep = light.get("sweep")
     if not isinstance(sweep, dict) or any(t is None for _, t in sweep["inactivity"]):
@@ -185,6 +182,14 @@ def _remind(settings: dict[str, str | None], args: list[str]) -> bool:
     if not idle:
         raise _NotHere
     return True
+
+
+def _in_terminal() -> bool:
+    """Whether stdout is a terminal (or cannot tell): the sweep then speaks even when idle."""
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return True
 
 
 def _surely_idle(con, light: dict, sweep: dict, now) -> bool:
@@ -210,9 +215,12 @@ def _surely_idle(con, light: dict, sweep: dict, now) -> bool:
     if now < prev or not con.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' "
                                      "AND name = 'leads_processed_stale'").fetchone():
         return False
-    # Due tasks not reminded yet; breaches to send.
-    if con.execute("SELECT 1 FROM followups WHERE status = 'pending' AND reminded_at IS NULL AND due_at <= ? "
-                   "LIMIT 1", (t(now),)).fetchone():
+    # Due tasks not reminded yet, on a channel the lead allows (engine.remind.collect); breaches to send.
+    from ..engine.consent import allowed_sql
+
+    if con.execute("SELECT 1 FROM followups LEFT JOIN leads ON leads.id = followups.lead_id "
+                   "WHERE followups.status = 'pending' AND followups.reminded_at IS NULL AND followups.due_at <= ? "
+                   f"AND {allowed_sql('followups', 'leads')} LIMIT 1", (t(now),)).fetchone():
         return False
     if con.execute("SELECT 1 FROM sla_breaches WHERE action = 'notify' AND notified_at IS NULL LIMIT 1").fetchone():
         return False
@@ -223,14 +231,27 @@ def _surely_idle(con, light: dict, sweep: dict, now) -> bool:
     base = [int(last["run"]), int(last["activity"]), t(prev)]
     for name, thresholds in sweep["inactivity"]:
         parts, params = list(since), list(base)
+        # Each threshold is one of the rule's top-level conditions: a lead it takes now is old enough on all.
+        old_enough, extra = "", []
         for column, age in thresholds:
             if column not in ("created_at", "last_activity_at", "last_contacted_at", "assigned_at",
                               "stage_changed_at", "updated_at"):
                 return False
             parts.append(f"SELECT id FROM leads WHERE {column} >= ? AND {column} <= ?")
             params += [t(prev - age), t(now - age)]
+            old_enough += f"AND {column} <= ? "
+            extra.append(t(now - age))
+        # ... and has the stage (temperature) the rule names; a non-ASCII value is left to the sweep.
+        for column, values in (sweep.get("filters") or {}).get(name, ()):
+            if column not in ("stage", "temperature"):
+                return False
+            old_enough += (f"AND (lower(trim({column})) IN ({', '.join('?' * len(values))}) "
+                           f"OR {column} GLOB '*[^ -~]*') ")
+            extra += list(values)
+        params += extra
         sql = ("SELECT 1 FROM leads WHERE erased_at IS NULL AND id IN (" + " UNION ".join(parts) + ") "
-               "AND NOT EXISTS (SELECT 1 FROM followups f WHERE f.lead_id = leads.id AND f.kind = 'inactivity' "
+               + old_enough
+               + "AND NOT EXISTS (SELECT 1 FROM followups f WHERE f.lead_id = leads.id AND f.kind = 'inactivity' "
                "AND f.cadence = ? AND (f.status = 'pending' OR leads.last_activity_at IS NULL "
                "OR f.created_at >= leads.last_activity_at)) LIMIT 1")
         if con.execute(sql, (*params, name)).fetchone():

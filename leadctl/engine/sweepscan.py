@@ -254,3 +254,28 @@ def in_windows(value: datetime | None, spans: list[tuple[datetime, datetime]], l
         return False
     i = bisect_right(los, value) - 1
     return i >= 0 and value <= spans[i][1]
+
+
+_FILTER_COLUMNS = ("stage", "temperature")   # text columns holding canonical names
+
+
+def sweep_filters(spec: Any) -> list[tuple[str, tuple[str, ...]]]:
+    """(column, values) per top-level `stage`/`temperature` equality or list of `spec`: a lead the
+    rule takes has that column equal to one of the values (case and surrounding spaces aside)."""
+    out: list[tuple[str, tuple[str, ...]]] = []
+    if isinstance(spec, list):
+        for item in spec:
+            out += sweep_filters(item)
+        return out
+    if not isinstance(spec, dict):
+        return out
+    for key, value in spec.items():
+        if key == "all":
+            out += sweep_filters(value)
+        elif key in _FILTER_COLUMNS:
+            if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ("eq", "in"):
+                value = next(iter(value.values()))
+            values = [value] if isinstance(value, str) else value
+            if isinstance(values, list) and values and all(isinstance(v, str) and v.isascii() for v in values):
+                out.append((key, tuple(sorted({v.strip().lower() for v in values}))))
+    return out

@@ -91,11 +91,12 @@ def light(rules: RuleSet) -> dict:
     except Exception:  # noqa: BLE001 - without them the reports take the ordinary path
         pass
     try:
-        from leadctl.engine.sweepscan import clock_thresholds, sweep_digest
+        from leadctl.engine.sweepscan import clock_thresholds, sweep_digest, sweep_filters
 
         out["sweep"] = {
             "digest": sweep_digest(rules),
             "inactivity": [(r.name, clock_thresholds(r.when.source)) for r in rules.followups.inactivity],
+            "filters": {r.name: sweep_filters(r.when.source) for r in rules.followups.inactivity},
             "sla": [r.within for r in rules.routing.sla],
             "terminal": sorted(set(rules.stages.won) | set(rules.stages.lost)),
         }
