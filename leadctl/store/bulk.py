@@ -241,8 +241,21 @@ def _column(f: Callable[[Any], Any], values: Sequence[Any]) -> list[Any]:
                 return list(map(memo.__getitem__, values))
         return list(map(f, values))
     if f is _json_text:
+        # A document shared by many rows (process stores one explanation per distinct outcome)
+        # is encoded once: `values` holds every object for the whole call, so ids are not reused.
         encode = _JSON.encode
-        return ["null" if v is None else encode(v) for v in values]
+        texts: dict[int, str] = {}
+        out = []
+        append = out.append
+        for v in values:
+            if v is None:
+                append("null")
+                continue
+            t = texts.get(id(v))
+            if t is None:
+                t = texts[id(v)] = encode(v)
+            append(t)
+        return out
     if f is _bool_int:
         try:
             return list(map(_BOOLS.__getitem__, values))

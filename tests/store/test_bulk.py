@@ -211,3 +211,16 @@ def test_column_wise_conversion_refuses_what_the_converters_refuse():
             plan.tuples([{"created_at": None, "do_not_contact": 2}])
         with pytest.raises(TypeError):
             plan.tuples([{"created_at": None, "do_not_contact": [1]}])
+
+
+def test_a_document_shared_by_rows_is_stored_as_each_row_alone_would_be():
+    import json
+
+    from sqlalchemy import create_engine
+
+    shared = {"fp": "a1", "rules": [{"name": "ü", "points": 5}], "stage_rule": None}
+    other = {"fp": "b2"}
+    rows = [{"attributes": d} for d in (shared, other, shared, None, dict(shared), shared)]
+    with create_engine("sqlite://").connect() as conn:
+        got = [t[0] for t in bulk._plan(conn, LEADS, ("attributes",)).tuples(rows)]
+    assert got == [json.dumps(r["attributes"]) for r in rows]
