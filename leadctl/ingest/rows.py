@@ -121,7 +121,7 @@ class Normaliser:
     """
 
     def __init__(self, colmap: ColumnMap, opts, rules: RuleSet, sources: "Sources",
-                 plan: "ValuePlan | dict[str, bool | None] | None" = None):
+                 plan: "ValuePlan | dict[str, bool | None] | None" = None, *, memo: bool = True):
         self.opts = opts
         self.rules = rules
         if not isinstance(plan, ValuePlan):
@@ -181,11 +181,16 @@ class Normaliser:
             **{name: text for name in _TEXT},
             **{name: _consent for name in _CONSENT},
         }
-        # Most columns hold few distinct values (countries, sources, dates, sizes, companies):
+        # Most columns hold few distinct values (countries, sources, dates, sizes, companies, names):
         # each is parsed once per file. E-mails, phones and ids are nearly unique per row.
-        for name in self.parsers.keys() - _UNIQUE:
-            self.parsers[name] = _memo(self.parsers[name])
-        self._attribute_text = _memo(_attribute_text)
+        # Without `memo` every cell is parsed (the reference the memoised path is tested against).
+        self._attribute_text: Callable[[str], Any] = _attribute_text
+        self._name_seen: dict[tuple[str, str], tuple] | None = None
+        if memo:
+            for name in self.parsers.keys() - _UNIQUE:
+                self.parsers[name] = _memo(self.parsers[name])
+            self._attribute_text = _memo(_attribute_text)
+            self._name_seen = {}
 
     def row(self, number: int, raw: dict[str, Any]) -> tuple[Row | None, str | None, list[tuple[str, str, str]]]:
         """Return (row, reject reason, warnings[(field, value, reason)])."""
@@ -366,22 +371,25 @@ class Normaliser:
     def _name_columns(self, values: dict[str, Any], attributes: dict[str, Any], warnings: list) -> None:
         """First- and last-name cells: a salutation or suffix goes to its attribute, and a cell
         that holds no name (an e-mail, a handle, a test placeholder) is kept aside and reported."""
+        seen = self._name_seen
         for name in ("first_name", "last_name"):
             value = values.get(name)
             if value is None:
                 continue
-            why = N.not_a_name(value)
+            parts = seen.get((name, value)) if seen is not None else None
+            if parts is None:
+                parts = _name_parts(name, value)
+                if seen is not None and len(seen) < _MEMO_SIZE:  # names repeat: each read once
+                    seen[(name, value)] = parts
+            why, salutation, rest, suffix = parts
             if why:
                 del values[name]
                 self._bad(name, value, N.BadValue(why), attributes, warnings)
                 continue
-            salutation, rest = N.strip_salutation(value, alone=name == "first_name")
             if salutation:
                 attributes.setdefault("salutation", salutation)
-            if name == "last_name" and rest:
-                rest, suffix = N.strip_suffix(rest)
-                if suffix:
-                    attributes.setdefault("name_suffix", suffix)
+            if suffix:
+                attributes.setdefault("name_suffix", suffix)
             if name == "first_name" and salutation and rest and " " not in rest and not values.get("last_name"):
                 values.pop(name)
                 values["last_name"] = rest  # "Mr HAIDER" in a first-name column: a family name
@@ -406,6 +414,18 @@ class Normaliser:
                           ("name_suffix", name.suffix)):
             if part:
                 attributes.setdefault(key, part)
+
+
+def _name_parts(name: str, value: str) -> tuple[str | None, str | None, str | None, str | None]:
+    """A first- or last-name cell read: (why it is no name, salutation, the name, suffix)."""
+    why = N.not_a_name(value)
+    if why:
+        return why, None, None, None
+    salutation, rest = N.strip_salutation(value, alone=name == "first_name")
+    suffix = None
+    if name == "last_name" and rest:
+        rest, suffix = N.strip_suffix(rest)
+    return None, salutation, rest, suffix
 
 
 class Sources:

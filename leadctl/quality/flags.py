@@ -268,8 +268,17 @@ def row_flags(email: str | None, phone: str | None) -> RowFlags:
     """The flags of a normalised row's e-mail and phone, computed where they are read: an import then
     stores its leads' flags without a second pass over them. A phone with its `+` code reads the
     same in every region; any other text waits for the lead's country (None)."""
-    pf = tuple(phone_flags(phone)) if phone and phone[:1] == "+" else None
-    return email, tuple(email_flags(email)), phone, pf
+    pf = _one(tuple(phone_flags(phone))) if phone and phone[:1] == "+" else None
+    return email, _one(tuple(email_flags(email))), phone, pf
+
+
+_TUPLES: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _one(flags: tuple[str, ...]) -> tuple[str, ...]:
+    """One object per distinct tuple of flags (a few dozen): rows pickled to the importer then refer
+    to it instead of each carrying a copy."""
+    return _TUPLES.setdefault(flags, flags)
 
 
 def fold_flags(rows: Iterable[Any], new: dict[int, dict[str, Any]], changed: dict[int, dict[str, Any]],
