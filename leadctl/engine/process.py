@@ -52,7 +52,7 @@ from .followups import CADENCE, FollowupStep
 from .qualify import Qualifier
 from .routing import RoutingStep
 from .scoring import MEMO_SIZE, Scorer
-from .setwise import RuleBits
+from .setwise import NO_SHIFT, YES_MASK, RuleBits
 from .sla import sla_check
 from .sweepscan import ClockAges, clock_ages, in_windows, windows
 
@@ -421,7 +421,8 @@ class Pipeline:
         for lead in leads:
             lid = lead["id"]
             if self.score_on:
-                res = scorer.score(lead, records.get(lid, {}), now, lead.pop("_yes", 0), lead.pop("_no", 0))
+                sure = lead.pop("_sure", 0)
+                res = scorer.score(lead, records.get(lid, {}), now, sure & YES_MASK, sure >> NO_SHIFT)
                 if res.score != lead["score"]:
                     counts["scores_changed"] += 1
                 if res.grade != lead["grade"]:

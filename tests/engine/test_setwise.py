@@ -157,8 +157,9 @@ def test_setwise_scoring_stores_what_the_python_evaluator_stores(store, tmp_path
     assert _outcome(store, rules, leads, sql=True) == reference
 
 
-def test_sql_decides_the_plain_rules_and_leaves_the_rest_to_python(rules):
+def test_sql_decides_the_plain_rules_and_leaves_the_rest_to_python(rules, monkeypatch):
     """The default fit rules on columns are decided in SQL; regexes and attributes are not."""
+    monkeypatch.setattr(setwise, "SETWISE", True)
     pipeline = Pipeline(rules, NOW, [])
     decided = {r.name for r in pipeline.scorer.rules if r.bit}
     assert {"Target industry", "Mid-market or larger", "Core market", "Free e-mail provider"} <= decided
