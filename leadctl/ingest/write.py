@@ -46,12 +46,13 @@ def write_fold(conn, batch_id: int | None, now: datetime, new, changed, before, 
     detail = f"batch {batch_id}"
     # Every new lead enters the funnel: at its row's stage (when reached) or the first stage.
     # Its first history row is its only one (left_at stays NULL), so the bulk path serves.
+    # (tuples in the order of the columns named: one row a lead, no dict per row)
     bulk.insert(conn, STAGE_HISTORY, [
-        {"lead_id": ids[k], "from_stage": None, "to_stage": v["stage"], "at": v["stage_changed_at"],
-         "cause": "import", "detail": detail, "batch_id": batch_id} for k, v in new.items()], _HISTORY_COLUMNS)
-    bulk.insert(conn, IMPORTED_ROWS, [
-        {"hash": h, "lead_id": real(lid), "batch_id": batch_id} for h, lid in folded.items()],
-        ("hash", "lead_id", "batch_id"))
+        (ids[k], None, v["stage"], v["stage_changed_at"], "import", detail, batch_id) for k, v in new.items()],
+        _HISTORY_COLUMNS)
+    get = ids.get
+    bulk.insert(conn, IMPORTED_ROWS, [(h, get(lid, lid), batch_id) for h, lid in folded.items()],
+                ("hash", "lead_id", "batch_id"))
     # Existing leads that moved close their open history row: the one history writer does that.
     record_stage_changes(conn, [
         {"lead_id": lid, "from_stage": frm, "to_stage": to, "at": at or now, "cause": "import",
