@@ -1,11 +1,12 @@
 """Bulk writes: many rows into one table, with every difference between databases kept here.
 
-The rest of leadctl writes many rows through three functions and never asks which
+The rest of leadctl writes many rows through four functions and never asks which
 database it is talking to:
 
     insert(conn, table, rows)                    # rows: dicts of column values
     ids = insert_returning_ids(conn, table, rows)  # the new rows' ids, from the database, in order
     update_by_id(conn, table, rows)              # rows: dicts with "id" and the columns to set
+    update_where(conn, table, rows, sets, where)   # rows: tuples, UPDATE … WHERE other columns match
 
 The seam. Everywhere but SQLite these are SQLAlchemy's own `conn.execute(stmt, rows)`
 (PostgreSQL with psycopg: plain inserts go through `COPY … FROM STDIN` on the DB-API
@@ -118,18 +119,40 @@ def update_by_id(conn: Connection, table: Table, rows: Sequence[Any], keys: Sequ
     conn.execute(stmt, [{"_id": r["id"], **{k: r.get(k) for k in keys}} for r in rows])
 
 
+def update_where(conn: Connection, table: Table, rows: Sequence[Sequence[Any]], sets: Sequence[str],
+                 where: Sequence[str], *, null: Sequence[str] = ()) -> None:
+    """`UPDATE table SET s = … WHERE w = … [AND n IS NULL]` once per row: tuples of the `sets`
+    values, then the `where` values (every `null` column must be NULL too)."""
+    if not rows:
+        return
+    keys = [*sets, *where]
+    if is_sqlite(conn):
+        plan = _plan(conn, table, keys, update=True, where=where, null=null)
+        conn.exec_driver_sql(plan.sql, plan.tuples(rows, keys))
+        return
+    from sqlalchemy import and_, bindparam
+
+    cond = and_(*(table.c[w] == bindparam(f"_w_{w}") for w in where), *(table.c[n].is_(None) for n in null))
+    stmt = table.update().where(cond).values({s: bindparam(s) for s in sets})
+    names = [*sets, *(f"_w_{w}" for w in where)]
+    conn.execute(stmt, [dict(zip(names, r)) for r in rows])
+
+
 # ---------------------------------------------------------------- SQLite: statements and values
 class _Plan:
     """The statement text and value converters for one table and one list of columns."""
 
-    def __init__(self, conn: Connection, table: Table, keys: Sequence[str], *, update: bool = False):
+    def __init__(self, conn: Connection, table: Table, keys: Sequence[str], *, update: bool = False,
+                 where: Sequence[str] = ("id",), null: Sequence[str] = ()):
         quote = conn.dialect.identifier_preparer.quote
         self.table = quote(table.name)
-        if update:  # SET every key, WHERE id = the last value
-            self.columns = [k for k in keys if k != "id"] + ["id"]
+        if update:  # SET every key, WHERE each `where` column = the last values (and each `null` column IS NULL)
+            sets = [k for k in keys if k not in where]
+            self.columns = sets + list(where)
             constants: dict[str, Any] = {}
-            self.sql = (f"UPDATE {self.table} SET {', '.join(f'{quote(c)} = ?' for c in self.columns[:-1])} "
-                        f"WHERE {quote('id')} = ?")
+            conditions = [f"{quote(c)} = ?" for c in where] + [f"{quote(c)} IS NULL" for c in null]
+            self.sql = (f"UPDATE {self.table} SET {', '.join(f'{quote(c)} = ?' for c in sets)} "
+                        f"WHERE {' AND '.join(conditions)}")
         else:  # the keys, then the columns no key names that have a scalar default
             defaults = _scalar_defaults(table)
             self.columns = list(keys) + [c for c in defaults if c not in keys]
@@ -171,11 +194,12 @@ class _Plan:
 _PLANS: dict[tuple, _Plan] = {}
 
 
-def _plan(conn: Connection, table: Table, keys: Sequence[str], *, update: bool = False) -> _Plan:
-    key = (table, tuple(keys), update, conn.dialect.name)
+def _plan(conn: Connection, table: Table, keys: Sequence[str], *, update: bool = False,
+          where: Sequence[str] = ("id",), null: Sequence[str] = ()) -> _Plan:
+    key = (table, tuple(keys), update, tuple(where), tuple(null), conn.dialect.name)
     plan = _PLANS.get(key)
     if plan is None:
-        plan = _PLANS[key] = _Plan(conn, table, keys, update=update)
+        plan = _PLANS[key] = _Plan(conn, table, keys, update=update, where=where, null=null)
     return plan
 
 

@@ -87,9 +87,9 @@ def record_stage_changes(conn, rows: Sequence[dict[str, Any]], *, new_leads: boo
                     closes.append({"lid": lid, "left": first_at[lid]})
                 else:
                     relink.append(lid)
-    if closes:
-        conn.execute(HISTORY.update().where(HISTORY.c.lead_id == bindparam("lid"), HISTORY.c.left_at.is_(None))
-                     .values(left_at=bindparam("left")), closes)
+    if closes:  # through store.bulk, as the rows below
+        bulk.update_where(conn, HISTORY, [(c["left"], c["lid"]) for c in closes], ("left_at",), ("lead_id",),
+                          null=("left_at",))
     bulk.insert(conn, HISTORY, out, (*_COLUMNS, "left_at"))
     if relink:
         relink_stage_history(conn, relink)  # recomputes their stages_entered too

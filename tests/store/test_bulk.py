@@ -224,3 +224,29 @@ def test_a_document_shared_by_rows_is_stored_as_each_row_alone_would_be():
     with create_engine("sqlite://").connect() as conn:
         got = [t[0] for t in bulk._plan(conn, LEADS, ("attributes",)).tuples(rows)]
     assert got == [json.dumps(r["attributes"]) for r in rows]
+
+
+def test_update_where_changes_what_sqlalchemys_update_changes(store):
+    """UPDATE … WHERE lead_id = ? AND left_at IS NULL, as stage history closes a lead's open row."""
+    hist = models.StageChange.__table__
+    at = datetime(2026, 11, 20, 10, 0)
+    with store.begin() as conn:
+        sides = []
+        for _ in range(2):
+            leads = _leads(conn, 4)
+            rows = [{"lead_id": lid, "to_stage": "new", "at": at, "cause": "rule",
+                     "left_at": None if i % 2 else at + timedelta(hours=i)} for i, lid in enumerate(leads * 2)]
+            bulk.insert(conn, hist, rows)
+            sides.append(leads)
+        closes = [(at + timedelta(days=i, microseconds=7), lid) for i, lid in enumerate(sides[0])]
+        conn.execute(hist.update().where(hist.c.lead_id == bindparam("lid"), hist.c.left_at.is_(None))
+                     .values(left_at=bindparam("left")), [{"left": left, "lid": lid} for left, lid in closes])
+        bulk.update_where(conn, hist, [(left, b) for (left, _), b in zip(closes, sides[1])], ("left_at",),
+                          ("lead_id",), null=("left_at",))
+
+        def stored(leads):
+            q = select(func.quote(hist.c.left_at)).where(hist.c.lead_id.in_(leads)).order_by(hist.c.id) \
+                if bulk.is_sqlite(conn) else select(hist.c.left_at).where(hist.c.lead_id.in_(leads)).order_by(hist.c.id)
+            return [r[0] for r in conn.execute(q)]
+        assert stored(sides[0]) == stored(sides[1])
+        assert sum(v is None or v == "NULL" for v in stored(sides[1])) == 0
