@@ -10,7 +10,9 @@ takes the ordinary path. tests/reports/test_report_lite.py compares both on one 
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from datetime import datetime
+from itertools import accumulate
 from types import SimpleNamespace
 from typing import Any, Sequence
 
@@ -119,6 +121,107 @@ def _response_medians(con, key_sql: str, key_params: list[Any], *, overall: bool
     return stepped_percentiles(_contacted(con, key_sql, key_params), 1, 1 / 60, (0.5,), overall)
 
 
+_DAYS = "((julianday(coalesce(stage_history.left_at, ?)) - julianday(stage_history.at)) * 86400.0) / (? + 0.0)"
+
+
+def _times(con, timed: list[str], now: datetime) -> dict[Any, tuple]:
+    """Median and p90 days in each timed stage (reports.funnel), from every stage-history row."""
+    step, at = 1 / 24, _time(now)
+    sql = (f"SELECT anon_1.stage, round(anon_1.days / (? + 0.0)) AS step, count(*) FROM "
+           f"(SELECT stage_history.to_stage AS stage, {_DAYS} AS days FROM stage_history "
+           f"WHERE stage_history.to_stage IN ({_marks(len(timed))}) AND stage_history.at <= ?) AS anon_1 "
+           "GROUP BY anon_1.stage, round(anon_1.days / (? + 0.0)) ORDER BY anon_1.stage, step")
+    return stepped_percentiles(con.execute(sql, [step, at, 86400.0, *timed, at, step]), 1, step, (0.5, 0.9), False)
+
+
+def _times_from_stays(con, timed: list[str], now: datetime) -> dict[Any, tuple] | None:
+    """What `_times` returns, from the counts of store.stays (`stage_stays`) and the rows of the few hours
+    that decide a percentile; None when the store does not keep the counts, a row is dated after `now`
+    (the counts cannot leave it out) or an hour is not written as the store writes times."""
+    from ..store.stays import installed
+
+    at = _time(now)
+    if not installed(con):
+        return None
+    for stage in timed:  # one index seek each (ix_stage_history_to)
+        latest = con.execute("SELECT max(at) FROM stage_history WHERE to_stage = ?", (stage,)).fetchone()[0]
+        if latest is not None and latest > at:
+            return None
+    # Per stage: (lowest step, highest step, rows, hour or None). A closed row's step is known; the rows
+    # of an open hour stayed between `ends - 1` and `ends` hours (steps lo..hi, with a margin for rounding;
+    # never below 0: no row is dated after now).
+    ends = "(julianday(?) - julianday(bucket || ':00')) * 24.0"
+    sql = (f"SELECT to_stage, CASE WHEN kind = 'c' THEN bucket ELSE max(0, CAST({ends} - 0.500001 AS INTEGER)) END, "
+           f"CASE WHEN kind = 'c' THEN bucket ELSE CAST({ends} + 0.500001 AS INTEGER) END, n, "
+           "CASE WHEN kind = 'o' THEN bucket END, "
+           "kind = 'o' AND (julianday(bucket || ':00') IS NULL OR bucket NOT GLOB "
+           "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]') "
+           f"FROM stage_stays WHERE to_stage IN ({_marks(len(timed))}) AND n > 0")
+    items: dict[str, list[tuple]] = {}
+    for stage, lo, hi, n, hour, odd in con.execute(sql, [at, at, *timed]):
+        if odd:
+            return None
+        items.setdefault(stage, []).append((lo, hi, n, hour))
+    out: dict[Any, tuple] = {}
+    try:
+        for stage in timed:
+            if stage in items:
+                out[stage] = _pick_stays(con, stage, at, items[stage])
+    except _Unsure:
+        return None
+    return out
+
+
+class _Unsure(Exception):
+    """The counts cannot say a percentile (a time SQLite cannot read): the report reads every row."""
+
+
+def _pick_stays(con, stage: str, at: str, items: list[tuple]) -> tuple[float | None, ...]:
+    """reports.data.pick_weighted's median and p90 over the stays of `stage`: hours whose rows could hold
+    one of the ranks are counted row by row (their steps replace their range), until each rank is sure."""
+    step = 1 / 24
+    total = sum(i[2] for i in items)
+    wanted = []
+    for q in (0.5, 0.9):
+        pos = q * (total - 1)
+        lo_rank = int(pos)
+        wanted.append((pos, lo_rank, min(lo_rank + 1, total - 1)))
+    ranks = sorted({r for _pos, lo, hi in wanted for r in (lo, hi)})
+    while True:
+        # A rank's step lies between the one reached when every hour counts at its lowest step and
+        # the one reached when every hour counts at its highest.
+        bounds: dict[int, list[Any]] = {}
+        for side in (0, 1):
+            pairs = sorted((i[side], i[2]) for i in items)
+            cum = list(accumulate(n for _v, n in pairs))
+            for r in ranks:
+                bounds.setdefault(r, []).append(pairs[bisect_right(cum, r)][0])
+        open_ranks = [(lo, hi) for lo, hi in bounds.values() if lo != hi]
+        if not open_ranks:
+            break
+        unsure = [i for i in items if i[3] is not None and i[0] != i[1]
+                  and any(i[0] <= hi and i[1] >= lo for lo, hi in open_ranks)]
+        if not unsure:
+            raise _Unsure
+        drop = {i[3] for i in unsure}
+        items = [i for i in items if i[3] not in drop]
+        for i in unsure:
+            for value, n in con.execute(
+                    f"SELECT round(({_DAYS}) / (? + 0.0)), count(*) FROM stage_history "
+                    "WHERE to_stage = ? AND left_at IS NULL AND at >= ? AND at < ? AND substr(at, 1, 13) = ? "
+                    "AND at <= ? GROUP BY 1", [at, 86400.0, step, stage, i[3], i[3] + "\U0010ffff", i[3], at]):
+                if value is None:
+                    raise _Unsure
+                items.append((value, value, n, None))
+        if sum(i[2] for i in items) != total:
+            raise _Unsure
+    out = []
+    for pos, lo_rank, hi_rank in wanted:
+        lo, hi = float(bounds[lo_rank][0]) * step, float(bounds[hi_rank][0]) * step
+        out.append(float(lo + (hi - lo) * (pos - lo_rank)))
+    return tuple(out)
+
+
 def funnel_lite(con, stages: Sequence[StageInfo], *, now: datetime) -> FunnelReport:
     """`report funnel` without filters, cohorts or --strict (reports.funnel.funnel_report)."""
     funnel = Stages(stages)
@@ -130,14 +233,8 @@ def funnel_lite(con, stages: Sequence[StageInfo], *, now: datetime) -> FunnelRep
     timed = [s.name for s in funnel.funnel if s.kind is None]
     times: dict[Any, tuple] = {}
     if timed:
-        step, at = 1 / 24, _time(now)
-        days = "((julianday(coalesce(stage_history.left_at, ?)) - julianday(stage_history.at)) * 86400.0) / (? + 0.0)"
-        sql = (f"SELECT anon_1.stage, round(anon_1.days / (? + 0.0)) AS step, count(*) FROM "
-               f"(SELECT stage_history.to_stage AS stage, {days} AS days FROM stage_history "
-               f"WHERE stage_history.to_stage IN ({_marks(len(timed))}) AND stage_history.at <= ?) AS anon_1 "
-               "GROUP BY anon_1.stage, round(anon_1.days / (? + 0.0)) ORDER BY anon_1.stage, step")
-        times = stepped_percentiles(con.execute(sql, [step, at, 86400.0, *timed, at, step]), 1, step,
-                                    (0.5, 0.9), False)
+        counted = _times_from_stays(con, timed, now)
+        times = counted if counted is not None else _times(con, timed, now)
     return funnel_report_from(stages, [(None, d, lo, n) for (d, lo), n in counts.items()], times, NO_FILTER,
                               now=now)
 

@@ -109,6 +109,12 @@ def _drop_leads_owner_index(conn: Connection) -> None:
     conn.execute(text("DROP INDEX IF EXISTS ix_leads_owner"))
 
 
+def _install_stage_stays(conn: Connection) -> None:
+    from .stays import install
+
+    install(conn)
+
+
 STEPS: tuple[Step, ...] = (
     Step("stage_history_left_at", _fill_left_at,
          "each stage-history row learns when the lead left that stage (its next row's time)"),
@@ -141,6 +147,9 @@ STEPS: tuple[Step, ...] = (
     Step("report_indexes", _drop_leads_owner_index,
          "ix_leads_owner_facts (owner, stage, stages_entered) replaces ix_leads_owner; ix_leads_contacted "
          "(the contacted leads) — report owners and sources read indexes, not every lead"),
+    Step("stage_stays", _install_stage_stays,
+         "stage_stays: stage-history rows counted per stage and stay, kept by triggers (SQLite: the funnel's "
+         "time in stage without reading every row)"),
 )
 NAMES = tuple(s.name for s in STEPS)
 

@@ -246,6 +246,14 @@ class StageChange(SQLModel, table=True):
     left_at: Optional[datetime] = Field(default=None, sa_type=DateTime)
 
 
+
+@event.listens_for(StageChange.__table__, "after_create")  # type: ignore[attr-defined]
+def _stage_history_triggers(target, connection, **kw) -> None:
+    from .stays import install  # stage_stays: the funnel's time in stage, counted (SQLite)
+
+    install(connection)
+
+
 class Activity(SQLModel, table=True):
     __tablename__ = "activities"
     __table_args__ = (Index("ix_activities_lead", "lead_id", "type", "at"),)
