@@ -100,8 +100,6 @@ def email_flags(email: str | None) -> list[str]:
 
 def phone_flags(phone: str | None, region: str | None = None) -> list[str]:
     """The phone's flags by `phonenumbers`: valid or possible, and its type."""
-    import phonenumbers
-
     if not phone:
         return []
     text = str(phone)
@@ -114,6 +112,8 @@ def phone_flags(phone: str | None, region: str | None = None) -> list[str]:
         if kind == unknown:
             return ["phone_possible"] if _possible(cc, len(national)) else ["phone_invalid"]
         return [names.get(kind, "phone_other")]
+    import phonenumbers
+
     try:
         number = phonenumbers.parse(text, (region or "").upper() or None)
     except phonenumbers.NumberParseException:
@@ -228,28 +228,37 @@ def _type_of(national: str, plan) -> int:
 
 def _kind(cc: int, national: str) -> int:
     """phonenumbers.number_type of the number +`cc` `national` (its national significant number)."""
-    regions_of, unknown, _names = _library()
-    regions = regions_of.get(cc)
-    region = None
-    if regions is not None:
-        if len(regions) == 1:
-            region = regions[0]
-        else:  # phonenumbers' _region_code_for_number_from_list
-            for candidate in regions:
-                plan = _type_plan(candidate.upper(), cc)
-                if plan is None:
-                    continue
-                leading = plan[5]
-                if leading is not None:
-                    if leading.match(national):
-                        region = candidate
-                        break
-                else:
-                    kind = _type_of(national, plan)
-                    if kind != unknown:
-                        return kind  # this region's type: what the check below would find again
-    plan = _type_plan(region, cc)
-    return unknown if plan is None else _type_of(national, plan)
+    plans = _code_plans(cc)
+    if plans is None:  # one region (or none) for the code
+        plan = _type_plan(_one_region(cc), cc)
+        return _library()[1] if plan is None else _type_of(national, plan)
+    unknown = _library()[1]
+    for plan in plans:  # phonenumbers' _region_code_for_number_from_list
+        leading = plan[5]
+        if leading is not None:
+            if leading.match(national):
+                return _type_of(national, plan)
+        else:
+            kind = _type_of(national, plan)
+            if kind != unknown:
+                return kind
+    return unknown  # no region of the code: no metadata, UNKNOWN
+
+
+@cache
+def _one_region(cc: int) -> str | None:
+    regions = _library()[0].get(cc)
+    return regions[0] if regions else None
+
+
+@cache
+def _code_plans(cc: int) -> tuple | None:
+    """The type plans of a calling code's regions in phonenumbers' order (those with metadata),
+    or None when the code has one region or none."""
+    regions = _library()[0].get(cc)
+    if regions is None or len(regions) == 1:
+        return None
+    return tuple(plan for region in regions if (plan := _type_plan(region.upper(), cc)) is not None)
 
 
 def number_type(number) -> int:
