@@ -79,6 +79,10 @@ class _Facts:
         return history is not None and any(m in history for m in self.won_marks)
 
 
+# (owner, stage, stages_entered, leads): one pass over ix_leads_owner_facts, in its order (no sort).
+_OWNER_GROUPS = "SELECT owner, stage, stages_entered, count(*) FROM leads GROUP BY owner, stage, stages_entered"
+
+
 def _lead_groups(con) -> list[tuple]:
     """(source, stage, stages_entered, leads, score sum, scored) — in the order of ix_leads_facts,
     which covers the statement: one pass over the index, no sort."""
@@ -227,7 +231,7 @@ def funnel_lite(con, stages: Sequence[StageInfo], *, now: datetime) -> FunnelRep
     funnel = Stages(stages)
     facts = _Facts(funnel)
     counts: dict[tuple[int, str | None], int] = {}
-    for _source, stage, entered, leads, _sum, _scored in _lead_groups(con):
+    for _owner, stage, entered, leads in con.execute(_OWNER_GROUPS):  # the narrower of the two indexes
         key = (facts.depth(stage, entered), stage if stage in facts.lost else None)
         counts[key] = counts.get(key, 0) + leads
     timed = [s.name for s in funnel.funnel if s.kind is None]
@@ -291,8 +295,7 @@ def owners_lite(con, stages: Sequence[StageInfo]) -> OwnersReport:
     # Counts per (owner, stage, history) from ix_leads_owner_facts; contacted leads from their contacts.
     stats: dict[str, list[int]] = {}
     open_by: dict[str, int] = {}
-    for owner, stage, entered, leads in con.execute(
-            "SELECT owner, stage, stages_entered, count(*) FROM leads GROUP BY owner, stage, stages_entered"):
+    for owner, stage, entered, leads in con.execute(_OWNER_GROUPS):
         name = NONE_LABEL if owner is None else owner
         row = stats.setdefault(name, [0, 0, 0])
         row[0] += leads
