@@ -22,7 +22,7 @@ from typing import Iterator
 from sqlalchemy import Index, select, text
 from sqlalchemy.engine import Connection
 
-from . import models
+from . import models, stays
 
 # Indexes no query of an import reads: reports, routing, SLA and undo read them, and `process` and
 # the sweep read ix_leads_processed (every lead a load writes has it NULL). ix_stage_history_reach
@@ -62,6 +62,7 @@ def built_after(store, rows: int) -> Iterator[bool]:
             _record(conn, {"pid": os.getpid(), "host": socket.gethostname(), "indexes": list(AFTER_LOAD)})
             for index in _indexes():
                 conn.execute(text(f'DROP INDEX IF EXISTS "{index.name}"'))
+            stays.drop_triggers(conn)  # stage_stays: counted again at the end instead of a trigger per row
     try:
         yield drop
     finally:
@@ -102,6 +103,7 @@ def _create(conn: Connection) -> None:
             index.create(conn, checkfirst=True)
     finally:
         conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache)}")
+    stays.install(conn)
     meta = _META
     conn.execute(meta.delete().where(meta.c.key == _KEY))
 

@@ -16,6 +16,7 @@ rows, undo, merge, a cascade from a deleted lead). PostgreSQL computes the perce
 the database and has neither the table nor the triggers.
 
     install(conn)      # create the table and triggers (idempotent) and count every row
+    drop_triggers(conn)  # for a large load (store.indexes.built_after): install() counts again after it
     installed(conn)    # whether the store has them
 """
 from __future__ import annotations
@@ -61,6 +62,14 @@ def install(conn: Connection) -> None:
     kind, bucket = (part.format(row="h") for part in _BUCKET)
     conn.exec_driver_sql(f"INSERT INTO {TABLE} (to_stage, kind, bucket, n) SELECT h.to_stage, {kind}, {bucket}, "
                          f"count(*) FROM stage_history AS h WHERE {bucket} IS NOT NULL GROUP BY 1, 2, 3")
+
+
+def drop_triggers(conn: Connection) -> None:
+    """Stop counting (a large load: a trigger per row costs more than counting again); `install` resumes."""
+    if conn.dialect.name != "sqlite":
+        return
+    for name in ("insert", "delete", "update"):
+        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {TABLE}_{name}")
 
 
 def installed(con) -> bool:

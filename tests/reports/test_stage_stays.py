@@ -152,3 +152,20 @@ def test_time_in_stage_from_the_counts_equals_every_row(tmp_path_factory, leads,
     con = sqlite3.connect(folder / "a.db")
     assert _kept(con) == _recounted(con)
     assert lite._times_from_stays(con, TIMED, now) == lite._times(con, TIMED, now)
+
+
+def test_a_large_first_load_counts_again_at_its_end(store, db_url, tmp_path, monkeypatch):
+    """store.indexes.built_after drops the triggers for a large load and counts every row when it ends."""
+    from leadctl.store import indexes
+
+    path = _sqlite_file(db_url)
+    monkeypatch.setattr(indexes, "MIN_ROWS", 1)
+    with indexes.built_after(store, 10) as dropped:
+        assert dropped
+        assert not stays.installed(sqlite3.connect(path))
+        with store.begin() as conn:
+            for i in range(10):
+                add_lead(conn, history=[("new", datetime(2026, 1, 1 + i, 9)), ("mql", datetime(2026, 1, 20, i))])
+    con = sqlite3.connect(path)
+    assert stays.installed(con)
+    assert _kept(con) == _recounted(con) and sum(r[3] for r in _kept(con)) == 20
