@@ -212,8 +212,9 @@ def _surely_idle(con, light: dict, sweep: dict, now) -> bool:
     if not isinstance(last, dict) or last.get("digest") != sweep["digest"]:
         return False
     prev = datetime.fromisoformat(last["at"])
-    if now < prev or not con.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' "
-                                     "AND name = 'leads_processed_stale'").fetchone():
+    if now < prev or con.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN "
+                                 "('leads_processed_stale', 'activities_processed_stale', "
+                                 "'activities_processed_stale_i', 'activities_processed_stale_d')").fetchone()[0] != 4:
         return False
     # Due tasks not reminded yet, on a channel the lead allows (engine.remind.collect); breaches to send.
     from ..engine.consent import allowed_sql

@@ -256,25 +256,41 @@ class Plan:
 def clock_lead_ids(conn, ages: ClockAges, prev: datetime, now: datetime) -> set[int]:
     """Live leads whose dates put one of `ages` between `prev` and `now` (engine.sweepscan.clock_ages)."""
     live = LEADS.c.erased_at.is_(None)
+    # Decay changes a lead's outcome only if it has engagement points: the stored explanation (what
+    # evaluating it at `prev` gives) says; one without the figure is taken.
+    raw = LEADS.c.explanation["engagement_raw"].as_float()
+    engaged = or_(raw.is_(None), raw != 0)
     ids: set[int] = set()
     columns: list[tuple[Any, list, tuple]] = [(LEADS.c[col], windows(a, prev, now), ()) for col, a in ages.lead.items()]
-    if ages.quiet_created:
-        columns.append((LEADS.c.created_at, windows(ages.quiet_created, prev, now),
-                        (LEADS.c.last_activity_at.is_(None),)))
+    if ages.decay:
+        spans = windows(ages.decay, prev, now)
+        columns += [(LEADS.c.last_activity_at, spans, (engaged,)),
+                    (LEADS.c.created_at, spans, (LEADS.c.last_activity_at.is_(None), engaged))]
     for col, spans, extra in columns:
         for i in range(0, len(spans), 100):   # each range one index lookup
             ranges = or_(*(col.between(lo, hi) for lo, hi in spans[i:i + 100]))
             ids.update(r for (r,) in conn.execute(select(LEADS.c.id).where(ranges, live, *extra)))
-    newest = (select(ACTS.c.lead_id, func.max(ACTS.c.at)).group_by(ACTS.c.lead_id, ACTS.c.type), True)
-    every = (select(ACTS.c.lead_id, ACTS.c.at), False)
-    for (stmt, grouped), spans in ((newest, windows(ages.activity_last, prev, now)),
-                                   (every, windows(ages.activity_any, prev, now))):
+    newest = select(ACTS.c.lead_id, func.max(ACTS.c.at)).group_by(ACTS.c.lead_id, ACTS.c.type)
+    for spans, decayed in ((windows(ages.activity_last, prev, now), False), (windows(ages.decay, prev, now), True)):
         if spans:
-            # Newer than the first window start: for the newest per type, that is all it takes.
-            stmt = stmt.where(ACTS.c.at >= spans[0][0], *(() if grouped else (ACTS.c.at <= spans[-1][1],)))
+            # Newer than the first window's start: for the newest per type, that is all it takes.
             los = [lo for lo, _ in spans]
-            ids.update(lid for lid, at in conn.execute(stmt) if in_windows(_dt(at), spans, los))
+            found = {lid for lid, at in conn.execute(newest.where(ACTS.c.at >= spans[0][0]))
+                     if in_windows(_dt(at), spans, los)} - ids
+            if decayed:
+                found = {lid for part in _parts(sorted(found)) for (lid,) in
+                         conn.execute(select(LEADS.c.id).where(LEADS.c.id.in_(part), engaged))}
+            ids |= found
+    spans = windows(ages.activity_any, prev, now)
+    if spans:
+        los = [lo for lo, _ in spans]
+        every = select(ACTS.c.lead_id, ACTS.c.at).where(ACTS.c.at >= spans[0][0], ACTS.c.at <= spans[-1][1])
+        ids.update(lid for lid, at in conn.execute(every) if in_windows(_dt(at), spans, los))
     return ids
+
+
+def _parts(ids: list[int], size: int = 500) -> Iterable[list[int]]:
+    return (ids[i:i + size] for i in range(0, len(ids), size))
 
 
 def _dt(value: Any) -> datetime | None:

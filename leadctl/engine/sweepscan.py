@@ -116,9 +116,11 @@ class ClockAges:
     """The ages at which the clock can flip a lead's outcome, per date they are measured from."""
 
     lead: dict[str, list[timedelta]] = field(default_factory=dict)   # lead date column → ages
-    quiet_created: list[timedelta] = field(default_factory=list)   # created_at, for leads without last_activity_at
     activity_last: list[timedelta] = field(default_factory=list)   # newest activity of a lead per type
     activity_any: list[timedelta] = field(default_factory=list)    # any activity record's `at`
+    # Engagement decay: idle time runs from the later of last_activity_at and the newest activity,
+    # else created_at; it changes only the leads with engagement points (their stored explanation says).
+    decay: list[timedelta] = field(default_factory=list)
 
     def add(self, column: str, ages: list[timedelta]) -> None:
         self.lead.setdefault(column, []).extend(ages)
@@ -226,12 +228,7 @@ def clock_ages(rules: RuleSet, conditions: Sequence[Any]) -> ClockAges | None:
                 if not condition_ages(getattr(r.when, "source", None), out, record=True):
                     return None
     if scoring is not None:
-        ages = decay_ages(scoring.engagement.decay)
-        if ages:
-            # Idle time runs from the later of last_activity_at and the newest activity, else created_at.
-            out.add("last_activity_at", ages)
-            out.activity_last += ages
-            out.quiet_created += ages
+        out.decay = decay_ages(scoring.engagement.decay)
     return out
 
 

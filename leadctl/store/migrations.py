@@ -150,6 +150,9 @@ STEPS: tuple[Step, ...] = (
     Step("stage_stays", _install_stage_stays,
          "stage_stays: stage-history rows counted per stage and stay, kept by triggers (SQLite: the funnel's "
          "time in stage without reading every row)"),
+    Step("activity_triggers", _install_processed_trigger,
+         "triggers marking a lead changed (leads.processed) when one of its activities is logged, deleted or "
+         "changed (process, segments and the sweep look at it again)"),
 )
 NAMES = tuple(s.name for s in STEPS)
 

@@ -271,6 +271,13 @@ class Activity(SQLModel, table=True):
     campaign: Optional[str] = Field(default=None, sa_column=Column(Text))
 
 
+@event.listens_for(Activity.__table__, "after_create")  # type: ignore[attr-defined]
+def _activity_triggers(target, connection, **kw) -> None:
+    from .dirty import install
+
+    install(connection)
+
+
 class Owner(SQLModel, table=True):
     """Owners synced from routing.yaml; removed owners stay for their history."""
 

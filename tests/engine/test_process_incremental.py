@@ -141,7 +141,7 @@ def test_decay_windows_cover_every_change_of_the_rounded_factor(clock_rules):
     ages = clock_ages(clock_rules, lead_conditions(clock_rules))
     assert ages is not None
     prev, now = NOW, NOW + timedelta(minutes=37)
-    spans = windows(ages.lead["last_activity_at"], prev, now)
+    spans = windows(ages.decay, prev, now)
     for minutes in range(0, 60 * 24 * 12, 7):
         since = prev - timedelta(minutes=minutes)
         if round(decay.factor(prev - since), 3) != round(decay.factor(now - since), 3):
