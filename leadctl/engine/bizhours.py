@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 DAY = timedelta(days=1)
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_MEMO_MAX = 65536  # remembered results per calendar; cleared when full
+_MEMO_MAX = 4096  # remembered results per calendar (a run needs a handful: steps from one `now`); cleared when full
 
 
 class BusinessCalendar:
