@@ -434,6 +434,9 @@ class Pipeline:
         counts = ctx.counts
         digest = self.digest
         fps = self._fps
+        # Explanations are shared within a chunk (its one write encodes each once); kept longer,
+        # a million leads with decay (idle days differ) would hold hundreds of MB of them.
+        self._explained.clear()
         for lead in leads:
             lid = lead["id"]
             if self.score_on:
@@ -484,8 +487,6 @@ class Pipeline:
         except TypeError:  # an unhashable stage or temperature value
             return {"fp": lead["_fp"], **explanation(lead, self.digest), "at": stamp}
         if hit is None:
-            if len(self._explained) >= MEMO_SIZE:
-                self._explained.clear()
             hit = self._explained[key] = {"fp": lead["_fp"], **explanation(lead, self.digest), "at": stamp}
         return hit
 

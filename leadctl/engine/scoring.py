@@ -41,7 +41,7 @@ from typing import Any, Iterable, Mapping
 from ..rules.conditions import Condition
 from ..words import activity_key
 
-MEMO_SIZE = 100_000  # distinct fired sets remembered (a bound on memory, not a tuning knob)
+MEMO_SIZE = 20_000  # distinct fired sets remembered (a bound on memory: ~1 KB each)
 
 
 def band_label(i: int, bands: int) -> str:
