@@ -30,7 +30,7 @@ from typing import Any, Iterable, Sequence
 
 from sqlalchemy import bindparam, func, select
 
-from . import bulk
+from . import bulk, stays
 from .models import Lead, StageChange
 
 HISTORY = StageChange.__table__
@@ -62,6 +62,12 @@ def record_stage_changes(conn, rows: Sequence[dict[str, Any]], *, new_leads: boo
     from_stage, detail, batch_id) and keep `left_at` right; returns the number inserted."""
     if not rows:
         return 0
+    # stage_stays (store/stays.py): a large batch is counted set-wise, not by a trigger per row written.
+    with stays.counted_around(conn, [r["lead_id"] for r in rows]):
+        return _record_stage_changes(conn, rows, new_leads=new_leads)
+
+
+def _record_stage_changes(conn, rows: Sequence[dict[str, Any]], *, new_leads: bool) -> int:
     out = [{c: r.get(c) for c in _COLUMNS} for r in rows]
     by_lead: dict[int, list[int]] = {}
     for pos, r in enumerate(out):
@@ -124,6 +130,11 @@ def relink_stage_history(conn, lead_ids: Iterable[int]) -> int:
     (after rows were moved, deleted or written out of order); returns the number of history
     rows changed."""
     ids = sorted(set(lead_ids))
+    with stays.counted_around(conn, ids):
+        return _relink(conn, ids)
+
+
+def _relink(conn, ids: list[int]) -> int:
     total = 0
     for part in _chunks(ids):  # written part by part: a migration relinks every lead
         rows = conn.execute(select(HISTORY.c.id, HISTORY.c.lead_id, HISTORY.c.at, HISTORY.c.left_at, HISTORY.c.to_stage)

@@ -95,7 +95,15 @@ def cli_store(store, db_url, tmp_path, run_cli, monkeypatch):
     return run, check, path
 
 
-def test_stage_moves_merge_forget_and_undo_keep_the_counts(cli_store):
+@pytest.fixture(params=["by triggers", "in batches"])
+def counting(request, monkeypatch):
+    """Rows counted by the triggers, or (store.history's large batches) counted out and in around the write."""
+    if request.param == "in batches":
+        monkeypatch.setattr(stays, "BATCH", 1)
+    return request.param
+
+
+def test_stage_moves_merge_forget_and_undo_keep_the_counts(counting, cli_store):
     run, check, path = cli_store
     con = sqlite3.connect(path)
     ids = [r[0] for r in con.execute("SELECT id FROM leads ORDER BY id LIMIT 4")]
@@ -135,13 +143,14 @@ _leads = st.lists(st.lists(st.tuples(st.sampled_from(TIMED[:3]), _times), min_si
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(leads=_leads, now=st.datetimes(min_value=datetime(2026, 3, 1), max_value=datetime(2026, 3, 3)),
-       half=st.booleans())
-def test_time_in_stage_from_the_counts_equals_every_row(tmp_path_factory, leads, now, half):
+       half=st.booleans(), batch=st.sampled_from([1, stays.BATCH]))
+def test_time_in_stage_from_the_counts_equals_every_row(tmp_path_factory, leads, now, half, batch, monkeypatch):
     """Any histories (times to the microsecond, some on the half hour before now), any clock."""
     from leadctl.store.db import open_store
 
     folder = tmp_path_factory.mktemp("stays")
     store = open_store(str(folder / "a.db"))
+    monkeypatch.setattr(stays, "BATCH", batch)
     with store.begin() as conn:
         for history in leads:
             rows = sorted(history, key=lambda r: r[1])
@@ -150,6 +159,7 @@ def test_time_in_stage_from_the_counts_equals_every_row(tmp_path_factory, leads,
             add_lead(conn, created_at=rows[0][1], history=rows)
     store.dispose()
     con = sqlite3.connect(folder / "a.db")
+    assert stays.installed(con)
     assert _kept(con) == _recounted(con)
     assert lite._times_from_stays(con, TIMED, now) == lite._times(con, TIMED, now)
 
