@@ -37,7 +37,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
-from sqlalchemy import Text, and_, cast, func, or_, select, union
+from sqlalchemy import Text, and_, cast, func, or_, select, true, union
 
 from ..fields import CONDITION, DAYS_SINCE
 from ..model.step import PredictStep
@@ -49,6 +49,7 @@ from ..store.models import Activity, Followup, Lead, Owner, StageChange
 from ..words import activity_key
 from .context import WRITABLE_COLUMNS, ProcessContext, Step
 from .followups import CADENCE, FollowupStep
+from .owners import terminal_stages
 from .qualify import Qualifier
 from .routing import RoutingStep
 from .scoring import MEMO_SIZE, Scorer
@@ -166,6 +167,7 @@ class Plan:
         self.every = every
         self.routing = any(isinstance(s, RoutingStep) for s in steps) and bool(
             rules.routing.owners or rules.routing.rules or rules.routing.fallback)
+        self.terminal = sorted(terminal_stages(rules))
         raw = get_meta(conn, RUN_KEY)
         self.token = (int(raw) if raw and raw.isdigit() else 0) + 1
         set_meta(conn, RUN_KEY, str(self.token))
@@ -231,8 +233,10 @@ class Plan:
         if moved:
             ids |= self._clock_ids(conn)
         if (ids or moved) and self.routing:
+            # Routing leaves unassigned leads in a won or lost stage alone (routing.Router.needs_routing).
             blank = or_(LEADS.c.owner.is_(None), func.trim(LEADS.c.owner) == "")
-            ids.update(i for (i,) in conn.execute(select(LEADS.c.id).where(blank, live)))
+            open_ = or_(LEADS.c.stage.is_(None), LEADS.c.stage.not_in(self.terminal)) if self.terminal else true()
+            ids.update(i for (i,) in conn.execute(select(LEADS.c.id).where(blank, live, open_)))
         self.evaluated = sorted(ids)
         return self.evaluated
 
