@@ -229,3 +229,47 @@ def test_an_idle_sweep_on_the_start_up_path_is_one_the_ordinary_path_would_not_a
             assert (ordinary.code, ordinary.out, ordinary.err) == (0, "", "")
             assert counts(copy) == before
     assert True in taken and False in taken
+
+
+def test_the_start_up_path_knows_consent_and_the_rules_stage(store, db_url, world, tmp_path, monkeypatch, run_cli):
+    """A due task on a channel the lead opted out of, and a lead in a stage the rule does not name
+    crossing its quiet threshold: neither is work for the sweep, so the start-up path takes it as idle —
+    and the ordinary sweep on a copy of the store does nothing either."""
+    import sqlite3
+
+    from leadctl.cli import fast
+
+    if "://" in db_url:
+        pytest.skip("the start-up path reads SQLite stores only")
+    world(14)
+    rules = tmp_path / "rules"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    lost = add(store, "Lost", quiet_days=13.5, stage="disqualified")
+    blocked = add(store, "Blocked", quiet_days=1, consent_phone="opted_out")
+    with store.begin() as conn:
+        conn.execute(TASKS.insert().values(lead_id=blocked, kind="cadence", cadence="Hot", step=1, action="call",
+                                           due_at=T0 - timedelta(hours=1), status="pending",
+                                           created_at=T0 - timedelta(days=1)))
+    base = ("--db", db_url, "--rules", rules)
+    first = run_cli(*base, "--now", T0.isoformat(), "followups", "remind")   # the ordinary sweep; fills the cache
+    assert (first.code, first.out) == (0, "")
+    taken: list[bool] = []
+    real = fast.run
+    monkeypatch.setattr(fast, "run", lambda argv: taken.append(real(argv)) or taken[-1])
+    later = (T0 + timedelta(days=1)).isoformat()   # Lost is 14.5 days quiet by then
+    copy = str(tmp_path / "copy.db")
+    src, dst = sqlite3.connect(db_url), sqlite3.connect(copy)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    res = run_cli(*base, "--now", later, "followups", "remind")
+    assert taken == [True] and (res.code, res.out, res.err) == (0, "", "")
+    ordinary = run_cli("--db", copy, "--rules", rules, "--now", later, "followups", "remind",
+                       env={"LEADCTL_RULES_CACHE": "0"})
+    assert (ordinary.code, ordinary.out, ordinary.err) == (0, "", "")
+    con = sqlite3.connect(copy)
+    try:
+        assert con.execute("SELECT count(*) FROM followups WHERE lead_id = ?", (lost,)).fetchone()[0] == 0
+        assert con.execute("SELECT reminded_at FROM followups WHERE lead_id = ?", (blocked,)).fetchone()[0] is None
+    finally:
+        con.close()
