@@ -70,8 +70,8 @@ if TYPE_CHECKING:
 CHUNK = 5000
 DEFERRED_SLICE = 1  # rows held for the end fold: CHUNK * this many at a time (300k: 4 peaked at 318 MB)
 # The store may hold up to this many times the files' rows for the key filter: filling it costs ~3 µs
-# a stored lead, looking up a row's keys ~30 µs (both measured at 100k, CPU).
-KEY_FILTER_RATIO = 2
+# a stored lead, and it saves ~7-10 µs of lookups a row (100k files, CPU of the importing process).
+KEY_FILTER_RATIO = 1
 Progress = Callable[[int], None]
 
 
@@ -518,8 +518,8 @@ class _Importer:
 
     # -- which keys may find a stored lead -------------------------------------------
     def _key_filter(self, paths: list[str]) -> bool:
-        """Whether to use a key filter: for an import into a store not much larger than its files (the
-        first load of an export, a second export as large) every key a stored lead can be found by is
+        """Whether to use a key filter: for an import into a store no larger than its files (the first
+        load of an export, a second export as large) every key a stored lead can be found by is
         kept, so the keys of new people are never looked up (see KeyFilter). Not when the store is large
         against the files (filling it would cost more than the lookups), or a composite key is matched."""
         self.key_columns = [key[0] for key in self.match if key[0] in self.t.c]
