@@ -148,17 +148,19 @@ class Plan:
     A run over every lead evaluates only the leads whose outcome can differ from the one
     stored, when the last such run had the same rules (`run_digest`) and a clock no later
     than this one: leads written since they were evaluated (`processed IS NULL`:
-    store/dirty.py), leads with activities logged since, and — if any lead is evaluated and
-    routing is on — unassigned leads (an assignment changes the owners' loads). When the
-    clock moved forward, also the leads whose dates put one of the rules' clock thresholds
-    between the two clocks (`engine.sweepscan.clock_ages`: `days_since_*`, `within`,
-    `older_than`, engagement decay) and every unassigned lead (owners come back from being
-    away). Everything is evaluated again when the rules changed, the clock went back or the
-    rules read it in a way no stored date tells, when activities were deleted, cadence tasks
-    or owners changed by other means, or the store lacks the trigger. A run over some leads
-    (`lead_ids`) evaluates those; with other rules or an earlier clock it voids the record,
-    so the next full run evaluates everything; with a later clock it records that clock,
-    and a full run before it evaluates everything.
+    store/dirty.py; logging, deleting or changing an activity marks its lead too) and — if
+    any lead is evaluated and routing is on — unassigned leads in open stages (an
+    assignment changes the owners' loads). When the clock moved forward, also the leads
+    whose dates put one of the rules' clock thresholds between the two clocks
+    (`engine.sweepscan.clock_ages`: `days_since_*`, `within`, `older_than`, engagement
+    decay of leads with engagement points) and every unassigned lead in an open stage
+    (owners come back from being away). Everything is evaluated again when the rules
+    changed, the clock went back or the rules read it in a way no stored date tells, when
+    activities were deleted, cadence tasks or owners changed by other means, or the store
+    lacks the triggers. A run over some leads (`lead_ids`) evaluates those; with other
+    rules or an earlier clock it voids the record, so the next full run evaluates
+    everything; with a later clock it records that clock, and a full run before it
+    evaluates everything.
     """
 
     def __init__(self, conn, rules: RuleSet, steps: Sequence[Step], now: datetime, *, every: bool):
