@@ -92,6 +92,19 @@ def _existing(conn: Connection, ids: list[int]) -> set[tuple]:
     return seen
 
 
+def _whole_leads(conn: Connection, ids: list[int]) -> dict[int, dict]:
+    """The leads `ids` as dicts of every column but the explanation, times naive UTC, in id order."""
+    cols = [c for c in LEADS.c if c.name not in _SKIP]
+    out: dict[int, dict] = {}
+    for i in range(0, len(ids), 500):
+        for row in conn.execute(select(*cols).where(LEADS.c.id.in_(ids[i:i + 500])).order_by(LEADS.c.id)):
+            lead = dict(row._mapping)
+            for c in ("assigned_at", "last_contacted_at", "created_at", "last_activity_at"):
+                lead[c] = naive_utc(lead[c])
+            out[lead["id"]] = lead
+    return out
+
+
 def reassignment_counts(conn: Connection, ids: list[int]) -> dict[int, int]:
     """How often SLA checks have reassigned each lead (from the stored assignments)."""
     out: dict[int, int] = {}
@@ -120,6 +133,8 @@ def check_sla(conn: Connection, rules: RuleSet, now: datetime, *, dry_run: bool 
     raw = get_meta(conn, WATERMARK)
     last = datetime.fromisoformat(raw) if raw else None
     since = last if last is not None and last <= now else None  # deadlines >= since are new
+    if since == now:
+        return []  # no deadline can fall in [since, now): this clock's check has been made
     terminal = sorted(terminal_stages(rules))
     per_rule = []
     for r in sla:
@@ -133,27 +148,33 @@ def check_sla(conn: Connection, rules: RuleSet, now: datetime, *, dry_run: bool 
             parts.append(LEADS.c.assigned_at >= earliest)
         parts.append(not_(_in_time_sql(shortest)))
         per_rule.append(and_(*parts))
-    cols = [c for c in LEADS.c if c.name not in _SKIP]
-    stmt = select(*cols).where(LEADS.c.owner.is_not(None), LEADS.c.assigned_at.is_not(None),
-                               LEADS.c.erased_at.is_(None), or_(*per_rule))
+    # First pass, on the four columns a deadline needs (a mass assignment puts most of a store in
+    # the window): the (lead, rule) pairs whose business-time deadline fell in [since, now).
+    stmt = select(LEADS.c.id, LEADS.c.owner, LEADS.c.assigned_at, LEADS.c.last_contacted_at).where(
+        LEADS.c.owner.is_not(None), LEADS.c.assigned_at.is_not(None), LEADS.c.erased_at.is_(None), or_(*per_rule))
     if terminal:
         stmt = stmt.where(LEADS.c.stage.not_in(terminal))
-    # First pass: the (lead, rule) pairs whose business-time deadline fell in (since, now).
-    due_pairs: list[tuple[dict, Any, datetime]] = []
-    for row in conn.execute(stmt.order_by(LEADS.c.id)):
-        lead = dict(row._mapping)
-        for c in ("assigned_at", "last_contacted_at", "created_at", "last_activity_at"):
-            lead[c] = naive_utc(lead[c])
-        at, lc = lead["assigned_at"], lead["last_contacted_at"]
-        cal = cals.for_owner(lead["owner"])
+    due_ids: list[tuple[int, Any, datetime]] = []
+    deadlines: dict[tuple[int, datetime, timedelta], datetime] = {}  # leads assigned together share one
+    for lead_id, owner, at, lc in conn.execute(stmt.order_by(LEADS.c.id)):
+        at, lc = naive_utc(at), naive_utc(lc)
+        cal = cals.for_owner(owner)
         for r in sla:
-            due = cal.add_business(at, r.within)
+            key = (id(cal), at, r.within)
+            due = deadlines.get(key)
+            if due is None:
+                if len(deadlines) >= 50_000:  # spread-out assignments: keep memory flat
+                    deadlines.clear()
+                due = deadlines[key] = cal.add_business(at, r.within)
             if not due < now or (since is not None and due < since):
                 continue
             if lc is not None and at <= lc <= due:
                 continue
-            due_pairs.append((lead, r, due))
-    leads = list({id(lead): lead for lead, _, _ in due_pairs}.values())
+            due_ids.append((lead_id, r, due))
+    # Then the whole rows (rules' `when` and routing read them) of the leads with a deadline passed.
+    by_id = _whole_leads(conn, sorted({lead_id for lead_id, _, _ in due_ids}))
+    due_pairs = [(by_id[lead_id], r, due) for lead_id, r, due in due_ids]
+    leads = list(by_id.values())
     for lead in leads:
         if lead.get("attributes") is None:
             lead["attributes"] = {}

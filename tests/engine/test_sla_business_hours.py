@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from leadctl.engine.bizhours import BusinessCalendar
+from leadctl.engine.sla import check_sla
 from leadctl.rules.loader import load_rules
 from leadctl.rules.schema import BusinessHours
 from leadctl.store.models import Assignment, Followup, Lead, SlaBreach
@@ -180,3 +181,20 @@ def test_window_start_bounds_are_sound(zone, within):
             if a > high:
                 assert due >= t, (a, high)
             a += timedelta(minutes=7)
+
+
+def test_leads_assigned_together_keep_their_owners_deadlines(store, tmp_path):
+    """Deadlines are worked out once per (calendar, assignment time, window): two hot leads
+    assigned at the same instant to owners in different zones still fall due at different times."""
+    rules = load_rules(make_rules(tmp_path))
+    with store.begin() as conn:
+        for name, owner in (("ny@x.com", "priya"), ("la@x.com", "aiko")):
+            conn.execute(LEADS.insert().values(email=name, temperature="hot", stage="new", owner=owner,
+                                               team="inbound", assigned_at=ARRIVED, created_at=ARRIVED,
+                                               updated_at=ARRIVED))
+    later = NY_10 + timedelta(hours=1)   # priya's business hour has passed; aiko's starts at 17:00 UTC
+    with store.begin() as conn:
+        first = check_sla(conn, rules, later)
+        again = check_sla(conn, rules, later)   # the same clock again: nothing new can be due
+    assert [(b["owner"], b["due_at"]) for b in first] == [("priya", NY_10)]
+    assert again == []
