@@ -1,4 +1,4 @@
-"""Secondary indexes built after a large load instead of kept up to date row by row.
+"""Secondary indexes built after a large write instead of kept up to date row by row.
 
 The first import of a big export into a small store inserts far more rows than the store
 holds: SQLite then spends more time keeping the report and history indexes in order than
@@ -7,8 +7,12 @@ writing the rows. `built_after(store, rows)` drops the indexes that no import qu
 The indexes an import reads (e-mail, phone, external id, identifiers, a lead's history,
 imported-row hashes) stay in place. Only on SQLite; other databases keep every index.
 
-Which indexes are away is recorded in `meta` (key `indexes_after_load`, with the importing
-process): a store whose importing process was killed is given them back when it is next
+`set_aside(begin, names)` is the same for any large write: `process` over most of a big
+store sets aside the leads' indexes over the columns it writes (`written_by`) while its
+chunks run (engine/process.py).
+
+Which indexes are away is recorded in `meta` (key `indexes_after_load`, with the writing
+process): a store whose writing process was killed is given them back when it is next
 opened (`restore_if_abandoned`, from store.db's open), so no store stays without them.
 """
 from __future__ import annotations
@@ -17,7 +21,7 @@ import json
 import os
 import socket
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy import Index, select, text
 from sqlalchemy.engine import Connection
@@ -38,10 +42,17 @@ _BUILD_CACHE = -8192  # KiB of page cache (and so of sort memory) while indexes 
 _META = models.SQLModel.metadata.tables["meta"]
 
 
-def _indexes() -> list[Index]:
+def _indexes(names: Iterable[str] = AFTER_LOAD) -> list[Index]:
     tables = models.SQLModel.metadata.tables
     by_name = {str(ix.name): ix for name in ("leads", "stage_history", "imported_rows") for ix in tables[name].indexes}
-    return [by_name[n] for n in AFTER_LOAD if n in by_name]
+    return [by_name[n] for n in names if n in by_name]
+
+
+def written_by(columns: Iterable[str]) -> list[str]:
+    """The leads' indexes of AFTER_LOAD over any of these columns (what a write of them keeps in order)."""
+    cols = set(columns)
+    leads = models.SQLModel.metadata.tables["leads"]
+    return [str(ix.name) for ix in _indexes() if ix.table is leads and cols & {c.name for c in ix.columns}]
 
 
 def worth_it(conn: Connection, rows: int) -> bool:
@@ -58,17 +69,32 @@ def built_after(store, rows: int) -> Iterator[bool]:
     the end whatever happens. Yields whether they were dropped."""
     with store.begin() as conn:
         drop = worth_it(conn, rows)
-        if drop:
-            _record(conn, {"pid": os.getpid(), "host": socket.gethostname(), "indexes": list(AFTER_LOAD)})
-            for index in _indexes():
-                conn.execute(text(f'DROP INDEX IF EXISTS "{index.name}"'))
-            stays.drop_triggers(conn)  # stage_stays: counted again at the end instead of a trigger per row
+    with set_aside(store.begin, AFTER_LOAD if drop else (), triggers=True) as dropped:
+        yield dropped
+
+
+@contextmanager
+def set_aside(begin: Callable, names: Sequence[str], *, triggers: bool = False) -> Iterator[bool]:
+    """Drop the indexes `names` (of AFTER_LOAD; SQLite only) in a transaction of `begin()`, and
+    create them again at the end whatever happens; `triggers`: stage_stays' triggers too (counted
+    again at the end instead of per row). Yields whether anything was dropped."""
+    drop = False
+    if names:
+        with begin() as conn:
+            drop = conn.dialect.name == "sqlite"
+            if drop:
+                _record(conn, {"pid": os.getpid(), "host": socket.gethostname(), "indexes": list(names),
+                               "triggers": triggers})
+                for index in _indexes(names):
+                    conn.execute(text(f'DROP INDEX IF EXISTS "{index.name}"'))
+                if triggers:
+                    stays.drop_triggers(conn)
     try:
         yield drop
     finally:
         if drop:
-            with store.begin() as conn:
-                _create(conn)
+            with begin() as conn:
+                _create(conn, names, triggers=triggers)
 
 
 def restore_if_abandoned(conn: Connection) -> bool:
@@ -82,28 +108,30 @@ def restore_if_abandoned(conn: Connection) -> bool:
     except ValueError:
         owner = {}
     if owner.get("host") == socket.gethostname() and _alive(owner.get("pid")):
-        return False  # a running import builds them itself when its load ends
-    _create(conn)
+        return False  # a running import or process builds them itself when its write ends
+    names = owner.get("indexes")
+    _create(conn, names if isinstance(names, list) else AFTER_LOAD, triggers=owner.get("triggers") is not False)
     return True
 
 
 def pending(conn: Connection) -> bool:
-    """Whether some import's indexes are away (a cheap read for the open of a store)."""
+    """Whether some import's or process's indexes are away (a cheap read for the open of a store)."""
     meta = _META
     return conn.execute(select(meta.c.key).where(meta.c.key == _KEY)).first() is not None
 
 
-def _create(conn: Connection) -> None:
+def _create(conn: Connection, names: Iterable[str] = AFTER_LOAD, *, triggers: bool = True) -> None:
     # SQLite sorts an index's keys in up to cache_size of memory: 64 MiB on top of the page cache
     # (1M leads: 288 -> 368 MB). A small cache for the build spills the sort to a temporary file.
     cache = conn.exec_driver_sql("PRAGMA cache_size").scalar() or -2000
     conn.exec_driver_sql(f"PRAGMA cache_size = {_BUILD_CACHE}")
     try:
-        for index in _indexes():
+        for index in _indexes(names):
             index.create(conn, checkfirst=True)
     finally:
         conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache)}")
-    stays.install(conn)
+    if triggers:
+        stays.install(conn)
     meta = _META
     conn.execute(meta.delete().where(meta.c.key == _KEY))
 

@@ -1,0 +1,122 @@
+"""A `process` over most of a large store sets aside the leads' indexes over the columns it writes
+and builds them again at the end: what it stores equals a run with them in place, and no store is
+left without them (a failed run builds them at once, a killed one's come back on the next open)."""
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+
+import pytest
+from sqlalchemy import text
+
+from leadctl.engine import process
+from leadctl.engine.process import process_leads
+from leadctl.engine.routing import RoutingStep
+from leadctl.store import indexes, models
+from leadctl.store.db import open_store
+
+from conftest import add_leads, sqlite_only
+
+NOW = datetime(2026, 12, 1, 10, 0)
+TABLES = ("leads", "stage_history", "followups", "assignments", "lead_segments", "stage_stays")
+
+
+def _corpus(store) -> None:
+    titles = ["CEO", "Marketing Manager", "Intern", None, "VP Sales", "Head of Ops"]
+    industries = ["SaaS", "Retail", None, "Fintech"]
+    for i in range(48):
+        add_leads(store, 1, email=f"p{i}@example.com", first_name=f"P{i}", title=titles[i % len(titles)],
+                  industry=industries[i % len(industries)], employees=[10, 250, 5000, None][i % 4],
+                  source=["web", "referral", None][i % 3], country="US",
+                  stage=["new", "new", "mql", "sql"][i % 4])
+
+
+def _dump(store) -> dict[str, list[tuple]]:
+    with store.connect() as conn:
+        return {t: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t} ORDER BY 1, 2"))] for t in TABLES}
+
+
+def _index_names(store) -> set[str]:
+    with store.connect() as conn:
+        return {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'"))}
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    monkeypatch.setattr(process, "CHUNK", 10)
+    set_aside = indexes.set_aside
+    seen: list[list[str]] = []
+
+    def spy(begin, names, **kw):
+        seen.append(list(names))
+        return set_aside(begin, names, **kw)
+
+    monkeypatch.setattr(indexes, "set_aside", spy)
+    return seen
+
+
+@sqlite_only
+def test_a_run_with_the_written_indexes_set_aside_stores_what_one_with_them_stores(rules, tmp_path, monkeypatch,
+                                                                                     small_chunks):
+    outcomes = []
+    for name, least in (("kept", 1 << 40), ("aside", 1)):
+        monkeypatch.setattr(process, "SET_ASIDE_MIN", least)
+        store = open_store(str(tmp_path / f"{name}.db"))
+        expected = _index_names(store)
+        _corpus(store)
+        first = process_leads(store, rules, now=NOW)
+        again = process_leads(store, rules, now=NOW)  # nothing to write: nothing set aside
+        assert _index_names(store) == expected
+        with store.connect() as conn:
+            assert not indexes.pending(conn)
+        outcomes.append((first.summary(), again.summary(), _dump(store)))
+        store.dispose()
+    assert len(small_chunks) == 1  # the first run of the "aside" store only
+    assert {"ix_leads_facts", "ix_leads_owner_facts", "ix_leads_stage", "ix_leads_processed"} <= set(small_chunks[0])
+    assert "ix_leads_email" not in small_chunks[0] and "ix_leads_created_at" not in small_chunks[0]
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[1][2]["stage_history"]  # the corpus moves leads
+
+
+@sqlite_only
+def test_a_run_that_fails_midway_builds_the_indexes_again(rules, tmp_path, monkeypatch, small_chunks):
+    monkeypatch.setattr(process, "SET_ASIDE_MIN", 1)
+    calls = []
+
+    class Failing(RoutingStep):
+        def chunk(self, ctx, leads):
+            calls.append(len(leads))
+            if len(calls) == 3:
+                raise RuntimeError("disk full")
+            super().chunk(ctx, leads)
+
+    store = open_store(str(tmp_path / "s.db"))
+    expected = _index_names(store)
+    _corpus(store)
+    with pytest.raises(RuntimeError):
+        process_leads(store, rules, now=NOW, steps=[Failing()])
+    assert small_chunks and _index_names(store) == expected
+    with store.connect() as conn:
+        assert not indexes.pending(conn)
+    store.dispose()
+
+
+@sqlite_only
+def test_a_killed_runs_indexes_come_back_when_the_store_is_next_opened(tmp_path):
+    db = str(tmp_path / "s.db")
+    store = open_store(db)
+    expected = _index_names(store)
+    names = indexes.written_by(("stage", "score", "processed"))
+    with store.begin() as conn:  # what a process killed midway leaves: its indexes away, a dead owner
+        conn.execute(models.Meta.__table__.insert().values(key="indexes_after_load", value=json.dumps(
+            {"pid": 2 ** 22 + 12345, "host": os.uname().nodename, "indexes": names, "triggers": False})))
+        for name in names:
+            conn.execute(text(f'DROP INDEX "{name}"'))
+    assert _index_names(store) == expected - set(names)
+    store.dispose()
+    store = open_store(db)
+    assert _index_names(store) == expected
+    with store.connect() as conn:
+        assert not indexes.pending(conn)
+    store.dispose()
