@@ -38,6 +38,7 @@ from sqlalchemy import and_, bindparam, func, not_, or_, select
 from sqlalchemy.engine import Connection
 
 from ..clock import naive_utc
+from ..rules.vocabulary import _lead_field as lead_field
 from ..store.db import get_meta, set_meta
 from ..store.models import Activity, Assignment, Lead, SlaBreach
 from ..store.sqlfuncs import seconds_within
@@ -98,11 +99,29 @@ def _whole_leads(conn: Connection, ids: list[int]) -> dict[int, dict]:
     out: dict[int, dict] = {}
     for i in range(0, len(ids), 500):
         for row in conn.execute(select(*cols).where(LEADS.c.id.in_(ids[i:i + 500])).order_by(LEADS.c.id)):
-            lead = dict(row._mapping)
-            for c in ("assigned_at", "last_contacted_at", "created_at", "last_activity_at"):
-                lead[c] = naive_utc(lead[c])
+            lead = _naive(dict(row._mapping))
             out[lead["id"]] = lead
     return out
+
+
+_FIRST = ("id", "owner", "assigned_at", "last_contacted_at")  # what a deadline needs
+_DATES = ("assigned_at", "last_contacted_at", "created_at", "last_activity_at")
+
+
+def _naive(lead: dict) -> dict:
+    for c in _DATES:
+        if c in lead:
+            lead[c] = naive_utc(lead[c])
+    return lead
+
+
+def _plain_columns(fields: frozenset[str]) -> frozenset[str] | None:
+    """The lead columns a `when:` reads when it reads nothing else (no attribute, activity, derived
+    field), else None."""
+    for f in fields:
+        if f not in LEADS.c or f in _SKIP or getattr(lead_field(f), "key", None) != f:
+            return None
+    return fields
 
 
 def reassignment_counts(conn: Connection, ids: list[int]) -> dict[int, int]:
@@ -150,16 +169,22 @@ def check_sla(conn: Connection, rules: RuleSet, now: datetime, *, dry_run: bool 
         per_rule.append(and_(*parts))
     # First pass, on the four columns a deadline needs (a mass assignment puts most of a store in
     # the window): the (lead, rule) pairs whose business-time deadline fell in [since, now).
-    stmt = select(LEADS.c.id, LEADS.c.owner, LEADS.c.assigned_at, LEADS.c.last_contacted_at).where(
+    # A rule whose `when` reads only plain lead columns is tested here too, on those columns: a
+    # lead it does not match is never read whole. (A lead an earlier rule reassigns in this check
+    # is not judged again, so the values tested here are the ones the whole row would show.)
+    plain = [_plain_columns(r.when.fields) for r in sla]
+    names = (*_FIRST, *sorted({c for cols in plain if cols is not None for c in cols} - set(_FIRST)))
+    stmt = select(*(LEADS.c[c] for c in names)).where(
         LEADS.c.owner.is_not(None), LEADS.c.assigned_at.is_not(None), LEADS.c.erased_at.is_(None), or_(*per_rule))
     if terminal:
         stmt = stmt.where(LEADS.c.stage.not_in(terminal))
     due_ids: list[tuple[int, Any, datetime]] = []
     deadlines: dict[tuple[int, datetime, timedelta], datetime] = {}  # leads assigned together share one
-    for lead_id, owner, at, lc in conn.execute(stmt.order_by(LEADS.c.id)):
-        at, lc = naive_utc(at), naive_utc(lc)
+    for row in conn.execute(stmt.order_by(LEADS.c.id)):
+        lead_id, owner, at, lc = row[0], row[1], naive_utc(row[2]), naive_utc(row[3])
         cal = cals.for_owner(owner)
-        for r in sla:
+        head = None
+        for r, cols in zip(sla, plain):
             key = (id(cal), at, r.within)
             due = deadlines.get(key)
             if due is None:
@@ -170,6 +195,10 @@ def check_sla(conn: Connection, rules: RuleSet, now: datetime, *, dry_run: bool 
                 continue
             if lc is not None and at <= lc <= due:
                 continue
+            if cols is not None:
+                head = head or _naive(dict(zip(names, row)))
+                if not r.when.test(head, now):
+                    continue
             due_ids.append((lead_id, r, due))
     # Then the whole rows (rules' `when` and routing read them) of the leads with a deadline passed.
     by_id = _whole_leads(conn, sorted({lead_id for lead_id, _, _ in due_ids}))

@@ -198,3 +198,51 @@ def test_leads_assigned_together_keep_their_owners_deadlines(store, tmp_path):
         again = check_sla(conn, rules, later)   # the same clock again: nothing new can be due
     assert [(b["owner"], b["due_at"]) for b in first] == [("priya", NY_10)]
     assert again == []
+
+
+MIXED_SLA = """
+    owners:
+      - {name: priya, email: priya@example.com, team: inbound, timezone: America/New_York}
+      - {name: aiko, email: aiko@example.com, team: inbound, timezone: America/Los_Angeles}
+      - {name: marco, email: marco@example.com, team: inbound, timezone: America/New_York}
+    rules:
+      - {name: Everyone, assign: {team: inbound, strategy: round_robin}}
+    sla:
+      - {name: Hot untouched, when: {temperature: hot, last_contacted_at: {exists: false}}, within: 1h, then: notify}
+      - {name: Old new leads, when: {stage: new, days_since_created: {gt: 1}}, within: 2h, then: notify}
+      - {name: Gold, when: {attributes.tier: gold}, within: 1d, then: reassign}
+      - {name: Anyone, when: {any: [{stage: mql}, {temperature: warm}]}, within: 4h, then: notify}
+"""
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_rules_tested_on_a_few_columns_find_what_whole_rows_find(store, tmp_path, monkeypatch, seed):
+    """A `when:` on plain lead columns is tested on the first pass's columns; the breaches are
+    those of testing every rule on whole rows (rules on derived fields and attributes included)."""
+    import random
+
+    from leadctl.engine import sla
+
+    rng = random.Random(seed)
+    rules = load_rules(write_rules(tmp_path / "rules", routing=MIXED_SLA, followups=FOLLOWUPS))
+    base = datetime(2026, 11, 16, 8, 0)
+    with store.begin() as conn:
+        for i in range(80):
+            at = base + timedelta(minutes=rng.randrange(0, 4 * 24 * 60, 30))
+            contacted = rng.choice([None, at + timedelta(minutes=rng.randrange(0, 600, 20))])
+            conn.execute(LEADS.insert().values(
+                email=f"l{i}@x.com", temperature=rng.choice(["hot", "warm", "cold", None]),
+                stage=rng.choice(["new", "mql", "won"]), owner=rng.choice(["priya", "aiko", "marco"]),
+                team="inbound", assigned_at=at, created_at=at - timedelta(days=rng.choice([0, 2])),
+                updated_at=at, last_contacted_at=contacted,
+                attributes={"tier": rng.choice(["gold", "silver"])}))
+    now = base + timedelta(days=5)
+
+    def breaches():
+        with store.connect() as conn:
+            return sla.check_sla(conn, rules, now, dry_run=True)
+
+    fast = breaches()
+    monkeypatch.setattr(sla, "_plain_columns", lambda fields: None)
+    assert fast == breaches()
+    assert {b["rule"] for b in fast} >= {"Hot untouched", "Gold"}
