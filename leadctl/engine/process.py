@@ -637,11 +637,13 @@ def _chunks(ctx: ProcessContext, pipeline: Pipeline, txn: Callable[[], Any], ids
                     # fp first: the next run reads it from the text's first bytes.
                     expl = pipeline.stored_explanation(lead, stamp)
                     params.append((*new, expl, now, *stamp_of, lead["id"]))
+            entered: dict[int, str | None] = {}
             if history:
-                # Before the lead rows: its write of stages_entered would otherwise clear their new stamp.
-                record_stage_changes(conn, history)
-            if params:
-                bulk.update_by_id(conn, LEADS, params, update_keys)
+                # Before the lead rows: a relinked lead's write of stages_entered would otherwise clear their
+                # new stamp. The others' stages_entered go into the lead rows' UPDATE (no second write of them).
+                record_stage_changes(conn, history, entered=entered)
+            if params or entered:
+                _write(conn, params, update_keys, entered)
                 ctx.counts["updated"] += len(params)
             if plan is not None:
                 _stamp(conn, plan.token, leads, ranged)
@@ -655,6 +657,27 @@ def _chunks(ctx: ProcessContext, pipeline: Pipeline, txn: Callable[[], Any], ids
             aside = None
         if ids is not None and pos >= len(ids):
             break
+
+
+_ABSENT = object()
+
+
+def _write(conn, params: list[tuple], keys: tuple[str, ...], entered: dict[int, str | None]) -> None:
+    """The chunk's lead rows (`keys` order, id last), with their new `stages_entered` where they have one."""
+    if not entered:
+        bulk.update_by_id(conn, LEADS, params, keys)
+        return
+    plain, moved = [], []
+    for p in params:
+        text = entered.pop(p[-1], _ABSENT)
+        if text is _ABSENT:
+            plain.append(p)
+        else:
+            moved.append((*p[:-1], text, p[-1]))
+    bulk.update_by_id(conn, LEADS, plain, keys)
+    bulk.update_by_id(conn, LEADS, moved, (*keys[:-1], "stages_entered", "id"))
+    if entered:  # a lead whose history grew while its row stayed the same: not from this pipeline's stage rules
+        bulk.update_by_id(conn, LEADS, [(text, lid) for lid, text in entered.items()], ("stages_entered", "id"))
 
 
 def process_leads(store, rules: RuleSet, *, now: datetime, lead_ids: set[int] | None = None, dry_run: bool = False,

@@ -23,6 +23,11 @@ It also keeps `leads.stages_entered`, every stage the lead's history shows (see
 
 `new_leads=True` says every row belongs to a lead created in the same transaction
 (an import's new leads): no existing rows, so no read and no update.
+
+`entered={}` hands the new `stages_entered` values (lead id → text, only those that
+change) to a caller that writes its leads anyway, so they go into its one UPDATE of
+those rows instead of a second one (engine/process.py); leads whose whole chain was
+recomputed are written here still.
 """
 from __future__ import annotations
 
@@ -57,17 +62,20 @@ def entered_stages(text: str | None) -> list[str]:
     return [n for n in (text or "").split(SEP) if n]
 
 
-def record_stage_changes(conn, rows: Sequence[dict[str, Any]], *, new_leads: bool = False) -> int:
+def record_stage_changes(conn, rows: Sequence[dict[str, Any]], *, new_leads: bool = False,
+                         entered: dict[int, str | None] | None = None) -> int:
     """Insert stage-history rows (dicts with lead_id, to_stage, at, cause and optionally
-    from_stage, detail, batch_id) and keep `left_at` right; returns the number inserted."""
+    from_stage, detail, batch_id) and keep `left_at` right; returns the number inserted.
+    With `entered`, the leads' new `stages_entered` are put there for the caller to write."""
     if not rows:
         return 0
     # stage_stays (store/stays.py): a large batch is counted set-wise, not by a trigger per row written.
     with stays.counted_around(conn, [r["lead_id"] for r in rows]):
-        return _record_stage_changes(conn, rows, new_leads=new_leads)
+        return _record_stage_changes(conn, rows, new_leads=new_leads, entered=entered)
 
 
-def _record_stage_changes(conn, rows: Sequence[dict[str, Any]], *, new_leads: bool) -> int:
+def _record_stage_changes(conn, rows: Sequence[dict[str, Any]], *, new_leads: bool,
+                          entered: dict[int, str | None] | None) -> int:
     out = [{c: r.get(c) for c in _COLUMNS} for r in rows]
     by_lead: dict[int, list[int]] = {}
     for pos, r in enumerate(out):
@@ -101,12 +109,13 @@ def _record_stage_changes(conn, rows: Sequence[dict[str, Any]], *, new_leads: bo
         relink_stage_history(conn, relink)  # recomputes their stages_entered too
     relinked = set(relink)
     _add_entered(conn, {lid: [out[p]["to_stage"] for p in positions]
-                        for lid, positions in by_lead.items() if lid not in relinked}, fresh=new_leads)
+                        for lid, positions in by_lead.items() if lid not in relinked}, fresh=new_leads, out=entered)
     return len(out)
 
 
-def _add_entered(conn, names: dict[int, list[str]], *, fresh: bool) -> None:
-    """Add stage names to the leads' `stages_entered` (`fresh`: nothing is stored yet)."""
+def _add_entered(conn, names: dict[int, list[str]], *, fresh: bool, out: dict[int, str | None] | None) -> None:
+    """Add stage names to the leads' `stages_entered` (`fresh`: nothing is stored yet); into `out`
+    instead of the store when given."""
     current: dict[int, str | None] = {}
     if not fresh:
         for part in _chunks(list(names)):
@@ -117,6 +126,9 @@ def _add_entered(conn, names: dict[int, list[str]], *, fresh: bool) -> None:
         text = stages_text(entered_stages(old) + new)
         if text != old:
             params.append({"lid": lid, "entered": text})
+    if out is not None:
+        out.update((p["lid"], p["entered"]) for p in params)
+        return
     _set_entered(conn, params)
 
 

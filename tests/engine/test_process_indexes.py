@@ -15,6 +15,7 @@ from leadctl.engine.process import process_leads
 from leadctl.engine.routing import RoutingStep
 from leadctl.store import indexes, models
 from leadctl.store.db import open_store
+from leadctl.store.history import entered_stages, record_stage_changes
 
 from conftest import add_leads, sqlite_only
 
@@ -120,3 +121,22 @@ def test_a_killed_runs_indexes_come_back_when_the_store_is_next_opened(tmp_path)
     with store.connect() as conn:
         assert not indexes.pending(conn)
     store.dispose()
+
+
+def test_stages_entered_written_with_the_lead_row_equals_the_history(rules, store, monkeypatch):
+    monkeypatch.setattr(process, "CHUNK", 10)
+    _corpus(store)
+    lid = add_leads(store, 1, email="old@example.com", title="CEO", industry="SaaS", employees=5000, stage="mql")[0]
+    with store.begin() as conn:  # a lead with history before the run: its stages are added to
+        record_stage_changes(conn, [{"lead_id": lid, "from_stage": "new", "to_stage": "mql", "at": NOW,
+                                      "cause": "import"}])
+    process_leads(store, rules, now=NOW)
+    with store.connect() as conn:
+        history: dict[int, list[str]] = {}
+        for lead, stage in conn.execute(text("SELECT lead_id, to_stage FROM stage_history ORDER BY lead_id, at, id")):
+            history.setdefault(lead, []).append(stage)
+        stored = dict(conn.execute(text("SELECT id, stages_entered FROM leads")).all())
+    assert len(history) > 1
+    for lead, stages in history.items():
+        assert entered_stages(stored[lead]) == list(dict.fromkeys(stages))
+    assert entered_stages(stored[lid])[0] == "mql"
