@@ -12,6 +12,11 @@ executemany UPDATE and one executemany INSERT of stage history per chunk. Each c
 commits on its own, so a long run never holds the write lock for long. A dry run
 does everything on one connection in one transaction and rolls it back.
 
+A run that evaluates most of a large SQLite store and writes most of its first chunk
+sets aside the leads' indexes over the columns it writes (none of its per-chunk reads
+uses them) and builds them once after the last chunk (store/indexes.py `set_aside`).
+A lead's new `stages_entered` goes into the same UPDATE as its other columns.
+
 Re-running with the same rules and clock changes nothing: a lead is written only
 when a value or its explanation differs from what is stored (the explanation
 starts with a fingerprint, `fp`, read from the first bytes of the stored text, so
