@@ -11,9 +11,11 @@ imported-row hashes) stay in place. Only on SQLite; other databases keep every i
 store sets aside the leads' indexes over the columns it writes (`written_by`) while its
 chunks run (engine/process.py).
 
-Which indexes are away is recorded in `meta` (key `indexes_after_load`, with the writing
-process): a store whose writing process was killed is given them back when it is next
-opened (`restore_if_abandoned`, from store.db's open), so no store stays without them.
+Which indexes are away is recorded in `meta` (key `indexes_after_load.<pid>`, one per writing
+process, so an import and a `process` at once each build back their own; an older store's
+record is `indexes_after_load`): a store whose writing process was killed is given them
+back when it is next opened (`restore_if_abandoned`, from store.db's open), so no store
+stays without them.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import socket
 from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator, Sequence
 
-from sqlalchemy import Index, select, text
+from sqlalchemy import Index, or_, select, text
 from sqlalchemy.engine import Connection
 
 from . import models, stays
@@ -38,6 +40,7 @@ AFTER_LOAD = ("ix_leads_stage", "ix_leads_owner", "ix_leads_facts", "ix_leads_cr
 MIN_ROWS = 50_000  # below this, rebuilding costs more than keeping the indexes up to date
 RATIO = 4          # the load must bring at least this many times the leads the store holds
 _KEY = "indexes_after_load"
+_KEYS = "indexes_after_load.%"  # one record per writing process (_KEY alone: an older store's)
 _BUILD_CACHE = -8192  # KiB of page cache (and so of sort memory) while indexes are built
 _META = models.SQLModel.metadata.tables["meta"]
 
@@ -97,30 +100,42 @@ def set_aside(begin: Callable, names: Sequence[str], *, triggers: bool = False) 
                 _create(conn, names, triggers=triggers)
 
 
-def restore_if_abandoned(conn: Connection) -> bool:
-    """Create the indexes an import that was killed left dropped (its process is gone); True if it did."""
+def _records():
     meta = _META
-    row = conn.execute(select(meta.c.value).where(meta.c.key == _KEY)).first()
-    if row is None:
-        return False
-    try:
-        owner = json.loads(row[0])
-    except ValueError:
-        owner = {}
-    if owner.get("host") == socket.gethostname() and _alive(owner.get("pid")):
-        return False  # a running import or process builds them itself when its write ends
-    names = owner.get("indexes")
-    _create(conn, names if isinstance(names, list) else AFTER_LOAD, triggers=owner.get("triggers") is not False)
-    return True
+    return or_(meta.c.key == _KEY, meta.c.key.like(_KEYS))
+
+
+def restore_if_abandoned(conn: Connection) -> bool:
+    """Create the indexes an import or process that was killed left dropped (its process is gone);
+    True if it did."""
+    meta = _META
+    restored = False
+    for key, value in conn.execute(select(meta.c.key, meta.c.value).where(_records())).all():
+        try:
+            owner = json.loads(value)
+        except ValueError:
+            owner = {}
+        if owner.get("host") == socket.gethostname() and _alive(owner.get("pid")):
+            continue  # a running import or process builds them itself when its write ends
+        names = owner.get("indexes")
+        _create(conn, names if isinstance(names, list) else AFTER_LOAD, triggers=owner.get("triggers") is not False,
+                key=key)
+        restored = True
+    return restored
 
 
 def pending(conn: Connection) -> bool:
     """Whether some import's or process's indexes are away (a cheap read for the open of a store)."""
     meta = _META
-    return conn.execute(select(meta.c.key).where(meta.c.key == _KEY)).first() is not None
+    return conn.execute(select(meta.c.key).where(_records()).limit(1)).first() is not None
 
 
-def _create(conn: Connection, names: Iterable[str] = AFTER_LOAD, *, triggers: bool = True) -> None:
+def _own_key() -> str:
+    return f"{_KEY}.{os.getpid()}"
+
+
+def _create(conn: Connection, names: Iterable[str] = AFTER_LOAD, *, triggers: bool = True,
+            key: str | None = None) -> None:
     # SQLite sorts an index's keys in up to cache_size of memory: 64 MiB on top of the page cache
     # (1M leads: 288 -> 368 MB). A small cache for the build spills the sort to a temporary file.
     cache = conn.exec_driver_sql("PRAGMA cache_size").scalar() or -2000
@@ -133,13 +148,13 @@ def _create(conn: Connection, names: Iterable[str] = AFTER_LOAD, *, triggers: bo
     if triggers:
         stays.install(conn)
     meta = _META
-    conn.execute(meta.delete().where(meta.c.key == _KEY))
+    conn.execute(meta.delete().where(meta.c.key == (key or _own_key())))
 
 
 def _record(conn: Connection, owner: dict) -> None:
-    meta = _META
-    conn.execute(meta.delete().where(meta.c.key == _KEY))
-    conn.execute(meta.insert().values(key=_KEY, value=json.dumps(owner)))
+    meta, key = _META, _own_key()
+    conn.execute(meta.delete().where(meta.c.key == key))
+    conn.execute(meta.insert().values(key=key, value=json.dumps(owner)))
 
 
 def _alive(pid) -> bool:

@@ -140,3 +140,28 @@ def test_stages_entered_written_with_the_lead_row_equals_the_history(rules, stor
     for lead, stages in history.items():
         assert entered_stages(stored[lead]) == list(dict.fromkeys(stages))
     assert entered_stages(stored[lid])[0] == "mql"
+
+
+@sqlite_only
+def test_each_writers_indexes_are_its_own_record(tmp_path):
+    db = str(tmp_path / "s.db")
+    store = open_store(db)
+    expected = _index_names(store)
+    host = os.uname().nodename
+    meta = models.Meta.__table__
+    with store.begin() as conn:  # a running import (this process) and a process that was killed
+        conn.execute(meta.insert().values(key=f"indexes_after_load.{os.getpid()}", value=json.dumps(
+            {"pid": os.getpid(), "host": host, "indexes": ["ix_leads_created_at"], "triggers": False})))
+        conn.execute(meta.insert().values(key="indexes_after_load.4206969", value=json.dumps(
+            {"pid": 2 ** 22 + 12345, "host": host, "indexes": ["ix_leads_facts"], "triggers": False})))
+        conn.execute(text('DROP INDEX "ix_leads_created_at"'))
+        conn.execute(text('DROP INDEX "ix_leads_facts"'))
+    store.dispose()
+    store = open_store(db)
+    assert _index_names(store) == expected - {"ix_leads_created_at"}  # the running one's are left to it
+    with store.begin() as conn:
+        assert indexes.pending(conn)
+        indexes._create(conn, ["ix_leads_created_at"], triggers=False)  # what it does when its write ends
+        assert not indexes.pending(conn)
+    assert _index_names(store) == expected
+    store.dispose()
