@@ -136,17 +136,18 @@ def _own_key() -> str:
 
 def _create(conn: Connection, names: Iterable[str] = AFTER_LOAD, *, triggers: bool = True,
             key: str | None = None) -> None:
-    # SQLite sorts an index's keys in up to cache_size of memory: 64 MiB on top of the page cache
-    # (1M leads: 288 -> 368 MB). A small cache for the build spills the sort to a temporary file.
+    # SQLite sorts an index's keys, and groups stage_stays' recount, in up to cache_size of memory:
+    # 64 MiB on top of the page cache (1M leads: 288 -> 368 MB). A small cache for the build spills
+    # the sort to a temporary file.
     cache = conn.exec_driver_sql("PRAGMA cache_size").scalar() or -2000
     conn.exec_driver_sql(f"PRAGMA cache_size = {_BUILD_CACHE}")
     try:
         for index in _indexes(names):
             index.create(conn, checkfirst=True)
+        if triggers:
+            stays.install(conn)
     finally:
         conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache)}")
-    if triggers:
-        stays.install(conn)
     meta = _META
     conn.execute(meta.delete().where(meta.c.key == (key or _own_key())))
 
