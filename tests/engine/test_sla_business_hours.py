@@ -200,13 +200,7 @@ def test_leads_assigned_together_keep_their_owners_deadlines(store, tmp_path):
     assert again == []
 
 
-MIXED_SLA = """
-    owners:
-      - {name: priya, email: priya@example.com, team: inbound, timezone: America/New_York}
-      - {name: aiko, email: aiko@example.com, team: inbound, timezone: America/Los_Angeles}
-      - {name: marco, email: marco@example.com, team: inbound, timezone: America/New_York}
-    rules:
-      - {name: Everyone, assign: {team: inbound, strategy: round_robin}}
+MIXED_SLA = ROUTING.split("    sla:")[0] + """
     sla:
       - {name: Hot untouched, when: {temperature: hot, last_contacted_at: {exists: false}}, within: 1h, then: notify}
       - {name: Old new leads, when: {stage: new, days_since_created: {gt: 1}}, within: 2h, then: notify}
