@@ -56,9 +56,10 @@ class BusinessCalendar:
             self.start, self.end = time(0, 0), time(23, 59, 59, 999999)
         self.tz = zone(tzname)
         self.tzname = self.tz.key if tzname else "UTC"
-        # `fit` and `add` of naive times, remembered: a run schedules the same steps from the
-        # same `now` for thousands of leads. Aware times are left out: equal aware times can
-        # differ in wall time, which is what the arithmetic reads.
+        # `fit`, `add` and `add_business` of naive times, remembered: a run schedules the same steps
+        # from the same `now`, and an SLA check judges leads assigned at one instant, by the
+        # thousand. Aware times are left out: equal aware times can differ in wall time, which is
+        # what the arithmetic reads.
         self._memo: dict[tuple, datetime] = {}
 
     # -------------------------------------------------------------- local wall-clock helpers
@@ -183,6 +184,15 @@ class BusinessCalendar:
 
     def add_business(self, at: datetime, within: timedelta) -> datetime:
         """The end of an SLA window of `within` from `at`, all in business time (module docstring)."""
+        if at.tzinfo is not None:
+            return self._add_business(at, within)
+        k = (at, within, "sla")  # a mass assignment gives thousands of leads one `at`
+        out = self._memo.get(k)
+        if out is None:
+            out = self._remember(k, self._add_business(at, within))
+        return out
+
+    def _add_business(self, at: datetime, within: timedelta) -> datetime:
         work = self.business_work(within)
         local = self.add_working_local(to_local(at, self.tz), work)
         if work and local == self._day_end(local.date()):

@@ -179,18 +179,12 @@ def check_sla(conn: Connection, rules: RuleSet, now: datetime, *, dry_run: bool 
     if terminal:
         stmt = stmt.where(LEADS.c.stage.not_in(terminal))
     due_ids: list[tuple[int, Any, datetime]] = []
-    deadlines: dict[tuple[int, datetime, timedelta], datetime] = {}  # leads assigned together share one
     for row in conn.execute(stmt.order_by(LEADS.c.id)):
         lead_id, owner, at, lc = row[0], row[1], naive_utc(row[2]), naive_utc(row[3])
         cal = cals.for_owner(owner)
         head = None
         for r, cols in zip(sla, plain):
-            key = (id(cal), at, r.within)
-            due = deadlines.get(key)
-            if due is None:
-                if len(deadlines) >= 50_000:  # spread-out assignments: keep memory flat
-                    deadlines.clear()
-                due = deadlines[key] = cal.add_business(at, r.within)
+            due = cal.add_business(at, r.within)  # remembered per calendar (leads assigned together)
             if not due < now or (since is not None and due < since):
                 continue
             if lc is not None and at <= lc <= due:
