@@ -41,7 +41,7 @@ from sqlalchemy import bindparam, exists, func, or_, select, text
 from ..errors import NotFoundError, UsageError
 from ..fields import DAYS_SINCE, condition_columns, names_of_type
 from ..rules.durations import DurationError, parse_duration
-from ..store import bulk
+from ..store import bulk, in_parts
 from ..store.models import Activity, Followup, Lead, Owner
 from ..words import activity_key
 from .bizhours import Calendars, owner_zones
@@ -111,7 +111,7 @@ class FollowupStep:
         lo, hi = min(ids), max(ids)
         # A chunk of consecutive ids is one range scan; scattered ids (process of a few leads) an IN list.
         wheres = ([FOLLOWUPS.c.lead_id.between(lo, hi)] if hi - lo < 4 * len(ids) + 100
-                  else [FOLLOWUPS.c.lead_id.in_(part) for part in _parts(sorted(wanted))])
+                  else [FOLLOWUPS.c.lead_id.in_(part) for part in in_parts(sorted(wanted))])
         for where in wheres:
             for row in conn.execute(q.where(where)):
                 if row.lead_id in wanted:
@@ -195,7 +195,7 @@ class FollowupStep:
             ctx.counts["tasks_created"] += len(new_rows)
         for reason, tids in cancel.items():
             status = SKIPPED if reason.startswith("skipped:") else CANCELLED
-            for part in _parts(tids):
+            for part in in_parts(tids):
                 n = conn.execute(FOLLOWUPS.update().where(FOLLOWUPS.c.id.in_(part), FOLLOWUPS.c.status == PENDING)
                                  .values(status=status, completed_at=now, note=_append_note(reason))).rowcount
                 ctx.counts["tasks_cancelled" if status == CANCELLED else "tasks_skipped"] += n
@@ -246,11 +246,6 @@ def _covered(tasks: Iterable, rule_name: str, last_activity: datetime | None) ->
             if t.status == PENDING or last_activity is None or t.created_at >= last_activity:
                 return True
     return False
-
-
-def _parts(items: list, size: int = 500):
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
 
 
 # ---------------------------------------------------------------- inactivity, set-wise (the sweep)
@@ -317,7 +312,7 @@ def _needed_columns(fields: Iterable[str]) -> tuple[set[str], bool, bool]:
 
 def _activity_facts(conn, ids: list[int]) -> dict[int, dict]:
     out: dict[int, dict] = defaultdict(dict)
-    for part in _parts(ids):
+    for part in in_parts(ids):
         q = (select(ACTIVITIES.c.lead_id, ACTIVITIES.c.type, func.count(), func.max(ACTIVITIES.c.at))
              .where(ACTIVITIES.c.lead_id.in_(part)).group_by(ACTIVITIES.c.lead_id, ACTIVITIES.c.type))
         for lid, typ, n, last in conn.execute(q):
@@ -384,7 +379,7 @@ def _place_touches(conn, plan: ContactPlan, rows: list[dict], leads: dict[int, d
     ids = sorted({r["lead_id"] for r in rows if r["status"] == PENDING})
     q = select(FOLLOWUPS.c.lead_id, FOLLOWUPS.c.action, FOLLOWUPS.c.status, FOLLOWUPS.c.due_at,
                FOLLOWUPS.c.completed_at)
-    for part in _parts(ids):
+    for part in in_parts(ids):
         for t in conn.execute(q.where(FOLLOWUPS.c.lead_id.in_(part), FOLLOWUPS.c.status.in_((PENDING, DONE)))):
             touches[t.lead_id].append(t)
     mine = {lid: plan.touches(ts) for lid, ts in touches.items()}
@@ -428,7 +423,7 @@ def complete_matching_tasks(conn, events: Iterable[tuple[int, str, datetime]]) -
     events = list(events)
     open_tasks: dict[tuple[int, str], list[tuple[datetime, int]]] = defaultdict(list)
     lead_ids = sorted({lead_id for lead_id, _, _ in events})
-    for part in _parts(lead_ids):
+    for part in in_parts(lead_ids):
         for tid, lid, action, due in conn.execute(
                 select(FOLLOWUPS.c.id, FOLLOWUPS.c.lead_id, func.lower(FOLLOWUPS.c.action), FOLLOWUPS.c.due_at)
                 .where(FOLLOWUPS.c.lead_id.in_(part), FOLLOWUPS.c.status == PENDING)):

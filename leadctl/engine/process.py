@@ -47,7 +47,7 @@ from sqlalchemy import Text, and_, cast, func, or_, select, true, union
 from ..fields import CONDITION, DAYS_SINCE
 from ..model.step import PredictStep
 from ..rules.loader import lead_conditions
-from ..store import bulk, dirty, indexes
+from ..store import bulk, dirty, in_parts, indexes
 from ..store.db import get_meta, set_meta
 from ..store.history import record_stage_changes
 from ..store.models import Activity, Followup, Lead, Owner, StageChange
@@ -294,7 +294,7 @@ def clock_lead_ids(conn, ages: ClockAges, prev: datetime, now: datetime) -> set[
             found = {lid for lid, at in conn.execute(newest.where(ACTS.c.at >= spans[0][0]))
                      if in_windows(_dt(at), spans, los)} - ids
             if decayed:
-                found = {lid for part in _parts(sorted(found)) for (lid,) in
+                found = {lid for part in in_parts(sorted(found)) for (lid,) in
                          conn.execute(select(LEADS.c.id).where(LEADS.c.id.in_(part), engaged))}
             ids |= found
     spans = windows(ages.activity_any, prev, now)
@@ -303,10 +303,6 @@ def clock_lead_ids(conn, ages: ClockAges, prev: datetime, now: datetime) -> set[
         every = select(ACTS.c.lead_id, ACTS.c.at).where(ACTS.c.at >= spans[0][0], ACTS.c.at <= spans[-1][1])
         ids.update(lid for lid, at in conn.execute(every) if in_windows(_dt(at), spans, los))
     return ids
-
-
-def _parts(ids: list[int], size: int = 500) -> Iterable[list[int]]:
-    return (ids[i:i + size] for i in range(0, len(ids), size))
 
 
 def _dt(value: Any) -> datetime | None:

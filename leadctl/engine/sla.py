@@ -39,6 +39,7 @@ from sqlalchemy.engine import Connection
 
 from ..clock import naive_utc
 from ..rules.vocabulary import _lead_field as lead_field
+from ..store import in_parts
 from ..store.db import get_meta, set_meta
 from ..store.models import Activity, Assignment, Lead, SlaBreach
 from ..store.sqlfuncs import seconds_within
@@ -73,9 +74,9 @@ def _activity(conn: Connection, leads: list[dict]) -> None:
     for lead in leads:
         lead["activity"] = {}
     ids = list(by_id)
-    for i in range(0, len(ids), 500):
+    for part in in_parts(ids):
         stmt = (select(ACTS.c.lead_id, ACTS.c.type, func.count(), func.max(ACTS.c.at))
-                .where(ACTS.c.lead_id.in_(ids[i:i + 500])).group_by(ACTS.c.lead_id, ACTS.c.type))
+                .where(ACTS.c.lead_id.in_(part)).group_by(ACTS.c.lead_id, ACTS.c.type))
         for lead_id, typ, n, last in conn.execute(stmt):
             agg = by_id[lead_id]["activity"]
             k = activity_key(typ)
@@ -85,9 +86,9 @@ def _activity(conn: Connection, leads: list[dict]) -> None:
 
 def _existing(conn: Connection, ids: list[int]) -> set[tuple]:
     seen = set()
-    for i in range(0, len(ids), 500):
+    for part in in_parts(ids):
         stmt = select(BREACHES.c.lead_id, BREACHES.c.rule, BREACHES.c.assigned_at).where(
-            BREACHES.c.lead_id.in_(ids[i:i + 500]))
+            BREACHES.c.lead_id.in_(part))
         for lead_id, rule, at in conn.execute(stmt):
             seen.add((lead_id, rule, naive_utc(at)))
     return seen
@@ -97,8 +98,8 @@ def _whole_leads(conn: Connection, ids: list[int]) -> dict[int, dict]:
     """The leads `ids` as dicts of every column but the explanation, times naive UTC, in id order."""
     cols = [c for c in LEADS.c if c.name not in _SKIP]
     out: dict[int, dict] = {}
-    for i in range(0, len(ids), 500):
-        for row in conn.execute(select(*cols).where(LEADS.c.id.in_(ids[i:i + 500])).order_by(LEADS.c.id)):
+    for part in in_parts(ids):
+        for row in conn.execute(select(*cols).where(LEADS.c.id.in_(part)).order_by(LEADS.c.id)):
             lead = _naive(dict(row._mapping))
             out[lead["id"]] = lead
     return out
@@ -127,9 +128,9 @@ def _plain_columns(fields: frozenset[str]) -> frozenset[str] | None:
 def reassignment_counts(conn: Connection, ids: list[int]) -> dict[int, int]:
     """How often SLA checks have reassigned each lead (from the stored assignments)."""
     out: dict[int, int] = {}
-    for i in range(0, len(ids), 500):
+    for part in in_parts(ids):
         stmt = (select(ASSIGNMENTS.c.lead_id, func.count())
-                .where(ASSIGNMENTS.c.lead_id.in_(ids[i:i + 500]), ASSIGNMENTS.c.manual.is_(False),
+                .where(ASSIGNMENTS.c.lead_id.in_(part), ASSIGNMENTS.c.manual.is_(False),
                        ASSIGNMENTS.c.reason.like(REASON_PREFIX + "%"))
                 .group_by(ASSIGNMENTS.c.lead_id))
         out.update({lead_id: n for lead_id, n in conn.execute(stmt)})

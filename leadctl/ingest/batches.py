@@ -22,6 +22,7 @@ from sqlalchemy import and_, delete, func, or_, select
 
 from ..clock import utcnow
 from ..errors import LeadctlError, NotFoundError
+from ..store import in_parts
 from ..store.db import Store
 from ..store.history import relink_stage_history
 from ..store.tables import (
@@ -347,7 +348,7 @@ class _Undo:
     def _touches(self, lead_ids: Sequence[int]) -> dict[int, list[str]]:
         """Leads touched by anything but this batch (and the rules it set off), with what touched them."""
         why: dict[int, list[str]] = defaultdict(list)
-        for part in _parts(lead_ids):
+        for part in in_parts(lead_ids, _PART):
             for lid, batch in self.conn.execute(
                     select(BC.c.lead_id, BC.c.batch_id).join(B, B.c.id == BC.c.batch_id)
                     .where(self.since, BC.c.lead_id.in_(part), B.c.status != "undone")
@@ -382,7 +383,7 @@ class _Undo:
 
     def _labels(self, lead_ids: list[int]) -> dict[int, str]:
         out = {}
-        for part in _parts(lead_ids):
+        for part in in_parts(lead_ids, _PART):
             for lid, email, first, last, company in self.conn.execute(
                     select(LEADS.c.id, LEADS.c.email, LEADS.c.first_name, LEADS.c.last_name, LEADS.c.company)
                     .where(LEADS.c.id.in_(part))):
@@ -392,7 +393,7 @@ class _Undo:
 
     def _load(self, lead_ids: Iterable[int]) -> None:
         wanted = sorted(set(lead_ids) - set(self.current))
-        for part in _parts(wanted):
+        for part in in_parts(wanted, _PART):
             for row in self.conn.execute(select(LEADS).where(LEADS.c.id.in_(part))):
                 self.current[row.id] = dict(row._mapping)
                 self.state[row.id] = dict(row._mapping)
@@ -428,7 +429,7 @@ class _Undo:
     def _plan_tasks(self, tasks: dict[int, tuple[int, Any]]) -> None:
         """Follow-up tasks the batch's activities completed open again, unless changed since."""
         ids = sorted(tasks)
-        for part in _parts(ids):
+        for part in in_parts(ids, _PART):
             for tid, lid, status, completed in self.conn.execute(
                     select(TASKS.c.id, TASKS.c.lead_id, TASKS.c.status, TASKS.c.completed_at)
                     .where(TASKS.c.id.in_(part))):
@@ -457,7 +458,7 @@ class _Undo:
         leads = sorted(self.activity_leads)
         self._load(leads)
         legacy = not (self.batch.get("options") or {}).get("undo")
-        for part in _parts(leads):
+        for part in in_parts(leads, _PART):
             remaining: dict[str, dict[int, datetime]] = {"last_activity_at": {}, "last_contacted_at": {}}
             theirs: dict[str, dict[int, datetime]] = {"last_activity_at": {}, "last_contacted_at": {}}
             for lid, kind, at, batch in self.conn.execute(
@@ -507,7 +508,7 @@ class _Undo:
         later: dict[int, list[tuple[int, set[str]]]] = defaultdict(list)
         stage: dict[int, tuple[str, Any]] = {}
         owner: dict[int, tuple[str | None, bool]] = {}
-        for part in _parts(leads):
+        for part in in_parts(leads, _PART):
             for lid, batch, after, before in self.conn.execute(
                     select(BC.c.lead_id, BC.c.batch_id, BC.c.after, BC.c.before).join(B, B.c.id == BC.c.batch_id)
                     .where(self.since, BC.c.lead_id.in_(part), B.c.status != "undone").order_by(BC.c.id)):
@@ -541,7 +542,7 @@ class _Undo:
     # -- applying --------------------------------------------------------------
     def apply(self, now: datetime) -> None:
         conn, r = self.conn, self.result
-        for part in _parts(r.deleted):
+        for part in in_parts(r.deleted, _PART):
             # Its history, activities, tasks, identifiers … go with it (ON DELETE CASCADE).
             conn.execute(delete(LEADS).where(LEADS.c.id.in_(part)))
         conn.execute(delete(ACTS).where(ACTS.c.batch_id == self.id))
@@ -550,13 +551,13 @@ class _Undo:
             values[c.lead_id][c.field] = c.restored
         for lid, v in values.items():
             conn.execute(LEADS.update().where(LEADS.c.id == lid).values(**v, updated_at=now))
-        for part in _parts(r.tasks_reopened):
+        for part in in_parts(r.tasks_reopened, _PART):
             conn.execute(TASKS.update().where(TASKS.c.id.in_(part), TASKS.c.status == "done")
                          .values(status="pending", completed_at=None))
         # The batch's stage moves go where its stage was put back; where a later move was kept,
         # so is the move the batch made before it.
         moved = sorted(self.stage_restored)
-        for part in _parts(moved):
+        for part in in_parts(moved, _PART):
             conn.execute(delete(HISTORY).where(HISTORY.c.batch_id == self.id, HISTORY.c.lead_id.in_(part)))
         relink_stage_history(conn, moved)
         kept = [k.lead_id for k in r.kept]
@@ -571,10 +572,6 @@ class _Undo:
         conn.execute(B.update().where(B.c.id == self.id).values(status="undone", message="undo: " + r.describe()))
 
 
-def _parts(items: Sequence[Any], size: int = _PART) -> Iterable[Sequence[Any]]:
-    items = list(items)
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
 
 
 def _same(value: Any, recorded: Any) -> bool:

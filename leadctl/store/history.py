@@ -35,7 +35,7 @@ from typing import Any, Iterable, Sequence
 
 from sqlalchemy import bindparam, func, select
 
-from . import bulk, stays
+from . import bulk, in_parts, stays
 from .models import Lead, StageChange
 
 HISTORY = StageChange.__table__
@@ -45,9 +45,6 @@ _COLUMNS = ("lead_id", "from_stage", "to_stage", "at", "cause", "detail", "batch
 _IN_CHUNK = 1000  # ids per IN list: well below every database's parameter limit
 
 
-def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(values), size):
-        yield values[i:i + size]
 
 
 def stages_text(names: Iterable[str | None]) -> str | None:
@@ -92,7 +89,7 @@ def _record_stage_changes(conn, rows: Sequence[dict[str, Any]], *, new_leads: bo
     relink: list[int] = []
     if not new_leads:
         ids = list(by_lead)
-        for part in _chunks(ids):
+        for part in in_parts(ids, _IN_CHUNK):
             stats = select(HISTORY.c.lead_id, func.max(HISTORY.c.at),
                            func.count() - func.count(HISTORY.c.left_at)
                            ).where(HISTORY.c.lead_id.in_(part)).group_by(HISTORY.c.lead_id)
@@ -118,7 +115,7 @@ def _add_entered(conn, names: dict[int, list[str]], *, fresh: bool, out: dict[in
     instead of the store when given."""
     current: dict[int, str | None] = {}
     if not fresh:
-        for part in _chunks(list(names)):
+        for part in in_parts(names, _IN_CHUNK):
             current.update(conn.execute(select(LEADS.c.id, LEADS.c.stages_entered).where(LEADS.c.id.in_(part))).all())
     params = []
     for lid, new in names.items():
@@ -148,7 +145,7 @@ def relink_stage_history(conn, lead_ids: Iterable[int]) -> int:
 
 def _relink(conn, ids: list[int]) -> int:
     total = 0
-    for part in _chunks(ids):  # written part by part: a migration relinks every lead
+    for part in in_parts(ids, _IN_CHUNK):  # written part by part: a migration relinks every lead
         rows = conn.execute(select(HISTORY.c.id, HISTORY.c.lead_id, HISTORY.c.at, HISTORY.c.left_at, HISTORY.c.to_stage)
                             .where(HISTORY.c.lead_id.in_(part))
                             .order_by(HISTORY.c.lead_id, HISTORY.c.at, HISTORY.c.id)).all()

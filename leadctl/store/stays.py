@@ -24,6 +24,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterable, Iterator
 
+from . import in_parts
+
 if TYPE_CHECKING:  # the start-up path (reports.lite) imports this module without SQLAlchemy
     from sqlalchemy.engine import Connection
 
@@ -90,8 +92,7 @@ def counted_around(conn: Connection, lead_ids: Iterable[int]) -> Iterator[None]:
 
 def _count(conn: Connection, ids: list[int], sign: int) -> None:
     kind, bucket = (part.format(row="h") for part in _BUCKET)
-    for i in range(0, len(ids), _IN_CHUNK):
-        part = ids[i:i + _IN_CHUNK]
+    for part in in_parts(ids, _IN_CHUNK):
         conn.exec_driver_sql(
             f"INSERT INTO {TABLE} (to_stage, kind, bucket, n) SELECT h.to_stage, {kind}, {bucket}, {sign} * count(*) "
             f"FROM stage_history AS h WHERE h.lead_id IN ({', '.join('?' * len(part))}) AND {bucket} IS NOT NULL "

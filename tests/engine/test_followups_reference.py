@@ -27,7 +27,6 @@ from leadctl.engine.followups import (
     FollowupStep,
     _append_note,
     _covered,
-    _parts,
     _with_note,
     _with_reason,
 )
@@ -37,7 +36,7 @@ from leadctl.engine.routing import Router, RoutingStep
 from leadctl.engine.sla import sla_check
 from leadctl.model.step import PredictStep
 from leadctl.rules.loader import load_rules
-from leadctl.store import history as history_mod
+from leadctl.store import history as history_mod, in_parts
 from leadctl.store.db import open_store
 from leadctl.store.models import Lead
 
@@ -170,7 +169,7 @@ class RefFollowupStep(FollowupStep):
             ctx.counts["tasks_created"] += len(new_rows)
         for reason, tids in cancel.items():
             status = SKIPPED if reason.startswith("skipped:") else CANCELLED
-            for part in _parts(tids):
+            for part in in_parts(tids):
                 n = conn.execute(t.update().where(t.c.id.in_(part), t.c.status == PENDING)
                                  .values(status=status, completed_at=now, note=_append_note(reason))).rowcount
                 ctx.counts["tasks_cancelled" if status == CANCELLED else "tasks_skipped"] += n
