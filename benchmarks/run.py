@@ -68,6 +68,9 @@ MEASUREMENTS = {
     "sqlite3": ("sqlite3 .import --csv (C floor: raw text, one table)", "", None, False),
     "write-floor": ("write floor: leads + stage history via store.bulk, one transaction", "", None, False),
     "import-process": ("import (processing on)", "", None, False),
+    "process-first": ("process, first run after import --no-process and activity import", "< 45 s", 45, False),
+    "process-floor": ("process write floor: what that first process wrote, via store.bulk, one transaction", "", None,
+                      False),
     "process": ("process", "< 20 s", 20, False),
     "process-model": ("process, first run with a model (model.yaml: predicted for every lead)", "", None, False),
     "funnel": ("report funnel", "< 1 s", 1, False),
@@ -207,6 +210,7 @@ class Result:
         self.cpu: list[float] = []
         self.rss: list[float] = []
         self.inner: list[float] = []  # the write floor's time inside its transaction
+        self.extra: dict = {}  # the process floor: what it wrote, and whether its store came out as process's
         self.rows = 0
         self.error = ""
         self.note = ""
@@ -279,6 +283,11 @@ def bench_size(n: int, args, cache: Path, work: Path) -> list[Result]:
     add("version", lambda: [*LEADCTL, "--version"])
     add("import", lambda: leadctl(fresh, rules, "import", str(leads), "--no-process", "--output-format", "json"),
         rows=n, setup=copy(empty), blocked=init_error)
+    unprocessed, unprocessed_error = work / f"unprocessed-{n}.db", init_error
+    if wanted & {"process-first", "process-floor"} and not unprocessed_error:
+        unprocessed_error = prepare_unprocessed(results, fresh, empty, unprocessed, leadctl(
+            unprocessed, rules, "import", str(leads), "--no-process"), leadctl(unprocessed, rules, "activity", "import",
+                                                                               str(acts)), work)
     floor_rows, floor_error = work / f"floor-{n}.pickle", init_error
     if "write-floor" in wanted and not floor_error:
         floor_error = dump_floor_rows(results, fresh, copy(empty), leadctl(fresh, rules, "import", str(leads),
@@ -301,6 +310,19 @@ def bench_size(n: int, args, cache: Path, work: Path) -> list[Result]:
     floor_rows.unlink(missing_ok=True)
     add("import-process", lambda: leadctl(fresh, rules, "import", str(leads)), rows=n, setup=copy(empty),
         blocked=init_error)
+    add("process-first", lambda: leadctl(fresh, rules, "process"), rows=n, setup=copy(unprocessed),
+        blocked=unprocessed_error)
+    processed, written = work / f"processed-{n}.db", {}
+    if "process-floor" in wanted:
+        if not unprocessed_error:
+            unprocessed_error, written = dump_process_floor(results, fresh, copy(unprocessed), leadctl(
+                fresh, rules, "process"), processed, unprocessed, rules, floor_rows, work)
+        add("process-floor", lambda: [sys.executable, "-c", PROCESS_FLOOR_WRITE, str(fresh), str(floor_rows)], rows=n,
+            setup=copy(unprocessed), blocked=unprocessed_error, inner=lambda out: json.loads(out)["write_s"])
+        if results[-1].median is not None:
+            check_process_floor(results[-1], written, fresh, processed, work)
+    for path in (unprocessed, processed, floor_rows):
+        path.unlink(missing_ok=True)
 
     # One database per size for the commands that read it: the import must work; a failing later
     # step (activities, process, the first sweep that sends what is due) is noted on those rows.
@@ -348,6 +370,61 @@ def bench_size(n: int, args, cache: Path, work: Path) -> list[Result]:
     for path in (empty, ready, fresh, work / "export.csv"):
         path.unlink(missing_ok=True)
     return results
+
+
+def prepare_unprocessed(results: list[Result], fresh: Path, empty: Path, dest: Path, import_cmd: list[str],
+                        activity_cmd: list[str], work: Path) -> str:
+    """Make `dest` a store after `import --no-process` and `activity import`, never processed since; "" or why not.
+
+    The timed import's last run left its store in `fresh`; without it, an untimed import makes one.
+    """
+    imported = next((r for r in results if r.name == "import"), None)
+    print("  preparing the unprocessed store (import --no-process, activities) ...", file=sys.stderr)
+    try:
+        if imported and imported.median is not None and fresh.exists():
+            shutil.copyfile(fresh, dest)
+        else:
+            shutil.copyfile(empty, dest)
+            run(import_cmd, work)
+        run(activity_cmd, work)
+    except Failed as exc:
+        return f"failed: preparing the unprocessed store: {exc}"
+    return ""
+
+
+def dump_process_floor(results: list[Result], fresh: Path, reset, process_cmd: list[str], processed: Path,
+                       unprocessed: Path, rules: Path, dest: Path, work: Path) -> tuple[str, dict]:
+    """Save what a first process wrote (the processed store against the unprocessed one) for the process
+    floor; ("" or why not, what it wrote). The processed store is kept in `processed` for the check.
+
+    The timed first process's last run left its store in `fresh`; without it, an untimed process makes one.
+    """
+    first = next((r for r in results if r.name == "process-first"), None)
+    print("  dumping what the first process wrote, for its write floor ...", file=sys.stderr)
+    try:
+        if not (first and first.median is not None and fresh.exists()):
+            reset()
+            run(process_cmd, work)
+        fresh.replace(processed)
+        out = run([sys.executable, "-c", PROCESS_FLOOR_DIFF, "dump", str(processed), str(unprocessed), str(rules),
+                   NOW, str(dest)], work)[2]
+    except Failed as exc:
+        return f"failed: preparing the process floor: {exc}", {}
+    return "", json.loads(out)["written"]
+
+
+def check_process_floor(res: Result, written: dict, floor_store: Path, processed: Path, work: Path) -> None:
+    """Note on the floor's row whether its last run left the store the first process left (every table,
+    the indexes and triggers): a floor that wrote less than process would flatter nothing."""
+    res.extra["written"] = written
+    try:
+        found = json.loads(run([sys.executable, "-c", PROCESS_FLOOR_DIFF, "check", str(processed),
+                                str(floor_store)], work)[2])
+    except Failed as exc:
+        found = {"check": str(exc)}
+    res.extra["equal"] = not found
+    if found:
+        res.note = "; ".join(filter(None, [res.note, "its store differs from process's: " + ", ".join(sorted(found))]))
 
 
 def dump_floor_rows(results: list[Result], fresh: Path, reset, import_cmd: list[str], dest: Path, work: Path) -> str:
@@ -412,6 +489,172 @@ with open(sys.argv[2], "rb") as fh:
                 if part is None:
                     break
                 bulk.insert(conn, tables[name], part, keys)
+    total = time.perf_counter() - start
+print(json.dumps({"write_s": total - load, "load_s": load}))
+"""
+
+# What a first `process` wrote, found by comparing the processed store with the unprocessed one
+# (argv: mode, processed store, unprocessed store[, rules, now, dump file]). "dump" pickles, as
+# store.bulk takes them: the indexes a large process sets aside, then per write a (table, op,
+# columns set, key columns) header, its rows in parts and None. Leads are written as process
+# writes them: its write-back columns (engine.process `update_keys`), with `stages_entered` where
+# that changed, or the `processed` stamp alone; every other table (stage history, follow-ups,
+# assignments, stage_stays, meta, ...) as rows added, columns changed and rows removed. It fails
+# if process changed lead columns it does not write back. "check" prints the tables (and schema
+# objects) in which two stores differ: {} when the floor's store came out as process's.
+PROCESS_FLOOR_DIFF = """
+import json, pickle, sys
+from datetime import datetime
+from sqlalchemy import MetaData, Table, Text, select, text, type_coerce
+from leadctl.store import models
+from leadctl.store.db import open_store
+mode, new_db, old_db = sys.argv[1:4]
+PART = 50_000
+Q = '"%s"'.__mod__
+
+
+def same(t, cols):
+    return " AND ".join(f"o.{Q(c)} IS {Q(t.name)}.{Q(c)}" for c in cols) or "1"
+
+
+def rows_where(t, cols, cond):
+    # the rows of main.t (columns `cols`) whose row in old.t with the same key meets `cond` (o. is the old row)
+    on = same(t, [c.name for c in t.primary_key.columns])
+    return (select(*(type_coerce(t.c[c], Text) if c == "explanation" else t.c[c] for c in cols))
+            .where(text(f"EXISTS (SELECT 1 FROM old.{Q(t.name)} AS o WHERE {on} AND ({cond}))"))
+            .order_by(*t.primary_key.columns))
+
+
+def diff(conn, t):
+    # key columns, the other columns some kept row changed, the rows added, the keys removed
+    pk = [c.name for c in t.primary_key.columns]
+    cols = [c.name for c in t.columns if c.name not in pk]
+    on = same(t, pk)
+    added = select(*t.c).where(text(f"NOT EXISTS (SELECT 1 FROM old.{Q(t.name)} AS o WHERE {on})")) \\
+        .order_by(*t.primary_key.columns)
+    flags = conn.exec_driver_sql(f"SELECT {', '.join(f'max(NOT ({same(t, [c])}))' for c in cols)} "
+                                 f"FROM main.{Q(t.name)} JOIN old.{Q(t.name)} AS o ON {on}").one() if cols else ()
+    removed = select(*(text(f"o.{Q(k)}") for k in pk)).select_from(text(f"old.{Q(t.name)} AS o")).where(
+        text(f"NOT EXISTS (SELECT 1 FROM main.{Q(t.name)} WHERE {on})"))
+    return pk, [c for c, f in zip(cols, flags) if f], added, removed
+
+
+def count(conn, stmt):
+    return conn.execute(select(text("count(*)")).select_from(stmt.subquery())).scalar()
+
+
+store = open_store(new_db, create=False)
+with store.connect() as conn:
+    conn.exec_driver_sql("ATTACH DATABASE ? AS old", (old_db,))
+    tables = [*models.SQLModel.metadata.sorted_tables, Table("stage_stays", MetaData(), autoload_with=conn)]
+    if mode == "check":
+        found = {}
+        for t in tables:
+            pk, changed, added, removed = diff(conn, t)
+            if changed or count(conn, added) or count(conn, removed):
+                found[t.name] = changed
+        schema = "SELECT type, name, tbl_name FROM {}.sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+        if set(conn.exec_driver_sql(schema.format("main"))) != set(conn.exec_driver_sql(schema.format("old"))):
+            found["indexes or triggers"] = []
+        print(json.dumps(found))
+        sys.exit(0)
+    from leadctl.engine.process import SET_ASIDE_MIN, SET_ASIDE_SHARE, Pipeline, load_steps
+    from leadctl.rules.loader import load_rules
+    from leadctl.store import indexes
+    pipeline = Pipeline(load_rules(sys.argv[4]), datetime.fromisoformat(sys.argv[5]), load_steps())
+    keys = [*pipeline.writes, "explanation", "updated_at", "processed"]
+    leads = models.Lead.__table__
+    pk, changed, added, removed = diff(conn, leads)
+    extra = set(changed) - {*keys, "stages_entered"}
+    if extra or count(conn, added) or count(conn, removed):
+        sys.exit(f"process changed leads beyond the columns it writes back: {sorted(extra) or 'rows added or removed'}")
+    moved = f"NOT ({same(leads, ['stages_entered'])})"
+    values = f"NOT ({same(leads, [k for k in keys if k != 'processed'])})"
+    stamped = f"NOT ({moved}) AND NOT ({values}) AND NOT ({same(leads, ['processed'])})"
+    ops = [(leads, [*keys, "stages_entered"], ["id"], rows_where(leads, [*keys, "stages_entered", "id"], moved)),
+           (leads, keys, ["id"], rows_where(leads, [*keys, "id"], f"NOT ({moved}) AND {values}")),
+           (leads, ["processed"], ["id"], rows_where(leads, ["processed", "id"], stamped))]
+    for t in tables:
+        if t is not leads:
+            pk, changed, added, removed = diff(conn, t)
+            ops.append((t, None, pk, removed))
+            if changed:
+                ops.append((t, changed, pk, rows_where(t, [*changed, *pk], f"NOT ({same(t, changed)})")))
+            ops.append((t, [c.name for c in t.columns], None, added))
+    # engine.process sets the indexes aside when it evaluates most of a large store and writes most of it
+    held = conn.execute(select(text("max(id)")).select_from(leads)).scalar() or 0
+    written = sum(count(conn, stmt) for *_, stmt in ops[:2])
+    aside = indexes.written_by((*keys, "stages_entered")) \\
+        if held >= SET_ASIDE_MIN and written * SET_ASIDE_SHARE >= held else []
+    summary: dict = {}
+    with open(sys.argv[6], "wb") as out:
+        pickle.dump(aside, out)
+        for t, sets, where, stmt in ops:
+            op = "insert" if where is None else "delete" if sets is None else "update"
+            pickle.dump((t.name, op, sets, where), out)
+            n = 0
+            for part in conn.execution_options(yield_per=PART).execute(stmt).partitions():
+                rows = [tuple(r) for r in part]
+                if t is leads and "explanation" in sets:
+                    # one object per distinct explanation in a part, as process shares them (bulk encodes each once)
+                    at, shared = sets.index("explanation"), {}
+                    rows = [r if r[at] is None else (*r[:at], shared[r[at]] if r[at] in shared else
+                                                     shared.setdefault(r[at], json.loads(r[at])), *r[at + 1:])
+                            for r in rows]
+                pickle.dump(rows, out, protocol=pickle.HIGHEST_PROTOCOL)
+                n += len(rows)
+            pickle.dump(None, out)
+            if n:
+                name = "leads (processed stamp only)" if sets == ["processed"] else t.name
+                summary.setdefault(name, {}).setdefault(op, 0)
+                summary[name][op] += n
+    print(json.dumps({"aside": aside, "written": summary}))
+"""
+
+# Writes the dumped changes into a copy of the unprocessed store in one transaction, as a large
+# first process does: the leads' indexes it sets aside dropped and built again at the end (inside
+# the transaction, so timed), stage_stays' triggers aside (its counts are among the rows written).
+# Prints the seconds inside the transaction, less the unpickling, and the unpickling.
+PROCESS_FLOOR_WRITE = """
+import json, pickle, sys, time
+from contextlib import nullcontext
+from sqlalchemy import MetaData, Table
+from leadctl.store import bulk, indexes, models, stays
+from leadctl.store.db import open_store
+store = open_store(sys.argv[1], create=False)
+tables = dict(models.SQLModel.metadata.tables)
+with store.connect() as conn:
+    tables[stays.TABLE] = Table(stays.TABLE, MetaData(), autoload_with=conn)
+load = 0.0
+with open(sys.argv[2], "rb") as fh:
+    aside = pickle.load(fh)
+    start = time.perf_counter()
+    with store.begin() as conn:
+        with indexes.set_aside(lambda: nullcontext(conn), aside):
+            stays.drop_triggers(conn)
+            while True:
+                try:
+                    name, op, sets, where = pickle.load(fh)
+                except EOFError:
+                    break
+                table = tables[name]
+                while True:
+                    t = time.perf_counter()
+                    part = pickle.load(fh)
+                    load += time.perf_counter() - t
+                    if part is None:
+                        break
+                    if op == "insert":
+                        bulk.insert(conn, table, part, sets)
+                    elif op == "update" and where == ["id"]:
+                        bulk.update_by_id(conn, table, part, [*sets, "id"])
+                    elif op == "update":
+                        bulk.update_where(conn, table, part, sets, where)
+                    else:  # store.bulk has no DELETE
+                        conn.exec_driver_sql(f'DELETE FROM "{name}" WHERE ' + " AND ".join(f'"{k}" = ?' for k in where),
+                                             part)
+            for sql in stays._DDL[1:]:  # the triggers again, without recounting every row (stays.install)
+                conn.exec_driver_sql(sql)
     total = time.perf_counter() - start
 print(json.dumps({"write_s": total - load, "load_s": load}))
 """
@@ -496,6 +739,18 @@ def verdict(res: Result, n: int, ratio: float | None) -> str:
     return f"{text} ({note})" if note else text
 
 
+def written_text(extra: dict) -> str:
+    """What the process floor wrote, and whether its store came out as process's (empty for other rows)."""
+    if "written" not in extra:
+        return ""
+    verbs = {"insert": "inserted", "update": "updated", "delete": "deleted"}
+    parts = [f"{table} " + ", ".join(f"{n:,} {verbs[op]}" for op, n in ops.items())
+             for table, ops in extra["written"].items()]
+    same = "its store then equals the first process's (every table, index and trigger)" if extra.get("equal") \
+        else "its store differs from the first process's (see the row)"
+    return f" (the floor wrote: {'; '.join(parts)}; {same})"
+
+
 def cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")[:200]
 
@@ -567,13 +822,16 @@ def write_report(output: Path, args, by_size: dict[int, list[Result]], pg: list[
         lines += [f"## {human(n)} leads", "", *table(results, n, ratio), ""]
         ratios.append(f"- {human(n)}: leadctl import vs sqlite-utils insert: "
                       + (f"{ratio:.2f}× rows/s" if ratio else "n.a. (one of them did not run)"))
-        for name, what in (("sqlite3", "the sqlite3 shell's .import"), ("write-floor", "leadctl's write floor")):
-            floor = got.get(name)
-            if imp and floor and imp.median and floor.median:
-                inner = f", {imp.median / statistics.median(floor.inner):.2f}× its time in the transaction" \
+        for name, floor_name, what in (("import", "sqlite3", "leadctl import vs the sqlite3 shell's .import"),
+                                       ("import", "write-floor", "leadctl import vs leadctl's write floor"),
+                                       ("process-first", "process-floor", "leadctl first process vs its write floor")):
+            cmd, floor = got.get(name), got.get(floor_name)
+            if cmd and floor and cmd.median and floor.median:
+                inner = f", {cmd.median / statistics.median(floor.inner):.2f}× its time in the transaction" \
                     if floor.inner else ""
-                ratios.append(f"- {human(n)}: leadctl import vs {what}: {imp.median / floor.median:.2f}× the wall "
-                              f"time, {imp.cpu_median / max(floor.cpu_median, 1e-3):.2f}× the CPU time{inner}")
+                ratios.append(f"- {human(n)}: {what}: {cmd.median / floor.median:.2f}× the wall "
+                              f"time, {cmd.cpu_median / max(floor.cpu_median, 1e-3):.2f}× the CPU time{inner}"
+                              + written_text(floor.extra))
     if pg:
         lines += ["## PostgreSQL, 100k leads", "", *table(pg, 100_000, None), ""]
     lines += ["## Ratios", "", *ratios, ""]
