@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from sqlalchemy import Text, and_, cast, func, or_, select, true, union
 
-from ..fields import CONDITION, DAYS_SINCE
+from ..fields import DAYS_SINCE
 from ..model.step import PredictStep
 from ..rules.loader import lead_conditions
 from ..store import bulk, dirty, in_parts, indexes
@@ -58,7 +58,6 @@ from .owners import terminal_stages
 from .qualify import Qualifier
 from .routing import RoutingStep
 from .scoring import MEMO_SIZE, Scorer
-from .setwise import NO_SHIFT, YES_MASK, RuleBits
 from .sla import sla_check
 from .sweepscan import ClockAges, clock_ages, in_windows, windows
 
@@ -356,9 +355,6 @@ class Pipeline:
             cols.remove("attributes")
             self.attributes = True
         self.columns = list(dict.fromkeys(cols))
-        # Scoring conditions on columns no step rewrites first can be decided in SQL, set-wise.
-        readable = {c for c in CONDITION if c in LEADS.c} - set(self.writes)
-        self.bits = RuleBits(self.scorer, LEADS, readable if self.score_on else ())
         self.record_types = set(self.scorer.record_types)
         self.need_aggregates = self.agg_types is None or bool(self.agg_types)
         self._raw_types: dict[str, list[str]] | None = None
@@ -374,7 +370,6 @@ class Pipeline:
         # The stored explanation starts with its fingerprint ({"fp": "…", …}); reading a
         # prefix is much cheaper than decoding (or JSON_EXTRACT-ing) the whole document.
         cols.append(func.substr(cast(LEADS.c.explanation, Text), 1, FP_PREFIX).label("_fp"))
-        cols.extend(self.bits.columns())
         return select(*cols).where(LEADS.c.erased_at.is_(None)).order_by(LEADS.c.id)
 
     def raw_types(self, conn) -> dict[str, list[str]]:
@@ -452,8 +447,7 @@ class Pipeline:
         for lead in leads:
             lid = lead["id"]
             if self.score_on:
-                sure = lead.pop("_sure", 0)
-                res = scorer.score(lead, records.get(lid, {}), now, sure & YES_MASK, sure >> NO_SHIFT)
+                res = scorer.score(lead, records.get(lid, {}), now)
                 if res.score != lead["score"]:
                     counts["scores_changed"] += 1
                 if res.grade != lead["grade"]:

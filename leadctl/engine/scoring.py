@@ -32,7 +32,6 @@ How a score is made (docs/rules.md, plus the details it leaves open):
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -77,8 +76,6 @@ class CompiledScoreRule:
     act_test: Any                   # predicate on an activity record, None = every record
     each: bool
     max: float | None
-    source: Any = None              # the `when:` as written (engine/setwise.py compiles it to SQL)
-    bit: int = 0                    # this rule's bit in the SQL masks (0: decided in Python only)
 
 
 class ScoreResult:
@@ -139,7 +136,7 @@ class Scorer:
                                                         activity_key(r.activity), act_test, r.each, r.max))
                 else:
                     self.rules.append(CompiledScoreRule(i, r.name, group_name, r.points, when.test,
-                                                        None, None, False, None, when.source))
+                                                        None, None, False, None))
                 i += 1
         # A lead without any activity (aggregates or records) fires no activity rule: skip them.
         self.lead_rules = [r for r in self.rules if r.activity is None]
@@ -161,11 +158,6 @@ class Scorer:
             self._fit_grades = sorted(((v, k) for k, v in self.grades.fit.items()), key=lambda t: -t[0])
             self._eng_grades = sorted(((v, k) for k, v in self.grades.engagement.items()), key=lambda t: -t[0])
         self._memo: dict[tuple, ScoreResult] = {}
-
-    def use_bits(self, bits: Mapping[int, int]) -> None:
-        """Give rules (by index) their bit in the masks `score(yes=, no=)` receives."""
-        self.rules = [dataclasses.replace(r, bit=bits.get(r.index, 0)) for r in self.rules]
-        self.lead_rules = [r for r in self.rules if r.activity is None]
 
     @property
     def empty(self) -> bool:
@@ -207,19 +199,15 @@ class Scorer:
                     last = at
         return last
 
-    def score(self, lead: Mapping, records: Mapping[str, Iterable[Mapping]], now: datetime,
-              yes: int = 0, no: int = 0) -> ScoreResult:
-        """The lead's score; `yes`/`no` are the rules SQL found surely firing / surely not (engine/setwise.py)."""
+    def score(self, lead: Mapping, records: Mapping[str, Iterable[Mapping]], now: datetime) -> ScoreResult:
+        """The lead's score (shared with every lead that fired the same rules the same way)."""
         fired = []
         sig = []
         fit_raw = 0
         eng_raw = 0
         for r in (self.rules if records or lead.get("activity") else self.lead_rules):
             if r.test is not None:
-                b = r.bit
-                if b & yes:
-                    pass
-                elif b & no or not r.test(lead, now):
+                if not r.test(lead, now):
                     continue
                 p, n = r.points, None
             else:

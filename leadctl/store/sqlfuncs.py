@@ -15,8 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
-__all__ = ["seconds_between", "seconds_within", "cohort_label", "json_object_keys", "ascii_lower", "is_number",
-           "printable_ascii", "has_visible_ascii",
+__all__ = ["seconds_between", "seconds_within", "cohort_label", "json_object_keys",
            "percentile_cont", "report_tuning"]
 
 
@@ -206,83 +205,3 @@ def report_tuning(conn: Connection) -> Iterator[Connection]:
     finally:
         conn.rollback()  # reads only: end the transaction so the settings can go back
         pragma(f"temp_store = {int(saved)}")
-
-
-# ---------------------------------------------------------------- text tests for set-wise rules
-# rules/sql.py answers a condition in SQL only where the answer is surely Python's; these
-# say when a text value is plain enough for that.
-
-class ascii_lower(FunctionElement):
-    """SQL: `x` with A–Z lowered and every other character kept (as SQLite's lower() does)."""
-
-    name = "ascii_lower"
-    inherit_cache = True
-
-
-@compiles(ascii_lower)
-def _ascii_lower_default(element, compiler, **kw):
-    (x,) = list(element.clauses)
-    return 'lower((%s) COLLATE "C")' % compiler.process(x, **kw)
-
-
-@compiles(ascii_lower, "sqlite")
-def _ascii_lower_sqlite(element, compiler, **kw):
-    (x,) = list(element.clauses)
-    return "lower(%s)" % compiler.process(x, **kw)
-
-
-class is_number(FunctionElement):
-    """SQL: `x` is stored as a number (SQLite may keep text in a numeric column; PostgreSQL cannot)."""
-
-    name = "is_number"
-    inherit_cache = True
-
-
-@compiles(is_number)
-def _is_number_default(element, compiler, **kw):
-    (x,) = list(element.clauses)
-    return "((%s) IS NOT NULL)" % compiler.process(x, **kw)
-
-
-@compiles(is_number, "sqlite")
-def _is_number_sqlite(element, compiler, **kw):
-    (x,) = list(element.clauses)
-    return "(typeof(%s) IN ('integer', 'real'))" % compiler.process(x, **kw)
-
-
-class printable_ascii(FunctionElement):
-    """SQL: text `x` (not NULL) holds only the characters from space to `~`."""
-
-    name = "printable_ascii"
-    inherit_cache = True
-
-
-@compiles(printable_ascii)
-def _printable_default(element, compiler, **kw):
-    (x,) = list(element.clauses)
-    return "((%s) !~ '[^ -~]')" % compiler.process(x, **kw)
-
-
-@compiles(printable_ascii, "sqlite")
-def _printable_sqlite(element, compiler, **kw):
-    (x,) = list(element.clauses)
-    return "(NOT ((%s) GLOB '*[^ -~]*'))" % compiler.process(x, **kw)
-
-
-class has_visible_ascii(FunctionElement):
-    """SQL: text `x` (not NULL) holds at least one of the characters `!` to `~`."""
-
-    name = "has_visible_ascii"
-    inherit_cache = True
-
-
-@compiles(has_visible_ascii)
-def _visible_default(element, compiler, **kw):
-    (x,) = list(element.clauses)
-    return "((%s) ~ '[!-~]')" % compiler.process(x, **kw)
-
-
-@compiles(has_visible_ascii, "sqlite")
-def _visible_sqlite(element, compiler, **kw):
-    (x,) = list(element.clauses)
-    return "((%s) GLOB '*[!-~]*')" % compiler.process(x, **kw)
