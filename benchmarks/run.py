@@ -5,6 +5,7 @@
     python benchmarks/run.py                          # 10k, 100k, 1M; 3 runs each (slow)
     python benchmarks/run.py --sizes 10k --runs 1     # quick look
     python benchmarks/run.py --only import,sqlite-utils,help
+    python benchmarks/run.py --sizes 100k --runs 1 --only process-first,process-floor --output pf.md
     python benchmarks/run.py --pg postgresql+psycopg://user@host/db   # adds import/process at 100k on PostgreSQL
 
 Lead files come from ../shared/data/gen_leads.py, activity files are derived from them
@@ -25,6 +26,16 @@ Two floors run beside the import, on the same file, in the same run:
   normalised, and their stage-history rows), dumped beforehand (untimed), written into a
   fresh store with its indexes in place by `leadctl.store.bulk.insert`, in one transaction.
   Its note gives the time inside the transaction; the rest is start-up and unpickling.
+
+A first `process` has its floor too. `process-first` times `process` on a copy of a store
+made by `import --no-process` and `activity import` (the import row's own store when it ran;
+no process since); `process-floor` writes what that process wrote — every lead's write-back
+columns, its stage-history, follow-up, assignment, stage_stays and meta rows, found by
+comparing the processed store with the unprocessed one (untimed) — into another copy of the
+unprocessed store through `leadctl.store.bulk`, in one transaction, with the leads' indexes a
+large process sets aside dropped and built again inside it. Its store is then checked equal to
+the processed one (every table, index and trigger); the Ratios section says so.
+
 A command that fails is reported as "failed: <first stderr line>" and the run goes on.
 """
 from __future__ import annotations
