@@ -54,12 +54,12 @@ def load_lookups(rules_dir: str) -> list[Lookup]:
     if not os.path.exists(path):
         return []
     try:
-        doc, lines = load_yaml(path, display=FILE)
+        doc, lines = load_yaml(path, display=path)
     except YamlProblems as exc:
         raise RulesError(exc.problems) from None
 
     def problem(where: tuple, message: str) -> RulesError:
-        return RulesError([RuleProblem(FILE, lines.line(where), message)])
+        return RulesError([RuleProblem(path, lines.line(where), message)])
 
     if not isinstance(doc, dict) or not isinstance(doc.get("lookups", []), list):
         raise problem((), "expected `lookups:` a list of tables")
@@ -78,14 +78,14 @@ def load_lookups(rules_dir: str) -> list[Lookup]:
                               f"'{name}' cannot be filled by a lookup (one of: {', '.join(FILLABLE)})")
         lk = Lookup(file=str(item["file"]), key=str(item.get("key") or "domain"),
                     fields={str(k): str(v) for k, v in item["fields"].items()})
-        _read_table(lk, os.path.join(rules_dir, lk.file), lines.line(("lookups", i, "file")))
+        _read_table(lk, os.path.join(rules_dir, lk.file), path, lines.line(("lookups", i, "file")))
         out.append(lk)
     return out
 
 
-def _read_table(lk: Lookup, path: str, line: int | None) -> None:
+def _read_table(lk: Lookup, path: str, shown: str, line: int | None) -> None:
     def bad(message: str) -> RulesError:
-        return RulesError([RuleProblem(FILE, line, f"{lk.file}: {message}")])
+        return RulesError([RuleProblem(shown, line, f"{lk.file}: {message}")])
 
     try:
         fh = open(path, encoding="utf-8-sig", newline="")

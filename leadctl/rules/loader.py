@@ -197,7 +197,10 @@ def _load_rules(directory: str | os.PathLike, modes: dict[int, str]) -> RuleSet:
 
 
 def check_rules(directory: str | os.PathLike) -> RuleSet:
-    """`load_rules` for `leadctl rules check`: also a folder without any rule file is an error."""
+    """`load_rules` for `leadctl rules check`: also a folder without any rule file is an error, and
+    enrichment.yaml (read by `leads enrich` only, so no other command loads it) is checked with its tables."""
+    from ..enrichment import load_lookups
+
     shown = os.fspath(directory)
     if os.path.isdir(directory):
         names = [n for n in os.listdir(directory) if n.endswith((".yaml", ".yml"))]
@@ -205,7 +208,19 @@ def check_rules(directory: str | os.PathLike) -> RuleSet:
             raise RulesError([RuleProblem(
                 shown, None, "no rule files in this folder (expected " + ", ".join(FILE_MODELS) + ")",
                 hint="run `leadctl init` to copy the default rules, or pass --rules with the rules folder")])
-    return load_rules(directory)
+    problems: list[RuleProblem] = []
+    try:
+        rules = load_rules(directory)
+    except RulesError as exc:
+        problems.extend(exc.problems)
+    if os.path.isdir(directory):
+        try:
+            load_lookups(shown)
+        except RulesError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise RulesError(problems)
+    return rules
 
 
 def _ordered(problems: list[RuleProblem], file_order: list[str]) -> list[RuleProblem]:

@@ -74,6 +74,39 @@ def test_good_rules_give_an_empty_json_list_and_exit_0(tmp_path, check):
     assert text.exit_code == 0 and "7 stages" in text.stdout
 
 
+ENRICHMENT = """version: 1
+lookups:
+  - file: company-data.csv
+    key: Domain
+    fields:
+      industry: {column}
+"""
+
+
+@pytest.mark.parametrize("column, table, expected", [
+    ("Industry", "Domain,Industry\nacme.com,Software\n", None),
+    ("Sector", "Domain,Industry\nacme.com,Software\n", "rules/enrichment.yaml:3: company-data.csv: no column 'Sector'"),
+    ("Industry", None, "rules/enrichment.yaml:3: company-data.csv: cannot read it"),
+])
+def test_enrichment_yaml_and_its_tables_are_checked_with_the_other_files(tmp_path, monkeypatch, check,
+                                                                          column, table, expected):
+    folder = tmp_path / "rules"
+    shutil.copytree(DEFAULT_RULES_DIR, folder)
+    (folder / "enrichment.yaml").write_text(ENRICHMENT.format(column=column))
+    if table is not None:
+        (folder / "company-data.csv").write_text(table)
+    # A mistake in another file is listed too, not hidden by the enrichment one (or the other way round).
+    scoring = folder / "scoring.yaml"
+    scoring.write_text(scoring.read_text().replace("employees: {gte: 200}", "employes: {gte: 200}", 1))
+    monkeypatch.chdir(tmp_path)
+    result = check("rules", "--format", "json")
+    assert result.exit_code == 2
+    shown = [f"{p['file']}:{p['line']}: {p['message']}" for p in json.loads(result.stdout)]
+    assert any(s.startswith("rules/scoring.yaml:19:") and "employes" in s for s in shown)
+    enrichment = [s for s in shown if "enrichment.yaml" in s]
+    assert enrichment == ([] if expected is None else [next(s for s in enrichment if s.startswith(expected))])
+
+
 @pytest.mark.parametrize("extra", [None, "README.md"])
 def test_a_folder_without_rule_files_is_an_error(tmp_path, extra, check):
     folder = tmp_path / "rules"
