@@ -104,9 +104,17 @@ def funnel_report(store, stages: Sequence[StageInfo], flt: LeadFilter, *, now: d
 
     with report_connection(store) as conn:
         counts = [(row.cohort, row.depth, row.lost, row.leads) for row in conn.execute(agg)]
+        # Over every lead, SQLite keeps counts of the stays (store/stays.py): the start-up path's reading of
+        # them gives the same times without reading every history row (--strict and charts come here).
+        counted = None
+        if timed and not by and not lead_conditions(flt) and conn.dialect.name == "sqlite":
+            from .lite import times_from_stays
+
+            counted = times_from_stays(conn.connection.driver_connection, timed, now)
         # Hour steps on SQLite: exact to well below the 0.1 day shown.
         # `at` is never NULL, so neither is a duration.
-        times = grouped_percentiles(conn, durations, resolution=1 / 24, nullable=False) if timed else {}
+        times = counted if counted is not None else \
+            grouped_percentiles(conn, durations, resolution=1 / 24, nullable=False) if timed else {}
         counted_once = [(None, *row) for row in conn.execute(once)] if by_segment else []
     report = funnel_report_from(stages, counts, times, flt, now=now, by=by, strict=strict)
     if by_segment:

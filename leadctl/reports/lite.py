@@ -138,7 +138,7 @@ def _times(con, timed: list[str], now: datetime) -> dict[Any, tuple]:
     return stepped_percentiles(con.execute(sql, [step, at, 86400.0, *timed, at, step]), 1, step, (0.5, 0.9), False)
 
 
-def _times_from_stays(con, timed: list[str], now: datetime) -> dict[Any, tuple] | None:
+def times_from_stays(con, timed: list[str], now: datetime) -> dict[Any, tuple] | None:
     """What `_times` returns, from the counts of store.stays (`stage_stays`) and the rows of the few hours
     that decide a percentile; None when the store does not keep the counts, a row is dated after `now`
     (the counts cannot leave it out) or an hour is not written as the store writes times."""
@@ -237,7 +237,7 @@ def funnel_lite(con, stages: Sequence[StageInfo], *, now: datetime) -> FunnelRep
     timed = [s.name for s in funnel.funnel if s.kind is None]
     times: dict[Any, tuple] = {}
     if timed:
-        counted = _times_from_stays(con, timed, now)
+        counted = times_from_stays(con, timed, now)
         times = counted if counted is not None else _times(con, timed, now)
     return funnel_report_from(stages, [(None, d, lo, n) for (d, lo), n in counts.items()], times, NO_FILTER,
                               now=now)
