@@ -425,8 +425,8 @@ def dump_process_floor(results: list[Result], fresh: Path, reset, process_cmd: l
 
 
 def check_process_floor(res: Result, written: dict, floor_store: Path, processed: Path, work: Path) -> None:
-    """Note on the floor's row whether its last run left the store the first process left (every table,
-    the indexes and triggers): a floor that wrote less than process would flatter nothing."""
+    """Record what the floor wrote and whether its last run left the store the first process left (every
+    table, index and trigger); a floor that wrote less than the process would look cheaper than it is."""
     res.extra["written"] = written
     try:
         found = json.loads(run([sys.executable, "-c", PROCESS_FLOOR_DIFF, "check", str(processed),
