@@ -328,9 +328,17 @@ def bench_size(n: int, args, cache: Path, work: Path) -> list[Result]:
         if not unprocessed_error:
             unprocessed_error, written = dump_process_floor(results, fresh, copy(unprocessed), leadctl(
                 fresh, rules, "process"), processed, unprocessed, rules, floor_rows, work)
+        inner_cpu: list[float] = []
+
+        def inner(out: str) -> float:
+            got = json.loads(out)
+            inner_cpu.append(got["write_cpu_s"])
+            return got["write_s"]
+
         add("process-floor", lambda: [sys.executable, "-c", PROCESS_FLOOR_WRITE, str(fresh), str(floor_rows)], rows=n,
-            setup=copy(unprocessed), blocked=unprocessed_error, inner=lambda out: json.loads(out)["write_s"])
+            setup=copy(unprocessed), blocked=unprocessed_error, inner=inner)
         if results[-1].median is not None:
+            results[-1].extra["inner_cpu"] = inner_cpu
             check_process_floor(results[-1], written, fresh, processed, work)
     for path in (unprocessed, processed, floor_rows):
         path.unlink(missing_ok=True)
@@ -625,7 +633,7 @@ with store.connect() as conn:
 # Writes the dumped changes into a copy of the unprocessed store in one transaction, as a large
 # first process does: the leads' indexes it sets aside dropped and built again at the end (inside
 # the transaction, so timed), stage_stays' triggers aside (its counts are among the rows written).
-# Prints the seconds inside the transaction, less the unpickling, and the unpickling.
+# Prints the seconds inside the transaction, less the unpickling (wall and CPU), and the unpickling.
 PROCESS_FLOOR_WRITE = """
 import json, pickle, sys, time
 from contextlib import nullcontext
@@ -636,10 +644,10 @@ store = open_store(sys.argv[1], create=False)
 tables = dict(models.SQLModel.metadata.tables)
 with store.connect() as conn:
     tables[stays.TABLE] = Table(stays.TABLE, MetaData(), autoload_with=conn)
-load = 0.0
+load = load_cpu = 0.0
 with open(sys.argv[2], "rb") as fh:
     aside = pickle.load(fh)
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     with store.begin() as conn:
         with indexes.set_aside(lambda: nullcontext(conn), aside):
             stays.drop_triggers(conn)
@@ -650,9 +658,10 @@ with open(sys.argv[2], "rb") as fh:
                     break
                 table = tables[name]
                 while True:
-                    t = time.perf_counter()
+                    t, t_cpu = time.perf_counter(), time.process_time()
                     part = pickle.load(fh)
                     load += time.perf_counter() - t
+                    load_cpu += time.process_time() - t_cpu
                     if part is None:
                         break
                     if op == "insert":
@@ -666,8 +675,8 @@ with open(sys.argv[2], "rb") as fh:
                                              part)
             for sql in stays._DDL[1:]:  # the triggers again, without recounting every row (stays.install)
                 conn.exec_driver_sql(sql)
-    total = time.perf_counter() - start
-print(json.dumps({"write_s": total - load, "load_s": load}))
+    total, total_cpu = time.perf_counter() - start, time.process_time() - start_cpu
+print(json.dumps({"write_s": total - load, "write_cpu_s": total_cpu - load_cpu, "load_s": load}))
 """
 
 # The floor when the sqlite3 shell is missing: the raw CSV rows into one table of TEXT columns.
@@ -759,7 +768,7 @@ def written_text(extra: dict) -> str:
              for table, ops in extra["written"].items()]
     same = "its store then equals the first process's (every table, index and trigger)" if extra.get("equal") \
         else "its store differs from the first process's (see the row)"
-    return f" (the floor wrote: {'; '.join(parts)}; {same})"
+    return f". The floor wrote: {'; '.join(parts)}; {same}."
 
 
 def cell(text: str) -> str:
@@ -840,6 +849,9 @@ def write_report(output: Path, args, by_size: dict[int, list[Result]], pg: list[
             if cmd and floor and cmd.median and floor.median:
                 inner = f", {cmd.median / statistics.median(floor.inner):.2f}× its time in the transaction" \
                     if floor.inner else ""
+                if floor.extra.get("inner_cpu"):
+                    cpu = statistics.median(floor.extra["inner_cpu"])
+                    inner += f" and {cmd.cpu_median / max(cpu, 1e-3):.2f}× its CPU time there ({cpu:.3f} CPU s)"
                 ratios.append(f"- {human(n)}: {what}: {cmd.median / floor.median:.2f}× the wall "
                               f"time, {cmd.cpu_median / max(floor.cpu_median, 1e-3):.2f}× the CPU time{inner}"
                               + written_text(floor.extra))
