@@ -13,7 +13,7 @@ from sqlalchemy import text
 from leadctl.engine import process
 from leadctl.engine.process import process_leads
 from leadctl.engine.routing import RoutingStep
-from leadctl.store import indexes, models
+from leadctl.store import indexes, models, stays
 from leadctl.store.db import open_store
 from leadctl.store.history import entered_stages, record_stage_changes
 
@@ -71,6 +71,7 @@ def test_a_run_with_the_written_indexes_set_aside_stores_what_one_with_them_stor
         assert _index_names(store) == expected
         with store.connect() as conn:
             assert not indexes.pending(conn)
+            assert stays.installed(conn)  # set aside with the indexes, back at the end
         outcomes.append((first.summary(), again.summary(), _dump(store)))
         store.dispose()
     assert len(small_chunks) == 1  # the first run of the "aside" store only
