@@ -219,10 +219,14 @@ def _stable_hash(kind: str, value: str) -> int:
 def raw_hashes(raw: dict[str, Any], headers: dict[str, str]) -> list[int]:
     """Hashes of a raw record's identity values, in forms that normalised equal values share:
     e-mails and ids case-folded, phones by their last nine digits, profiles by their path."""
-    out = []
     get = raw.get
-    for header, kind in headers.items():
-        v = get(header)
+    return value_hashes([get(header) for header in headers], headers.values())
+
+
+def value_hashes(values: Iterable[Any], kinds: Iterable[str]) -> list[int]:
+    """`raw_hashes` of the values of a record's identity columns, in the order of their kinds."""
+    out = []
+    for v, kind in zip(values, kinds):
         if not v or not isinstance(v, str):
             continue
         if kind == "phone":

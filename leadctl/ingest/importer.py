@@ -19,6 +19,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
+from array import array
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
@@ -47,6 +48,7 @@ from .identity import (
     placeholder_key,
     raw_hashes,
     shared_placeholders,
+    value_hashes,
 )
 from .matching import Matcher, fold, has_identity
 from .merge import MergePolicy
@@ -252,23 +254,37 @@ class _Importer:
         """
         self.shared = SharedKeys()
         self.identity_headers: dict[str, dict[str, str]] = {}
+        self.deferred_rows: dict[str, bytearray] = {}
+        scanned: dict[str, tuple[array, array]] = {}
         for path, _stream, colmap in plans:
             headers = identity_headers(colmap)
             self.identity_headers[path] = headers
             if path == "-" or not headers:
                 continue
             scan = read_records(path, fmt=self.opts.fmt, delimiter=self.opts.delimiter, encoding=self.opts.encoding)
+            # every hash with its row number (compact: 8 bytes a value), to tell the rows that wait below
+            hashes, numbers = scanned[path] = array("I"), array("I")
             try:
-                add = self.shared.add
-                for _number, raw in scan:
-                    if not isinstance(raw, BadRecord):
-                        for h in raw_hashes(raw, headers):
-                            add(h)
+                add, keep, at = self.shared.add, hashes.append, numbers.append
+                kinds = list(headers.values())
+                for number, values in scan.cells_of(list(headers)):
+                    for h in value_hashes(values, kinds):
+                        add(h)
+                        keep(h)
+                        at(number)
             except LeadctlError:
                 pass  # the import itself reads the file again and reports where it breaks
             finally:
                 scan.close()
         self.shared.release()
+        # Which rows share a value with another row: decided here once, so the import pass hashes only those.
+        repeated = self.shared.repeated
+        for path, (hashes, numbers) in scanned.items():
+            flags = self.deferred_rows[path] = bytearray(numbers[-1] + 1 if numbers else 0)
+            if repeated:
+                for h, number in zip(hashes, numbers):
+                    if h in repeated:
+                        flags[number] = 1
 
     def _any_imported_rows(self) -> bool:
         ir = models.ImportedRow.__table__
@@ -291,15 +307,21 @@ class _Importer:
         done: dict[str, Any] = {}
         headers = self.identity_headers.get(path, {})
         shared = self.shared
+        waits = self.deferred_rows.get(path, bytearray())  # by row number, as the first pass found them
 
         def flagged(events):
             # `defer`: the row's value hashes when one of them repeats in the import, else None
+            scanned = len(waits)
             for number, fields, reason, warnings, raw in events:
                 defer = None
                 if fields is not None:
-                    hashes = raw_hashes(raw, headers)
-                    if shared.any_repeated(hashes):
-                        defer = hashes
+                    if number < scanned:
+                        if waits[number]:
+                            defer = raw_hashes(raw, headers)
+                    else:  # past the rows the first pass saw hashes in (or standard input)
+                        hashes = raw_hashes(raw, headers)
+                        if shared.any_repeated(hashes):
+                            defer = hashes
                 yield number, fields, reason, warnings, raw, defer
 
         if use_worker(stream, path):
@@ -319,7 +341,7 @@ class _Importer:
             events = in_worker(produce, done)
         else:
             events = flagged(self._events(stream, colmap))
-        system = _system(colmap)
+        system = _system(colmap)  # (as in _events, where the row hash took it)
         chunk: list[Row] = []
         for number, fields, reason, warnings, raw, defer in events:
             self.result.read += 1
@@ -331,8 +353,7 @@ class _Importer:
                 rejects.write(number, reason, None, None, raw)
                 self.result.rejected += 1
                 continue
-            row = Row(number, path, *fields[:4], raw, flags=fields[4])
-            row.system = system
+            row = Row(number, path, *fields[:4], raw, system=system, flags=fields[4], hash=fields[5])
             if defer is not None:
                 self.deferred.add(row, defer)
                 continue
@@ -349,8 +370,9 @@ class _Importer:
         return done.get("sha256", stream.sha256)
 
     def _events(self, stream, colmap: ColumnMap) -> Iterator[tuple]:
-        """(row number, (values, attributes, stage, stage_at) or None, reject reason, warnings, raw record)
-        for every record of the stream, in order."""
+        """(row number, (values, attributes, stage, stage_at, flags, row hash) or None, reject reason, warnings,
+        raw record) for every record of the stream, in order. The row hash is taken here, where the row is
+        normalised: in the reading worker when there is one."""
         records = iter(stream)
         head: list[tuple[int, dict]] = []
         if any(colmap.for_field(f) for f in (*DATES, "phone")):
@@ -363,6 +385,7 @@ class _Importer:
         plan = plan_values([r for _, r in head if not isinstance(r, BadRecord)], colmap, self.opts, self.rules,
                            project_region=getattr(self, "project_region", None))
         norm = Normaliser(colmap, self.opts, self.rules, self.sources, plan)
+        system = _system(colmap)
         # A column of only ambiguous dates gets one warning, on the first row imported.
         column_warnings = [(f, sample, why) for f, (_h, sample, why) in plan.date_warnings.items()]
         try:
@@ -371,7 +394,11 @@ class _Importer:
                     yield number, None, raw.reason, (), {"_raw": raw.raw}
                     continue
                 row, reason, warnings = norm.row(number, raw)
-                fields = None if row is None else (row.values, row.attributes, row.stage, row.stage_at, row.flags)
+                if row is None:
+                    fields = None
+                else:
+                    row.system = system
+                    fields = (row.values, row.attributes, row.stage, row.stage_at, row.flags, row_hash(row))
                 if column_warnings and fields is not None:
                     warnings, column_warnings = [*column_warnings, *warnings], []
                 yield number, fields, reason, warnings, raw
@@ -566,10 +593,8 @@ class _Importer:
         self.marks = _marks(conn)
 
     def _skip_known_rows(self, conn, rows: list[Row]) -> list[Row]:
-        """The rows no import folded in yet; the others count as unchanged (their lead is processed
-        if an interrupted import left it unprocessed)."""
-        for row in rows:
-            row.hash = row_hash(row)
+        """The rows no import folded in yet (by `row.hash`); the others count as unchanged (their lead is
+        processed if an interrupted import left it unprocessed)."""
         if not self.rows_recorded:
             return rows
         t, ir = self.t, models.ImportedRow.__table__

@@ -585,11 +585,31 @@ class RecordStream:
             raise InputError("the header row has no column names", file=self.name, line=self.preamble_lines + 1,
                              hint="the first row of a CSV file must name the columns")
 
-    def _iter_csv(self):
-        names, keep, width = self._headers, self._keep, self._width
-        simple = len(keep) == width  # no dropped (empty-named) columns
-        dropped = [i for i in range(width) if i not in set(keep)]
-        delim = self.delimiter
+    def cells_of(self, names: list[str]) -> Iterator[tuple[int, list[str | None]]]:
+        """(row number, the named columns' values) for the records iterating would yield, in order, with
+        the same errors; a CSV file's rows are not built into records (a pass that needs a few columns
+        reads only those), and a row may come that iterating skips as empty."""
+        if self.format != "csv":
+            for number, record in self:
+                if not isinstance(record, BadRecord):
+                    yield number, [record.get(name) for name in names]
+            return
+        if self._started:
+            raise RuntimeError("a RecordStream can be iterated only once")
+        self._started = True
+        index = dict(zip(self._headers, self._keep))
+        wanted = [index[name] for name in names]
+        try:
+            for row, cells in self._csv_cells():
+                n = len(cells)
+                yield row, [cells[i].strip() if i < n else None for i in wanted]
+            self._drain()
+            self._done = True
+        finally:
+            self.close()
+
+    def _csv_cells(self) -> Iterator[tuple[int, list[str]]]:
+        """(row number, cells) for every non-blank CSV row, or the InputError that says where it breaks."""
         row = self.preamble_lines  # row n is line n + 1 of the file, below a preamble too
         it = iter(self._reader)
         while True:
@@ -607,8 +627,15 @@ class RecordStream:
                 raise InputError("unterminated quote: a quoted field in this row runs to the end of the file",
                                  file=self.name, row=row,
                                  hint="the file may be truncated, or a value has an unmatched '\"'")
-            if not cells:
-                continue
+            if cells:
+                yield row, cells
+
+    def _iter_csv(self):
+        names, keep, width = self._headers, self._keep, self._width
+        simple = len(keep) == width  # no dropped (empty-named) columns
+        dropped = [i for i in range(width) if i not in set(keep)]
+        delim = self.delimiter
+        for row, cells in self._csv_cells():
             n = len(cells)
             if simple and n == width:
                 record = dict(zip(names, [c.strip() for c in cells]))

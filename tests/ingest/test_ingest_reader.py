@@ -376,3 +376,42 @@ def test_real_exports(path):
     assert [n for n, _ in rows] == sorted(n for n, _ in rows)
     assert stream.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert "_extra" not in rows[0][1]
+
+
+# ------------------------------------------------------------------ a few columns (the import's first pass)
+
+CELLS_CASES = {
+    "ragged": "Email,Name,City\na@x.com\nb@x.com,Bob,Paris,extra1,extra2\n",
+    "blank rows": "Email,Name\na@x.com,Ada\n\n,\n  ,  \nb@x.com,Bob\n",
+    "dropped columns": "Email,,Phone,Email\n1,x,2,3\n,y,,\n4\n",
+    "quoted newlines": 'Email,Notes,Phone\n" A@X.com ","two\nlines",+33 1\nb@x.com,,"06 12"\n',
+    "preamble": "Exported by LinkedIn\nNotes:\n\nFirst Name,Email Address\nAda,a@x.com\n",
+    "json": '[{"Email": "a@x.com", "Phone": "1"}, {"Phone": "2"}, {}]',
+    "jsonl": '{"Email": "a@x.com"}\nnot json\n{"Email": "b@x.com", "Phone": " 3 "}\n',
+}
+
+
+@pytest.mark.parametrize("text", CELLS_CASES.values(), ids=list(CELLS_CASES))
+def test_cells_of_gives_the_named_columns_of_every_record(tmp_path, text):
+    """A pass over a few columns sees each record iteration yields, with the same numbers and values
+    (it may also see a row iteration skips as empty)."""
+    name = "f.json" if text.startswith("[") else "f.jsonl" if "not json" in text else "f.csv"
+    path = write(tmp_path, name, text)
+    stream, rows = read_all(path)
+    names = stream.headers
+    cells = dict(read_records(path).cells_of(names))
+    records = {n: r for n, r in rows if not isinstance(r, BadRecord)}
+    assert records and set(records) <= set(cells)
+    for number, record in records.items():
+        assert cells[number] == [record.get(h) for h in names]
+    for number in set(cells) - set(records):  # skipped by iteration: nothing in it
+        assert not any(cells[number])
+
+
+def test_cells_of_fails_where_iteration_fails(tmp_path):
+    path = write(tmp_path, "late.csv", b"Email,Name\n" + b"a@x.com,Ada\n" * 7000 + b"b@x.com,M\xfcller\n")
+    with pytest.raises(InputError) as whole:
+        list(read_records(path))
+    with pytest.raises(InputError) as few:
+        list(read_records(path).cells_of(["Email"]))
+    assert few.value.describe() == whole.value.describe()
