@@ -9,7 +9,8 @@ columns some rule reads; activity facts come in one grouped query per chunk (and
 activity records only for the types an activity rule with `when` needs); rules run
 in Python on plain dicts; only leads whose values changed are written, with one
 executemany UPDATE and one executemany INSERT of stage history per chunk. Each chunk
-commits on its own, so a long run never holds the write lock for long. A dry run
+commits on its own (a large run, below: every TXN_CHUNKS chunks), so a long run never
+holds the write lock for long. A dry run
 does everything on one connection in one transaction and rolls it back.
 
 A run that evaluates most of a large SQLite store and writes most of its first chunk
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
     from ..rules.loader import RuleSet
 
 CHUNK = 5000
+TXN_CHUNKS = 4    # chunks per transaction in a large run (100k first run: ~0.2 CPU s less than 1; all in one: more)
 GC_GEN0 = 50_000  # allocations between collections of the youngest generation during a run (default 700)
 # A run that evaluates at least SET_ASIDE_MIN leads and half the store, and whose first chunk
 # writes half its leads, writes the leads' indexes over the columns it writes once at the end
@@ -617,67 +619,107 @@ def _chunks(ctx: ProcessContext, pipeline: Pipeline, txn: Callable[[], Any], ids
     update_keys = (*writes, "explanation", "updated_at", *(("processed",) if plan else ()), "id")
     stamp_of = (plan.token,) if plan else ()
     stamp = now.isoformat(timespec="seconds")
-    while True:
-        with txn() as conn:
-            ctx.conn = conn
-            if ids is None:
-                stmt = base if last_id is None else base.where(LEADS.c.id > last_id)
-                rows = conn.execute(stmt.limit(CHUNK))
-                ranged = True
-            else:
-                part = ids[pos: pos + CHUNK]
-                pos += CHUNK
-                if not part:
-                    break
-                rows = conn.execute(base.where(LEADS.c.id.in_(part)))
-                ranged = False
-            keys = list(rows.keys())
-            leads = [dict(zip(keys, r)) for r in rows]
-            if not leads:
-                if ids is None or pos >= len(ids):
-                    break
-                continue
-            last_id = leads[-1]["id"]
-            if pipeline.attributes:
-                pipeline.attributes_of(leads)
-            ctx.counts["leads"] += len(leads)
-            values = _getter(writes, keys)
-            before = [values(lead) for lead in leads]
-            fps = [_stored_fp(lead.pop("_fp")) for lead in leads]
-            records = pipeline.load_activity(conn, leads, ranged)
-            for step in pipeline.steps:  # optional: a step whose values scoring and qualification read
-                getattr(step, "before", _skip)(ctx, leads)
-            history = pipeline.compute(ctx, leads, records)
-            for step in pipeline.steps:
-                step.chunk(ctx, leads)
-            params = []
-            for lead, old, fp in zip(leads, before, fps):
-                new_fp = lead["_fp"]
-                new = values(lead)
-                if new != old or fp != new_fp:
-                    # fp first: the next run reads it from the text's first bytes.
-                    expl = pipeline.stored_explanation(lead, stamp)
-                    params.append((*new, expl, now, *stamp_of, lead["id"]))
-            entered: dict[int, str | None] = {}
-            if history:
-                # Before the lead rows: a relinked lead's write of stages_entered would otherwise clear their
-                # new stamp. The others' stages_entered go into the lead rows' UPDATE (no second write of them).
-                record_stage_changes(conn, history, entered=entered)
-            if params or entered:
-                _write(conn, params, update_keys, entered)
-                ctx.counts["updated"] += len(params)
-            if plan is not None:
-                _stamp(conn, plan.token, leads, ranged)
-            if observe is not None:
-                observe(before, leads)
-            written = len(params)
-        if aside is not None:
-            if written * SET_ASIDE_SHARE >= len(leads):
-                names = indexes.written_by((*update_keys, "stages_entered"))
-                aside.enter_context(indexes.set_aside(txn, names, triggers=True))
-            aside = None
-        if ids is not None and pos >= len(ids):
-            break
+    # A large run commits every TXN_CHUNKS chunks, not every chunk: fewer commits and WAL checkpoints.
+    batches = _Batches(txn, TXN_CHUNKS) if aside is not None else None
+    chunk_txn = batches if batches is not None else txn
+    try:
+        while True:
+            with chunk_txn() as conn:
+                ctx.conn = conn
+                if ids is None:
+                    stmt = base if last_id is None else base.where(LEADS.c.id > last_id)
+                    rows = conn.execute(stmt.limit(CHUNK))
+                    ranged = True
+                else:
+                    part = ids[pos: pos + CHUNK]
+                    pos += CHUNK
+                    if not part:
+                        break
+                    rows = conn.execute(base.where(LEADS.c.id.in_(part)))
+                    ranged = False
+                keys = list(rows.keys())
+                leads = [dict(zip(keys, r)) for r in rows]
+                if not leads:
+                    if ids is None or pos >= len(ids):
+                        break
+                    continue
+                last_id = leads[-1]["id"]
+                if pipeline.attributes:
+                    pipeline.attributes_of(leads)
+                ctx.counts["leads"] += len(leads)
+                values = _getter(writes, keys)
+                before = [values(lead) for lead in leads]
+                fps = [_stored_fp(lead.pop("_fp")) for lead in leads]
+                records = pipeline.load_activity(conn, leads, ranged)
+                for step in pipeline.steps:  # optional: a step whose values scoring and qualification read
+                    getattr(step, "before", _skip)(ctx, leads)
+                history = pipeline.compute(ctx, leads, records)
+                for step in pipeline.steps:
+                    step.chunk(ctx, leads)
+                params = []
+                for lead, old, fp in zip(leads, before, fps):
+                    new_fp = lead["_fp"]
+                    new = values(lead)
+                    if new != old or fp != new_fp:
+                        # fp first: the next run reads it from the text's first bytes.
+                        expl = pipeline.stored_explanation(lead, stamp)
+                        params.append((*new, expl, now, *stamp_of, lead["id"]))
+                entered: dict[int, str | None] = {}
+                if history:
+                    # Before the lead rows: a relinked lead's write of stages_entered would otherwise clear their
+                    # new stamp. The others' stages_entered go into the lead rows' UPDATE (no second write of them).
+                    record_stage_changes(conn, history, entered=entered)
+                if params or entered:
+                    _write(conn, params, update_keys, entered)
+                    ctx.counts["updated"] += len(params)
+                if plan is not None:
+                    _stamp(conn, plan.token, leads, ranged)
+                if observe is not None:
+                    observe(before, leads)
+                written = len(params)
+            if aside is not None:
+                if written * SET_ASIDE_SHARE >= len(leads):
+                    names = indexes.written_by((*update_keys, "stages_entered"))
+                    if batches is not None:
+                        batches.flush()  # the indexes go in a transaction of their own
+                    aside.enter_context(indexes.set_aside(txn, names, triggers=True))
+                aside = None
+            if ids is not None and pos >= len(ids):
+                break
+    finally:
+        if batches is not None:
+            batches.flush()
+
+
+class _Batches:
+    """Transactions of `txn()` that each span `per` uses (chunks); `flush()` commits the open one."""
+
+    def __init__(self, txn: Callable[[], Any], per: int):
+        self.txn, self.per = txn, per
+        self._open: Any = None
+        self._conn: Any = None
+        self._used = 0
+
+    @contextmanager
+    def __call__(self):
+        if self._open is None:
+            self._open = self.txn()
+            self._conn = self._open.__enter__()
+            self._used = 0
+        try:
+            yield self._conn
+        except BaseException as exc:  # the open transaction rolls back, as one chunk's would
+            cm, self._open = self._open, None
+            cm.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        self._used += 1
+        if self._used >= self.per:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._open is not None:
+            cm, self._open = self._open, None
+            cm.__exit__(None, None, None)
 
 
 _ABSENT = object()

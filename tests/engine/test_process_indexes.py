@@ -166,3 +166,29 @@ def test_each_writers_indexes_are_its_own_record(tmp_path):
         assert not indexes.pending(conn)
     assert _index_names(store) == expected
     store.dispose()
+
+
+@sqlite_only
+@pytest.mark.parametrize(("per", "kept"), [(1, 30), (2, 30), (3, 10)])
+def test_a_large_run_commits_every_few_chunks_and_a_failure_rolls_back_the_open_ones(rules, tmp_path, monkeypatch,
+                                                                                      small_chunks, per, kept):
+    monkeypatch.setattr(process, "SET_ASIDE_MIN", 1)
+    monkeypatch.setattr(process, "TXN_CHUNKS", per)
+    calls = []
+
+    class Failing(RoutingStep):
+        def chunk(self, ctx, leads):
+            calls.append(len(leads))
+            if len(calls) == 4:
+                raise RuntimeError("disk full")
+            super().chunk(ctx, leads)
+
+    store = open_store(str(tmp_path / "s.db"))
+    _corpus(store)
+    with pytest.raises(RuntimeError):
+        process_leads(store, rules, now=NOW, steps=[Failing()])
+    # The first chunk commits before the indexes are set aside; then TXN_CHUNKS chunks per transaction.
+    with store.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM leads WHERE processed IS NOT NULL")).scalar() == kept
+        assert not indexes.pending(conn) and stays.installed(conn)
+    store.dispose()
