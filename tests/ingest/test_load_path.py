@@ -112,3 +112,23 @@ def test_deferred_slices_do_not_change_a_reimport(store, rules, tmp_path, monkey
     again = import_leads(store, [path], ImportOptions(), rules, now=NOW)
     assert first.created == 22 and first.merged == 4 and first.possible_duplicates == 1
     assert again.unchanged == again.read == first.read
+
+
+@sqlite_only
+def test_chunks_checkpoint_the_log_seldom_and_give_the_connection_its_own_setting_back(rules, tmp_path, monkeypatch):
+    """While an import writes, its commits fold the write-ahead log into the database only past
+    WAL_PAGES pages; afterwards its connection checkpoints as before (a process in the same run too)."""
+    store = open_store(str(tmp_path / "s.db"))
+    path = write_csv(tmp_path / "a.csv", ["email", "phone", "first_name", "last_name", "company"], _rows(50))
+    seen = []
+    real = importer._Importer._apply
+
+    def spy(self, conn, rows):
+        seen.append(conn.connection.driver_connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+        return real(self, conn, rows)
+
+    monkeypatch.setattr(importer._Importer, "_apply", spy)
+    import_leads(store, [path], ImportOptions(), rules, now=NOW)
+    assert seen and set(seen) == {importer.WAL_PAGES}
+    with store.connect() as conn:
+        assert conn.connection.driver_connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
