@@ -250,3 +250,20 @@ def test_update_where_changes_what_sqlalchemys_update_changes(store):
             return [r[0] for r in conn.execute(q)]
         assert stored(sides[0]) == stored(sides[1])
         assert sum(v is None or v == "NULL" for v in stored(sides[1])) == 0
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
+    | st.dictionaries(st.text(max_size=4) | st.integers() | st.booleans() | st.none(), inner, max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON_VALUES)
+def test_json_text_is_json_dumps(value):
+    """The JSON encoder built once gives json.dumps' text (what SQLAlchemy's JSON type stores)."""
+    import json
+
+    assert bulk._json_text(value) == json.dumps(value)
+    assert bulk._column(bulk._json_text, [value, None, value]) == [json.dumps(value), "null", json.dumps(value)]
