@@ -111,7 +111,21 @@ def test_ids_come_back_in_row_order(store):
         conn.execute(LEADS.delete().where(LEADS.c.id == 5))  # a gap below the next ids
         rows = [{"email": f"p{i}@example.com", "created_at": now, "updated_at": now} for i in range(1234)]
         ids = bulk.insert_returning_ids(conn, LEADS, rows)
-        assert len(set(ids)) == 1234
+        assert ids == list(range(5, 5 + 1234))  # the ids SQLite gives: one above the largest, in order
+        back = dict(conn.execute(select(LEADS.c.id, LEADS.c.email).where(LEADS.c.id.in_(ids))).all())
+    assert [back[i] for i in ids] == [r["email"] for r in rows]
+
+
+def test_ids_come_back_in_row_order_when_the_rowids_ran_out(store):
+    """Past the largest rowid SQLite picks free rowids at random: the ids still come back in row order."""
+    now = datetime(2026, 1, 1)
+    with store.begin() as conn:
+        if not bulk.is_sqlite(conn):
+            pytest.skip("SQLite's rowids")
+        conn.execute(LEADS.insert().values(id=2 ** 63 - 1, created_at=now, updated_at=now))
+        rows = [{"email": f"p{i}@example.com", "created_at": now, "updated_at": now} for i in range(40)]
+        ids = bulk.insert_returning_ids(conn, LEADS, rows)
+        assert len(set(ids)) == 40
         back = dict(conn.execute(select(LEADS.c.id, LEADS.c.email).where(LEADS.c.id.in_(ids))).all())
     assert [back[i] for i in ids] == [r["email"] for r in rows]
 
