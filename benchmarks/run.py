@@ -22,19 +22,27 @@ Two floors run beside the import, on the same file, in the same run:
 - `sqlite3 .import --csv`: the C shell loading the raw CSV into one table of TEXT columns
   (install the shell with `apt-get install sqlite3`; without it, Python's sqlite3 module
   `executemany`s the raw CSV rows into such a table instead, and the row says so);
-- leadctl's write floor: the rows an import of the file produced (leads, already
-  normalised, and their stage-history rows), dumped beforehand (untimed), written into a
-  fresh store with its indexes in place by `leadctl.store.bulk.insert`, in one transaction.
-  Its note gives the time inside the transaction; the rest is start-up and unpickling.
+- leadctl's write floor (`write-floor`): what the timed import wrote, every table (leads, stage
+  history, imported-row hashes, identifiers, the batch, ...), found by comparing its store with
+  the empty store it started from (untimed), written into a fresh copy of the empty store by
+  `leadctl.store.bulk`, in one transaction, with the indexes and triggers handled as the import
+  handled them for that load: a large first load (store.indexes `built_after`: at 100k and 1M)
+  drops the after-load indexes and stage_stays' triggers first and builds and counts them again
+  at the end, inside the transaction; a smaller one (10k) keeps them in place.
 
 A first `process` has its floor too. `process-first` times `process` on a copy of a store
 made by `import --no-process` and `activity import` (the import row's own store when it ran;
 no process since); `process-floor` writes what that process wrote — every lead's write-back
-columns, its stage-history, follow-up, assignment, stage_stays and meta rows, found by
-comparing the processed store with the unprocessed one (untimed) — into another copy of the
-unprocessed store through `leadctl.store.bulk`, in one transaction, with the leads' indexes a
-large process sets aside dropped and built again inside it. Its store is then checked equal to
-the processed one (every table, index and trigger); the Ratios section says so.
+columns, its stage-history, follow-up, assignment and meta rows, found by comparing the
+processed store with the unprocessed one (untimed) — into another copy of the unprocessed store
+through `leadctl.store.bulk`, in one transaction, with the leads' indexes and stage_stays'
+triggers a large process sets aside dropped, and built and counted again inside it.
+
+Both floors come from one comparison of two stores and one writer (STORE_DIFF, FLOOR_WRITE);
+stage_stays is never copied, but kept by its triggers or counted again, as the command does.
+Each floor's store is then checked equal to its command's (every table, index and trigger);
+the Ratios section says so, and what it wrote. A floor row's note gives its time inside the
+transaction; the rest is start-up and unpickling.
 
 A command that fails is reported as "failed: <first stderr line>" and the run goes on.
 """
@@ -77,7 +85,8 @@ MEASUREMENTS = {
     "import": ("import --no-process", "< 30 s, ≥ 2× sqlite-utils, < 300 MB", 30, False),
     "sqlite-utils": ("sqlite-utils insert --csv", "", None, False),
     "sqlite3": ("sqlite3 .import --csv (C floor: raw text, one table)", "", None, False),
-    "write-floor": ("write floor: leads + stage history via store.bulk, one transaction", "", None, False),
+    "write-floor": ("import write floor: what that import wrote, every table, via store.bulk, one transaction", "",
+                    None, False),
     "import-process": ("import (processing on)", "", None, False),
     "process-first": ("process, first run after import --no-process and activity import", "< 45 s", 45, False),
     "process-floor": ("process write floor: what that first process wrote, via store.bulk, one transaction", "", None,
@@ -299,10 +308,13 @@ def bench_size(n: int, args, cache: Path, work: Path) -> list[Result]:
         unprocessed_error = prepare_unprocessed(results, fresh, empty, unprocessed, leadctl(
             unprocessed, rules, "import", str(leads), "--no-process"), leadctl(unprocessed, rules, "activity", "import",
                                                                                str(acts)), work)
-    floor_rows, floor_error = work / f"floor-{n}.pickle", init_error
+    # The import's write floor: what the timed import wrote (its store kept in `imported` for the check).
+    floor_rows, imported, imported_written = work / f"floor-{n}.pickle", work / f"imported-{n}.db", {}
+    floor_error = init_error
     if "write-floor" in wanted and not floor_error:
-        floor_error = dump_floor_rows(results, fresh, copy(empty), leadctl(fresh, rules, "import", str(leads),
-                                                                            "--no-process"), floor_rows, work)
+        floor_error, imported_written = dump_floor(
+            results, "import", fresh, copy(empty), leadctl(fresh, rules, "import", str(leads), "--no-process"),
+            imported, ["import", str(imported), str(empty), str(floor_rows), str(leads)], work)
     if "sqlite-utils" in wanted:
         missing = "" if SQLITE_UTILS.exists() else f"failed: sqlite-utils not installed next to {sys.executable}"
         add("sqlite-utils", lambda: [str(SQLITE_UTILS), "insert", str(fresh), "leads", str(leads), "--csv"],
@@ -316,18 +328,9 @@ def bench_size(n: int, args, cache: Path, work: Path) -> list[Result]:
             label = PY_FLOOR_LABEL
         results.append(measure("sqlite3", label, args.runs, make, work, rows=n,
                                setup=lambda: fresh.unlink(missing_ok=True)))
-    add("write-floor", lambda: [sys.executable, "-c", FLOOR_WRITE, str(fresh), str(floor_rows)], rows=n,
-        setup=copy(empty), blocked=floor_error, inner=lambda out: json.loads(out)["write_s"])
-    floor_rows.unlink(missing_ok=True)
-    add("import-process", lambda: leadctl(fresh, rules, "import", str(leads)), rows=n, setup=copy(empty),
-        blocked=init_error)
-    add("process-first", lambda: leadctl(fresh, rules, "process"), rows=n, setup=copy(unprocessed),
-        blocked=unprocessed_error)
-    processed, written = work / f"processed-{n}.db", {}
-    if "process-floor" in wanted:
-        if not unprocessed_error:
-            unprocessed_error, written = dump_process_floor(results, fresh, copy(unprocessed), leadctl(
-                fresh, rules, "process"), processed, unprocessed, rules, floor_rows, work)
+
+    def add_floor(name: str, base: Path, reference: Path, dumped: dict, blocked: str) -> None:
+        """Time FLOOR_WRITE on a copy of `base`; then check its store came out as `reference`."""
         inner_cpu: list[float] = []
 
         def inner(out: str) -> float:
@@ -335,12 +338,26 @@ def bench_size(n: int, args, cache: Path, work: Path) -> list[Result]:
             inner_cpu.append(got["write_cpu_s"])
             return got["write_s"]
 
-        add("process-floor", lambda: [sys.executable, "-c", PROCESS_FLOOR_WRITE, str(fresh), str(floor_rows)], rows=n,
-            setup=copy(unprocessed), blocked=unprocessed_error, inner=inner)
-        if results[-1].median is not None:
+        add(name, lambda: [sys.executable, "-c", FLOOR_WRITE, str(fresh), str(floor_rows)], rows=n,
+            setup=copy(base), blocked=blocked, inner=inner)
+        if name in wanted and results[-1].median is not None:
             results[-1].extra["inner_cpu"] = inner_cpu
-            check_process_floor(results[-1], written, fresh, processed, work)
-    for path in (unprocessed, processed, floor_rows):
+            check_floor(results[-1], dumped, fresh, reference, work)
+
+    add_floor("write-floor", empty, imported, imported_written, floor_error)
+    imported.unlink(missing_ok=True)
+    add("import-process", lambda: leadctl(fresh, rules, "import", str(leads)), rows=n, setup=copy(empty),
+        blocked=init_error)
+    add("process-first", lambda: leadctl(fresh, rules, "process"), rows=n, setup=copy(unprocessed),
+        blocked=unprocessed_error)
+    processed, written = work / f"processed-{n}.db", {}
+    if "process-floor" in wanted:
+        if not unprocessed_error:
+            unprocessed_error, written = dump_floor(
+                results, "process-first", fresh, copy(unprocessed), leadctl(fresh, rules, "process"), processed,
+                ["process", str(processed), str(unprocessed), str(floor_rows), str(rules), NOW], work)
+        add_floor("process-floor", unprocessed, processed, written, unprocessed_error)
+    for path in (unprocessed, processed, imported, floor_rows):
         path.unlink(missing_ok=True)
 
     # One database per size for the commands that read it: the import must work; a failing later
@@ -411,121 +428,58 @@ def prepare_unprocessed(results: list[Result], fresh: Path, empty: Path, dest: P
     return ""
 
 
-def dump_process_floor(results: list[Result], fresh: Path, reset, process_cmd: list[str], processed: Path,
-                       unprocessed: Path, rules: Path, dest: Path, work: Path) -> tuple[str, dict]:
-    """Save what a first process wrote (the processed store against the unprocessed one) for the process
-    floor; ("" or why not, what it wrote). The processed store is kept in `processed` for the check.
+def dump_floor(results: list[Result], name: str, fresh: Path, reset, cmd: list[str], keep: Path, diff_args: list[str],
+               work: Path) -> tuple[str, dict]:
+    """Save what the command of row `name` wrote (its store against the one it started from, by STORE_DIFF)
+    for its write floor; ("" or why not, {"aside": indexes, "written": what}). Its store is kept in `keep`.
 
-    The timed first process's last run left its store in `fresh`; without it, an untimed process makes one.
+    The timed command's last run left its store in `fresh`; without it, an untimed run makes one.
     """
-    first = next((r for r in results if r.name == "process-first"), None)
-    print("  dumping what the first process wrote, for its write floor ...", file=sys.stderr)
+    timed = next((r for r in results if r.name == name), None)
+    print(f"  dumping what {name} wrote, for its write floor ...", file=sys.stderr)
     try:
-        if not (first and first.median is not None and fresh.exists()):
+        if not (timed and timed.median is not None and fresh.exists()):
             reset()
-            run(process_cmd, work)
-        fresh.replace(processed)
-        out = run([sys.executable, "-c", PROCESS_FLOOR_DIFF, "dump", str(processed), str(unprocessed), str(rules),
-                   NOW, str(dest)], work)[2]
+            run(cmd, work)
+        fresh.replace(keep)
+        out = run([sys.executable, "-c", STORE_DIFF, *diff_args], work)[2]
     except Failed as exc:
-        return f"failed: preparing the process floor: {exc}", {}
-    return "", json.loads(out)["written"]
+        return f"failed: preparing the write floor of {name}: {exc}", {}
+    return "", json.loads(out)
 
 
-def check_process_floor(res: Result, written: dict, floor_store: Path, processed: Path, work: Path) -> None:
-    """Record what the floor wrote and whether its last run left the store the first process left (every
-    table, index and trigger); a floor that wrote less than the process would look cheaper than it is."""
-    res.extra["written"] = written
+def check_floor(res: Result, dumped: dict, floor_store: Path, reference: Path, work: Path) -> None:
+    """Record what the floor wrote (and set aside) and whether its last run left the store its command
+    left (every table, index and trigger); a floor that wrote less than the command would look cheaper."""
+    res.extra.update(dumped)
     try:
-        found = json.loads(run([sys.executable, "-c", PROCESS_FLOOR_DIFF, "check", str(processed),
-                                str(floor_store)], work)[2])
+        found = json.loads(run([sys.executable, "-c", STORE_DIFF, "check", str(reference), str(floor_store)],
+                               work)[2])
     except Failed as exc:
         found = {"check": str(exc)}
     res.extra["equal"] = not found
     if found:
-        res.note = "; ".join(filter(None, [res.note, "its store differs from process's: " + ", ".join(sorted(found))]))
+        res.note = "; ".join(filter(None, [res.note, "its store differs: " + ", ".join(sorted(found))]))
 
 
-def dump_floor_rows(results: list[Result], fresh: Path, reset, import_cmd: list[str], dest: Path, work: Path) -> str:
-    """Save the rows an import of the file wrote (leads, stage history) for the write floor; "" or why not.
-
-    The timed import's last run left its store in `fresh`; without it, an untimed import makes one.
-    """
-    imported = next((r for r in results if r.name == "import"), None)
-    print("  dumping the imported rows for the write floor ...", file=sys.stderr)
-    try:
-        if not (imported and imported.median is not None and fresh.exists()):
-            reset()
-            run(import_cmd, work)
-        run([sys.executable, "-c", FLOOR_DUMP, str(fresh), str(dest)], work)
-    except Failed as exc:
-        return f"failed: preparing the write floor: {exc}"
-    return ""
-
-
-# The rows of leads and stage_history as Python values (what an import hands to store.bulk), in
-# parts of 50,000: a (table, columns) header, the parts, then None, per table.
-FLOOR_DUMP = """
-import pickle, sys
-from sqlalchemy import select
-from leadctl.ingest.write import _HISTORY_COLUMNS, _INSERT_COLUMNS
-from leadctl.store import models
-from leadctl.store.db import open_store
-store = open_store(sys.argv[1], create=False)
-with store.connect() as conn, open(sys.argv[2], "wb") as out:
-    # the columns the import writes (the others take their defaults, as in the import), with the ids
-    for table, keys in ((models.Lead.__table__, _INSERT_COLUMNS), (models.StageChange.__table__, _HISTORY_COLUMNS)):
-        keys = ["id", *keys]
-        pickle.dump((table.name, keys), out)
-        rows = conn.execution_options(yield_per=50_000).execute(select(*(table.c[k] for k in keys))
-                                                                 .order_by(table.c.id))
-        for part in rows.partitions():
-            pickle.dump([tuple(r) for r in part], out, protocol=pickle.HIGHEST_PROTOCOL)
-        pickle.dump(None, out)
-"""
-
-# Writes the dumped rows into a fresh store (indexes in place) in one transaction; prints the
-# seconds inside it, less the unpickling, and the unpickling.
-FLOOR_WRITE = """
-import json, pickle, sys, time
-from leadctl.store import bulk, models
-from leadctl.store.db import open_store
-store = open_store(sys.argv[1], create=False)
-tables = {t.name: t for t in (models.Lead.__table__, models.StageChange.__table__)}
-load = 0.0
-with open(sys.argv[2], "rb") as fh:
-    start = time.perf_counter()
-    with store.begin() as conn:
-        while True:
-            try:
-                name, keys = pickle.load(fh)
-            except EOFError:
-                break
-            while True:
-                t = time.perf_counter()
-                part = pickle.load(fh)
-                load += time.perf_counter() - t
-                if part is None:
-                    break
-                bulk.insert(conn, tables[name], part, keys)
-    total = time.perf_counter() - start
-print(json.dumps({"write_s": total - load, "load_s": load}))
-"""
-
-# What a first `process` wrote, found by comparing the processed store with the unprocessed one
-# (argv: mode, processed store, unprocessed store[, rules, now, dump file]). "dump" pickles, as
-# store.bulk takes them: the indexes a large process sets aside, then per write a (table, op,
-# columns set, key columns) header, its rows in parts and None. Leads are written as process
-# writes them: its write-back columns (engine.process `update_keys`), with `stages_entered` where
-# that changed, or the `processed` stamp alone; every other table (stage history, follow-ups,
-# assignments, stage_stays, meta, ...) as rows added, columns changed and rows removed. It fails
-# if process changed lead columns it does not write back. "check" prints the tables (and schema
-# objects) in which two stores differ: {} when the floor's store came out as process's.
-PROCESS_FLOOR_DIFF = """
+# What a command wrote, found by comparing its store with the one it started from (argv: mode, new
+# store, old store, then for a dump the dump file and the mode's inputs). The floors' one diff:
+# - "import" (inputs: the lead files): every table's rows added, columns changed and rows removed;
+#   the indexes aside are those the import's store.indexes.built_after drops for that load into the
+#   old store (AFTER_LOAD, or none);
+# - "process" (inputs: rules, now): leads as process writes them: its write-back columns
+#   (engine.process `update_keys`), with `stages_entered` where that changed, or the `processed`
+#   stamp alone; every other table as for an import; the indexes aside those a large process sets
+#   aside. It fails if process changed lead columns it does not write back.
+# A dump pickles, as store.bulk takes them: the indexes aside, then per write a (table, op, columns
+# set, key columns) header, its rows in parts and None. stage_stays is never among them: its
+# triggers keep it, or (indexes aside) it is counted again at the end, as the command does.
+# "check" prints the tables (and schema objects) in which two stores differ: {} when they are equal.
+STORE_DIFF = """
 import json, pickle, sys
 from datetime import datetime
-from sqlalchemy import MetaData, Table, Text, select, text, type_coerce
-from leadctl.store import models
+from sqlalchemy import MetaData, Table, Text, create_engine, select, text, type_coerce
+from leadctl.store import indexes, models, stays
 from leadctl.store.db import open_store
 mode, new_db, old_db = sys.argv[1:4]
 PART = 50_000
@@ -558,6 +512,17 @@ def diff(conn, t):
     return pk, [c for c, f in zip(cols, flags) if f], added, removed
 
 
+def named(conn, t):
+    # the columns to insert added rows with: those some added row holds a value in, or with a default. A
+    # column the command left out is NULL; bulk would write a JSON column's None as 'null'.
+    on = same(t, [c.name for c in t.primary_key.columns])
+    flags = conn.exec_driver_sql(f"SELECT {', '.join(f'max({Q(c.name)} IS NOT NULL)' for c in t.columns)} "
+                                 f"FROM main.{Q(t.name)} WHERE NOT EXISTS (SELECT 1 FROM old.{Q(t.name)} AS o "
+                                 f"WHERE {on})").one()
+    return [c.name for c, f in zip(t.columns, flags)
+            if f or c.primary_key or c.default is not None or c.server_default is not None]
+
+
 def count(conn, stmt):
     return conn.execute(select(text("count(*)")).select_from(stmt.subquery())).scalar()
 
@@ -565,7 +530,7 @@ def count(conn, stmt):
 store = open_store(new_db, create=False)
 with store.connect() as conn:
     conn.exec_driver_sql("ATTACH DATABASE ? AS old", (old_db,))
-    tables = [*models.SQLModel.metadata.sorted_tables, Table("stage_stays", MetaData(), autoload_with=conn)]
+    tables = [*models.SQLModel.metadata.sorted_tables, Table(stays.TABLE, MetaData(), autoload_with=conn)]
     if mode == "check":
         found = {}
         for t in tables:
@@ -577,36 +542,48 @@ with store.connect() as conn:
             found["indexes or triggers"] = []
         print(json.dumps(found))
         sys.exit(0)
-    from leadctl.engine.process import SET_ASIDE_MIN, SET_ASIDE_SHARE, Pipeline, load_steps
-    from leadctl.rules.loader import load_rules
-    from leadctl.store import indexes
-    pipeline = Pipeline(load_rules(sys.argv[4]), datetime.fromisoformat(sys.argv[5]), load_steps())
-    keys = [*pipeline.writes, "explanation", "updated_at", "processed"]
+    dest, inputs = sys.argv[4], sys.argv[5:]
     leads = models.Lead.__table__
-    pk, changed, added, removed = diff(conn, leads)
-    extra = set(changed) - {*keys, "stages_entered"}
-    if extra or count(conn, added) or count(conn, removed):
-        sys.exit(f"process changed leads beyond the columns it writes back: {sorted(extra) or 'rows added or removed'}")
-    moved = f"NOT ({same(leads, ['stages_entered'])})"
-    values = f"NOT ({same(leads, [k for k in keys if k != 'processed'])})"
-    stamped = f"NOT ({moved}) AND NOT ({values}) AND NOT ({same(leads, ['processed'])})"
-    ops = [(leads, [*keys, "stages_entered"], ["id"], rows_where(leads, [*keys, "stages_entered", "id"], moved)),
-           (leads, keys, ["id"], rows_where(leads, [*keys, "id"], f"NOT ({moved}) AND {values}")),
-           (leads, ["processed"], ["id"], rows_where(leads, ["processed", "id"], stamped))]
+    ops, keys = [], []
+    if mode == "process":
+        from leadctl.engine.process import SET_ASIDE_MIN, SET_ASIDE_SHARE, Pipeline, load_steps
+        from leadctl.rules.loader import load_rules
+        pipeline = Pipeline(load_rules(inputs[0]), datetime.fromisoformat(inputs[1]), load_steps())
+        keys = [*pipeline.writes, "explanation", "updated_at", "processed"]
+        pk, changed, added, removed = diff(conn, leads)
+        extra = set(changed) - {*keys, "stages_entered"}
+        if extra or count(conn, added) or count(conn, removed):
+            sys.exit("process changed leads beyond the columns it writes back: "
+                     f"{sorted(extra) or 'rows added or removed'}")
+        moved = f"NOT ({same(leads, ['stages_entered'])})"
+        values = f"NOT ({same(leads, [k for k in keys if k != 'processed'])})"
+        stamped = f"NOT ({moved}) AND NOT ({values}) AND NOT ({same(leads, ['processed'])})"
+        ops = [(leads, [*keys, "stages_entered"], ["id"], rows_where(leads, [*keys, "stages_entered", "id"], moved)),
+               (leads, keys, ["id"], rows_where(leads, [*keys, "id"], f"NOT ({moved}) AND {values}")),
+               (leads, ["processed"], ["id"], rows_where(leads, ["processed", "id"], stamped))]
+        # engine.process sets the indexes aside when it evaluates most of a large store and writes most of it
+        held = conn.execute(select(text("max(id)")).select_from(leads)).scalar() or 0
+        written = sum(count(conn, stmt) for *_, stmt in ops[:2])
+        aside = indexes.written_by((*keys, "stages_entered")) \\
+            if held >= SET_ASIDE_MIN and written * SET_ASIDE_SHARE >= held else []
+    else:
+        # the import's decision (ingest.importer: built_after(store, _estimated_rows(paths))) on the old store
+        from leadctl.ingest.importer import _estimated_rows
+        engine = create_engine(f"sqlite:///{old_db}")
+        with engine.connect() as before:
+            aside = list(indexes.AFTER_LOAD) if indexes.worth_it(before, _estimated_rows(inputs)) else []
+        engine.dispose()
     for t in tables:
-        if t is not leads:
-            pk, changed, added, removed = diff(conn, t)
-            ops.append((t, None, pk, removed))
-            if changed:
-                ops.append((t, changed, pk, rows_where(t, [*changed, *pk], f"NOT ({same(t, changed)})")))
-            ops.append((t, [c.name for c in t.columns], None, added))
-    # engine.process sets the indexes aside when it evaluates most of a large store and writes most of it
-    held = conn.execute(select(text("max(id)")).select_from(leads)).scalar() or 0
-    written = sum(count(conn, stmt) for *_, stmt in ops[:2])
-    aside = indexes.written_by((*keys, "stages_entered")) \\
-        if held >= SET_ASIDE_MIN and written * SET_ASIDE_SHARE >= held else []
+        if (t is leads and mode == "process") or t.name == stays.TABLE:
+            continue
+        pk, changed, added, removed = diff(conn, t)
+        ops.append((t, None, pk, removed))
+        if changed:
+            ops.append((t, changed, pk, rows_where(t, [*changed, *pk], f"NOT ({same(t, changed)})")))
+        cols = named(conn, t)
+        ops.append((t, cols, None, added.with_only_columns(*(t.c[c] for c in cols))))
     summary: dict = {}
-    with open(sys.argv[6], "wb") as out:
+    with open(dest, "wb") as out:
         pickle.dump(aside, out)
         for t, sets, where, stmt in ops:
             op = "insert" if where is None else "delete" if sets is None else "update"
@@ -614,7 +591,7 @@ with store.connect() as conn:
             n = 0
             for part in conn.execution_options(yield_per=PART).execute(stmt).partitions():
                 rows = [tuple(r) for r in part]
-                if t is leads and "explanation" in sets:
+                if t is leads and mode == "process" and "explanation" in sets:
                     # one object per distinct explanation in a part, as process shares them (bulk encodes each once)
                     at, shared = sets.index("explanation"), {}
                     rows = [r if r[at] is None else (*r[:at], shared[r[at]] if r[at] in shared else
@@ -630,27 +607,24 @@ with store.connect() as conn:
     print(json.dumps({"aside": aside, "written": summary}))
 """
 
-# Writes the dumped changes into a copy of the unprocessed store in one transaction, as a large
-# first process does: the leads' indexes it sets aside dropped and built again at the end (inside
-# the transaction, so timed), stage_stays' triggers aside (its counts are among the rows written).
-# Prints the seconds inside the transaction, less the unpickling (wall and CPU), and the unpickling.
-PROCESS_FLOOR_WRITE = """
+# Writes a dump of STORE_DIFF into a copy of the old store in one transaction, as the command did: the
+# indexes it set aside dropped first and built again at the end, stage_stays' triggers with them and
+# its rows counted again then (store.indexes.set_aside, all inside the transaction, so timed); without
+# indexes aside, everything in place. Prints the seconds inside the transaction less the unpickling
+# (wall and CPU), and the unpickling.
+FLOOR_WRITE = """
 import json, pickle, sys, time
 from contextlib import nullcontext
-from sqlalchemy import MetaData, Table
-from leadctl.store import bulk, indexes, models, stays
+from leadctl.store import bulk, indexes, models
 from leadctl.store.db import open_store
 store = open_store(sys.argv[1], create=False)
-tables = dict(models.SQLModel.metadata.tables)
-with store.connect() as conn:
-    tables[stays.TABLE] = Table(stays.TABLE, MetaData(), autoload_with=conn)
+tables = models.SQLModel.metadata.tables
 load = load_cpu = 0.0
 with open(sys.argv[2], "rb") as fh:
     aside = pickle.load(fh)
     start, start_cpu = time.perf_counter(), time.process_time()
     with store.begin() as conn:
-        with indexes.set_aside(lambda: nullcontext(conn), aside):
-            stays.drop_triggers(conn)
+        with indexes.set_aside(lambda: nullcontext(conn), aside, triggers=True):
             while True:
                 try:
                     name, op, sets, where = pickle.load(fh)
@@ -673,13 +647,10 @@ with open(sys.argv[2], "rb") as fh:
                     else:  # store.bulk has no DELETE
                         conn.exec_driver_sql(f'DELETE FROM "{name}" WHERE ' + " AND ".join(f'"{k}" = ?' for k in where),
                                              part)
-            for sql in stays._DDL[1:]:  # the triggers again, without recounting every row (stays.install)
-                conn.exec_driver_sql(sql)
     total, total_cpu = time.perf_counter() - start, time.process_time() - start_cpu
 print(json.dumps({"write_s": total - load, "write_cpu_s": total_cpu - load_cpu, "load_s": load}))
 """
 
-# The floor when the sqlite3 shell is missing: the raw CSV rows into one table of TEXT columns.
 # The reports' floor: Python's sqlite3 doing the plain GROUP BYs the reports start from, printing JSON.
 REPORT_FLOOR = """
 import json, sqlite3, sys
@@ -688,6 +659,7 @@ print(json.dumps({c: con.execute(f"SELECT {c}, count(*) FROM leads GROUP BY {c}"
                   for c in ("stage", "source", "owner")}))
 """
 
+# The floor when the sqlite3 shell is missing: the raw CSV rows into one table of TEXT columns.
 PY_FLOOR = """
 import csv, sqlite3, sys
 with open(sys.argv[1], newline="", encoding="utf-8") as fh:
@@ -759,16 +731,19 @@ def verdict(res: Result, n: int, ratio: float | None) -> str:
     return f"{text} ({note})" if note else text
 
 
-def written_text(extra: dict) -> str:
-    """What the process floor wrote, and whether its store came out as process's (empty for other rows)."""
+def written_text(extra: dict, whose: str) -> str:
+    """What a floor wrote, and whether its store came out as `whose` (empty for other rows)."""
     if "written" not in extra:
         return ""
     verbs = {"insert": "inserted", "update": "updated", "delete": "deleted"}
     parts = [f"{table} " + ", ".join(f"{n:,} {verbs[op]}" for op, n in ops.items())
              for table, ops in extra["written"].items()]
-    same = "its store then equals the first process's (every table, index and trigger)" if extra.get("equal") \
-        else "its store differs from the first process's (see the row)"
-    return f". The floor wrote: {'; '.join(parts)}; {same}."
+    aside = extra.get("aside")
+    how = (f"{len(aside)} indexes and stage_stays' triggers set aside, built and counted again inside the "
+           "transaction" if aside else "every index and trigger in place")
+    same = f"its store then equals {whose} (every table, index and trigger)" if extra.get("equal") \
+        else f"its store differs from {whose} (see the row)"
+    return f". The floor wrote: {'; '.join(parts)}; {how}; {same}."
 
 
 def cell(text: str) -> str:
@@ -842,9 +817,11 @@ def write_report(output: Path, args, by_size: dict[int, list[Result]], pg: list[
         lines += [f"## {human(n)} leads", "", *table(results, n, ratio), ""]
         ratios.append(f"- {human(n)}: leadctl import vs sqlite-utils insert: "
                       + (f"{ratio:.2f}× rows/s" if ratio else "n.a. (one of them did not run)"))
-        for name, floor_name, what in (("import", "sqlite3", "leadctl import vs the sqlite3 shell's .import"),
-                                       ("import", "write-floor", "leadctl import vs leadctl's write floor"),
-                                       ("process-first", "process-floor", "leadctl first process vs its write floor")):
+        for name, floor_name, what, whose in (
+                ("import", "sqlite3", "leadctl import vs the sqlite3 shell's .import", ""),
+                ("import", "write-floor", "leadctl import vs leadctl's write floor", "the import's"),
+                ("process-first", "process-floor", "leadctl first process vs its write floor",
+                 "the first process's")):
             cmd, floor = got.get(name), got.get(floor_name)
             if cmd and floor and cmd.median and floor.median:
                 inner = f", {cmd.median / statistics.median(floor.inner):.2f}× its time in the transaction" \
@@ -854,7 +831,7 @@ def write_report(output: Path, args, by_size: dict[int, list[Result]], pg: list[
                     inner += f" and {cmd.cpu_median / max(cpu, 1e-3):.2f}× its CPU time there ({cpu:.3f} CPU s)"
                 ratios.append(f"- {human(n)}: {what}: {cmd.median / floor.median:.2f}× the wall "
                               f"time, {cmd.cpu_median / max(floor.cpu_median, 1e-3):.2f}× the CPU time{inner}"
-                              + written_text(floor.extra))
+                              + written_text(floor.extra, whose))
     if pg:
         lines += ["## PostgreSQL, 100k leads", "", *table(pg, 100_000, None), ""]
     lines += ["## Ratios", "", *ratios, ""]
