@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from .engine.due import DueTask
 from .engine.followups import TaskChange, complete_task, due_tasks, snooze_task
@@ -33,7 +33,7 @@ from .rules.loader import RuleSet
 from .store.db import Store
 
 
-def _process(store: Store, rules: RuleSet | None, lead_ids: set[int], now: datetime) -> ProcessResult | None:
+def _process(store: Store, rules: RuleSet | None, lead_ids: Iterable[int], now: datetime) -> ProcessResult | None:
     """Process the leads a change touched (nothing when there are none or no rules to apply)."""
     if rules is None or not lead_ids:
         return None

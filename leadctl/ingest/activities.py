@@ -31,6 +31,7 @@ from ..errors import InputError, LeadctlError, UsageError
 from ..rules.durations import parse_duration
 from ..rules.loader import RuleSet
 from ..setup import project_region
+from ..store import IdSet
 from ..store.db import Store
 from ..store.tables import ACTIVITIES, BATCH_CHANGES, IDENTIFIERS, LEADS
 from ..words import activity_key, snake_case
@@ -190,7 +191,7 @@ class ActivityImportResult:
     duplicates: int = 0
     rejected: int = 0
     rejects_file: str | None = None
-    lead_ids: set[int] = field(default_factory=set, repr=False)
+    lead_ids: IdSet = field(default_factory=IdSet, repr=False)
     types: dict[str, int] = field(default_factory=dict, repr=False)   # type → rows stored (or to store)
     unknown_types: dict[str, int] = field(default_factory=dict)       # ... of which no rule or store knows
     known_types: list[str] = field(default_factory=list, repr=False)

@@ -8,6 +8,7 @@ from typing import Any, Callable, Iterable
 
 from ..errors import UsageError
 from ..fields import MATCHABLE
+from ..store import IdSet
 from .headers import MappingSpec, build_column_map, check_plan
 from .identity import DEFAULT_MATCH
 from .reader import read_records
@@ -49,7 +50,7 @@ class ImportResult:
     rejects_files: list[str] = field(default_factory=list)
     seconds: float = 0.0
     dry_run: bool = False
-    lead_ids: set[int] = field(default_factory=set, repr=False)  # created or changed, for `process`
+    lead_ids: IdSet = field(default_factory=IdSet, repr=False)  # created or changed, for `process`
     preamble_lines: int = 0  # note lines above the header rows, skipped (neither rows nor rejects)
     plans: list[dict] = field(default_factory=list)  # per file: ColumnMap.plan() with "file" and "preamble_lines"
     phone_evidence: dict[str, int] = field(default_factory=dict)  # phones read per evidence (rows.PHONE_EVIDENCE)
