@@ -90,9 +90,9 @@ def insert_returning_ids(conn: Connection, table: Table, rows: Sequence[Any],
     first = conn.exec_driver_sql(plan.values_returning_sql(1), tuple(params[0])).scalar_one()
     out: list[int] = [first]
     rest = params[1:]
-    top = conn.exec_driver_sql(f"SELECT max(rowid) FROM {plan.table}").scalar()
     if not rest:
         return out
+    top = conn.exec_driver_sql(f"SELECT max(rowid) FROM {plan.table}").scalar()
     if top == first and first + len(rest) <= _MAX_ROWID:
         ids = range(first + 1, first + 1 + len(rest))
         conn.exec_driver_sql(_plan(conn, table, ["id", *keys]).sql, [(i, *p) for i, p in zip(ids, rest)])
