@@ -62,9 +62,7 @@ def install(conn: Connection) -> None:
     for sql in _DDL:
         conn.exec_driver_sql(sql)
     conn.exec_driver_sql(f"DELETE FROM {TABLE}")
-    kind, bucket = (part.format(row="h") for part in _BUCKET)
-    conn.exec_driver_sql(f"INSERT INTO {TABLE} (to_stage, kind, bucket, n) SELECT h.to_stage, {kind}, {bucket}, "
-                         f"count(*) FROM stage_history AS h WHERE {bucket} IS NOT NULL GROUP BY 1, 2, 3")
+    conn.exec_driver_sql(_counted(1))
 
 
 BATCH = 200  # leads: from here counting their rows out and in beats a trigger per row written (~30 µs a change)
@@ -91,12 +89,16 @@ def counted_around(conn: Connection, lead_ids: Iterable[int]) -> Iterator[None]:
 
 
 def _count(conn: Connection, ids: list[int], sign: int) -> None:
-    kind, bucket = (part.format(row="h") for part in _BUCKET)
     for part in in_parts(ids, _IN_CHUNK):
-        conn.exec_driver_sql(
-            f"INSERT INTO {TABLE} (to_stage, kind, bucket, n) SELECT h.to_stage, {kind}, {bucket}, {sign} * count(*) "
-            f"FROM stage_history AS h WHERE h.lead_id IN ({', '.join('?' * len(part))}) AND {bucket} IS NOT NULL "
-            "GROUP BY 1, 2, 3 ON CONFLICT (to_stage, kind, bucket) DO UPDATE SET n = n + excluded.n", tuple(part))
+        conn.exec_driver_sql(_counted(sign, f"h.lead_id IN ({', '.join('?' * len(part))})"), tuple(part))
+
+
+def _counted(sign: int, where: str = "1") -> str:
+    """Add `sign` × the stage-history rows (of `where`) to their (stage, kind, bucket) counts."""
+    kind, bucket = (part.format(row="h") for part in _BUCKET)
+    return (f"INSERT INTO {TABLE} (to_stage, kind, bucket, n) SELECT h.to_stage, {kind}, {bucket}, {sign} * count(*) "
+            f"FROM stage_history AS h WHERE {where} AND {bucket} IS NOT NULL "
+            "GROUP BY 1, 2, 3 ON CONFLICT (to_stage, kind, bucket) DO UPDATE SET n = n + excluded.n")
 
 
 def drop_triggers(conn: Connection) -> None:
