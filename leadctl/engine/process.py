@@ -53,7 +53,7 @@ from sqlalchemy import Text, and_, cast, func, or_, select, true, union
 from ..fields import DAYS_SINCE
 from ..model.step import PredictStep
 from ..rules.loader import lead_conditions
-from ..store import IdSet, bulk, dirty, in_parts, indexes
+from ..store import Batches, IdSet, bulk, dirty, in_parts, indexes
 from ..store.db import get_meta, set_meta
 from ..store.history import record_stage_changes
 from ..store.models import Activity, Followup, Lead, Owner, StageChange
@@ -626,7 +626,7 @@ def _chunks(ctx: ProcessContext, pipeline: Pipeline, txn: Callable[[], Any], ids
     stamp_of = (plan.token,) if plan else ()
     stamp = now.isoformat(timespec="seconds")
     # A large run commits every TXN_CHUNKS chunks, not every chunk: fewer commits and WAL checkpoints.
-    batches = _Batches(txn, TXN_CHUNKS) if aside is not None else None
+    batches = Batches(txn, TXN_CHUNKS) if aside is not None else None
     chunk_txn = batches if batches is not None else txn
     try:
         while True:
@@ -695,37 +695,6 @@ def _chunks(ctx: ProcessContext, pipeline: Pipeline, txn: Callable[[], Any], ids
     finally:
         if batches is not None:
             batches.flush()
-
-
-class _Batches:
-    """Transactions of `txn()` that each span `per` uses (chunks); `flush()` commits the open one."""
-
-    def __init__(self, txn: Callable[[], Any], per: int):
-        self.txn, self.per = txn, per
-        self._open: Any = None
-        self._conn: Any = None
-        self._used = 0
-
-    @contextmanager
-    def __call__(self):
-        if self._open is None:
-            self._open = self.txn()
-            self._conn = self._open.__enter__()
-            self._used = 0
-        try:
-            yield self._conn
-        except BaseException as exc:  # the open transaction rolls back, as one chunk's would
-            cm, self._open = self._open, None
-            cm.__exit__(type(exc), exc, exc.__traceback__)
-            raise
-        self._used += 1
-        if self._used >= self.per:
-            self.flush()
-
-    def flush(self) -> None:
-        if self._open is not None:
-            cm, self._open = self._open, None
-            cm.__exit__(None, None, None)
 
 
 _ABSENT = object()

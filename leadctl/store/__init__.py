@@ -1,7 +1,8 @@
 """The store: tables, engine setup and migrations."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 
 def in_parts(values: Iterable[Any], size: int = 500) -> Iterator[Sequence[Any]]:
@@ -78,3 +79,47 @@ class IdSet:
 
     def __repr__(self) -> str:
         return f"IdSet({len(self)} ids)"
+
+
+class Batches:
+    """Transactions of `txn()` that each span `per` uses (chunks of a large write): fewer commits and
+    WAL checkpoints than one transaction a chunk, and still only whole chunks ever committed.
+
+    `with batches() as conn:` runs one chunk; every `per`-th commits. An exception inside a chunk rolls
+    back the open transaction (every chunk since the last commit) and then calls `on_rollback()`;
+    `flush()` commits the open one (call it when the write ends, also on an error between chunks).
+    """
+
+    def __init__(self, txn: Callable[[], Any], per: int, *, on_rollback: Callable[[], None] | None = None):
+        self.txn, self.per, self.on_rollback = txn, per, on_rollback
+        self._open: Any = None
+        self._conn: Any = None
+        self._used = 0
+
+    @contextmanager
+    def __call__(self) -> Iterator[Any]:
+        if self._open is None:
+            self._open = self.txn()
+            self._conn = self._open.__enter__()
+            self._used = 0
+        try:
+            yield self._conn
+        except BaseException as exc:
+            cm, self._open = self._open, None
+            cm.__exit__(type(exc), exc, exc.__traceback__)
+            if self.on_rollback is not None:
+                self.on_rollback()
+            raise
+        self._used += 1
+        if self._used >= self.per:
+            self.flush()
+
+    @property
+    def open(self) -> bool:
+        """Whether a transaction is open (chunks written since the last commit)."""
+        return self._open is not None
+
+    def flush(self) -> None:
+        if self._open is not None:
+            cm, self._open = self._open, None
+            cm.__exit__(None, None, None)

@@ -132,3 +132,59 @@ def test_chunks_checkpoint_the_log_seldom_and_give_the_connection_its_own_settin
     assert seen and set(seen) == {importer.WAL_PAGES}
     with store.connect() as conn:
         assert conn.connection.driver_connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+
+
+def test_chunks_commit_in_transactions_of_several_and_a_rollback_uncounts_them(store, rules, tmp_path, monkeypatch):
+    """An import commits every TXN_CHUNKS chunks. Ctrl-C inside a chunk rolls back every chunk since the
+    last commit: the leads committed before it stay, and the interrupted batch counts exactly those."""
+    path = write_csv(tmp_path / "in.csv", ["Email", "First Name"], [[f"p{i}@example.com", f"P{i}"] for i in range(70)])
+    monkeypatch.setattr(importer, "CHUNK", 10)
+    monkeypatch.setattr(importer, "TXN_CHUNKS", 3)
+    real, calls = importer.write_fold, []
+
+    def write_fold(conn, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:  # the second chunk of the second transaction
+            raise KeyboardInterrupt
+        return real(conn, *args, **kwargs)
+
+    monkeypatch.setattr(importer, "write_fold", write_fold)
+    try:
+        import_leads(store, [path], ImportOptions(), rules, now=NOW)
+    except KeyboardInterrupt:
+        pass
+    else:
+        raise AssertionError("the import was not interrupted")
+    b = models.Batch.__table__
+    with store.connect() as conn:
+        n = conn.execute(text("SELECT count(*) FROM leads")).scalar()
+        status, created = conn.execute(select(b.c.status, b.c.created)).one()
+    assert (n, status, created) == (30, "interrupted", 30)
+
+
+def test_batches_commit_every_per_uses_and_flush_the_rest():
+    from leadctl.store import Batches
+
+    log: list[str] = []
+
+    class Txn:
+        def __enter__(self):
+            log.append("begin")
+            return "conn"
+
+        def __exit__(self, kind, exc, tb):
+            log.append("rollback" if kind else "commit")
+
+    batches = Batches(Txn, 2, on_rollback=lambda: log.append("uncounted"))
+    for _ in range(3):
+        with batches() as conn:
+            assert conn == "conn"
+    assert batches.open
+    batches.flush()
+    assert not batches.open
+    try:
+        with batches():
+            raise ValueError
+    except ValueError:
+        pass
+    assert log == ["begin", "commit", "begin", "commit", "begin", "rollback", "uncounted"]
