@@ -70,8 +70,9 @@ if TYPE_CHECKING:
     from ..rules.loader import RuleSet
 
 CHUNK = 5000
-TXN_CHUNKS = 4  # chunks per transaction: each commit writes every index page its chunks dirtied (1M: 201
-#                 commits took 11.6 of 84 s; e-mail, phone and row-hash pages are dirtied all over)
+TXN_CHUNKS = 16  # chunks per transaction at most (1, 2, 4, ... on): each commit writes every index page its
+#                  chunks dirtied, and e-mail, phone and row-hash pages are dirtied all over (1M: 201 per-chunk
+#                  commits took 11.6 of 84 s; 4 chunks each 6.4 s; 12: 4.1 s)
 DEFERRED_SLICE = 1  # rows held for the end fold: CHUNK * this many at a time (300k: 4 peaked at 318 MB)
 # The store may hold up to this many times the files' rows for the key filter: filling it costs ~3 µs
 # a stored lead, and it saves ~7-10 µs of lookups a row (100k files, CPU of the importing process).
@@ -240,7 +241,8 @@ class _Importer:
         self.rejects_by_file: dict[str, RejectsWriter] = {}
         self.sources = Sources(self.rules, known)
         self.deferred = Deferred()
-        self.txn = Batches(lambda: _chunk_transaction(self.store), TXN_CHUNKS, on_rollback=self._uncount)
+        self.txn = Batches(lambda: _chunk_transaction(self.store), TXN_CHUNKS, growing=True,
+                           on_rollback=self._uncount)
         self._committed = self._counts()
         self.keyfilter: KeyFilter | bool | None = self._key_filter(paths)  # True: to be filled at the first chunk
         plans = []

@@ -85,13 +85,17 @@ class Batches:
     """Transactions of `txn()` that each span `per` uses (chunks of a large write): fewer commits and
     WAL checkpoints than one transaction a chunk, and still only whole chunks ever committed.
 
-    `with batches() as conn:` runs one chunk; every `per`-th commits. An exception inside a chunk rolls
-    back the open transaction (every chunk since the last commit) and then calls `on_rollback()`;
-    `flush()` commits the open one (call it when the write ends, also on an error between chunks).
+    `with batches() as conn:` runs one chunk; every `per`-th commits (`growing`: the first transaction
+    holds one chunk, each next one twice as many, up to `per`, so a short write still commits early).
+    An exception inside a chunk rolls back the open transaction (every chunk since the last commit) and
+    then calls `on_rollback()`; `flush()` commits the open one (call it when the write ends, also on an
+    error between chunks).
     """
 
-    def __init__(self, txn: Callable[[], Any], per: int, *, on_rollback: Callable[[], None] | None = None):
+    def __init__(self, txn: Callable[[], Any], per: int, *, growing: bool = False,
+                 on_rollback: Callable[[], None] | None = None):
         self.txn, self.per, self.on_rollback = txn, per, on_rollback
+        self._size = 1 if growing else per  # chunks the open (or next) transaction holds
         self._open: Any = None
         self._conn: Any = None
         self._used = 0
@@ -111,8 +115,9 @@ class Batches:
                 self.on_rollback()
             raise
         self._used += 1
-        if self._used >= self.per:
+        if self._used >= self._size:
             self.flush()
+            self._size = min(2 * self._size, self.per)
 
     @property
     def open(self) -> bool:

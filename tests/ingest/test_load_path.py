@@ -135,8 +135,8 @@ def test_chunks_checkpoint_the_log_seldom_and_give_the_connection_its_own_settin
 
 
 def test_chunks_commit_in_transactions_of_several_and_a_rollback_uncounts_them(store, rules, tmp_path, monkeypatch):
-    """An import commits every TXN_CHUNKS chunks. Ctrl-C inside a chunk rolls back every chunk since the
-    last commit: the leads committed before it stay, and the interrupted batch counts exactly those."""
+    """An import commits after 1, 2, 4, ... chunks, TXN_CHUNKS at most. Ctrl-C inside a chunk rolls back every
+    chunk since the last commit: the leads committed before it stay, and the interrupted batch counts those."""
     path = write_csv(tmp_path / "in.csv", ["Email", "First Name"], [[f"p{i}@example.com", f"P{i}"] for i in range(70)])
     monkeypatch.setattr(importer, "CHUNK", 10)
     monkeypatch.setattr(importer, "TXN_CHUNKS", 3)
@@ -144,7 +144,7 @@ def test_chunks_commit_in_transactions_of_several_and_a_rollback_uncounts_them(s
 
     def write_fold(conn, *args, **kwargs):
         calls.append(1)
-        if len(calls) == 5:  # the second chunk of the second transaction
+        if len(calls) == 5:  # the second chunk of the third transaction (chunks 4-6)
             raise KeyboardInterrupt
         return real(conn, *args, **kwargs)
 
@@ -188,3 +188,11 @@ def test_batches_commit_every_per_uses_and_flush_the_rest():
     except ValueError:
         pass
     assert log == ["begin", "commit", "begin", "commit", "begin", "rollback", "uncounted"]
+    log.clear()
+    growing = Batches(Txn, 4, growing=True)
+    for _ in range(11):
+        with growing():
+            log.append("chunk")
+    growing.flush()
+    assert " ".join(log).split("commit") == ["begin chunk ", " begin chunk chunk ", " begin chunk chunk chunk chunk ",
+                                             " begin chunk chunk chunk chunk ", ""]
