@@ -243,7 +243,6 @@ class _Importer:
         self.deferred = Deferred()
         self.txn = Batches(lambda: _chunk_transaction(self.store), TXN_CHUNKS, growing=True,
                            on_rollback=self._uncount)
-        self._committed = self._counts()
         self.keyfilter: KeyFilter | bool | None = self._key_filter(paths)  # True: to be filled at the first chunk
         plans = []
         try:
