@@ -2,8 +2,8 @@
 
 The data path is set-based: rows are read and normalised one by one (streaming),
 then handled in chunks — one query per match key to find existing leads, one
-bulk insert, one bulk update — each chunk in its own transaction, so memory
-stays flat and a killed import leaves only whole chunks behind.
+bulk insert, one bulk update — committed a few chunks at a time (store.Batches),
+so memory stays flat and a killed import leaves only whole chunks behind.
 
 Counting (docs/json.md): every row read is exactly one of
   created   — it became a new lead;
