@@ -39,6 +39,7 @@ import dataclasses
 import gc
 import hashlib
 import json
+import sqlite3
 import time
 from array import array
 from collections import Counter, defaultdict
@@ -46,7 +47,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy import Text, and_, cast, func, or_, select, true, union
 
@@ -73,6 +74,9 @@ if TYPE_CHECKING:
 CHUNK = 5000
 TXN_CHUNKS = 4    # chunks per transaction in a large run (100k first run: ~0.2 CPU s less than 1; all in one: more)
 GC_GEN0 = 50_000  # allocations between collections of the youngest generation during a run (default 700)
+# A run's SQLite page cache (the store's connections have 64 MiB, for an import's scattered index pages). A run reads
+# and writes leads in id order: at 1M, import with processing peaked 42 MB lower with this, in the same time.
+RUN_CACHE_KIB = 16_384
 # A run that evaluates at least SET_ASIDE_MIN leads and half the store, and whose first chunk
 # writes half its leads, writes the leads' indexes over the columns it writes once at the end
 # instead of row by row (store/indexes.py `set_aside`; 100k store: that UPDATE 5.5 -> 1.1 CPU s).
@@ -747,6 +751,34 @@ def _collections_spaced():
         gc.set_threshold(*before)
 
 
+@contextmanager
+def _small_cache(store) -> Iterator[Callable[[], Any]]:
+    """`store.begin` for a run, each connection it uses with a RUN_CACHE_KIB page cache (SQLite; given back
+    as it was when the run ends)."""
+    if not store.is_sqlite:
+        yield store.begin
+        return
+    before: dict[int, tuple[Any, int]] = {}
+
+    @contextmanager
+    def begin() -> Iterator[Any]:
+        with store.begin() as conn:
+            raw = conn.connection.driver_connection
+            if id(raw) not in before:
+                before[id(raw)] = (raw, int(raw.execute("PRAGMA cache_size").fetchone()[0]))
+                raw.execute(f"PRAGMA cache_size = {-RUN_CACHE_KIB}")
+            yield conn
+
+    try:
+        yield begin
+    finally:
+        for raw, size in before.values():
+            try:
+                raw.execute(f"PRAGMA cache_size = {size}")
+            except sqlite3.Error:  # closed meanwhile (invalidated): its next open sets it again
+                pass
+
+
 def _process(store, rules: RuleSet, now: datetime, lead_ids: Iterable[int] | None, dry_run: bool,
              steps: Sequence[Step] | None, observe: Callable[[list[tuple], list[dict]], None] | None) -> ProcessResult:
     """`process_leads`, under the collector pacing its caller set."""
@@ -765,7 +797,8 @@ def _process(store, rules: RuleSet, now: datetime, lead_ids: Iterable[int] | Non
     else:
         with store.begin() as conn:
             plan = Plan(conn, rules, pipeline.steps, now, every=lead_ids is None and observe is None)
-        run_pipeline(ctx, pipeline, store.begin, lead_ids=lead_ids, observe=observe, plan=plan)
+        with _small_cache(store) as begin:
+            run_pipeline(ctx, pipeline, begin, lead_ids=lead_ids, observe=observe, plan=plan)
         if plan.every:
             with store.begin() as conn:
                 plan.record(conn)
