@@ -38,7 +38,7 @@ from sqlalchemy import and_, bindparam, func, not_, or_, select
 from sqlalchemy.engine import Connection
 
 from ..clock import naive_utc
-from ..rules.vocabulary import _lead_field as lead_field
+from ..rules.vocabulary import lead_field
 from ..store import in_parts
 from ..store.db import get_meta, set_meta
 from ..store.models import Activity, Assignment, Lead, SlaBreach

@@ -24,7 +24,7 @@ from leadctl.rules.matchers import (
     _wrap,
     _wrap_now,
 )
-from leadctl.rules.vocabulary import _OPERATOR_SYNONYMS, COMBINATORS, OPERATORS, _activity_field, _Field, _lead_field
+from leadctl.rules.vocabulary import _OPERATOR_SYNONYMS, COMBINATORS, OPERATORS, _activity_field, _Field, lead_field
 from leadctl.words import did_you_mean
 
 REGEX_TIMEOUT = 0.05  # seconds per match; a rule regex that needs longer is broken
@@ -130,7 +130,7 @@ class _Compiler:
         if self.mode == "activity":
             f = _activity_field(name)
         else:
-            f = _lead_field(name)
+            f = lead_field(name)
             if isinstance(f, str):
                 hint = ""
                 if name in OPERATORS:

@@ -48,7 +48,7 @@ class _Field:
         self.attr, self.count = attr, count
 
 
-def _lead_field(name: str) -> _Field | str:
+def lead_field(name: str) -> _Field | str:
     """A _Field for a lead-mode name, or an error message."""
     if name == "email_domain":
         def get(lead, now):
