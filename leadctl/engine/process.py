@@ -39,7 +39,6 @@ import dataclasses
 import gc
 import hashlib
 import json
-import sqlite3
 import time
 from array import array
 from collections import Counter, defaultdict
@@ -54,7 +53,7 @@ from sqlalchemy import Text, and_, cast, func, or_, select, true, union
 from ..fields import DAYS_SINCE
 from ..model.step import PredictStep
 from ..rules.loader import lead_conditions
-from ..store import Batches, IdSet, bulk, dirty, in_parts, indexes
+from ..store import Batches, IdSet, bulk, dirty, in_parts, indexes, pragma_while
 from ..store.db import get_meta, set_meta
 from ..store.history import record_stage_changes
 from ..store.models import Activity, Followup, Lead, Owner, StageChange
@@ -751,32 +750,19 @@ def _collections_spaced():
         gc.set_threshold(*before)
 
 
-@contextmanager
-def _small_cache(store) -> Iterator[Callable[[], Any]]:
-    """`store.begin` for a run, each connection it uses with a RUN_CACHE_KIB page cache (SQLite; given back
-    as it was when the run ends)."""
+def _small_cache(store) -> Callable[[], Any]:
+    """`store.begin` for a run: on SQLite each transaction with a RUN_CACHE_KIB page cache, the connection's
+    own given back after it."""
     if not store.is_sqlite:
-        yield store.begin
-        return
-    before: dict[int, tuple[Any, int]] = {}
+        return store.begin
 
     @contextmanager
     def begin() -> Iterator[Any]:
         with store.begin() as conn:
-            raw = conn.connection.driver_connection
-            if id(raw) not in before:
-                before[id(raw)] = (raw, int(raw.execute("PRAGMA cache_size").fetchone()[0]))
-                raw.execute(f"PRAGMA cache_size = {-RUN_CACHE_KIB}")
-            yield conn
+            with pragma_while(conn.connection.driver_connection, "cache_size", lambda own: -RUN_CACHE_KIB):
+                yield conn
 
-    try:
-        yield begin
-    finally:
-        for raw, size in before.values():
-            try:
-                raw.execute(f"PRAGMA cache_size = {size}")
-            except sqlite3.Error:  # closed meanwhile (invalidated): its next open sets it again
-                pass
+    return begin
 
 
 def _process(store, rules: RuleSet, now: datetime, lead_ids: Iterable[int] | None, dry_run: bool,
@@ -797,8 +783,7 @@ def _process(store, rules: RuleSet, now: datetime, lead_ids: Iterable[int] | Non
     else:
         with store.begin() as conn:
             plan = Plan(conn, rules, pipeline.steps, now, every=lead_ids is None and observe is None)
-        with _small_cache(store) as begin:
-            run_pipeline(ctx, pipeline, begin, lead_ids=lead_ids, observe=observe, plan=plan)
+        run_pipeline(ctx, pipeline, _small_cache(store), lead_ids=lead_ids, observe=observe, plan=plan)
         if plan.every:
             with store.begin() as conn:
                 plan.record(conn)

@@ -30,7 +30,7 @@ from ..clock import utcnow
 from ..errors import InputError, LeadctlError, UsageError
 from ..quality.flags import fold_flags, refresh_flags, store_flags
 from ..setup import project_region
-from ..store import Batches, models
+from ..store import Batches, models, pragma_while
 from ..store.db import Store
 from ..store.history import stages_text
 from ..store.indexes import built_after
@@ -136,15 +136,11 @@ def _chunk_transaction(store: Store) -> Iterator[Any]:
         return
     with store.engine.connect() as conn:  # Store.begin, keeping the connection past the commit
         conn.execution_options(leadctl_write=True)
-        raw: Any = conn.connection.driver_connection
-        before = int(raw.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
-        if before > 0:  # (0: checkpoints are off on this connection; left so)
-            raw.execute(f"PRAGMA wal_autocheckpoint = {max(before, WAL_PAGES)}")
-        try:
+        # (0: checkpoints are off on this connection; left so.) Given back after the commit.
+        with pragma_while(conn.connection.driver_connection, "wal_autocheckpoint",
+                          lambda own: max(own, WAL_PAGES) if own > 0 else own):
             with conn.begin():
                 yield conn
-        finally:
-            raw.execute(f"PRAGMA wal_autocheckpoint = {before}")  # after the commit: the connection's own again
 
 
 def _clock() -> float:

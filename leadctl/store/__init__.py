@@ -81,6 +81,18 @@ class IdSet:
         return f"IdSet({len(self)} ids)"
 
 
+@contextmanager
+def pragma_while(raw: Any, name: str, value: Callable[[int], int]) -> Iterator[None]:
+    """Inside the block, a SQLite connection's (a DB-API one) integer PRAGMA `name` is `value(its own)`;
+    after it, its own again (also when the block fails)."""
+    own = int(raw.execute(f"PRAGMA {name}").fetchone()[0])
+    raw.execute(f"PRAGMA {name} = {int(value(own))}")
+    try:
+        yield
+    finally:
+        raw.execute(f"PRAGMA {name} = {own}")
+
+
 class Batches:
     """Transactions of `txn()` that each span `per` uses (chunks of a large write): fewer commits and
     WAL checkpoints than one transaction a chunk, and still only whole chunks ever committed.

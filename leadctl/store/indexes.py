@@ -28,7 +28,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 from sqlalchemy import Index, or_, select, text
 from sqlalchemy.engine import Connection
 
-from . import models, stays
+from . import models, pragma_while, stays
 
 # Indexes no query of an import reads: reports, routing, SLA and undo read them, and `process` and
 # the sweep read ix_leads_processed (every lead a load writes has it NULL). ix_stage_history_reach
@@ -139,15 +139,11 @@ def _create(conn: Connection, names: Iterable[str] = AFTER_LOAD, *, triggers: bo
     # SQLite sorts an index's keys, and groups stage_stays' recount, in up to cache_size of memory:
     # 64 MiB on top of the page cache (1M leads: 288 -> 368 MB). A small cache for the build spills
     # the sort to a temporary file.
-    cache = conn.exec_driver_sql("PRAGMA cache_size").scalar() or -2000
-    conn.exec_driver_sql(f"PRAGMA cache_size = {_BUILD_CACHE}")
-    try:
+    with pragma_while(conn.connection.driver_connection, "cache_size", lambda own: _BUILD_CACHE):
         for index in _indexes(names):
             index.create(conn, checkfirst=True)
         if triggers:
             stays.install(conn)
-    finally:
-        conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache)}")
     meta = _META
     conn.execute(meta.delete().where(meta.c.key == (key or _own_key())))
 
