@@ -46,14 +46,14 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from sqlalchemy import Text, and_, cast, func, or_, select, true, union
 
 from ..fields import DAYS_SINCE
 from ..model.step import PredictStep
 from ..rules.loader import lead_conditions
-from ..store import Batches, IdSet, bulk, dirty, in_parts, indexes, pragma_while
+from ..store import Batches, IdSet, bulk, dirty, in_parts, indexes
 from ..store.db import get_meta, set_meta
 from ..store.history import record_stage_changes
 from ..store.models import Activity, Followup, Lead, Owner, StageChange
@@ -76,6 +76,7 @@ GC_GEN0 = 50_000  # allocations between collections of the youngest generation d
 # A run's SQLite page cache (the store's connections have 64 MiB, for an import's scattered index pages). A run reads
 # and writes leads in id order: at 1M, import with processing peaked 42 MB lower with this, in the same time.
 RUN_CACHE_KIB = 16_384
+_RUN_PRAGMAS = {"cache_size": lambda own: -RUN_CACHE_KIB}  # each chunk transaction's (Store.begin)
 # A run that evaluates at least SET_ASIDE_MIN leads and half the store, and whose first chunk
 # writes half its leads, writes the leads' indexes over the columns it writes once at the end
 # instead of row by row (store/indexes.py `set_aside`; 100k store: that UPDATE 5.5 -> 1.1 CPU s).
@@ -750,21 +751,6 @@ def _collections_spaced():
         gc.set_threshold(*before)
 
 
-def _small_cache(store) -> Callable[[], Any]:
-    """`store.begin` for a run: on SQLite each transaction with a RUN_CACHE_KIB page cache, the connection's
-    own given back after it."""
-    if not store.is_sqlite:
-        return store.begin
-
-    @contextmanager
-    def begin() -> Iterator[Any]:
-        with store.begin() as conn:
-            with pragma_while(conn.connection.driver_connection, "cache_size", lambda own: -RUN_CACHE_KIB):
-                yield conn
-
-    return begin
-
-
 def _process(store, rules: RuleSet, now: datetime, lead_ids: Iterable[int] | None, dry_run: bool,
              steps: Sequence[Step] | None, observe: Callable[[list[tuple], list[dict]], None] | None) -> ProcessResult:
     """`process_leads`, under the collector pacing its caller set."""
@@ -783,7 +769,7 @@ def _process(store, rules: RuleSet, now: datetime, lead_ids: Iterable[int] | Non
     else:
         with store.begin() as conn:
             plan = Plan(conn, rules, pipeline.steps, now, every=lead_ids is None and observe is None)
-        run_pipeline(ctx, pipeline, _small_cache(store), lead_ids=lead_ids, observe=observe, plan=plan)
+        run_pipeline(ctx, pipeline, lambda: store.begin(_RUN_PRAGMAS), lead_ids=lead_ids, observe=observe, plan=plan)
         if plan.every:
             with store.begin() as conn:
                 plan.record(conn)

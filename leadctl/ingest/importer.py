@@ -30,7 +30,7 @@ from ..clock import utcnow
 from ..errors import InputError, LeadctlError, UsageError
 from ..quality.flags import fold_flags, refresh_flags, store_flags
 from ..setup import project_region
-from ..store import Batches, models, pragma_while
+from ..store import Batches, models
 from ..store.db import Store
 from ..store.history import stages_text
 from ..store.indexes import built_after
@@ -77,7 +77,7 @@ DEFERRED_SLICE = 1  # rows held for the end fold: CHUNK * this many at a time (3
 # The store may hold up to this many times the files' rows for the key filter: filling it costs ~3 µs
 # a stored lead, and it saves ~7-10 µs of lookups a row (100k files, CPU of the importing process).
 KEY_FILTER_RATIO = 1
-WAL_PAGES = 16_000  # 64 MiB of write-ahead log between checkpoints (see _chunk_transaction)
+WAL_PAGES = 16_000  # 64 MiB of write-ahead log between checkpoints (see _checkpoint_seldom)
 Progress = Callable[[int], None]
 
 
@@ -125,22 +125,14 @@ def _few_collections() -> Iterator[None]:
         gc.unfreeze()
 
 
-@contextmanager
-def _chunk_transaction(store: Store) -> Iterator[Any]:
-    """`store.begin()` for one chunk. On SQLite its commit folds the write-ahead log into the database
-    only past WAL_PAGES pages (SQLite's default: 1000): a chunk dirties index pages all over (e-mails,
-    phones, row hashes), and checkpointing after every chunk wrote most of them again and again."""
-    if not store.is_sqlite:
-        with store.begin() as conn:
-            yield conn
-        return
-    with store.engine.connect() as conn:  # Store.begin, keeping the connection past the commit
-        conn.execution_options(leadctl_write=True)
-        # (0: checkpoints are off on this connection; left so.) Given back after the commit.
-        with pragma_while(conn.connection.driver_connection, "wal_autocheckpoint",
-                          lambda own: max(own, WAL_PAGES) if own > 0 else own):
-            with conn.begin():
-                yield conn
+def _checkpoint_seldom(own: int) -> int:
+    """A chunk transaction's `wal_autocheckpoint` (SQLite's default: 1000 pages): its commit folds the write-ahead
+    log into the database only past WAL_PAGES pages. A chunk dirties index pages all over (e-mails, phones, row
+    hashes), and checkpointing after every chunk wrote most of them again and again. 0 (off) stays off."""
+    return max(own, WAL_PAGES) if own > 0 else own
+
+
+_CHUNK_PRAGMAS = {"wal_autocheckpoint": _checkpoint_seldom}
 
 
 def _clock() -> float:
@@ -237,7 +229,7 @@ class _Importer:
         self.rejects_by_file: dict[str, RejectsWriter] = {}
         self.sources = Sources(self.rules, known)
         self.deferred = Deferred()
-        self.txn = Batches(lambda: _chunk_transaction(self.store), TXN_CHUNKS, growing=True,
+        self.txn = Batches(lambda: self.store.begin(_CHUNK_PRAGMAS), TXN_CHUNKS, growing=True,
                            on_rollback=self._uncount)
         self.keyfilter: KeyFilter | bool | None = self._key_filter(paths)  # True: to be filled at the first chunk
         plans = []

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, Mapping
 
 from sqlalchemy import event, inspect, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -14,7 +14,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from ..clock import utcnow
 from ..errors import StoreError
-from . import indexes, migrations, models
+from . import indexes, migrations, models, pragma_while
 from .models import SCHEMA_VERSION, SQLModel
 
 BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for another one (LEADCTL_BUSY_TIMEOUT, in seconds)
@@ -45,15 +45,22 @@ class Store:
         return self.engine.dialect.name == "sqlite"
 
     @contextmanager
-    def begin(self) -> Iterator[Connection]:
+    def begin(self, pragmas: Mapping[str, Callable[[int], int]] | None = None) -> Iterator[Connection]:
         """A write transaction; on SQLite taken with BEGIN IMMEDIATE so writers queue, not fail.
 
         Plain `connect()` transactions stay deferred, so readers never wait for a writer (WAL).
+        `pragmas` (SQLite; ignored elsewhere): name → new value from the connection's own, for this
+        transaction and its commit; the connection's own values come back after it (store.pragma_while).
         """
         with self.engine.connect() as conn:
             conn.execution_options(leadctl_write=True)
-            with conn.begin():
-                yield conn
+            with ExitStack() as own:
+                if pragmas and self.is_sqlite:
+                    raw = conn.connection.driver_connection
+                    for name, value in pragmas.items():
+                        own.enter_context(pragma_while(raw, name, value))
+                with conn.begin():
+                    yield conn
 
     def connect(self):
         return self.engine.connect()
