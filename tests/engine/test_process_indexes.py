@@ -81,23 +81,28 @@ def test_a_run_with_the_written_indexes_set_aside_stores_what_one_with_them_stor
     assert outcomes[1][2]["stage_history"]  # the corpus moves leads
 
 
-@sqlite_only
-def test_a_run_that_fails_midway_builds_the_indexes_again(rules, tmp_path, monkeypatch, small_chunks):
-    monkeypatch.setattr(process, "SET_ASIDE_MIN", 1)
+def _failing_at(at: int) -> RoutingStep:
+    """Routing that fails at its `at`-th chunk (counting from 1)."""
     calls = []
 
     class Failing(RoutingStep):
         def chunk(self, ctx, leads):
             calls.append(len(leads))
-            if len(calls) == 3:
+            if len(calls) == at:
                 raise RuntimeError("disk full")
             super().chunk(ctx, leads)
 
+    return Failing()
+
+
+@sqlite_only
+def test_a_run_that_fails_midway_builds_the_indexes_again(rules, tmp_path, monkeypatch, small_chunks):
+    monkeypatch.setattr(process, "SET_ASIDE_MIN", 1)
     store = open_store(str(tmp_path / "s.db"))
     expected = _index_names(store)
     _corpus(store)
     with pytest.raises(RuntimeError):
-        process_leads(store, rules, now=NOW, steps=[Failing()])
+        process_leads(store, rules, now=NOW, steps=[_failing_at(3)])
     assert small_chunks and _index_names(store) == expected
     with store.connect() as conn:
         assert not indexes.pending(conn)
@@ -174,19 +179,10 @@ def test_a_large_run_commits_every_few_chunks_and_a_failure_rolls_back_the_open_
                                                                                       small_chunks, per, kept):
     monkeypatch.setattr(process, "SET_ASIDE_MIN", 1)
     monkeypatch.setattr(process, "TXN_CHUNKS", per)
-    calls = []
-
-    class Failing(RoutingStep):
-        def chunk(self, ctx, leads):
-            calls.append(len(leads))
-            if len(calls) == 4:
-                raise RuntimeError("disk full")
-            super().chunk(ctx, leads)
-
     store = open_store(str(tmp_path / "s.db"))
     _corpus(store)
     with pytest.raises(RuntimeError):
-        process_leads(store, rules, now=NOW, steps=[Failing()])
+        process_leads(store, rules, now=NOW, steps=[_failing_at(4)])
     # The first chunk commits before the indexes are set aside; then TXN_CHUNKS chunks per transaction.
     with store.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM leads WHERE processed IS NOT NULL")).scalar() == kept
