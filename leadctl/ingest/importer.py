@@ -37,7 +37,7 @@ from ..store.indexes import built_after
 from . import normalize as N
 from .batches import finish_batch, start_batch, undo_batch
 from .deferred import Deferred
-from .fastpath import in_worker, use_worker
+from .fastpath import Worker, use_worker
 from .headers import ColumnMap, build_column_map, check_plan, snake_case
 from .identity import (
     Ids,
@@ -233,6 +233,7 @@ class _Importer:
                            on_rollback=self._uncount)
         self.keyfilter: KeyFilter | bool | None = self._key_filter(paths)  # True: to be filled at the first chunk
         plans = []
+        workers: list[Worker | None] = []
         try:
             for path in paths:
                 stream = read_records(path, fmt=self.opts.fmt, delimiter=self.opts.delimiter,
@@ -245,9 +246,13 @@ class _Importer:
                                         enabled=not self.opts.dry_run)
                 self.rejects_by_file[path] = rejects
                 plans.append((path, stream, colmap))
+            # The first large file's worker starts reading now, while this process scans the files.
+            workers = [self._worker(*plans[0])] if plans else []
             self._scan_shared_keys(plans)
-            for path, stream, colmap in plans:
-                sha = self._import_stream(path, stream, colmap, self.rejects_by_file[path])
+            for i, (path, stream, colmap) in enumerate(plans):
+                if i:
+                    workers.append(self._worker(path, stream, colmap))
+                sha = self._import_stream(path, stream, colmap, self.rejects_by_file[path], workers[-1])
                 digest.update((sha or "").encode())
             # Rows that share a key with another row of these files, folded together and compared
             # with the store once: a lead's result does not depend on where chunks fall.
@@ -255,6 +260,9 @@ class _Importer:
             for rows in self.deferred.slices(DEFERRED_SLICE * CHUNK):
                 self._flush(rows)
         finally:
+            for worker in workers:
+                if worker is not None:
+                    worker.close()
             self.txn.flush()  # the chunks written whole (an error or Ctrl-C between chunks keeps them)
             self.deferred.close()
             for rejects in self.rejects_by_file.values():
@@ -313,51 +321,45 @@ class _Importer:
         with self.store.connect() as conn:
             return [r[0] for r in conn.execute(select(t.c.source).where(t.c.source.is_not(None)).distinct())]
 
-    def _import_stream(self, path: str, stream, colmap: ColumnMap, rejects: RejectsWriter) -> str:
+    def _worker(self, path: str, stream, colmap: ColumnMap) -> Worker | None:
+        """A worker process that reads and normalises a large CSV file, started now; None for other files."""
+        if not use_worker(stream, path):
+            return None
+        stream.close()
+        done: dict[str, Any] = {}
+        need_raw = self.opts.mode != "upsert"  # late rejects (mode create/update) print the row
+
+        def events():
+            inner = read_records(path, fmt=self.opts.fmt, delimiter=self.opts.delimiter, encoding=self.opts.encoding)
+            yield from self._events(inner, colmap)
+            done["sha256"] = inner.sha256
+            done["sources"] = self.sources.state()
+            done["phone_evidence"] = self.result.phone_evidence  # the worker's count (this file included)
+
+        def settle(items, decision):
+            for number, fields, reason, warnings, raw, defer in _deferring(items, decision):
+                keep = need_raw or defer or warnings or not fields or _may_warn_late(fields)
+                yield number, fields, reason, warnings, raw if keep else None, defer
+
+        return Worker(events, settle, done)
+
+    def _import_stream(self, path: str, stream, colmap: ColumnMap, rejects: RejectsWriter,
+                       worker: Worker | None) -> str:
         """Fold one file into the store; return the checksum of its bytes.
 
-        Reading and normalising a large CSV file runs in a worker process (fastpath.in_worker)
-        while this one matches and writes; either way the rows arrive here in file order,
-        and rejects, warnings, counts and errors are handled here exactly alike. A row that
-        shares an identity value with another row of the import waits for the end (`deferred`).
+        Reading and normalising a large CSV file runs in a worker process (`_worker`) while this
+        one matches and writes; either way the rows arrive here in file order, and rejects,
+        warnings, counts and errors are handled here exactly alike. A row that shares an
+        identity value with another row of the import waits for the end (`deferred`).
         """
-        done: dict[str, Any] = {}
-        headers = self.identity_headers.get(path, {})
-        shared = self.shared
-        waits = self.deferred_rows.get(path, bytearray())  # by row number, as the first pass found them
-
-        def flagged(events):
-            # `defer`: the row's value hashes when one of them repeats in the import, else None
-            scanned = len(waits)
-            for number, fields, reason, warnings, raw in events:
-                defer = None
-                if fields is not None:
-                    if number < scanned:
-                        if waits[number]:
-                            defer = raw_hashes(raw, headers)
-                    else:  # past the rows the first pass saw hashes in (or standard input)
-                        hashes = raw_hashes(raw, headers)
-                        if shared.any_repeated(hashes):
-                            defer = hashes
-                yield number, fields, reason, warnings, raw, defer
-
-        if use_worker(stream, path):
-            stream.close()
-            need_raw = self.opts.mode != "upsert"  # late rejects (mode create/update) print the row
-
-            def produce():
-                inner = read_records(path, fmt=self.opts.fmt, delimiter=self.opts.delimiter,
-                                     encoding=self.opts.encoding)
-                for number, fields, reason, warnings, raw, defer in flagged(self._events(inner, colmap)):
-                    keep = need_raw or defer or warnings or not fields or _may_warn_late(fields)
-                    yield number, fields, reason, warnings, raw if keep else None, defer
-                done["sha256"] = inner.sha256
-                done["sources"] = self.sources.state()
-                done["phone_evidence"] = self.result.phone_evidence  # the worker's count (this file included)
-
-            events = in_worker(produce, done)
+        # which rows wait: as the first pass found them (by row number; past them, by the repeated values)
+        decision = (self.identity_headers.get(path, {}), self.deferred_rows.get(path, bytearray()), self.shared)
+        if worker is not None:
+            done = worker.result
+            events = worker.items(decision)
         else:
-            events = flagged(self._events(stream, colmap))
+            done = {}
+            events = _deferring(self._events(stream, colmap), decision)
         system = _system(colmap)  # (as in _events, where the row hash took it)
         chunk: list[Row] = []
         for number, fields, reason, warnings, raw, defer in events:
@@ -705,6 +707,24 @@ def _column_keys(leads: Iterable[dict[str, Any]], columns: list[str]) -> Iterato
                     for w in {v.casefold(), v.lower(), v.translate(_ASCII_LOWER)}:
                         if w != v:
                             yield c, w
+
+
+def _deferring(events: Iterable[tuple], decision: tuple) -> Iterator[tuple]:
+    """The events, each with `defer`: the row's value hashes when one of them repeats in the import, else None.
+    `decision` is the first pass's: (the file's identity headers, which of its rows wait, the SharedKeys)."""
+    headers, waits, shared = decision
+    scanned = len(waits)
+    for number, fields, reason, warnings, raw in events:
+        defer = None
+        if fields is not None:
+            if number < scanned:
+                if waits[number]:
+                    defer = raw_hashes(raw, headers)
+            else:  # past the rows the first pass saw hashes in (or standard input)
+                hashes = raw_hashes(raw, headers)
+                if shared.any_repeated(hashes):
+                    defer = hashes
+        yield number, fields, reason, warnings, raw, defer
 
 
 def _may_warn_late(fields) -> bool:

@@ -73,6 +73,10 @@ def _sent_from_the_worker():
     yield max(fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) for fd in _pipe_fds())
 
 
+def _as_read(items, _decision):
+    return items
+
+
 def _pipe_fds():
     import os
     import stat
@@ -92,6 +96,46 @@ def _pipe_fds():
 def test_the_worker_hands_rows_over_without_waiting_on_its_own_threads():
     """The worker's feeder thread gets the GIL back within 0.5 ms (not Python's 5 ms), and the queue's pipe holds a
     whole message: both processes had waited on each other's handoffs."""
-    switch, pipe = list(fastpath.in_worker(_sent_from_the_worker, {}))
+    switch, pipe = list(fastpath.Worker(_sent_from_the_worker, _as_read, {}).items(None))
     assert switch == fastpath._SWITCH_SECONDS
     assert pipe >= fastpath._PIPE_BYTES
+
+
+def _counting(n: int, ready, fail_at: int | None = None):
+    def events():
+        for i in range(n):
+            if i == fail_at:
+                raise InputError("broken here", file="f.csv", row=i)
+            yield i
+            if i == 1000:
+                ready.set()  # items 0-1000 were read before the decision (see below)
+    return events
+
+
+def _settled_where(items, decision):
+    import os
+
+    for i in items:
+        yield decision, i, os.getpid()
+
+
+@pytest.mark.parametrize("fail_at", [None, 1500])
+def test_the_worker_reads_ahead_of_the_decision_and_every_item_is_settled_with_it(fail_at):
+    """The worker starts reading before the importer has decided which rows wait (the first pass): what it
+    read before is spooled and settled on this side, the rest in the worker; each item once, in order."""
+    import multiprocessing
+    import os
+
+    ready = multiprocessing.get_context("fork").Event()
+    result: dict = {}
+    worker = fastpath.Worker(_counting(3000, ready, fail_at), _settled_where, result)
+    assert ready.wait(30)
+    got = []
+    if fail_at is None:
+        got.extend(worker.items("d"))
+    else:
+        with pytest.raises(InputError) as info:
+            got.extend(worker.items("d"))
+        assert info.value.row == fail_at
+    assert [(d, i) for d, i, _pid in got] == [("d", i) for i in range(fail_at or 3000)]
+    assert {pid for _d, i, pid in got if i <= 1000} == {os.getpid()}  # read before the decision: settled here
