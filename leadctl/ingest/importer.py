@@ -483,8 +483,19 @@ class _Importer:
         # Rows that carry an identity (e-mail, id, profile) settle who is who first; rows known only by
         # a phone join after them, so which lead a phone row joins does not depend on where it stands.
         order = sorted(range(len(rows)), key=lambda i: not (rows[i].placeholder or has_identity(rows[i].values)))
+        alone = self._alone(rows, row_keys, keyindex)
         for i in order:
             row = rows[i]
+            if alone[i]:  # nothing to match, and nothing will match it: a new lead of its own (the same steps as below)
+                target, next_local = next_local, next_local - 1
+                state[target] = self.policy.new_values(row)
+                stage_at[target] = row.stage_at
+                rows_of[target] = 1
+                folded.setdefault(row.hash, target)
+                ext = row.values.get("external_id")
+                if ext:
+                    new_ids[target] = [{"kind": "external_id", "value": ext.casefold(), "system": row.system}]
+                continue
             target, resembles = self.matcher.match(row, row_keys[i], keyindex, existing, state, ids_of)
             if target is None and row.values.get("email") and self.matcher.email_taken(row, keyindex, existing, state):
                 # The e-mail is another person's (different name): a placeholder for this row.
@@ -572,6 +583,34 @@ class _Importer:
         if self.opts.collect_ids:
             self.result.lead_ids.update(written)
             self.result.lead_ids.update(changed)
+
+    def _alone(self, rows: list[Row], row_keys: list[list[tuple]], keyindex: dict[tuple, list[int]]) -> list[bool]:
+        """Which rows of a fold become a new lead of their own for sure: no key they are found by, nor any
+        key the new lead would be found by (Matcher.lead_keys: the match columns, which a new lead takes from
+        its row, and the identifiers it records), is a stored lead's or another row's. Most rows of a large
+        file are (the rows that share a value wait for the end-of-import fold): the fold skips matching them.
+        None in mode update (it makes no new leads)."""
+        if self.opts.mode == "update":
+            return [False] * len(rows)
+        uses: dict[tuple, int] = dict.fromkeys(keyindex, 2)  # a stored lead's key: never alone
+        per_row = []
+        for row, keys in zip(rows, row_keys):
+            values = row.values
+            own = set(keys)
+            email, phone, linkedin, ext = (values.get("email"), values.get("phone"), values.get("linkedin"),
+                                           values.get("external_id"))
+            if email:  # the identifiers Ids.add_row records for the lead (lead_keys)
+                own.add(("email", email.casefold()))
+            if phone:
+                own.add(("phone", phone))
+            if linkedin:
+                own.add(("linkedin", linkedin))
+            if ext:
+                own.add(("external_id", ext.casefold()))
+            for key in own:
+                uses[key] = uses.get(key, 0) + 1
+            per_row.append(own)
+        return [not row.placeholder and all(uses[key] == 1 for key in own) for row, own in zip(rows, per_row)]
 
     # -- which keys may find a stored lead -------------------------------------------
     def _key_filter(self, paths: list[str]) -> bool:

@@ -236,3 +236,20 @@ def test_an_import_never_takes_an_opt_out_back(store, rules, tmp_path):
     imp(store, rules, a)
     imp(store, rules, b)
     assert (leads(store)[0]["do_not_contact"], leads(store)[0]["title"]) == (True, "CTO")
+
+
+def test_a_new_lead_is_found_by_the_keys_of_its_row(rules):
+    """The import makes a row that shares no key a new lead without matching it (importer._alone): that
+    needs the new lead's match columns to be its row's (MergePolicy.new_values adds only others)."""
+    from leadctl.fields import MATCHABLE
+    from leadctl.ingest.matching import Matcher
+    from leadctl.ingest.merge import MergePolicy
+    from leadctl.ingest.rows import Row
+
+    values = {"email": "Ann@Ex.example", "phone": "+14155550100", "first_name": "Ann", "last_name": "Lee",
+              "company": "Acme", "external_id": "R-1", "linkedin": "linkedin.com/in/ann"}
+    assert set(MATCHABLE) <= values.keys()
+    row = Row(1, "f.csv", values, {}, "mql", None, {})
+    matcher = Matcher(tuple((f,) for f in MATCHABLE) + (("first_name", "last_name", "company"),))
+    lead = MergePolicy(rules.stages, NOW, 1).new_values(row)
+    assert matcher.value_keys(lead) == matcher.value_keys(values)

@@ -1,10 +1,11 @@
 """A whole store after an import is the same whichever way the import found its leads and cut its slices.
 
-The fast paths (the key filter that skips looking up keys no stored lead has, indexes built after a
-large load, chunk and slice sizes) are compared with the plain path: every key looked up per chunk,
-every index in place. The files hold people whose rows fall far apart (other chunks, the end-of-import
-fold), e-mails in other cases, phones written several ways, a switchboard phone, placeholder and filler
-e-mails, external ids of one system, stages, and rows known only by a phone. SQLite files (one per path).
+The fast paths (the key filter that skips looking up keys no stored lead has, rows that share no key
+made new leads without matching, indexes built after a large load, chunk and slice sizes) are compared
+with the plain path: every key looked up per chunk, every row matched, every index in place. The files
+hold people whose rows fall far apart (other chunks, the end-of-import fold), e-mails in other cases,
+phones written several ways, a switchboard phone, placeholder and filler e-mails, external ids of one
+system, stages, and rows known only by a phone. SQLite files (one per path).
 """
 from __future__ import annotations
 
@@ -99,13 +100,15 @@ def _snapshot(store, exact: bool) -> dict[str, list]:
     return out
 
 
-def _run(tmp_path, name: str, files: list[list[str]], rules, monkeypatch, *, fast: bool, chunk: int):
+def _run(tmp_path, name: str, files: list[list[str]], rules, monkeypatch, *, fast: bool, chunk: int,
+         opts: ImportOptions | None = None):
     monkeypatch.setattr(importer, "CHUNK", chunk)
     monkeypatch.setattr(importer, "DEFERRED_SLICE", 1)
     monkeypatch.setattr(indexes, "MIN_ROWS", 1 if fast else 1 << 40)
     monkeypatch.setattr(importer, "KEY_FILTER_RATIO", 100 if fast else 0)
     if not fast:
         monkeypatch.setattr(importer._Importer, "_key_filter", lambda self, paths: None)
+        monkeypatch.setattr(importer._Importer, "_alone", lambda self, rows, keys, index: [False] * len(rows))
     store = open_store(str(tmp_path / f"{name}.db"))
     summaries = []
     for paths in files:
@@ -113,7 +116,7 @@ def _run(tmp_path, name: str, files: list[list[str]], rules, monkeypatch, *, fas
             with open(paths[0][1:], "rb") as fh:
                 monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(fh.read())))
             paths = ["-"]
-        r = import_leads(store, paths, ImportOptions(), rules, now=NOW)
+        r = import_leads(store, paths, opts or ImportOptions(), rules, now=NOW)
         summaries.append({k: v for k, v in r.summary().items() if k not in ("batch", "seconds", "plan", "files")})
     return summaries, store
 
@@ -155,14 +158,18 @@ def test_chunk_sizes_leave_the_same_leads(corpora, rules, tmp_path, monkeypatch)
 
 @sqlite_only
 @pytest.mark.slow
+@pytest.mark.parametrize("opts", [ImportOptions(), ImportOptions(match=("email", "first_name+last_name+company")),
+                                  ImportOptions(match=("external_id", "phone")), ImportOptions(mode="create")],
+                         ids=["default", "composite", "ids", "create"])
 def test_standard_input_finds_the_leads_of_earlier_chunks_through_the_key_filter(corpora, rules, tmp_path,
-                                                                                  monkeypatch):
+                                                                                  monkeypatch, opts):
     # Standard input is not scanned for shared values: a person's later rows find the lead an earlier
-    # chunk wrote by looking it up, which the key filter must then let through.
+    # chunk wrote by looking it up, which the key filter must then let through; and rows of one chunk
+    # that share a value (in another case or format) are matched, not made new leads of their own.
     files = [["-" + corpora[1][0]], ["-" + corpora[2][0]]]
-    plain_counts, plain = _run(tmp_path, "plain", files, rules, monkeypatch, fast=False, chunk=500)
+    plain_counts, plain = _run(tmp_path, "plain", files, rules, monkeypatch, fast=False, chunk=500, opts=opts)
     monkeypatch.undo()
-    fast_counts, fast = _run(tmp_path, "fast", files, rules, monkeypatch, fast=True, chunk=500)
+    fast_counts, fast = _run(tmp_path, "fast", files, rules, monkeypatch, fast=True, chunk=500, opts=opts)
     assert fast_counts == plain_counts
     assert _snapshot(fast, exact=True) == _snapshot(plain, exact=True)
     fast.dispose(), plain.dispose()
