@@ -1,18 +1,21 @@
 """The import's reading worker: a large file is read and normalised in a forked process.
 
-A `Worker` streams the normalised rows (plain tuples, in batches, through a bounded
-queue) to the importer, which matches and writes them (store/bulk.py), so both cores
-work and memory stays flat. It starts reading while the importer still scans the files
-for repeated values (the first pass), spooling what it reads until then.
+A `Worker` streams the normalised rows (plain tuples, in batches) to the importer, which
+matches and writes them (store/bulk.py), so both cores work. It starts reading while the
+importer still scans the files for repeated values (the first pass).
+
+The batches travel through a ring of temporary files, not a pipe: the worker may run up to
+_SEGMENTS × _SEGMENT_BYTES ahead of the importer without holding them in memory, so neither
+waits for the other while one of them is briefly the slower (the importer catching up with
+what the worker read during the first pass, a commit, the worker on a run of slow phones).
 """
 from __future__ import annotations
 
 import multiprocessing
 import os
 import pickle
-import queue as queue_module
 import signal
-import sys
+import struct
 import tempfile
 import threading
 import time
@@ -20,9 +23,9 @@ from typing import Any, Callable, Iterator
 
 WORKER_MIN_BYTES = 4 << 20  # about 25k rows: below this, starting a worker does not pay
 _BATCH = 500                # rows per message
-_QUEUED = 16                # messages in flight at most (memory stays flat)
-_PIPE_BYTES = 1 << 20       # the queue's pipe buffer (see _widen)
-_SWITCH_SECONDS = 0.0005    # the worker's GIL switch interval (see _produce)
+_SEGMENTS = 16              # temporary files in the ring
+_SEGMENT_BYTES = 8 << 20    # messages per file up to this size: the worker is at most 128 MiB ahead
+_HEADER = struct.Struct("=IQQ")  # a message's file in the ring, its offset there and its size
 
 
 def use_worker(stream, path: str) -> bool:
@@ -39,10 +42,10 @@ def use_worker(stream, path: str) -> bool:
 class Worker:
     """Iterate `events()` in a forked child, which starts reading at once, and yield its items here, in order.
 
-    Some of what the child does with each item (`settle(items, decision)`) waits for a `decision` this side
-    makes meanwhile (the import's first pass: which rows wait for the end). The child does not wait: it
-    spools the items it reads before the decision comes to a temporary file (disk, not memory), and this
-    side settles those itself, exactly as the child settles the rest. So both cores work from the start.
+    Some of what the child does with each item (`settle(items, decision)`, per batch) waits for a
+    `decision` this side makes meanwhile (the import's first pass: which rows wait for the end). The
+    child does not wait: the batches it reads before the decision comes are sent as they are, and this
+    side settles those itself, exactly as the child settles the rest.
 
     When the child's iteration ends, `result` (filled in by `events` in the child) is copied into this
     process's `result`. An exception in the child is raised here, after the items produced before it —
@@ -54,25 +57,25 @@ class Worker:
                  result: dict):
         ctx = multiprocessing.get_context("fork")
         self._settle, self.result = settle, result
-        self._queue = ctx.Queue(maxsize=_QUEUED)
-        _widen(self._queue)
-        self._spool = tempfile.TemporaryFile()
+        self._ring = [tempfile.TemporaryFile() for _ in range(_SEGMENTS)]
+        self._free = ctx.Semaphore(_SEGMENTS)  # ring files the child may fill
+        self._headers, headers = os.pipe()
         self._decide, decided = ctx.Pipe()
-        self._child = ctx.Process(target=_produce, args=(events, settle, result, self._queue, decided, self._spool),
-                                  daemon=True)
+        channel = _Channel([f.fileno() for f in self._ring], self._free, headers)
+        self._child = ctx.Process(target=_produce, args=(events, settle, result, channel, decided), daemon=True)
         self._child.start()
+        os.close(headers)  # the child's end: reading it gives end-of-file when the child is gone
         decided.close()
 
     def items(self, decision: Any) -> Iterator[Any]:
         """Every item, settled with `decision`; the child is stopped at the end, or on any exception."""
         try:
             self._decide.send(decision)
-            while True:
-                kind, payload = _get(self._queue, self._child)
+            for kind, payload in self._messages():
                 if kind == "items":
                     yield from payload
-                elif kind == "spooled":
-                    yield from self._settle(_unspool(self._spool, payload), decision)
+                elif kind == "read":
+                    yield from self._settle(iter(payload), decision)
                 elif kind == "error":
                     raise payload
                 else:
@@ -81,45 +84,77 @@ class Worker:
         finally:
             self.close()
 
+    def _messages(self) -> Iterator[tuple[str, Any]]:
+        fds = [f.fileno() for f in self._ring]
+        current = 0
+        while True:
+            header = _read_exactly(self._headers, _HEADER.size)
+            if header is None:
+                self._child.join()
+                raise RuntimeError(f"the import's reading process stopped unexpectedly "
+                                   f"(exit code {self._child.exitcode})")
+            segment, offset, size = _HEADER.unpack(header)
+            if segment != current:  # the child moved on: the file read before is free again
+                self._free.release()
+                current = segment
+            yield pickle.loads(_pread_exactly(fds[segment], size, offset))
+
     def close(self) -> None:
-        """Stop the child (when it is still running) and let go of its queue and spool."""
+        """Stop the child (when it is still running) and let go of its channel."""
         if self._child.is_alive():
             self._child.terminate()
         self._child.join()
-        self._queue.close()
-        self._queue.cancel_join_thread()
+        if self._headers >= 0:
+            os.close(self._headers)
+            self._headers = -1
         self._decide.close()
-        self._spool.close()
+        for f in self._ring:
+            f.close()
 
 
-def _unspool(spool, batches: int) -> Iterator[Any]:
-    spool.seek(0)
-    for _ in range(batches):
-        yield from pickle.load(spool)
+class _Channel:
+    """The child's end: each message pickled into the current ring file, then its header into the pipe."""
+
+    def __init__(self, fds: list[int], free, headers: int):
+        self.fds, self.free, self.headers = fds, free, headers
+        self.segment, self.offset = -1, _SEGMENT_BYTES
+
+    def send(self, kind: str, payload: Any) -> None:
+        data = pickle.dumps((kind, payload), protocol=pickle.HIGHEST_PROTOCOL)
+        if self.offset and self.offset + len(data) > _SEGMENT_BYTES:  # on to the next file, once it is free
+            self.free.acquire()
+            self.segment, self.offset = (self.segment + 1) % len(self.fds), 0
+        fd, view, at = self.fds[self.segment], memoryview(data), self.offset
+        while view:
+            written = os.pwrite(fd, view, at)
+            view, at = view[written:], at + written
+        os.write(self.headers, _HEADER.pack(self.segment, self.offset, len(data)))
+        self.offset += len(data)
 
 
-def _widen(queue) -> None:
-    """Give the queue's pipe room for a whole message (Linux: 64 KiB by default, about a tenth of one):
-    each message then crosses in one write and one read, not in a dozen handoffs between the processes."""
-    try:
-        import fcntl
-
-        fcntl.fcntl(queue._writer.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
-    except (ImportError, AttributeError, OSError):  # not Linux, or over the system's limit: as it was
-        pass
-
-
-def _get(queue, child):
-    while True:
-        try:
-            return queue.get(timeout=1.0)
-        except queue_module.Empty:
-            if not child.is_alive() and queue.empty():
-                raise RuntimeError(f"the import's reading process stopped unexpectedly "
-                                   f"(exit code {child.exitcode})") from None
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    """`size` bytes from a pipe, or None at its end."""
+    data = b""
+    while len(data) < size:
+        more = os.read(fd, size - len(data))
+        if not more:
+            return None
+        data += more
+    return data
 
 
-def _produce(events, settle, result: dict, queue, decided, spool) -> None:
+def _pread_exactly(fd: int, size: int, offset: int) -> bytes:
+    parts = []
+    while size:
+        part = os.pread(fd, size, offset)
+        if not part:
+            raise RuntimeError("the import's reading process left a message unfinished")
+        parts.append(part)
+        size, offset = size - len(part), offset + len(part)
+    return b"".join(parts)
+
+
+def _produce(events, settle, result: dict, channel: _Channel, decided) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     # Nothing to say on the parent's stdout/stderr: whoever waits for their end (a pipe)
     # must not wait for us, e.g. when the parent was killed.
@@ -127,52 +162,34 @@ def _produce(events, settle, result: dict, queue, decided, spool) -> None:
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
     threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
-    # The queue's feeder thread writes each message to the pipe a pipe-buffer at a time and needs the
-    # GIL back after every write, while this thread normalises rows without a pause: at Python's
-    # 5 ms switch interval it waited for it each time, and both processes ended up waiting on each
-    # other (100k rows: the worker blocked 3 s of its 8, the importer 4 s). 0.5 ms ends that convoy.
-    sys.setswitchinterval(_SWITCH_SECONDS)
-    put = queue.put
+    send = channel.send
     items: list = []
-    spooled, spooling = 0, True
+    kind = "read"  # until the parent's decision comes: the items as they are ("items" after: settled)
     try:
         it = iter(events())
-        # Until the parent's decision comes: the items as they are, in batches, to the spool.
         for item in it:
             items.append(item)
             if len(items) >= _BATCH:
-                pickle.dump(items, spool, protocol=pickle.HIGHEST_PROTOCOL)
-                spooled, items = spooled + 1, []
+                send(kind, items)
+                items = []
                 if decided.poll():
                     break
-        spooling = False
-        _end_spool(spool, spooled, items, put)
-        items = []
+        if items:
+            send(kind, items)
+            items = []
+        kind = "items"
         for item in settle(it, decided.recv()):
             items.append(item)
             if len(items) >= _BATCH:
-                put(("items", items))
+                send(kind, items)
                 items = []
         if items:
-            put(("items", items))
-        put(("done", dict(result)))
+            send(kind, items)
+        send("done", dict(result))
     except BaseException as exc:  # noqa: BLE001 - every failure is handed to the parent
-        if spooling:  # the parent settles what was read before it (it has the decision)
-            _end_spool(spool, spooled, items, put)
-        elif items:
-            put(("items", items))
-        put(("error", _portable(exc)))
-    queue.close()
-    queue.join_thread()
-
-
-def _end_spool(spool, spooled: int, items: list, put) -> None:
-    """Spool the last items read before the decision, and tell the parent how many batches to read back."""
-    if items:
-        pickle.dump(items, spool, protocol=pickle.HIGHEST_PROTOCOL)
-        spooled += 1
-    spool.flush()
-    put(("spooled", spooled))
+        if items:
+            send(kind, items)
+        send("error", _portable(exc))
 
 
 def _exit_with(parent: int) -> None:
