@@ -45,7 +45,7 @@ class Worker:
     Some of what the child does with each item (`settle(items, decision)`, per batch) waits for a
     `decision` this side makes meanwhile (the import's first pass: which rows wait for the end). The
     child does not wait: the batches it reads before the decision comes are sent as they are, and this
-    side settles those itself, exactly as the child settles the rest.
+    side settles those itself (with `settle_read`, by default `settle`; per batch).
 
     When the child's iteration ends, `result` (filled in by `events` in the child) is copied into this
     process's `result`. An exception in the child is raised here, after the items produced before it —
@@ -54,9 +54,9 @@ class Worker:
     """
 
     def __init__(self, events: Callable[[], Iterator[Any]], settle: Callable[[Iterator[Any], Any], Iterator[Any]],
-                 result: dict):
+                 result: dict, *, settle_read: Callable[[Iterator[Any], Any], Iterator[Any]] | None = None):
         ctx = multiprocessing.get_context("fork")
-        self._settle, self.result = settle, result
+        self._settle, self.result = settle_read or settle, result
         self._ring = [tempfile.TemporaryFile() for _ in range(_SEGMENTS)]
         self._free = ctx.Semaphore(_SEGMENTS)  # ring files the child may fill
         self._headers, headers = os.pipe()

@@ -20,8 +20,10 @@ import gc
 import hashlib
 import os
 from array import array
+from collections import Counter
 from contextlib import contextmanager
 from datetime import datetime
+from itertools import chain
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from sqlalchemy import func, select
@@ -326,8 +328,13 @@ class _Importer:
         if not use_worker(stream, path):
             return None
         stream.close()
-        done: dict[str, Any] = {}
         need_raw = self.opts.mode != "upsert"  # late rejects (mode create/update) print the row
+        system = _system(colmap)
+        # The rows that wait for the end-of-import fold stay with the worker, in a file of our Deferred's: only
+        # their count and warnings come over (the fold reads them from there).
+        spill, spill_file = self.deferred.spill_file()
+        held = Deferred(spill_file)
+        done: dict[str, Any] = {"spill": spill}
 
         def events():
             inner = read_records(path, fmt=self.opts.fmt, delimiter=self.opts.delimiter, encoding=self.opts.encoding)
@@ -338,10 +345,16 @@ class _Importer:
 
         def settle(items, decision):
             for number, fields, reason, warnings, raw, defer in _deferring(items, decision):
-                keep = need_raw or defer or warnings or not fields or _may_warn_late(fields)
-                yield number, fields, reason, warnings, raw if keep else None, defer
+                if defer is not None:
+                    held.add(_row(number, path, fields, raw, system), defer)
+                    yield number, _HELD, reason, warnings, raw if warnings else None, None
+                    continue
+                keep = need_raw or warnings or not fields or _may_warn_late(fields)
+                yield number, fields, reason, warnings, raw if keep else None, None
+            done["held"] = held.held()
 
-        return Worker(events, settle, done)
+        # the rows read before the first pass's decision come over as they are, settled here
+        return Worker(events, settle, done, settle_read=_deferring)
 
     def _import_stream(self, path: str, stream, colmap: ColumnMap, rejects: RejectsWriter,
                        worker: Worker | None) -> str:
@@ -360,7 +373,7 @@ class _Importer:
         else:
             done = {}
             events = _deferring(self._events(stream, colmap), decision)
-        system = _system(colmap)  # (as in _events, where the row hash took it)
+        system = _system(colmap)
         chunk: list[Row] = []
         for number, fields, reason, warnings, raw, defer in events:
             self.result.read += 1
@@ -372,7 +385,9 @@ class _Importer:
                 rejects.write(number, reason, None, None, raw)
                 self.result.rejected += 1
                 continue
-            row = Row(number, path, *fields[:4], raw, system=system, flags=fields[4], hash=fields[5])
+            if fields == _HELD:
+                continue
+            row = _row(number, path, fields, raw, system)
             if defer is not None:
                 self.deferred.add(row, defer)
                 continue
@@ -382,6 +397,8 @@ class _Importer:
                 chunk = []
         if chunk:
             self._flush(chunk)
+        if "held" in done:
+            self.deferred.adopt(done["spill"], *done["held"])
         if "sources" in done:
             self.sources.restore(done["sources"])
         if "phone_evidence" in done:
@@ -592,7 +609,6 @@ class _Importer:
         None in mode update (it makes no new leads)."""
         if self.opts.mode == "update":
             return [False] * len(rows)
-        uses: dict[tuple, int] = dict.fromkeys(keyindex, 2)  # a stored lead's key: never alone
         per_row = []
         for row, keys in zip(rows, row_keys):
             values = row.values
@@ -607,10 +623,11 @@ class _Importer:
                 own.add(("linkedin", linkedin))
             if ext:
                 own.add(("external_id", ext.casefold()))
-            for key in own:
-                uses[key] = uses.get(key, 0) + 1
             per_row.append(own)
-        return [not row.placeholder and all(uses[key] == 1 for key in own) for row, own in zip(rows, per_row)]
+        uses = Counter(dict.fromkeys(keyindex, 2))  # a stored lead's key: never alone
+        uses.update(chain.from_iterable(per_row))
+        return [not row.placeholder and (not own or max(map(uses.__getitem__, own)) == 1)
+                for row, own in zip(rows, per_row)]
 
     # -- which keys may find a stored lead -------------------------------------------
     def _key_filter(self, paths: list[str]) -> bool:
@@ -746,6 +763,13 @@ def _column_keys(leads: Iterable[dict[str, Any]], columns: list[str]) -> Iterato
                     for w in {v.casefold(), v.lower(), v.translate(_ASCII_LOWER)}:
                         if w != v:
                             yield c, w
+
+
+_HELD = "held"  # an event's fields when the reading worker holds the row for the end-of-import fold
+
+
+def _row(number: int, path: str, fields: tuple, raw: dict[str, Any] | None, system: str) -> Row:
+    return Row(number, path, *fields[:4], raw, system=system, flags=fields[4], hash=fields[5])
 
 
 def _deferring(events: Iterable[tuple], decision: tuple) -> Iterator[tuple]:

@@ -173,3 +173,22 @@ def test_standard_input_finds_the_leads_of_earlier_chunks_through_the_key_filter
     assert fast_counts == plain_counts
     assert _snapshot(fast, exact=True) == _snapshot(plain, exact=True)
     fast.dispose(), plain.dispose()
+
+
+@sqlite_only
+@pytest.mark.slow
+@pytest.mark.skipif("fork" not in __import__("multiprocessing").get_all_start_methods(), reason="the worker needs fork")
+def test_the_reading_worker_leaves_the_same_store(corpora, rules, tmp_path, monkeypatch):
+    # The worker reads ahead of the first pass, and keeps the rows that wait for the end-of-import
+    # fold in a file of its own: two files in one call, then one over them, with and without it.
+    from leadctl.ingest import fastpath
+
+    files = [[corpora[0][0], corpora[1][0]], corpora[2]]
+    results = []
+    for name, min_bytes in (("plain", 1 << 40), ("worker", 0)):
+        monkeypatch.setattr(fastpath, "WORKER_MIN_BYTES", min_bytes)
+        counts, store = _run(tmp_path, name, files, rules, monkeypatch, fast=True, chunk=500)
+        results.append((counts, _snapshot(store, exact=True)))
+        store.dispose()
+    assert results[0][0][0]["merged"] > 500
+    assert results[1] == results[0]
