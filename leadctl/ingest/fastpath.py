@@ -39,6 +39,15 @@ def use_worker(stream, path: str) -> bool:
         return False
 
 
+_channel: _Channel | None = None  # in a worker: its end of the channel
+
+
+def ahead(batches: int) -> bool:
+    """In a worker: whether it is at least this many batches ahead of the importer (sent, not yet read).
+    Work either side can do is then done here; else the importer does it. False outside a worker."""
+    return _channel is not None and _channel.sent - _channel.read.value >= batches
+
+
 class Worker:
     """Iterate `events()` in a forked child, which starts reading at once, and yield its items here, in order.
 
@@ -59,9 +68,10 @@ class Worker:
         self._settle, self.result = settle_read or settle, result
         self._ring = [tempfile.TemporaryFile() for _ in range(_SEGMENTS)]
         self._free = ctx.Semaphore(_SEGMENTS)  # ring files the child may fill
+        self._read = ctx.RawValue("Q", 0)      # messages read here (see `ahead`)
         self._headers, headers = os.pipe()
         self._decide, decided = ctx.Pipe()
-        channel = _Channel([f.fileno() for f in self._ring], self._free, headers)
+        channel = _Channel([f.fileno() for f in self._ring], self._free, headers, self._read)
         self._child = ctx.Process(target=_produce, args=(events, settle, result, channel, decided), daemon=True)
         self._child.start()
         os.close(headers)  # the child's end: reading it gives end-of-file when the child is gone
@@ -97,7 +107,9 @@ class Worker:
             if segment != current:  # the child moved on: the file read before is free again
                 self._free.release()
                 current = segment
-            yield pickle.loads(_pread_exactly(fds[segment], size, offset))
+            message = pickle.loads(_pread_exactly(fds[segment], size, offset))
+            self._read.value += 1
+            yield message
 
     def close(self) -> None:
         """Stop the child (when it is still running) and let go of its channel."""
@@ -115,9 +127,10 @@ class Worker:
 class _Channel:
     """The child's end: each message pickled into the current ring file, then its header into the pipe."""
 
-    def __init__(self, fds: list[int], free, headers: int):
-        self.fds, self.free, self.headers = fds, free, headers
+    def __init__(self, fds: list[int], free, headers: int, read):
+        self.fds, self.free, self.headers, self.read = fds, free, headers, read
         self.segment, self.offset = -1, _SEGMENT_BYTES
+        self.sent = 0
 
     def send(self, kind: str, payload: Any) -> None:
         data = pickle.dumps((kind, payload), protocol=pickle.HIGHEST_PROTOCOL)
@@ -130,6 +143,7 @@ class _Channel:
             view, at = view[written:], at + written
         os.write(self.headers, _HEADER.pack(self.segment, self.offset, len(data)))
         self.offset += len(data)
+        self.sent += 1
 
 
 def _read_exactly(fd: int, size: int) -> bytes | None:
@@ -162,6 +176,8 @@ def _produce(events, settle, result: dict, channel: _Channel, decided) -> None:
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
     threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
+    global _channel
+    _channel = channel
     send = channel.send
     items: list = []
     kind = "read"  # until the parent's decision comes: the items as they are ("items" after: settled)

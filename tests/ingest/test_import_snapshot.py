@@ -178,15 +178,18 @@ def test_standard_input_finds_the_leads_of_earlier_chunks_through_the_key_filter
 @sqlite_only
 @pytest.mark.slow
 @pytest.mark.skipif("fork" not in __import__("multiprocessing").get_all_start_methods(), reason="the worker needs fork")
-def test_the_reading_worker_leaves_the_same_store(corpora, rules, tmp_path, monkeypatch):
-    # The worker reads ahead of the first pass, and keeps the rows that wait for the end-of-import
-    # fold in a file of its own: two files in one call, then one over them, with and without it.
+@pytest.mark.parametrize("hash_lead", [0, 1 << 30], ids=["worker-hashes", "importer-hashes"])
+def test_the_reading_worker_leaves_the_same_store(corpora, rules, tmp_path, monkeypatch, hash_lead):
+    # The worker reads ahead of the first pass, keeps the rows that wait for the end-of-import fold
+    # in a file of its own, and hashes rows while it is ahead (else the importer does): two files
+    # in one call, then one over them, with and without it.
     from leadctl.ingest import fastpath
 
     files = [[corpora[0][0], corpora[1][0]], corpora[2]]
     results = []
     for name, min_bytes in (("plain", 1 << 40), ("worker", 0)):
         monkeypatch.setattr(fastpath, "WORKER_MIN_BYTES", min_bytes)
+        monkeypatch.setattr(importer, "_HASH_LEAD", hash_lead)
         counts, store = _run(tmp_path, name, files, rules, monkeypatch, fast=True, chunk=500)
         results.append((counts, _snapshot(store, exact=True)))
         store.dispose()
