@@ -338,7 +338,10 @@ class _Importer:
 
         def events():
             inner = read_records(path, fmt=self.opts.fmt, delimiter=self.opts.delimiter, encoding=self.opts.encoding)
-            yield from self._events(inner, colmap)
+            for number, fields, reason, warnings, raw in self._events(inner, colmap):
+                if fields is not None and ahead(_HASH_LEAD):  # else the importer waits: it hashes the row itself
+                    fields = (*fields, row_hash(*fields[:4], system))
+                yield number, fields, reason, warnings, raw
             done["sha256"] = inner.sha256
             done["sources"] = self.sources.state()
             done["phone_evidence"] = self.result.phone_evidence  # the worker's count (this file included)
@@ -349,8 +352,6 @@ class _Importer:
                     held.add(_row(number, path, fields, raw, system), defer)
                     yield number, _HELD, reason, warnings, raw if warnings else None, None
                     continue
-                if fields is not None and ahead(_HASH_LEAD):  # else the importer waits: it hashes the row itself
-                    fields = (*fields, row_hash(*fields[:4], system))
                 keep = need_raw or warnings or not fields or _may_warn_late(fields)
                 yield number, fields, reason, warnings, raw if keep else None, None
             done["held"] = held.held()
@@ -764,7 +765,7 @@ def _column_keys(leads: Iterable[dict[str, Any]], columns: list[str]) -> Iterato
 
 # The reading worker hashes a row (row_hash: 9 µs, a fifth of its work on a row) while it is this many batches
 # ahead of the importer; closer, it leaves that to the importer, so neither process waits long for the other.
-_HASH_LEAD = 8
+_HASH_LEAD = 2
 _HELD = "held"  # an event's fields when the reading worker holds the row for the end-of-import fold
 
 
