@@ -16,6 +16,7 @@ from __future__ import annotations
 import unicodedata
 import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterable
 
 from leadctl.fields import IDENTITY
@@ -37,6 +38,7 @@ def is_filler_email(email: str) -> bool:
     return len(local) <= 3 and domain == f"{local}.com"
 
 
+@lru_cache(maxsize=1 << 16)  # names repeat (an import compares them for every row that shares a key)
 def _plain(s: Any) -> str:
     """Case-folded, accents and punctuation removed: `Zoë O'Neil` → `zoeoneil`."""
     t = unicodedata.normalize("NFKD", str(s)).casefold()
