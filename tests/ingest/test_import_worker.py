@@ -114,7 +114,7 @@ def _settled_where(items, decision):
 @pytest.mark.parametrize("fail_at", [None, 1500])
 def test_the_worker_reads_ahead_of_the_decision_and_every_item_is_settled_with_it(fail_at):
     """The worker starts reading before the importer has decided which rows wait (the first pass): what it
-    read before is spooled and settled on this side, the rest in the worker; each item once, in order."""
+    read before is sent as it is and settled on this side, the rest in the worker; each item once, in order."""
     import multiprocessing
     import os
 

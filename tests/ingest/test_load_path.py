@@ -104,6 +104,20 @@ def test_deferred_rows_come_back_in_slices_of_whole_groups_in_the_order_added():
     assert sorted(n for part in slices for n in part) == list(range(7))
 
 
+def test_rows_a_worker_held_come_back_after_those_added_before_in_the_order_held():
+    held = Deferred()
+    held.add({"n": 0}, [1])
+    number, spill = held.spill_file()
+    worker = Deferred(spill)  # (in the reading worker: the same file, its own offsets)
+    for i, h in ((1, [2]), (2, [1]), (3, [3])):
+        worker.add({"n": i}, h)
+    held.adopt(number, *worker.held())
+    held.add({"n": 4}, [2])
+    slices = [[r["n"] for r in part] for part in held.slices(1)]
+    held.close()
+    assert slices == [[0, 2], [1, 4], [3]]
+
+
 def test_deferred_slices_do_not_change_a_reimport(store, rules, tmp_path, monkeypatch):
     monkeypatch.setattr(importer, "CHUNK", 3)
     monkeypatch.setattr(importer, "DEFERRED_SLICE", 1)
