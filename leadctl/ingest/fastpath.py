@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator
 
 WORKER_MIN_BYTES = 4 << 20  # about 25k rows: below this, starting a worker does not pay
 _BATCH = 500                # rows per message
-_SEGMENTS = 16              # temporary files in the ring
+_SEGMENTS = 16              # temporary files in the ring (at least 2: one is given back when the next one is read)
 _SEGMENT_BYTES = 8 << 20    # messages per file up to this size: the worker is at most 128 MiB ahead
 _HEADER = struct.Struct("=IQQ")  # a message's file in the ring, its offset there and its size
 
