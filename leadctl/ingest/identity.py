@@ -95,14 +95,8 @@ class Ids:
             self.externals.setdefault(system, set()).add(value)
 
     def add_row(self, values: dict[str, Any], system: str, placeholder: str | None = None) -> None:
-        if values.get("email"):
-            self.emails.add(values["email"].casefold())
-        if values.get("linkedin"):
-            self.linkedin.add(values["linkedin"])
-        if values.get("phone"):
-            self.phones.add(values["phone"])
-        if values.get("external_id"):
-            self.externals.setdefault(system, set()).add(values["external_id"].casefold())
+        for kind, value in row_identifiers(values):
+            self.add(kind, value, system)
         if placeholder:
             self.placeholders.add(placeholder)
 
@@ -120,6 +114,23 @@ class Ids:
         if link and self.linkedin and link not in self.linkedin:
             return "different LinkedIn profile"
         return None
+
+
+def row_identifiers(values: dict[str, Any]) -> list[tuple[str, str]]:
+    """(kind, value) of each identifier a row's values give its lead (`Ids.add_row` records them, and
+    `Matcher.lead_keys` finds the lead by them): e-mails and external ids case-folded."""
+    out = []
+    email, linkedin, phone = values.get("email"), values.get("linkedin"), values.get("phone")
+    ext = values.get("external_id")
+    if email:
+        out.append(("email", email.casefold()))
+    if linkedin:
+        out.append(("linkedin", linkedin))
+    if phone:
+        out.append(("phone", phone))
+    if ext:
+        out.append(("external_id", ext.casefold()))
+    return out
 
 
 def placeholder_key(email: str, values: dict[str, Any]) -> str:

@@ -49,6 +49,7 @@ from .identity import (
     is_filler_email,
     placeholder_key,
     raw_hashes,
+    row_identifiers,
     shared_placeholders,
     value_hashes,
 )
@@ -606,21 +607,7 @@ class _Importer:
         None in mode update (it makes no new leads)."""
         if self.opts.mode == "update":
             return [False] * len(rows)
-        per_row = []
-        for row, keys in zip(rows, row_keys):
-            values = row.values
-            own = set(keys)
-            email, phone, linkedin, ext = (values.get("email"), values.get("phone"), values.get("linkedin"),
-                                           values.get("external_id"))
-            if email:  # the identifiers Ids.add_row records for the lead (lead_keys)
-                own.add(("email", email.casefold()))
-            if phone:
-                own.add(("phone", phone))
-            if linkedin:
-                own.add(("linkedin", linkedin))
-            if ext:
-                own.add(("external_id", ext.casefold()))
-            per_row.append(own)
+        per_row = [{*keys, *row_identifiers(row.values)} for row, keys in zip(rows, row_keys)]
         uses = Counter(dict.fromkeys(keyindex, 2))  # a stored lead's key: never alone
         uses.update(chain.from_iterable(per_row))
         return [not row.placeholder and (not own or max(map(uses.__getitem__, own)) == 1)
